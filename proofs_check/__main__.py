@@ -1,0 +1,3 @@
+from proofs_check.cli import main
+
+raise SystemExit(main())

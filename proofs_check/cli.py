@@ -1,0 +1,102 @@
+"""``deltaproof`` — the command line.
+
+    deltaproof check [--full] [--only PATTERN] [--list] [--json PATH]
+
+runs the registered claims (the fast tier by default, on the CPU) with a progress bar, prints a table
+(id, source, method, status, evidence) and exits non-zero if any claim failed or errored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from proofs_check.registry import Result, run_claim, select
+
+_STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta", "skipped": "yellow"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deltaproof", description="Verification toolkit for DeltaProduct-style linear RNNs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser(
+        "check",
+        help="check the papers' claims",
+        description="Run the registered claims (fast tier on the CPU by default) and report the evidence.",
+    )
+    check.add_argument("--full", action="store_true", help="also run the expensive tier")
+    check.add_argument("--only", metavar="PATTERN", help="glob on claim ids, e.g. 'grazzi.prop1.*'")
+    check.add_argument("--list", action="store_true", help="list the selected claims without running them")
+    check.add_argument("--json", metavar="PATH", type=Path, help="write the results as a JSON list to PATH")
+    return parser
+
+
+def _list(console: Console, chosen) -> int:
+    table = Table(title=f"{len(chosen)} claims", show_lines=False)
+    for col in ("id", "tier", "method", "source"):
+        table.add_column(col, overflow="fold")
+    for c in chosen:
+        table.add_row(Text(c.id), c.tier, c.method, Text(c.source))
+    console.print(table)
+    return 0
+
+
+def _report(console: Console, results: list[Result], seconds: float) -> None:
+    table = Table(title="deltaproof check", show_lines=True)
+    table.add_column("id", overflow="fold", min_width=18)
+    table.add_column("source", overflow="fold", max_width=28)
+    table.add_column("method")
+    table.add_column("status")
+    table.add_column("evidence", overflow="fold", ratio=1)
+    for r in results:
+        text = r.evidence if r.status != "skipped" else f"skipped: {r.reason}"
+        status = Text(r.status, style=_STYLE[r.status])
+        table.add_row(Text(r.claim.id), Text(r.claim.source), r.claim.method, status, Text(text))
+    console.print(table)
+    counts = {s: sum(r.status == s for r in results) for s in _STYLE}
+    console.print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" in {seconds:.1f} s")
+
+
+def check(args: argparse.Namespace, console: Console) -> int:
+    chosen = select(full=args.full, only=args.only)
+    if not chosen:
+        console.print(f"[red]--only {args.only!r} matches no claim[/]; see deltaproof check --list --full")
+        return 2
+    if args.list:
+        return _list(console, chosen)
+    results: list[Result] = []
+    start = time.perf_counter()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("checking", total=len(chosen))
+        for c in chosen:
+            progress.update(task, description=f"checking {c.id}")
+            results.append(run_claim(c))
+            progress.advance(task)
+    elapsed = time.perf_counter() - start
+    _report(console, results, elapsed)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps([r.as_json() for r in results], indent=2, default=str) + "\n")
+        console.print(f"wrote {args.json}")
+    return 1 if any(r.status in ("failed", "error") for r in results) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    return check(args, console)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

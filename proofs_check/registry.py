@@ -1,0 +1,125 @@
+"""The registry of claims: each theorem, proposition or construction of the DeltaProduct and "negative
+eigenvalues" papers that the toolkit checks, with its source and a check that returns evidence.
+
+A check is a function of no arguments returning :class:`Evidence` — whether the claim held, a short
+human-readable account (the identity proved, the worst error over how many samples, the counterexample
+found) and optional data. A check may raise :class:`Skip` when it cannot run here (e.g. no CUDA GPU).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Evidence", "Skip", "Claim", "Result", "claim", "claims", "select", "run_claim"]
+
+Method = Literal["symbolic", "exhaustive", "numeric", "kernel"]
+Tier = Literal["fast", "full"]
+Status = Literal["passed", "failed", "error", "skipped"]
+METHODS = ("symbolic", "exhaustive", "numeric", "kernel")
+TIERS = ("fast", "full")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a check found: ``holds`` decides the status, ``summary`` says why, ``data`` carries numbers."""
+
+    holds: bool
+    summary: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Skip(Exception):
+    """Raised by a check that cannot run in this environment; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A registered claim: a stable ``id`` (``paper.item``), the statement, its ``source`` (paper,
+    numbered result, provenance tag of notes/theory.md), the ``method`` and ``tier`` of its check."""
+
+    id: str
+    statement: str
+    source: str
+    method: Method
+    tier: Tier
+    check: Callable[[], Evidence]
+
+
+@dataclass(frozen=True)
+class Result:
+    claim: Claim
+    status: Status
+    evidence: str
+    data: dict[str, Any]
+    seconds: float
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out = {
+            "id": self.claim.id,
+            "statement": self.claim.statement,
+            "source": self.claim.source,
+            "method": self.claim.method,
+            "tier": self.claim.tier,
+            "status": self.status,
+            "evidence": self.evidence,
+            "data": self.data,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
+_REGISTRY: dict[str, Claim] = {}
+
+
+def claim(*, id: str, statement: str, source: str, method: Method, tier: Tier = "fast"):
+    """Register the decorated function as the check of a claim."""
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+    if tier not in TIERS:
+        raise ValueError(f"tier: expected one of {TIERS}, got {tier!r}")
+
+    def register(check: Callable[[], Evidence]) -> Callable[[], Evidence]:
+        if id in _REGISTRY:
+            raise ValueError(f"id: claim {id!r} is registered twice")
+        _REGISTRY[id] = Claim(id, statement, source, method, tier, check)
+        return check
+
+    return register
+
+
+def claims() -> list[Claim]:
+    """Every registered claim, in registration order (importing :mod:`proofs_check.claims` registers them)."""
+    import proofs_check.claims  # noqa: F401  (registers on import)
+
+    return list(_REGISTRY.values())
+
+
+def select(*, full: bool = False, only: str | None = None) -> list[Claim]:
+    """The claims to run: the fast tier (plus the full tier with ``full``), filtered by the glob ``only``."""
+    chosen = [c for c in claims() if full or c.tier == "fast"]
+    if only is not None:
+        chosen = [c for c in chosen if fnmatch.fnmatchcase(c.id, only)]
+    return chosen
+
+
+def run_claim(c: Claim) -> Result:
+    """Run one check; a check that raises is an ``error``, one that returns no Evidence too."""
+    start = time.perf_counter()
+    try:
+        evidence = c.check()
+    except Skip as skip:
+        return Result(c, "skipped", "", {}, time.perf_counter() - start, reason=str(skip))
+    except Exception as err:  # a check's crash is reported, not propagated: the run goes on
+        return Result(c, "error", f"{type(err).__name__}: {err}", {}, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    if not isinstance(evidence, Evidence):
+        return Result(c, "error", f"check returned {type(evidence).__name__}, not Evidence", {}, seconds)
+    status: Status = "passed" if evidence.holds else "failed"
+    return Result(c, status, evidence.summary, evidence.data, seconds)

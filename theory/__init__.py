@@ -1,0 +1,61 @@
+"""The mathematics of products of generalized Householder matrices (never imports kernels or proofs_check).
+
+Modules: :mod:`theory.numbers` (the four number systems), :mod:`theory.householder` (GH factors,
+products, the DeltaProduct token map, the compact UT/WY form), :mod:`theory.spectrum` (eigenvalues,
+norms, the n_h = 2 criterion, reachable spectra), :mod:`theory.factorize` (matrices → GH factors).
+"""
+
+from theory.factorize import (
+    GHFactors,
+    contraction_factors,
+    diagonal_factors,
+    gh_factorize,
+    orthogonal_reflections,
+    permutation_swaps,
+    rotation_reflections,
+)
+from theory.householder import (
+    compact_product,
+    gh_factor,
+    gh_product,
+    ogd_step,
+    substep_recurrence,
+    token_map,
+    ut_transform,
+)
+from theory.numbers import number_system, unit_roundoff
+from theory.spectrum import (
+    determinant,
+    eigenvalues,
+    nh2_has_nonreal_eigenvalues,
+    nh2_trace_det,
+    sample_reachable_spectrum,
+    spectral_norm,
+    update_rank,
+)
+
+__all__ = [
+    "GHFactors",
+    "compact_product",
+    "contraction_factors",
+    "determinant",
+    "diagonal_factors",
+    "eigenvalues",
+    "gh_factor",
+    "gh_factorize",
+    "gh_product",
+    "nh2_has_nonreal_eigenvalues",
+    "nh2_trace_det",
+    "number_system",
+    "ogd_step",
+    "orthogonal_reflections",
+    "permutation_swaps",
+    "rotation_reflections",
+    "sample_reachable_spectrum",
+    "spectral_norm",
+    "substep_recurrence",
+    "token_map",
+    "unit_roundoff",
+    "update_rank",
+    "ut_transform",
+]
