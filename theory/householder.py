@@ -82,7 +82,7 @@ def _keys(keys: Any, *, check_unit: bool, name: str = "keys") -> tuple[NumberSys
                 raise ValueError(
                     f"{name}[{j}]: expected a unit-norm key (‖k‖ = 1 is what makes I − βkkᵀ a GH factor "
                     f"with ‖G‖ ≤ 1); |‖k‖² − 1| = {system.unit_residual(col)} exceeds the tolerance "
-                    f"{system.unit_tolerance(system.shape(col)[0])} of {system.name}; normalise the key or "
+                    f"{system.unit_tolerance(system.shape(col)[0]):.3g} of {system.describe()}; normalise the key or "
                     "pass check_unit=False"
                 )
     return system, k, cols

@@ -52,6 +52,8 @@ def unit_roundoff(dtype: Any) -> float:
     float64: 2^-53, float32: 2^-24, float16: 2^-11, bfloat16: 2^-8 (numpy or torch dtypes, or their
     names). Round-to-nearest gives fl(x) = x(1 + δ) with |δ| ≤ u.
     """
+    if isinstance(dtype, type) and issubclass(dtype, np.generic):
+        dtype = np.dtype(dtype)
     name = str(dtype).replace("torch.", "")
     if name not in _UNIT_ROUNDOFF:
         raise TypeError(f"dtype: expected one of {sorted(_UNIT_ROUNDOFF)}, got {dtype!r}")
@@ -104,6 +106,13 @@ class NumberSystem(ABC):
     @abstractmethod
     def unit_tolerance(self, dim: int) -> float:
         """How far |‖k‖² − 1| may be from 0 for a key of dimension ``dim`` to count as unit."""
+
+    def describe(self) -> str:
+        """The system and its format, for messages: 'exact', 'numpy float32', 'torch bfloat16', …"""
+        if isinstance(self, Mpmath):
+            return f"mpmath at {mpmath.mp.prec} bits"
+        dtype = getattr(self, "dtype", None)
+        return self.name if dtype is None else f"{self.name} {str(dtype).replace('torch.', '')}"
 
     def shape(self, m: Any) -> tuple[int, int]:
         return tuple(int(s) for s in m.shape)  # type: ignore[return-value]

@@ -1,0 +1,111 @@
+"""The claim registry, the runner and the `deltaproof` CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from proofs_check import Evidence, Skip, claims, run_claim, select
+from proofs_check.cli import main
+from proofs_check.registry import Claim, claim
+
+REQUIRED = {
+    "grazzi.gh.spectrum",
+    "deltanet.ogd_step",
+    "deltaproduct.substeps",
+    "grazzi.prop1.1",
+    "grazzi.prop1.3.real",
+    "grazzi.prop1.3.k3_counterexample",
+    "grazzi.prop1.3.modulus",
+    "deltaproduct.nh2_nonreal",
+    "grazzi.c2.two_reflections",
+    "grazzi.c1.2d_identities",
+    "grazzi.prop1.2.permutations",
+    "grazzi.prop1.2.contraction",
+    "grazzi.prop1.2.orthogonal",
+    "grazzi.thm4.zero_matrix",
+    "kernels.ut_identity",
+    "kernels.ut_bounds",
+}
+
+
+def test_every_required_claim_is_registered_with_a_source_and_method():
+    registered = {c.id: c for c in claims()}
+    assert REQUIRED <= set(registered)
+    for c in registered.values():
+        assert c.statement and c.source and c.method in ("symbolic", "exhaustive", "numeric", "kernel")
+        assert "[" in c.source, f"{c.id}: the source must carry a provenance tag"
+
+
+@pytest.mark.parametrize("claim_id", sorted(REQUIRED))
+def test_fast_claims_pass_with_evidence(claim_id):
+    (c,) = [c for c in claims() if c.id == claim_id]
+    result = run_claim(c)
+    assert result.status == "passed", result.evidence
+    assert len(result.evidence) > 40
+
+
+def _fake(check) -> Claim:
+    return Claim("test.fake", "s", "src [U]", "numeric", "fast", check)
+
+
+def test_runner_statuses():
+    assert run_claim(_fake(lambda: Evidence(False, "counterexample"))).status == "failed"
+    crashed = run_claim(_fake(lambda: 1 / 0))
+    assert crashed.status == "error" and "ZeroDivisionError" in crashed.evidence
+
+    def skip():
+        raise Skip("needs a CUDA GPU")
+
+    skipped = run_claim(_fake(skip))
+    assert skipped.status == "skipped" and skipped.as_json()["reason"] == "needs a CUDA GPU"
+    assert run_claim(_fake(lambda: True)).status == "error"  # a bare True is not evidence
+
+
+def test_registry_refuses_duplicates_and_bad_fields():
+    with pytest.raises(ValueError, match="registered twice"):
+        claim(id="grazzi.prop1.1", statement="s", source="s", method="numeric")(lambda: None)
+    with pytest.raises(ValueError, match="method: expected one of"):
+        claim(id="x.y", statement="s", source="s", method="guess")
+    with pytest.raises(ValueError, match="tier: expected one of"):
+        claim(id="x.y", statement="s", source="s", method="numeric", tier="slow")
+
+
+def test_select_filters_by_tier_and_glob():
+    assert all(c.tier == "fast" for c in select())
+    assert {c.id for c in select(only="grazzi.prop1.3.*")} == {
+        "grazzi.prop1.3.real",
+        "grazzi.prop1.3.k3_counterexample",
+        "grazzi.prop1.3.modulus",
+    }
+    assert len(select(full=True)) >= len(select())
+
+
+def test_cli_json_and_exit_status(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["check", "--only", "grazzi.thm4.*", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["id"] for r in rows] == ["grazzi.thm4.zero_matrix"]
+    assert {"id", "source", "method", "tier", "status", "evidence"} <= set(rows[0]) and rows[0]["status"] == "passed"
+    assert "1 passed" in capsys.readouterr().out
+    assert main(["check", "--only", "no.such.*"]) == 2
+    assert main(["check", "--list", "--full"]) == 0
+
+
+def test_cli_exits_non_zero_when_a_claim_fails(monkeypatch, tmp_path):
+    import proofs_check.cli as cli
+
+    monkeypatch.setattr(cli, "select", lambda **_: [_fake(lambda: Evidence(False, "no"))])
+    assert cli.main(["check", "--json", str(tmp_path / "f.json")]) == 1
+    assert json.loads((tmp_path / "f.json").read_text())[0]["status"] == "failed"
+
+
+def test_module_entry_point_runs():
+    done = subprocess.run(
+        [sys.executable, "-m", "proofs_check", "check", "--only", "grazzi.c2.*"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "grazzi.c2.two_reflections" in done.stdout and "passed" in done.stdout
