@@ -81,7 +81,8 @@ def test_select_filters_by_tier_and_glob():
         "grazzi.prop1.3.k3_counterexample",
         "grazzi.prop1.3.modulus",
     }
-    assert len(select(full=True)) >= len(select())
+    assert len(select(full=True)) > len(select())
+    assert {c.tier for c in select(full=True)} == {"fast", "full"}
 
 
 def test_cli_json_and_exit_status(tmp_path, capsys):

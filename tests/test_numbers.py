@@ -19,6 +19,7 @@ from theory.numbers import Exact, Mpmath, Numpy, Torch, number_system, unit_roun
         ([[sp.sqrt(2) / 2, sp.sqrt(2) / 2]], Exact),
         ([[1, 0]], Exact),
         (np.eye(2), Numpy),
+        (np.eye(2, dtype=int), Exact),
         (np.eye(2, dtype=np.float16), Numpy),
         ([[0.5, 0.5]], Numpy),
         (torch.eye(2, dtype=torch.bfloat16), Torch),
@@ -71,3 +72,11 @@ def test_mpmath_precision_follows_the_context():
 def test_exact_refuses_floats_by_name():
     with pytest.raises(TypeError, match="keys: exact arithmetic needs exact entries"):
         gh_product([[sp.Float(0.6), sp.Rational(4, 5)]], [1])
+
+
+def test_integer_and_complex_inputs():
+    assert gh_product(np.array([[0, 1]]), [2]) == sp.Matrix([[1, 0], [0, -1]])
+    with pytest.raises(TypeError, match="keys: expected a real floating-point tensor, got dtype torch.int64"):
+        gh_product(torch.tensor([[0, 1]]), [2])
+    with pytest.raises(TypeError, match="keys: expected a real float or integer array, got dtype complex128"):
+        gh_product(np.array([[1j, 0]]), [2])

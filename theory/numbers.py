@@ -144,18 +144,28 @@ def _is_mpmath(x: Any) -> bool:
     return isinstance(x, np.ndarray) and x.dtype == object and x.size > 0 and isinstance(x.flat[0], mpmath.mpf)
 
 
-def number_system(x: Any) -> NumberSystem:
-    """The number system a value belongs to (see the module docstring for the rules)."""
+def number_system(x: Any, *, name: str = "keys") -> NumberSystem:
+    """The number system a value belongs to (see the module docstring for the rules).
+
+    Integer numpy arrays count as exact; integer and complex tensors are refused (``name`` is the
+    argument named in the error).
+    """
     torch = _torch_if_loaded()
     if torch is not None and isinstance(x, torch.Tensor):
+        if not x.is_floating_point():
+            raise TypeError(
+                f"{name}: expected a real floating-point tensor, got dtype {x.dtype}; convert with .double()"
+            )
         return Torch(x.dtype, x.device)
     if _is_mpmath(x) or _is_mpmath(_leaf(x)):
         return Mpmath()
     if isinstance(x, (sp.MatrixBase, sp.Basic)) or isinstance(_leaf(x), sp.Basic):
         return Exact()
     if isinstance(x, np.ndarray):
-        if x.dtype == object:
+        if x.dtype == object or x.dtype.kind in "iub":
             return Exact()
+        if x.dtype.kind != "f":
+            raise TypeError(f"{name}: expected a real float or integer array, got dtype {x.dtype}")
         return Numpy(x.dtype)
     if isinstance(_leaf(x), (int, np.integer)) and not isinstance(_leaf(x), bool):
         return Exact()
