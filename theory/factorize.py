@@ -26,7 +26,7 @@ import scipy.linalg
 import sympy as sp
 
 from theory.householder import gh_product
-from theory.numbers import NumberSystem, Numpy, Torch, number_system, unit_roundoff
+from theory.numbers import NumberSystem, Numpy, Torch, as_square, number_system, unit_roundoff
 
 __all__ = [
     "GHFactors",
@@ -64,13 +64,8 @@ class GHFactors:
 
 
 def _square(m: Any, *, name: str) -> tuple[NumberSystem, Any, int]:
-    system = number_system(m)
-    a = system.matrix(m, name=name)
-    rows, cols = system.shape(a)
-    if rows != cols or rows == 0:
-        raise ValueError(f"{name}: expected a non-empty square matrix, got shape ({rows}, {cols})")
-    system.check_finite(a, name=name)
-    return system, a, rows
+    system, a = as_square(m, name=name)
+    return system, a, system.shape(a)[0]
 
 
 def _tolerance(system: NumberSystem, a: Any, n: int) -> float:

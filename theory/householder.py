@@ -73,7 +73,7 @@ def _check_range(system: NumberSystem, x: Any, lo: float, hi: float, *, name: st
 
 
 def _keys(keys: Any, *, check_unit: bool, name: str = "keys") -> tuple[NumberSystem, Any, list]:
-    system = number_system(keys)
+    system = number_system(keys, name=name)
     k = as_rows(system, keys, name=name)
     cols = [system.column(k, j) for j in range(system.shape(k)[0])]
     if check_unit:

@@ -253,11 +253,7 @@ class Numpy(NumberSystem):
             m = np.asarray(x, dtype=self.dtype)
         except (TypeError, ValueError) as err:
             raise TypeError(f"{name}: expected real numbers convertible to {self.dtype}, got {x!r}") from err
-        if m.ndim == 1:
-            m = m[None, :]
-        if m.ndim != 2:
-            raise ValueError(f"{name}: expected a 1-D or 2-D array, got shape {m.shape}")
-        return m
+        return _two_d(m, name=name)
 
     def scalar(self, x: Any, *, name: str) -> np.floating:
         try:
@@ -291,6 +287,15 @@ class Numpy(NumberSystem):
         return _unit_tolerance(dim, unit_roundoff(self.dtype))
 
 
+def _two_d(m: Any, *, name: str) -> Any:
+    """A 1-D array as one row; anything but 1-D or 2-D refused."""
+    if m.ndim == 1:
+        m = m[None, :]
+    if m.ndim != 2:
+        raise ValueError(f"{name}: expected a 1-D or 2-D array, got shape {tuple(m.shape)}")
+    return m
+
+
 def _unit_tolerance(dim: int, u: float) -> float:
     """Tolerance on |‖k‖² − 1| for a key normalised in a format with unit roundoff u.
 
@@ -317,11 +322,7 @@ class Torch(NumberSystem):
             m = torch.as_tensor(x, dtype=self.dtype, device=self.device)
         except (TypeError, ValueError, RuntimeError) as err:
             raise TypeError(f"{name}: expected real numbers convertible to {self.dtype}, got {x!r}") from err
-        if m.ndim == 1:
-            m = m[None, :]
-        if m.ndim != 2:
-            raise ValueError(f"{name}: expected a 1-D or 2-D tensor, got shape {tuple(m.shape)}")
-        return m
+        return _two_d(m, name=name)
 
     def scalar(self, x: Any, *, name: str):
         import torch
@@ -373,11 +374,7 @@ class Mpmath(NumberSystem):
     def matrix(self, x: Any, *, name: str) -> np.ndarray:
         if isinstance(x, mpmath.matrix):
             x = x.tolist()
-        m = np.array(x, dtype=object)
-        if m.ndim == 1:
-            m = m[None, :]
-        if m.ndim != 2:
-            raise ValueError(f"{name}: expected a 1-D or 2-D array, got shape {m.shape}")
+        m = _two_d(np.array(x, dtype=object), name=name)
         return np.vectorize(lambda e: self.scalar(e, name=name), otypes=[object])(m)
 
     def scalar(self, x: Any, *, name: str) -> mpmath.mpf:
@@ -418,6 +415,17 @@ class Mpmath(NumberSystem):
         return _unit_tolerance(dim, 2.0**-mpmath.mp.prec)
 
 
+def as_square(x: Any, *, name: str) -> tuple[NumberSystem, Any]:
+    """``x`` as a non-empty, finite square matrix of its own number system."""
+    system = number_system(x, name=name)
+    m = system.matrix(x, name=name)
+    rows, cols = system.shape(m)
+    if rows != cols or rows == 0:
+        raise ValueError(f"{name}: expected a non-empty square matrix, got shape ({rows}, {cols})")
+    system.check_finite(m, name=name)
+    return system, m
+
+
 def as_rows(system: NumberSystem, x: Any, *, name: str, width: int | None = None) -> Any:
     """``x`` as a 2-D matrix of ``system`` whose rows are vectors, checked for shape and finiteness."""
     if isinstance(x, Sequence) and not isinstance(x, (str, bytes)) and len(x) == 0:
@@ -432,4 +440,4 @@ def as_rows(system: NumberSystem, x: Any, *, name: str, width: int | None = None
     return m
 
 
-__all__ += ["as_rows"]
+__all__ += ["as_rows", "as_square"]

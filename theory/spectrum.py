@@ -15,7 +15,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from theory.numbers import Exact, Mpmath, NumberSystem, Torch, number_system, unit_roundoff
+from theory.numbers import Exact, Mpmath, Torch, as_square, unit_roundoff
 from theory.sampling import gh_product_batch, random_betas, random_unit_keys
 
 __all__ = [
@@ -30,23 +30,13 @@ __all__ = [
 ]
 
 
-def _square(a: Any, *, name: str = "matrix") -> tuple[NumberSystem, Any]:
-    system = number_system(a)
-    m = system.matrix(a, name=name)
-    rows, cols = system.shape(m)
-    if rows != cols or rows == 0:
-        raise ValueError(f"{name}: expected a non-empty square matrix, got shape ({rows}, {cols})")
-    system.check_finite(m, name=name)
-    return system, m
-
-
 def eigenvalues(a: Any) -> Any:
     """All eigenvalues of a square matrix, repeated by algebraic multiplicity.
 
     exact: a list of sympy numbers (radicals or ``CRootOf``), sorted by (real, imaginary) part;
     numpy: complex128 array; torch: complex128 tensor on the input's device; mpmath: object array of mpc.
     """
-    system, m = _square(a)
+    system, m = as_square(a, name="matrix")
     if isinstance(system, Exact):
         values = [v for v, mult in m.eigenvals().items() for _ in range(mult)]
         return sorted(values, key=lambda v: (float(sp.re(v)), float(sp.im(v))))
@@ -61,7 +51,7 @@ def eigenvalues(a: Any) -> Any:
 
 def spectral_norm(a: Any) -> Any:
     """‖A‖₂, the largest singular value: exact sqrt(λ_max(AᵀA)) in sympy, float64 otherwise (mpf for mpmath)."""
-    system, m = _square(a)
+    system, m = as_square(a, name="matrix")
     if isinstance(system, Exact):
         gram = sp.Matrix(m.T * m).applyfunc(sp.nsimplify)
         return sp.sqrt(max(gram.eigenvals(), key=lambda v: float(sp.re(sp.N(v, 30)))))
@@ -72,7 +62,7 @@ def spectral_norm(a: Any) -> Any:
 
 def determinant(a: Any) -> Any:
     """det A: exact in sympy, float64 from the stored values otherwise (mpf for mpmath)."""
-    system, m = _square(a)
+    system, m = as_square(a, name="matrix")
     if isinstance(system, Exact):
         return sp.simplify(m.det())
     if isinstance(system, Mpmath):
@@ -88,7 +78,7 @@ def update_rank(a: Any, *, rtol: float | None = None) -> int:
     values of I − A above ``rtol``·max(1, σ_max) count, with ``rtol`` defaulting to 8·d·u for the input's
     unit roundoff u (float64 from the stored values; 2^-prec for mpmath).
     """
-    system, m = _square(a)
+    system, m = as_square(a, name="matrix")
     d = system.shape(m)[0]
     if isinstance(system, Exact):
         return int((sp.eye(d) - m).rank(simplify=True))
