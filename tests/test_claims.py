@@ -104,9 +104,10 @@ def test_cli_exits_non_zero_when_a_claim_fails(monkeypatch, tmp_path):
     assert json.loads((tmp_path / "f.json").read_text())[0]["status"] == "failed"
 
 
-def test_module_entry_point_runs():
+@pytest.mark.parametrize("prefix", [["check"], []])
+def test_module_entry_point_runs(prefix):
     done = subprocess.run(
-        [sys.executable, "-m", "proofs_check", "check", "--only", "grazzi.c2.*"], capture_output=True, text=True
+        [sys.executable, "-m", "proofs_check", *prefix, "--only", "grazzi.c2.*"], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert "grazzi.c2.two_reflections" in done.stdout and "passed" in done.stdout
+    assert "grazzi.c2.two_reflections" in done.stdout and "1 passed" in done.stdout

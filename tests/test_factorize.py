@@ -196,3 +196,24 @@ def test_identity_needs_no_factors():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@given(seeds)
+def test_rotation_reflections_random_so3(seed):
+    rng = np.random.default_rng(seed)
+    r = ortho_group.rvs(3, random_state=rng)
+    if np.linalg.det(r) < 0:
+        r = -r
+    f = rotation_reflections(r)
+    assert len(f) == 2 and [float(b) for b in f.betas] == [2.0, 2.0]
+    assert np.abs(f.product() - r).max() <= 16 * 9 * U64
+
+
+@given(st.lists(st.one_of(st.sampled_from([-1.0, 0.0, 1.0]), st.floats(-1, 1)), min_size=1, max_size=7))
+def test_diagonal_factors_float(entries):
+    d = np.diag(entries)
+    f = diagonal_factors(d)
+    assert len(f) == sum(e != 1.0 for e in entries)
+    assert all(0 <= float(b) <= 2 for b in f.betas)
+    # one rounding of β = 1 − d per factor, orthonormal keys: exact up to u per entry
+    assert np.abs(f.product(len(entries)) - d).max() <= 2 * U64

@@ -7,7 +7,7 @@ same one. The caller chooses the system by what it passes:
 system        what the caller passes                                  arithmetic
 ============  ======================================================  ==============================
 ``exact``     sympy matrices / numbers (``sympy.Rational``, surds,    exact: rationals and surds stay
-              symbols), Python ints                                   exact; floats are refused
+              symbols), Python ints, integer numpy arrays             exact; floats are refused
 ``numpy``     ``numpy.ndarray`` of float16 / float32 / float64        every operation in that dtype
 ``torch``     ``torch.Tensor`` of any float dtype (bfloat16 too)      every operation in that dtype,
               on any device                                           on that device
@@ -24,6 +24,7 @@ Matrices are 2-D in every system; a vector is a d×1 column when it enters a pro
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ __all__ = [
     "Mpmath",
     "number_system",
     "unit_roundoff",
+    "as_rows",
+    "as_square",
 ]
 
 _UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24, "float16": 2.0**-11, "bfloat16": 2.0**-8}
@@ -173,8 +176,7 @@ def number_system(x: Any, *, name: str = "keys") -> NumberSystem:
 
 
 def _torch_if_loaded():
-    import sys
-
+    """torch, if it was imported (a torch tensor can only exist then); avoids importing torch here."""
     return sys.modules.get("torch")
 
 
@@ -438,6 +440,3 @@ def as_rows(system: NumberSystem, x: Any, *, name: str, width: int | None = None
         raise ValueError(f"{name}: expected rows of length {width}, got shape ({rows}, {cols})")
     system.check_finite(m, name=name)
     return m
-
-
-__all__ += ["as_rows", "as_square"]
