@@ -1,0 +1,193 @@
+"""The one entry point, :func:`delta_product`, and the validation every backend shares."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from kernels import reference
+
+__all__ = ["delta_product", "BACKENDS", "MODES", "CHUNK_SIZES"]
+
+BACKENDS = ("auto", "reference", "triton", "fla")
+MODES = ("chunk", "recurrent")
+CHUNK_SIZES = (16, 32, 64)
+_QKV_DTYPES = (torch.bfloat16, torch.float16, torch.float32, torch.float64)
+MAX_HEAD_DIM = 256
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Validated sizes of one call."""
+
+    batch: int
+    tokens: int
+    heads: int
+    kdim: int
+    vdim: int
+    num_householder: int
+    sequences: int
+
+
+def _tensor(x, name: str, ndim: int) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimensions, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def _expect_shape(x: torch.Tensor, name: str, shape: tuple, meaning: str) -> None:
+    if tuple(x.shape) != shape:
+        raise ValueError(f"{name}: expected shape {shape} ({meaning}), got {tuple(x.shape)}")
+
+
+def _finite(x: torch.Tensor, name: str) -> None:
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name}: expected finite values, got NaN or infinity")
+
+
+def validate(q, k, v, beta, g, num_householder, scale, initial_state, cu_seqlens, mode, chunk_size, backend):
+    """Check every argument of :func:`delta_product`; returns the sizes. Errors name the argument."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    if mode == "chunk" and chunk_size not in CHUNK_SIZES:
+        raise ValueError(f"chunk_size: expected one of {CHUNK_SIZES} sub-step rows, got {chunk_size!r}")
+    if isinstance(num_householder, bool) or not isinstance(num_householder, int) or num_householder < 1:
+        raise ValueError(f"num_householder: expected an integer ≥ 1, got {num_householder!r}")
+    q, k, v = _tensor(q, "q", 4), _tensor(k, "k", 4), _tensor(v, "v", 4)
+    beta = _tensor(beta, "beta", 3)
+    batch, tokens, heads, kdim = q.shape
+    n_h, rows, vdim = num_householder, tokens * num_householder, v.shape[-1]
+    if q.dtype not in _QKV_DTYPES:
+        raise TypeError(f"q: expected one of {_QKV_DTYPES}, got {q.dtype}")
+    for name, x in (("k", k), ("v", v)):
+        if x.dtype != q.dtype:
+            raise TypeError(f"{name}: expected q's dtype {q.dtype} (q, k, v share one dtype), got {x.dtype}")
+    _expect_shape(k, "k", (batch, rows, heads, kdim), f"[B, T·n_h, H, K] with T = {tokens}, n_h = {n_h}")
+    _expect_shape(v, "v", (batch, rows, heads, vdim), f"[B, T·n_h, H, V] with T = {tokens}, n_h = {n_h}")
+    _expect_shape(beta, "beta", (batch, rows, heads), "[B, T·n_h, H]")
+    for name, d in (("K (q.shape[-1])", kdim), ("V (v.shape[-1])", vdim)):
+        if not 1 <= d <= MAX_HEAD_DIM:
+            raise ValueError(f"{name}: expected a head dimension from 1 to {MAX_HEAD_DIM}, got {d}")
+    tensors = [("q", q), ("k", k), ("v", v), ("beta", beta)]
+    if g is not None:
+        g = _tensor(g, "g", 3)
+        _expect_shape(g, "g", (batch, tokens, heads), "[B, T, H] log-gates, one per token")
+        tensors.append(("g", g))
+    sequences = batch
+    if cu_seqlens is not None:
+        sequences = _check_cu_seqlens(cu_seqlens, batch, tokens)
+    if initial_state is not None:
+        initial_state = _tensor(initial_state, "initial_state", 4)
+        _expect_shape(initial_state, "initial_state", (sequences, heads, kdim, vdim), "[N, H, K, V]")
+        tensors.append(("initial_state", initial_state))
+    device = q.device
+    for name, x in tensors[1:] + ([("cu_seqlens", cu_seqlens)] if cu_seqlens is not None else []):
+        if x.device != device:
+            raise ValueError(f"{name}: expected q's device {device}, got {x.device}")
+    for name, x in tensors:
+        if name != "g":
+            _finite(x, name)
+    if beta.numel() and not bool(((beta >= 0) & (beta <= 2)).all()):
+        raise ValueError(
+            f"beta: expected values in [0, 2] (the GH factor I − βkkᵀ has ‖·‖ ≤ 1 there), got range "
+            f"[{beta.min().item()}, {beta.max().item()}]"
+        )
+    if g is not None and g.numel():
+        if bool(torch.isnan(g).any()):
+            raise ValueError("g: expected log-gates ≤ 0 (−inf allowed: a reset), got NaN")
+        if bool((g > 0).any()):
+            raise ValueError(f"g: expected log-gates ≤ 0 (decay γ = e^g ≤ 1), got a maximum of {g.max().item()}")
+    if scale is not None and (not isinstance(scale, (int, float)) or not math.isfinite(scale)):
+        raise ValueError(f"scale: expected a finite number, got {scale!r}")
+    return Problem(batch, tokens, heads, kdim, vdim, n_h, sequences)
+
+
+def _check_cu_seqlens(cu_seqlens, batch: int, tokens: int) -> int:
+    if not isinstance(cu_seqlens, torch.Tensor) or cu_seqlens.dtype not in (torch.int32, torch.int64):
+        got = cu_seqlens.dtype if isinstance(cu_seqlens, torch.Tensor) else type(cu_seqlens).__name__
+        raise TypeError(f"cu_seqlens: expected an int32 or int64 tensor of cumulative token counts, got {got}")
+    if cu_seqlens.ndim != 1 or cu_seqlens.numel() < 2:
+        raise ValueError(f"cu_seqlens: expected shape [N + 1] with N ≥ 1, got {tuple(cu_seqlens.shape)}")
+    if batch != 1:
+        raise ValueError(f"q: with cu_seqlens the batch must be 1 (sequences are packed along T), got B = {batch}")
+    bounds = cu_seqlens.tolist()
+    if bounds[0] != 0 or bounds[-1] != tokens or any(b < a for a, b in zip(bounds, bounds[1:])):
+        raise ValueError(
+            f"cu_seqlens: expected non-decreasing token offsets from 0 to T = {tokens}, got {bounds[:8]}"
+            + ("…" if len(bounds) > 8 else "")
+        )
+    return len(bounds) - 1
+
+
+def delta_product(
+    q,
+    k,
+    v,
+    beta,
+    *,
+    g=None,
+    num_householder=1,
+    scale=None,
+    initial_state=None,
+    output_final_state=False,
+    cu_seqlens=None,
+    mode="chunk",
+    chunk_size=64,
+    backend="auto",
+):
+    """Gated DeltaProduct: per token t, S ← e^{g_t} S; for j = 1 … n_h: S ← S + β_j k_j (v_j − Sᵀk_j)ᵀ;
+    o_t = scale · Sᵀ q_t (Siems et al. 2025; identical to fla's ``chunk_gated_delta_product``).
+
+    Args:
+        q: [B, T, H, K] queries. k: [B, T·n_h, H, K] keys, v: [B, T·n_h, H, V] values, beta: [B, T·n_h, H]
+            step sizes in [0, 2]; row t·n_h + j is sub-step j of token t. q, k, v share one dtype (bf16,
+            fp16, fp32 or fp64); beta, g and initial_state may have any float dtype.
+        g: [B, T, H] log-gates ≤ 0 (keyword-only; −inf is a complete reset), or None for no gate.
+        num_householder: n_h ≥ 1 sub-steps per token.
+        scale: output scale, default K^-0.5.
+        initial_state: [N, H, K, V] (N = B, or the number of cu_seqlens sequences), or None for zeros.
+        output_final_state: also return the final states.
+        cu_seqlens: [N + 1] int32/int64 cumulative lengths in tokens (B must be 1); zero-length
+            sequences keep their initial state.
+        mode: "chunk" (UT/WY over chunks of ``chunk_size`` ∈ {16, 32, 64} sub-step rows) or "recurrent".
+        backend: "reference" (PyTorch, op by op in the input dtype), "triton" (ours), "fla" (fla-core, if
+            installed) or "auto" (triton on a GPU, reference on the CPU).
+
+    Returns:
+        (o [B, T, H, V] in q's dtype, final state [N, H, K, V] in float32 — float64 for float64 inputs —
+        or None).
+
+    ‖A_t‖ ≤ 1 for every token, and so stability of the state recurrence, needs unit-norm keys; they are not
+    required here (stability studies feed keys normalised in low precision).
+    """
+    sizes = validate(q, k, v, beta, g, num_householder, scale, initial_state, cu_seqlens, mode, chunk_size, backend)
+    scale = sizes.kdim**-0.5 if scale is None else float(scale)
+    if backend == "auto":
+        backend = "triton" if q.is_cuda else "reference"
+    args = (q, k, v, beta, g)
+    options = dict(
+        num_householder=num_householder,
+        scale=scale,
+        initial_state=initial_state,
+        output_final_state=output_final_state,
+        cu_seqlens=cu_seqlens,
+    )
+    if backend == "reference":
+        if mode == "recurrent":
+            return reference.recurrent(*args, **options)
+        return reference.chunked(*args, **options, chunk_size=chunk_size)
+    if backend == "fla":
+        from kernels import fla_backend
+
+        return fla_backend.run(*args, **options, mode=mode, chunk_size=chunk_size)
+    from kernels import triton_backend
+
+    return triton_backend.run(*args, **options, mode=mode, chunk_size=chunk_size)

@@ -1,0 +1,248 @@
+"""kernels.delta_product: references against theory, our Triton kernels (interpreter on CPU) against the
+float64 reference, gradients, and input validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kernels import delta_product
+from kernels.reference import chunked, recurrent
+from theory import token_map, unit_roundoff
+
+U32, U16, U64 = unit_roundoff("float32"), unit_roundoff("float16"), unit_roundoff("float64")
+NEG_INF = float("-inf")
+
+
+def _rel(x: torch.Tensor, ref: torch.Tensor) -> float:
+    """‖x − ref‖ / (‖ref‖ + 1): relative for O(1) data, absolute near 0 (an all-zero output is legal)."""
+    return float((x.double() - ref.double()).norm() / (ref.double().norm() + 1))
+
+
+@st.composite
+def problems(draw, max_tokens: int = 24, max_dim: int = 9, max_h: int = 2):
+    """Random inputs in float64: shapes, n_h ∈ 1..4, β with 0, 1, 2, gates None / 0 / −inf / strongly
+    negative / random, cu_seqlens with empty and length-1 segments, initial states or not."""
+    n_h = draw(st.integers(1, 4))
+    heads, kdim, vdim = draw(st.integers(1, max_h)), draw(st.integers(1, max_dim)), draw(st.integers(1, max_dim))
+    varlen = draw(st.booleans())
+    if varlen:
+        lengths = draw(st.lists(st.integers(0, max_tokens // 3), min_size=1, max_size=4))
+        batch, tokens = 1, sum(lengths)
+        cu = torch.tensor(
+            np.concatenate([[0], np.cumsum(lengths)]), dtype=draw(st.sampled_from([torch.int32, torch.int64]))
+        )
+        sequences = len(lengths)
+    else:
+        batch, tokens, cu = draw(st.integers(1, 2)), draw(st.integers(0, max_tokens)), None
+        sequences = batch
+    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    rows = tokens * n_h
+    q = torch.randn(batch, tokens, heads, kdim, generator=gen, dtype=torch.float64)
+    k = torch.nn.functional.normalize(torch.randn(batch, rows, heads, kdim, generator=gen, dtype=torch.float64), dim=-1)
+    v = torch.randn(batch, rows, heads, vdim, generator=gen, dtype=torch.float64)
+    beta = 2 * torch.rand(batch, rows, heads, generator=gen, dtype=torch.float64)
+    special = torch.rand(beta.shape, generator=gen) < 0.3
+    beta[special] = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)[
+        torch.randint(0, 3, (int(special.sum()),), generator=gen)
+    ]
+    gate = draw(st.sampled_from(["none", "zero", "neginf", "strong", "random"]))
+    g = None
+    if gate != "none":
+        g = {
+            "zero": torch.zeros(batch, tokens, heads, dtype=torch.float64),
+            "strong": -30 * torch.rand(batch, tokens, heads, generator=gen, dtype=torch.float64),
+        }.get(gate, -3 * torch.rand(batch, tokens, heads, generator=gen, dtype=torch.float64))
+        if gate == "neginf" and tokens:
+            g[torch.rand(g.shape, generator=gen) < 0.2] = NEG_INF
+    h0 = torch.randn(sequences, heads, kdim, vdim, generator=gen, dtype=torch.float64) if draw(st.booleans()) else None
+    return dict(q=q, k=k, v=v, beta=beta, g=g, num_householder=n_h, initial_state=h0, cu_seqlens=cu)
+
+
+def _options(p):
+    return {n: p[n] for n in ("num_householder", "initial_state", "cu_seqlens")} | {"output_final_state": True}
+
+
+def _call(p, **kw):
+    return delta_product(p["q"], p["k"], p["v"], p["beta"], g=p["g"], **_options(p), **kw)
+
+
+def _cast(p, dtype):
+    out = dict(p)
+    for name in ("q", "k", "v"):
+        out[name] = p[name].to(dtype)
+    return out
+
+
+def test_recurrent_reference_matches_theory_token_map():
+    """Claim 5 of notes/theory.md §7 in its simplest form: the kernel semantics = DeltaProduct's (A, B)."""
+    gen = torch.Generator().manual_seed(3)
+    n_h, kdim, vdim, tokens = 3, 4, 2, 6
+    q = torch.randn(1, tokens, 1, kdim, generator=gen, dtype=torch.float64)
+    k = torch.nn.functional.normalize(torch.randn(1, tokens * n_h, 1, kdim, generator=gen, dtype=torch.float64), dim=-1)
+    v = torch.randn(1, tokens * n_h, 1, vdim, generator=gen, dtype=torch.float64)
+    beta = torch.tensor([0.0, 1.0, 2.0] * tokens, dtype=torch.float64).reshape(1, -1, 1)
+    g = torch.tensor([-0.3, NEG_INF, 0.0, -2.0, -0.1, -5.0], dtype=torch.float64).reshape(1, -1, 1)
+    h0 = torch.randn(1, 1, kdim, vdim, generator=gen, dtype=torch.float64)
+    o, final = recurrent(q, k, v, beta, g, num_householder=n_h, scale=0.7, initial_state=h0, output_final_state=True)
+    state = h0[0, 0].numpy()
+    for t in range(tokens):
+        rows = slice(t * n_h, (t + 1) * n_h)
+        a, b = token_map(k[0, rows, 0].numpy(), v[0, rows, 0].numpy(), beta[0, rows, 0].numpy(), math.exp(g[0, t, 0]))
+        state = a @ state + b
+        np.testing.assert_allclose(o[0, t, 0].numpy(), 0.7 * state.T @ q[0, t, 0].numpy(), rtol=0, atol=64 * U64)
+    np.testing.assert_allclose(final[0, 0].numpy(), state, rtol=0, atol=64 * U64)
+
+
+@given(problems(max_tokens=40), st.sampled_from([16, 32, 64]))
+def test_chunked_reference_equals_recurrent_in_float64(p, chunk_size):
+    args = (p["q"], p["k"], p["v"], p["beta"], p["g"])
+    o1, s1 = recurrent(*args, scale=0.5, **_options(p))
+    o2, s2 = chunked(*args, scale=0.5, chunk_size=chunk_size, **_options(p))
+    # ≤ 160 sub-steps, each O(K + V) float64 roundings on O(1) values; T entries ≤ 2 (kernels.ut_bounds)
+    assert _rel(o2, o1) <= 1e-12 and _rel(s2, s1) <= 1e-12
+    assert s1.dtype == torch.float64
+
+
+@settings(max_examples=12)
+@given(problems(), st.sampled_from(["chunk", "recurrent"]), st.sampled_from([16, 32]),
+       st.sampled_from([torch.float64, torch.float32, torch.float16]))  # fmt: skip
+def test_triton_matches_float64_reference(p, mode, chunk_size, dtype):
+    low = _cast(p, dtype)
+    o, s = _call(low, mode=mode, chunk_size=chunk_size, backend="triton")
+    ref_in = _cast(low, torch.float64)  # the same rounded inputs, exact arithmetic's stand-in
+    o_ref, s_ref = _call(ref_in, mode="recurrent", backend="reference")
+    assert o.dtype == dtype and o.shape == o_ref.shape
+    assert s.dtype == (torch.float64 if dtype == torch.float64 else torch.float32)
+    steps = max(1, p["q"].shape[1] * p["num_householder"])
+    # accumulation in float32 (float64): ≤ 8 roundings per sub-step on O(1) data, plus one rounding of o
+    # to its dtype; worst-case bound linear in the number of sub-steps
+    acc = U64 if dtype == torch.float64 else U32
+    out_u = {torch.float64: U64, torch.float32: U32, torch.float16: U16}[dtype]
+    assert _rel(o, o_ref) <= 8 * steps * acc * 16 + 2 * out_u
+    assert _rel(s, s_ref) <= 8 * steps * acc * 16
+
+
+@settings(max_examples=6)
+@given(problems(max_tokens=12, max_dim=5), st.sampled_from(["chunk", "recurrent"]))
+def test_gradients_match_float64_autograd(p, mode):
+    def grads(backend, mode_):
+        leaves = {n: (p[n].clone().requires_grad_(True) if p[n] is not None else None)
+                  for n in ("q", "k", "v", "beta", "g", "initial_state")}  # fmt: skip
+        o, s = delta_product(leaves["q"], leaves["k"], leaves["v"], leaves["beta"], g=leaves["g"],
+                             num_householder=p["num_householder"], initial_state=leaves["initial_state"],
+                             cu_seqlens=p["cu_seqlens"], output_final_state=True, mode=mode_, chunk_size=16,
+                             backend=backend)  # fmt: skip
+        weights = torch.linspace(-1, 1, o.numel(), dtype=o.dtype).reshape(o.shape)
+        loss = (o * weights).sum() + s.pow(2).sum()
+        if loss.requires_grad:  # with no tokens and no initial state nothing depends on the inputs
+            loss.backward()
+        return {n: x.grad for n, x in leaves.items() if x is not None}
+
+    tri, ref = grads("triton", mode), grads("reference", "recurrent")
+    for name in ref:
+        if ref[name] is None:
+            assert tri[name] is None or not bool(tri[name].any()), name
+            continue
+        assert bool(torch.isfinite(ref[name]).all()), f"reference gradient of {name} is not finite"
+        assert _rel(tri[name], ref[name]) <= 1e-10, name  # both float64; recomputation order differs
+
+
+def test_low_precision_reference_models_naive_recurrence():
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(1, 64, 2, 16, generator=gen)
+    k = torch.nn.functional.normalize(torch.randn(1, 128, 2, 16, generator=gen), dim=-1)
+    v, beta = torch.randn(1, 128, 2, 16, generator=gen), 2 * torch.rand(1, 128, 2, generator=gen)
+    ref, _ = delta_product(q.double(), k.double(), v.double(), beta, num_householder=2, backend="reference")
+    for mode in ("recurrent", "chunk"):
+        low, _ = delta_product(q.bfloat16(), k.bfloat16(), v.bfloat16(), beta, num_householder=2, mode=mode,
+                               backend="reference")  # fmt: skip
+        assert low.dtype == torch.bfloat16
+        err = _rel(low, ref)
+        # inputs rounded to bf16 (u = 2^-8) and every operation in bf16: errors of a few u, well above float32's
+        assert 1e-3 < err < 40 * unit_roundoff("bfloat16")
+
+
+def test_auto_is_reference_on_cpu_and_empty_sequences_keep_their_state():
+    p = {"q": torch.zeros(1, 0, 1, 3), "k": torch.zeros(1, 0, 1, 3), "v": torch.zeros(1, 0, 1, 2),
+         "beta": torch.zeros(1, 0, 1)}  # fmt: skip
+    h0 = torch.randn(1, 1, 3, 2)
+    for backend in ("auto", "reference", "triton"):
+        o, s = delta_product(**p, initial_state=h0, output_final_state=True, backend=backend)
+        assert o.shape == (1, 0, 1, 2) and torch.equal(s, h0)
+    o, s = delta_product(**p, backend="auto")
+    assert s is None
+
+
+def test_fla_backend_refuses_clearly_without_fla_or_gpu():
+    q = torch.randn(1, 2, 1, 4, dtype=torch.bfloat16)
+    k, v, beta = (
+        torch.randn(1, 2, 1, 4, dtype=torch.bfloat16),
+        torch.randn(1, 2, 1, 4, dtype=torch.bfloat16),
+        torch.ones(1, 2, 1),
+    )
+    with pytest.raises(RuntimeError, match="backend='fla'"):
+        delta_product(q, k, v, beta, backend="fla")
+
+
+def _ok():
+    return dict(
+        q=torch.randn(1, 3, 2, 4),
+        k=torch.randn(1, 6, 2, 4),
+        v=torch.randn(1, 6, 2, 5),
+        beta=torch.ones(1, 6, 2),
+        num_householder=2,
+    )
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (dict(backend="cuda"), ValueError, "backend: expected one of"),
+        (dict(mode="parallel"), ValueError, "mode: expected one of"),
+        (dict(chunk_size=128), ValueError, r"chunk_size: expected one of \(16, 32, 64\)"),
+        (dict(num_householder=0), ValueError, "num_householder: expected an integer ≥ 1"),
+        (dict(num_householder=3), ValueError, r"k: expected shape \(1, 9, 2, 4\)"),
+        (dict(q=torch.randn(1, 3, 2)), ValueError, "q: expected 4 dimensions"),
+        (dict(q=torch.randn(1, 3, 2, 4).long()), TypeError, "q: expected a floating-point tensor"),
+        (dict(k=torch.randn(1, 6, 2, 4).double()), TypeError, "k: expected q's dtype"),
+        (dict(v=torch.randn(1, 5, 2, 5)), ValueError, r"v: expected shape \(1, 6, 2, 5\)"),
+        (dict(beta=torch.ones(1, 6, 2) * 2.5), ValueError, r"beta: expected values in \[0, 2\]"),
+        (dict(beta=torch.full((1, 6, 2), -0.1)), ValueError, r"beta: expected values in \[0, 2\]"),
+        (dict(beta=torch.full((1, 6, 2), float("nan"))), ValueError, "beta: expected finite values"),
+        (dict(q=torch.full((1, 3, 2, 4), float("inf"))), ValueError, "q: expected finite values"),
+        (dict(g=torch.ones(1, 3, 2) * 0.1), ValueError, "g: expected log-gates ≤ 0"),
+        (dict(g=torch.full((1, 3, 2), float("nan"))), ValueError, "g: expected log-gates ≤ 0 .*NaN"),
+        (dict(g=torch.zeros(1, 6, 2)), ValueError, r"g: expected shape \(1, 3, 2\)"),
+        (dict(initial_state=torch.zeros(2, 2, 4, 5)), ValueError, r"initial_state: expected shape \(1, 2, 4, 5\)"),
+        (dict(cu_seqlens=torch.tensor([0, 2, 3])), None, None),
+        (dict(cu_seqlens=torch.tensor([0, 2, 4])), ValueError, "cu_seqlens: expected non-decreasing token offsets"),
+        (dict(cu_seqlens=torch.tensor([0, 2, 1, 3])), ValueError, "cu_seqlens: expected non-decreasing"),
+        (dict(cu_seqlens=torch.tensor([0.0, 3.0])), TypeError, "cu_seqlens: expected an int32 or int64 tensor"),
+        (dict(cu_seqlens=torch.tensor([3])), ValueError, r"cu_seqlens: expected shape \[N \+ 1\]"),
+        (dict(q=torch.randn(1, 3, 2, 300), k=torch.randn(1, 6, 2, 300)), ValueError, "K .*from 1 to 256"),
+        (dict(scale=float("nan")), ValueError, "scale: expected a finite number"),
+        (dict(q=np.zeros((1, 3, 2, 4))), TypeError, "q: expected a torch.Tensor"),
+    ],
+)
+def test_bad_input_is_refused_before_any_kernel_runs(change, error, match):
+    args = {**_ok(), **change}
+    q, k, v, beta = (args.pop(n) for n in ("q", "k", "v", "beta"))
+    if error is None:
+        o, s = delta_product(q, k, v, beta, **args, output_final_state=True)
+        assert s.shape[0] == args["cu_seqlens"].numel() - 1
+        return
+    with pytest.raises(error, match=match):
+        delta_product(q, k, v, beta, **args)
+
+
+def test_cu_seqlens_needs_batch_one():
+    args = _ok()
+    q, k, v, beta = (torch.cat([args[n]] * 2) for n in ("q", "k", "v", "beta"))
+    with pytest.raises(ValueError, match="with cu_seqlens the batch must be 1"):
+        delta_product(q, k, v, beta, num_householder=2, cu_seqlens=torch.tensor([0, 3]))
