@@ -68,6 +68,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("bench/results/verify_kernels.json"))
+    parser.add_argument("--budget-s", type=float, default=1e9, help="start no new case after this many seconds")
+    parser.add_argument("--fla-dtypes", default="bfloat16", help="dtypes for fla's chunk op (its autotune is slow)")
     args = parser.parse_args()
     device = "cuda"
     cases = [  # (B, T, H, D, n_h, gated)
@@ -85,12 +87,24 @@ def main():
     if fla_available():
         backends += [("fla", "chunk"), ("fla", "recurrent")]
     results = []
+    began = time.perf_counter()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save():
+        meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "results": results}
+        args.out.write_text(json.dumps(meta, indent=1))
+
     for case_index, (batch, tokens, heads, dim, n_h, gated) in enumerate(cases):
+        if time.perf_counter() - began > args.budget_s:
+            print(f"budget of {args.budget_s} s spent: stopping before case {case_index}", flush=True)
+            break
         base = make_inputs(batch, tokens, heads, dim, n_h, gated, case_index, device)
         for dtype in dtypes:
             rounded = [x if i > 2 or x is None else x.to(dtype).double() for i, x in enumerate(base)]
             ref_o, ref_ht, ref_grads = run("reference", "chunk", rounded, n_h, True, dtype)
             for backend, mode in backends:
+                if backend == "fla" and mode == "chunk" and str(dtype)[6:] not in args.fla_dtypes.split(","):
+                    continue
                 inputs = [x if i > 2 or x is None else x.to(dtype) for i, x in enumerate(rounded)]
                 row = dict(T=tokens, B=batch, H=heads, D=dim, n_h=n_h, gated=gated, dtype=str(dtype)[6:],
                            backend=backend, mode=mode)  # fmt: skip
@@ -101,6 +115,7 @@ def main():
                 except (TypeError, ValueError, NotImplementedError, RuntimeError) as err:
                     row["error"] = f"n/a: {str(err).splitlines()[0][:160]}"
                     results.append(row)
+                    save()
                     print(row, flush=True)
                     continue
                 torch.cuda.synchronize()
@@ -110,10 +125,8 @@ def main():
                     row["d" + name] = rel(grads[name], ref) if name in grads else "n/a: no backward"
                 row["finite"] = bool(torch.isfinite(o).all()) and bool(torch.isfinite(ht).all())
                 results.append(row)
+                save()
                 print({k: (f"{v:.2e}" if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-                                    "results": results}, indent=1))  # fmt: skip
     print("\n| T | D | n_h | gated | dtype | backend | mode | o | state | worst grad |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:

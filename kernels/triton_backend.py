@@ -52,14 +52,15 @@ def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, m
         ACC=acc,
     )
     grid = (-(-vdim // bv), sequences * heads)
+    scale_t = torch.tensor([scale], dtype=acc_torch, device=q.device)
     if sequences * heads and tokens:
         if mode == "chunk":
             precision = "ieee" if acc_torch == torch.float64 else "tf32x3"
             triton_kernels.chunk_fwd[grid](
-                *args, heads, kdim, vdim, n_h, scale, C=chunk_size, BK=bk, BV=bv, PRECISION=precision, **flags
+                *args, heads, kdim, vdim, n_h, scale_t, C=chunk_size, BK=bk, BV=bv, PRECISION=precision, **flags
             )
         else:
-            triton_kernels.recurrent_fwd[grid](*args, heads, kdim, vdim, n_h, scale, BK=bk, BV=bv, **flags)
+            triton_kernels.recurrent_fwd[grid](*args, heads, kdim, vdim, n_h, scale_t, BK=bk, BV=bv, **flags)
     elif ht is not None:
         ht.copy_(h0 if h0 is not None else torch.zeros_like(ht))
     return o, ht

@@ -33,13 +33,14 @@ def _load_row_block(ptr, rows, cols, row_mask, col_mask, stride_row):
 @triton.jit
 def chunk_fwd(
     q, k, v, beta, g, h0, o, ht, cu,
-    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
     ACC: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
+    scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
     if VARLEN:
         bos, eos = tl.load(cu + i_n).to(tl.int64), tl.load(cu + i_n + 1).to(tl.int64)
         i_b = 0
@@ -101,13 +102,14 @@ def chunk_fwd(
 @triton.jit
 def recurrent_fwd(
     q, k, v, beta, g, h0, o, ht, cu,
-    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
     ACC: tl.constexpr,
 ):  # fmt: skip
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
+    scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
     if VARLEN:
         bos, eos = tl.load(cu + i_n).to(tl.int64), tl.load(cu + i_n + 1).to(tl.int64)
         i_b = 0

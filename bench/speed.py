@@ -1,0 +1,86 @@
+"""Time our kernels and fla's side by side on the GPU (the public call, validation included).
+
+    python bench/speed.py --out bench/results/speed.json
+
+Shape B=8, T=2048, H=16, D=128, bf16; n_h = 2, 3, 1, gated and not; forward and forward+backward;
+median of triton.testing.do_bench. Prints fla_time / our_time where fla runs (> 1 means ours is faster).
+Imports only torch, triton, numpy and the project's kernels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+import triton
+
+from kernels import delta_product
+from kernels.fla_backend import available as fla_available
+
+
+def inputs(batch, tokens, heads, dim, n_h, gated, dtype):
+    rows = tokens * n_h
+    q = torch.randn(batch, tokens, heads, dim, device="cuda", dtype=dtype, requires_grad=True)
+    k = torch.nn.functional.normalize(torch.randn(batch, rows, heads, dim, device="cuda"), dim=-1).to(dtype)
+    v = torch.randn(batch, rows, heads, dim, device="cuda", dtype=dtype)
+    beta = 2 * torch.rand(batch, rows, heads, device="cuda", dtype=dtype)
+    g = torch.nn.functional.logsigmoid(torch.randn(batch, tokens, heads, device="cuda") + 3) if gated else None
+    leaves = [x.detach().requires_grad_(True) if x is not None else None for x in (q, k, v, beta, g)]
+    return leaves
+
+
+def timer(backend, leaves, n_h, backward):
+    q, k, v, beta, g = leaves
+    do = torch.randn_like(q[..., :1].expand(*q.shape[:-1], v.shape[-1]))
+
+    def step():
+        o, _ = delta_product(q, k, v, beta, g=g, num_householder=n_h, backend=backend)
+        if backward:
+            o.backward(do)
+
+    return triton.testing.do_bench(step, warmup=50, rep=200, return_mode="median")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=Path("bench/results/speed.json"))
+    parser.add_argument("--budget-s", type=float, default=1e9)
+    parser.add_argument("--tokens", type=int, default=2048)
+    args = parser.parse_args()
+    batch, heads, dim, dtype = 8, 16, 128, torch.bfloat16
+    backends = ["triton"] + (["fla"] if fla_available() else [])
+    rows, began = [], time.perf_counter()
+    for n_h, gated in [(2, False), (3, False), (1, False), (2, True), (3, True), (1, True)]:
+        if time.perf_counter() - began > args.budget_s:
+            print(f"budget spent: stopping before n_h={n_h} gated={gated}", flush=True)
+            break
+        leaves = inputs(batch, args.tokens, heads, dim, n_h, gated, dtype)
+        for backward in (False, True):
+            row = dict(
+                B=batch, T=args.tokens, H=heads, D=dim, n_h=n_h, gated=gated, pass_="fwd+bwd" if backward else "fwd"
+            )
+            for backend in backends:
+                try:
+                    row[backend + "_ms"] = round(timer(backend, leaves, n_h, backward), 4)
+                except (RuntimeError, NotImplementedError, TypeError, ValueError) as err:
+                    row[backend + "_ms"] = f"n/a: {str(err).splitlines()[0][:100]}"
+            if isinstance(row.get("fla_ms"), float):
+                row["fla_over_ours"] = round(row["fla_ms"] / row["triton_ms"], 3)
+            rows.append(row)
+            print(row, flush=True)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps({"device": torch.cuda.get_device_name(), "rows": rows}, indent=1))
+    print("\n| n_h | gated | pass | ours (ms) | fla (ms) | fla / ours |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['n_h']} | {r['gated']} | {r['pass_']} | {r['triton_ms']} | {r.get('fla_ms', 'n/a')} | "
+            f"{r.get('fla_over_ours', '')} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
