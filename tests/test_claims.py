@@ -29,6 +29,7 @@ REQUIRED = {
     "grazzi.thm4.zero_matrix",
     "kernels.ut_identity",
     "kernels.ut_bounds",
+    "deltaproduct.interleaved_kernel",
 }
 
 
