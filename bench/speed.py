@@ -49,9 +49,10 @@ def main():
     parser.add_argument("--out", type=Path, default=Path("bench/results/speed.json"))
     parser.add_argument("--budget-s", type=float, default=1e9)
     parser.add_argument("--tokens", type=int, default=2048)
+    parser.add_argument("--backends", default="triton,fla", help="comma-separated; fla only if installed")
     args = parser.parse_args()
     batch, heads, dim, dtype = 8, 16, 128, torch.bfloat16
-    backends = ["triton"] + (["fla"] if fla_available() else [])
+    backends = [b for b in args.backends.split(",") if b != "fla" or fla_available()]
     rows, began = [], time.perf_counter()
     for n_h, gated in [(2, False), (3, False), (1, False), (2, True), (3, True), (1, True)]:
         if time.perf_counter() - began > args.budget_s:

@@ -66,7 +66,9 @@ def rel(x, ref):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="only the first two cases")
+    parser.add_argument("--skip", type=int, default=0, help="skip the first SKIP cases")
+    parser.add_argument("--dtypes", default="bfloat16,float16,float32,float64")
     parser.add_argument("--out", type=Path, default=Path("bench/results/verify_kernels.json"))
     parser.add_argument("--budget-s", type=float, default=1e9, help="start no new case after this many seconds")
     parser.add_argument("--fla-dtypes", default="bfloat16", help="dtypes for fla's chunk op (its autotune is slow)")
@@ -75,14 +77,15 @@ def main():
     cases = [  # (B, T, H, D, n_h, gated)
         (1, 1024, 4, 128, 1, False),
         (1, 1024, 4, 128, 2, True),
-        (1, 2048, 4, 64, 3, True),
-        (1, 1024, 2, 256, 2, False),
-        (1, 4096, 2, 128, 4, True),
         (1, 8192, 2, 128, 2, True),
+        (1, 4096, 2, 128, 4, True),
+        (1, 1024, 2, 256, 2, False),
+        (1, 2048, 4, 64, 3, True),
     ]
     if args.quick:
         cases = cases[:2]
-    dtypes = [torch.bfloat16, torch.float16, torch.float32, torch.float64]
+    cases = cases[args.skip :]
+    dtypes = [getattr(torch, name) for name in args.dtypes.split(",")]
     backends = [("triton", "chunk"), ("triton", "recurrent")]
     if fla_available():
         backends += [("fla", "chunk"), ("fla", "recurrent")]
@@ -94,7 +97,7 @@ def main():
         meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "results": results}
         args.out.write_text(json.dumps(meta, indent=1))
 
-    for case_index, (batch, tokens, heads, dim, n_h, gated) in enumerate(cases):
+    for case_index, (batch, tokens, heads, dim, n_h, gated) in enumerate(cases, start=args.skip):
         if time.perf_counter() - began > args.budget_s:
             print(f"budget of {args.budget_s} s spent: stopping before case {case_index}", flush=True)
             break
