@@ -49,11 +49,17 @@ class Launch:
         return "ieee" if self.acc == torch.float64 else "tf32x3"
 
 
-def _launch(q, v, n_h, cu_seqlens) -> Launch:
+def _launch(q, v, n_h, cu_seqlens, backward: bool = False) -> Launch:
+    """Blocks: the whole key dimension (BK) and a slice of the value columns (BV). The backward keeps many
+    more C×C and C×K tiles live, so it takes narrower value slices (Hopper has 227 KiB of shared memory)."""
     batch, tokens, heads, kdim = q.shape
     vdim = v.shape[-1]
     bk = _block(kdim)
-    bv = min(_block(vdim), 64 if bk <= 128 else 32)
+    if backward:
+        wide = 32 if bk <= 64 and q.dtype != torch.float64 else 16
+        bv = min(_block(vdim), wide)
+    else:
+        bv = min(_block(vdim), 64 if bk <= 128 else 32)
     sequences = batch if cu_seqlens is None else cu_seqlens.numel() - 1
     return Launch(batch, tokens, heads, kdim, vdim, n_h, sequences, bk, bv, reference.state_dtype(q.dtype))
 
@@ -109,7 +115,7 @@ def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, m
 
 def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht):
     """(dq, dk, dv, dβ, dg, dh0) in the accumulation dtype, by the chunked backward kernel."""
-    sizes = _launch(q, v, n_h, cu_seqlens)
+    sizes = _launch(q, v, n_h, cu_seqlens, backward=True)
     device, acc = q.device, sizes.acc
     offsets = _chunk_offsets(sizes, cu_seqlens, chunk_size, device)
     rows = sizes.tokens * n_h
@@ -131,7 +137,7 @@ def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht)
             dummy if dht is None else dht.contiguous(), dq, dk, dv, dbeta, dg, dh0,
             sizes.tokens, sizes.heads, sizes.kdim, sizes.vdim, n_h, scale_t, sizes.batch, rows,
             C=chunk_size, BK=sizes.bk, BV=sizes.bv, HAS_G=g is not None, HAS_DHT=dht is not None,
-            VARLEN=cu_seqlens is not None, ACC=sizes.tl_acc, PRECISION=sizes.precision,
+            VARLEN=cu_seqlens is not None, ACC=sizes.tl_acc, PRECISION=sizes.precision, num_stages=1,
         )  # fmt: skip
     elif dht is not None:
         dh0 = dht.to(acc)

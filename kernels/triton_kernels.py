@@ -113,8 +113,8 @@ def chunk_fwd(
     for start in range(bos * NH, eos * NH, C):
         if STORE_SNAPS:
             c = first_chunk + (start - bos * NH) // C
-            p, m = _state_ptrs(snaps, c * H + i_h, ck, cv, mk, mv, K, V)
-            tl.store(p, s, mask=m)
+            p_snap, m_snap = _state_ptrs(snaps, c * H + i_h, ck, cv, mk, mv, K, V)
+            tl.store(p_snap, s, mask=m_snap)
         kc, vc, bc, qc, gam, flat, tok_flat, is_query, is_gate = _load_chunk(
             q, k, v, beta, g, i_b, i_h, start, eos, T, ck, cv, mk, mv, ti, H, K, V, NH, HAS_G, ACC
         )
@@ -171,8 +171,8 @@ def chunk_bwd(
     for back in range(0, n_chunks):
         c = n_chunks - 1 - back
         start = bos * NH + c * C
-        p, m = _state_ptrs(snaps, (first_chunk + c) * H + i_h, ck, cv, mk, mv, K, V)
-        s0 = tl.load(p, mask=m, other=0.0)
+        p_snap, m_snap = _state_ptrs(snaps, (first_chunk + c) * H + i_h, ck, cv, mk, mv, K, V)
+        s0 = tl.load(p_snap, mask=m_snap, other=0.0)
         kc, vc, bc, qc, gam, flat, tok_flat, is_query, is_gate = _load_chunk(
             q, k, v, beta, g, i_b, i_h, start, eos, T, ck, cv, mk, mv, ti, H, K, V, NH, HAS_G, ACC
         )
