@@ -16,6 +16,7 @@ from theory import (
     eigenvalues,
     gh_factor,
     gh_product,
+    nh2_discriminant,
     nh2_has_nonreal_eigenvalues,
     nh2_trace_det,
     sample_reachable_spectrum,
@@ -97,6 +98,12 @@ def test_nh2_criterion_matches_eigenvalues(c, b1, b2):
         assert nh2_has_nonreal_eigenvalues(c, b1, b2) == bool(np.abs(ev.imag).max() > 1e-8)
     if nh2_has_nonreal_eigenvalues(c, b1, b2):
         assert b1 > 1 and b2 > 1 and 0 < abs(c) < 1
+
+
+def test_nh2_float_verdict_is_reliable_where_the_spectrum_is_real():
+    """Naively τ² − 4δ rounds below 0 at c = 0, β₁ = β₂ = 1e-5 (a real spectrum); the stable form does not."""
+    assert not nh2_has_nonreal_eigenvalues(0.0, 1e-5, 1e-5)
+    assert nh2_discriminant(0.0, 1e-5, 1e-5) == 0.0
 
 
 def test_nh2_exact():

@@ -27,6 +27,7 @@ from theory.numbers import number_system, unit_roundoff
 from theory.spectrum import (
     determinant,
     eigenvalues,
+    nh2_discriminant,
     nh2_has_nonreal_eigenvalues,
     nh2_trace_det,
     sample_reachable_spectrum,
@@ -44,6 +45,7 @@ __all__ = [
     "gh_factor",
     "gh_factorize",
     "gh_product",
+    "nh2_discriminant",
     "nh2_has_nonreal_eigenvalues",
     "nh2_trace_det",
     "number_system",

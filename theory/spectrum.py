@@ -24,6 +24,7 @@ __all__ = [
     "determinant",
     "update_rank",
     "nh2_trace_det",
+    "nh2_discriminant",
     "nh2_has_nonreal_eigenvalues",
     "ReachableSpectrum",
     "sample_reachable_spectrum",
@@ -119,17 +120,29 @@ def nh2_trace_det(c: Any, beta1: Any, beta2: Any) -> tuple[Any, Any]:
     return tau, delta
 
 
+def nh2_discriminant(c: Any, beta1: Any, beta2: Any) -> Any:
+    """τ² − 4δ of :func:`nh2_trace_det`, written without cancellation where the spectrum is real:
+
+        τ² − 4δ = (β₁ − β₂)² + β₁β₂c² (4 − 2β₁ − 2β₂ + β₁β₂c²),
+
+    every term of which is ≥ 0 when β₁, β₂ ≤ 1, so rounding cannot make it negative there (the naive
+    τ² − 4δ does, e.g. at c = 0, β₁ = β₂ = 1e-5). Exact for exact arguments.
+    """
+    c, b1, b2 = _nh2_inputs(c, beta1, beta2)
+    disc = (b1 - b2) ** 2 + b1 * b2 * c**2 * (4 - 2 * b1 - 2 * b2 + b1 * b2 * c**2)
+    return sp.expand(disc) if isinstance(disc, sp.Basic) else disc
+
+
 def nh2_has_nonreal_eigenvalues(c: Any, beta1: Any, beta2: Any) -> bool:
     """True iff the product of two GH factors with key overlap c = k₁ᵀk₂ has non-real eigenvalues:
-    τ² < 4δ with (τ, δ) from :func:`nh2_trace_det`. This forces β₁, β₂ ∈ (1, 2] and 0 < |c| < 1.
+    τ² − 4δ < 0 (:func:`nh2_discriminant`). This forces β₁, β₂ ∈ (1, 2] and 0 < |c| < 1.
 
-    Decided exactly for exact arguments; for floats it is the sign of τ² − 4δ as computed.
+    Decided exactly for exact arguments; for floats it is the sign of the cancellation-free form.
     """
-    tau, delta = nh2_trace_det(c, beta1, beta2)
-    disc = tau**2 - 4 * delta
+    disc = nh2_discriminant(c, beta1, beta2)
     if isinstance(disc, sp.Basic):
         if not disc.is_number:
-            raise ValueError("c, beta1, beta2: expected numbers, got symbols; use nh2_trace_det for symbols")
+            raise ValueError("c, beta1, beta2: expected numbers, got symbols; use nh2_discriminant for symbols")
         return bool(sp.simplify(disc) < 0)
     return disc < 0
 

@@ -8,7 +8,7 @@ import numpy as np
 import sympy as sp
 
 from proofs_check.registry import Evidence, claim
-from theory import gh_factor, gh_product, nh2_has_nonreal_eigenvalues, nh2_trace_det
+from theory import gh_factor, gh_product, nh2_discriminant, nh2_has_nonreal_eigenvalues, nh2_trace_det
 from theory.sampling import gh_product_batch, random_betas, random_unit_keys
 
 
@@ -140,6 +140,7 @@ def nh2_criterion() -> Evidence:
     coeffs = [sp.expand(e.subs(s**2, 1 - c**2)) for e in a.charpoly(lam).all_coeffs()]
     charpoly_ok = all(sp.expand(x - y) == 0 for x, y in zip(coeffs, [1, -tau, delta]))
     disc = sp.expand(tau**2 - 4 * delta)
+    stable_form = sp.expand(disc - nh2_discriminant(c, b1, b2)) == 0
     c_zero = sp.factor(disc.subs(c, 0))  # (β₁ − β₂)² ≥ 0
     c_one = sp.factor(disc.subs(c, 1))  # (1 − δ)² ≥ 0 up to sign
     rng = np.random.default_rng(9)
@@ -156,6 +157,7 @@ def nh2_criterion() -> Evidence:
     outside = int(np.sum(predicted & ~((bs[:, 0] > 1) & (bs[:, 1] > 1) & (np.abs(cs) > 0) & (np.abs(cs) < 1))))
     holds = (
         charpoly_ok
+        and stable_form
         and sp.expand(c_zero - (b1 - b2) ** 2) == 0
         and sp.expand(c_one - (b1 * b2 - b1 - b2) ** 2) == 0
         and mismatches == 0
@@ -164,7 +166,8 @@ def nh2_criterion() -> Evidence:
     )
     return Evidence(
         holds,
-        "sympy: charpoly of G(k₂,β₂)G(k₁,β₁) on span{k₁,k₂} ≡ λ² − τλ + δ; at c = 0 the discriminant is "
+        "sympy: charpoly of G(k₂,β₂)G(k₁,β₁) on span{k₁,k₂} ≡ λ² − τλ + δ; τ² − 4δ ≡ (β₁−β₂)² + "
+        "β₁β₂c²(4 − 2β₁ − 2β₂ + β₁β₂c²) (theory.nh2_discriminant); at c = 0 the discriminant is "
         f"{c_zero}, at |c| = 1 it is {c_one} (both ≥ 0); if some β ≤ 1 then δ ≤ 0 or (both ≤ 1) τ ≥ 2√δ "
         f"(grazzi.prop1.3.real), so non-real needs β₁, β₂ > 1. float64: {n} draws, "
         f"{int(predicted.sum())} predicted non-real, {mismatches} mismatches with computed eigenvalues "
