@@ -74,7 +74,8 @@ def _chunk_offsets(sizes: Launch, cu_seqlens, chunk_size: int, device) -> torch.
     return torch.cat([torch.zeros(1, dtype=torch.int64), chunks.cumsum(0)]).to(device)
 
 
-def _common(sizes: Launch, q, k, v, beta, g, dummy, cu_seqlens):
+def _inputs(q, k, v, beta, g, dummy):
+    """The kernels' first five arguments, contiguous; a dummy pointer stands for an absent gate."""
     return (q.contiguous(), k.contiguous(), v.contiguous(), beta.contiguous(),
             dummy if g is None else g.contiguous())  # fmt: skip
 
@@ -91,7 +92,7 @@ def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, m
             ht.copy_(h0 if h0 is not None else torch.zeros_like(ht))
         return o, ht
     dummy = torch.empty(1, dtype=sizes.acc, device=q.device)
-    inputs = _common(sizes, q, k, v, beta, g, dummy, cu_seqlens)
+    inputs = _inputs(q, k, v, beta, g, dummy)
     tail = (
         dummy if h0 is None else h0.contiguous(),
         o,
@@ -132,7 +133,7 @@ def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht)
         dummy = torch.empty(1, dtype=acc, device=device)
         scale_t = torch.tensor([scale], dtype=acc, device=device)
         triton_kernels.chunk_bwd[sizes.grid](
-            *_common(sizes, q, k, v, beta, g, dummy, cu_seqlens), snaps, offsets,
+            *_inputs(q, k, v, beta, g, dummy), snaps, offsets,
             dummy if cu_seqlens is None else cu_seqlens.contiguous(), do.contiguous(),
             dummy if dht is None else dht.contiguous(), dq, dk, dv, dbeta, dg, dh0,
             sizes.tokens, sizes.heads, sizes.kdim, sizes.vdim, n_h, scale_t, sizes.batch, rows,

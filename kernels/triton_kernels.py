@@ -1,6 +1,6 @@
-"""Our Triton kernels for (gated) DeltaProduct: a chunked UT/WY forward and a fused recurrent forward.
+"""Our Triton kernels for (gated) DeltaProduct: chunked UT/WY forward and backward, fused recurrent forward.
 
-Both run one program per (sequence × head, block of value columns): the columns of the state
+All run one program per (sequence × head, block of value columns): the columns of the state
 S ∈ R^{K×V} evolve independently, so a program owns S[:, block] in registers (fp32, or fp64 for fp64
 inputs) and walks its sequence in order. Every arithmetic step is in that accumulation dtype; inputs are
 upcast on load and outputs rounded once on store.
@@ -9,6 +9,9 @@ Chunked forward, per chunk of C interleaved sub-step rows (exactly :func:`kernel
 decays D[r, s] = Σ_{s<t≤r} γ_t by a column-wise cumulative sum (a −inf gate zeroes every pair across it
 without NaN), A = strictly_lower(β_r k_rᵀk_s e^{D[r,s]}), T = (I + A)⁻¹ by forward substitution in
 registers, W = T(βΓ ⊙ K), u = T(β ⊙ V) − W S, o = scale(Γ ⊙ Q S + (QKᵀ ⊙ e^D) u), S ← Γ_C S + (e^{D[C,·]} ⊙ K)ᵀ u.
+
+The backward (``chunk_bwd``) walks the chunks in reverse from states stored at every chunk start by
+``chunk_fwd`` (STORE_SNAPS), recomputing each chunk's quantities; its docstring gives the gradients.
 
 Import this module lazily: it defines the kernels at import, after :func:`kernels.runtime.load_triton`
 has switched the interpreter on where there is no GPU.
@@ -254,18 +257,13 @@ def recurrent_fwd(
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
     scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
-    if VARLEN:
-        bos, eos = tl.load(cu + i_n).to(tl.int64), tl.load(cu + i_n + 1).to(tl.int64)
-        i_b = 0
-    else:
-        bos, eos = 0, T
-        i_b = i_n
+    i_b, bos, eos = _sequence(cu, i_n, T, VARLEN)
     ck, cv = tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = ck < K, cv < V
     s = tl.zeros((BK, BV), dtype=ACC)
     if HAS_H0:
-        p = h0 + (i_n * H + i_h).to(tl.int64) * K * V
-        s = tl.load(p + ck[:, None] * V + cv[None, :], mask=mk[:, None] & mv[None, :], other=0.0).to(ACC)
+        p, m = _state_ptrs(h0, i_n * H + i_h, ck, cv, mk, mv, K, V)
+        s = tl.load(p, mask=m, other=0.0).to(ACC)
     for t in range(bos, eos):
         tok = ((i_b * T + t) * H + i_h).to(tl.int64)
         if HAS_G:
@@ -280,5 +278,5 @@ def recurrent_fwd(
         qt = tl.load(q + tok * K + ck, mask=mk, other=0.0).to(ACC)
         tl.store(o + tok * V + cv, (scale * tl.sum(s * qt[:, None], axis=0)).to(o.dtype.element_ty), mask=mv)
     if STORE_HT:
-        p = ht + (i_n * H + i_h).to(tl.int64) * K * V
-        tl.store(p + ck[:, None] * V + cv[None, :], s.to(ht.dtype.element_ty), mask=mk[:, None] & mv[None, :])
+        p, m = _state_ptrs(ht, i_n * H + i_h, ck, cv, mk, mv, K, V)
+        tl.store(p, s.to(ht.dtype.element_ty), mask=m)
