@@ -67,12 +67,21 @@ class Result:
             "tier": self.claim.tier,
             "status": self.status,
             "evidence": self.evidence,
-            "data": self.data,
+            "data": _plain(self.data),
             "seconds": round(self.seconds, 3),
         }
         if self.reason is not None:
             out["reason"] = self.reason
         return out
+
+
+def _plain(x: Any) -> Any:
+    """Evidence data as JSON-ready values: string keys, lists for tuples (other values stringify later)."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
 
 
 _REGISTRY: dict[str, Claim] = {}

@@ -30,6 +30,7 @@ REQUIRED = {
     "kernels.ut_identity",
     "kernels.ut_bounds",
     "deltaproduct.interleaved_kernel",
+    "deltaproduct.so3_groups",
 }
 
 
@@ -64,6 +65,11 @@ def test_runner_statuses():
     skipped = run_claim(_fake(skip))
     assert skipped.status == "skipped" and skipped.as_json()["reason"] == "needs a CUDA GPU"
     assert run_claim(_fake(lambda: True)).status == "error"  # a bare True is not evidence
+
+
+def test_json_has_string_keys_whatever_the_evidence_data():
+    result = run_claim(_fake(lambda: Evidence(True, "ok", {1: {(2, 3): "x"}})))
+    assert json.loads(json.dumps(result.as_json(), default=str))["data"] == {"1": {"(2, 3)": "x"}}
 
 
 def test_registry_refuses_duplicates_and_bad_fields():

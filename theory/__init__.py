@@ -2,7 +2,8 @@
 
 Modules: :mod:`theory.numbers` (the four number systems), :mod:`theory.householder` (GH factors,
 products, the DeltaProduct token map, the compact UT/WY form), :mod:`theory.spectrum` (eigenvalues,
-norms, the n_h = 2 criterion, reachable spectra), :mod:`theory.factorize` (matrices → GH factors).
+norms, the n_h = 2 criterion, reachable spectra), :mod:`theory.factorize` (matrices → GH factors),
+:mod:`theory.groups` (finite groups via sympy.combinatorics and their faithful orthogonal representations).
 """
 
 from theory.factorize import (
@@ -14,6 +15,7 @@ from theory.factorize import (
     permutation_swaps,
     rotation_reflections,
 )
+from theory.groups import Group, Representation, orthogonal_rep, parse_group, permutation_rep
 from theory.householder import (
     compact_product,
     gh_factor,
@@ -37,6 +39,11 @@ from theory.spectrum import (
 
 __all__ = [
     "GHFactors",
+    "Group",
+    "Representation",
+    "orthogonal_rep",
+    "parse_group",
+    "permutation_rep",
     "compact_product",
     "contraction_factors",
     "determinant",
