@@ -31,6 +31,8 @@ REQUIRED = {
     "kernels.ut_bounds",
     "deltaproduct.interleaved_kernel",
     "deltaproduct.so3_groups",
+    "grazzi.thm3",
+    "deltaproduct.thm4",
 }
 
 

@@ -3,9 +3,11 @@
 Modules: :mod:`theory.numbers` (the four number systems), :mod:`theory.householder` (GH factors,
 products, the DeltaProduct token map, the compact UT/WY form), :mod:`theory.spectrum` (eigenvalues,
 norms, the n_h = 2 criterion, reachable spectra), :mod:`theory.factorize` (matrices → GH factors),
-:mod:`theory.groups` (finite groups via sympy.combinatorics and their faithful orthogonal representations).
+:mod:`theory.groups` (finite groups via sympy.combinatorics and their faithful orthogonal representations),
+:mod:`theory.constructions` (groups → one-layer DeltaProduct programs).
 """
 
+from theory.constructions import BudgetError, Program, compile_group
 from theory.factorize import (
     GHFactors,
     contraction_factors,
@@ -38,6 +40,9 @@ from theory.spectrum import (
 )
 
 __all__ = [
+    "BudgetError",
+    "Program",
+    "compile_group",
     "GHFactors",
     "Group",
     "Representation",
