@@ -1,9 +1,12 @@
 """``deltaproof`` — the command line.
 
     deltaproof check [--full] [--only PATTERN] [--list] [--json PATH]
+    deltaproof simulate --group SPEC --length T [--rep R] [--nh N] [--words W] [--dtype D] [--backend B] …
+    deltaproof export --group SPEC --length K --samples N [--seed S] --out FILE.csv
 
-runs the registered claims (the fast tier by default, on the CPU) with a progress bar, prints a table
-(id, source, method, status, evidence) and exits non-zero if any claim failed or errored.
+``check`` runs the registered claims (the fast tier by default, on the CPU) with a progress bar, prints a
+table (id, source, method, status, evidence) and exits non-zero if any claim failed or errored.
+``simulate`` and ``export`` are described in :mod:`proofs_check.word_problems`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,16 @@ from proofs_check.registry import Result, run_claim, select
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta", "skipped": "yellow"}
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def _budget(text: str) -> int | str:
+    return text if text == "auto" else _positive(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deltaproof", description="Verification toolkit for DeltaProduct-style linear RNNs."
@@ -38,6 +51,34 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--only", metavar="PATTERN", help="glob on claim ids, e.g. 'grazzi.prop1.*'")
     check.add_argument("--list", action="store_true", help="list the selected claims without running them")
     check.add_argument("--json", metavar="PATH", type=Path, help="write the results as a JSON list to PATH")
+    sim = sub.add_parser(
+        "simulate",
+        help="compile a group's word problem and run it through a kernel",
+        description="Compile a group into a DeltaProduct program, run random words through a kernel backend, "
+        "decode every position from the kernel's outputs and report accuracy against the exact products.",
+    )
+    sim.add_argument("--group", required=True, help="S5, A5, D7, Z12, A4xZ3, or perm:(0 1 2);(0 1)")
+    sim.add_argument("--rep", default="auto", choices=("auto", "permutation", "orthogonal", "scalar"))
+    sim.add_argument("--nh", type=_budget, default="auto", help="per-layer budget n_h (an integer) or auto")
+    sim.add_argument("--layers", type=_positive, default=1)
+    sim.add_argument("--length", type=_positive, required=True)
+    sim.add_argument("--words", type=_positive, default=1)
+    sim.add_argument("--inputs", default="elements", choices=("elements", "generators"))
+    sim.add_argument("--dtype", default="float64", choices=("float64", "float32", "float16", "bfloat16"))
+    sim.add_argument("--backend", default="reference", choices=("reference", "triton", "fla"))
+    sim.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--json", metavar="PATH", type=Path)
+    export = sub.add_parser(
+        "export",
+        help="write word-problem data (Illusion-of-State CSV: seed,input,target)",
+        description="Random words over a group with their running products, as CSV.",
+    )
+    export.add_argument("--group", required=True)
+    export.add_argument("--length", type=_positive, required=True)
+    export.add_argument("--samples", type=_positive, required=True)
+    export.add_argument("--seed", type=int, default=0)
+    export.add_argument("--out", required=True, type=Path)
     return parser
 
 
@@ -95,7 +136,17 @@ def check(args: argparse.Namespace, console: Console) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 160)
-    return check(args, console)
+    if args.command == "check":
+        return check(args, console)
+    from proofs_check import word_problems
+
+    try:
+        if args.command == "simulate":
+            return word_problems.run_simulate(args, console)
+        return word_problems.run_export(args, console)
+    except ValueError as err:
+        console.print(f"[red]error:[/] {err}")
+        return 2
 
 
 if __name__ == "__main__":

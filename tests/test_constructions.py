@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import json
+
 import pytest
 import sympy as sp
 import torch
@@ -87,3 +90,44 @@ def test_simulate_rejects_bad_words():
     program = compile_group("S3")
     with pytest.raises(ValueError, match="words: expected"):
         simulate(program, [[0, 6]])
+
+
+def test_cli_simulate_writes_the_result_object(tmp_path):
+    from proofs_check.cli import main
+
+    out = tmp_path / "sim.json"
+    assert main(["simulate", "--group", "D8", "--length", "3000", "--words", "2", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    expected = {"group", "order", "rep", "layers", "n_h", "state_dim", "theorem", "length", "words", "dtype",
+                "backend", "accuracy", "first_error", "max_state_error"}  # fmt: skip
+    assert expected <= set(result)
+    assert (
+        result["order"] == 16 and result["n_h"] == [2] and result["accuracy"] == 1.0 and result["first_error"] is None
+    )
+
+
+def test_cli_simulate_refuses_with_the_theorem(capsys):
+    from proofs_check.cli import main
+
+    assert main(["simulate", "--group", "Z3", "--nh", "1", "--length", "5"]) == 3
+    assert "Theorem 2" in capsys.readouterr().out
+    assert main(["simulate", "--group", "S4", "--length", "5", "--layers", "2"]) == 2
+
+
+def test_export_matches_the_group_and_the_format(tmp_path):
+    from proofs_check.cli import main
+
+    out = tmp_path / "s3.csv"
+    assert (
+        main(["export", "--group", "S3", "--length", "3", "--samples", "1000", "--seed", "4", "--out", str(out)]) == 0
+    )
+    rows = list(csv.DictReader(out.open()))
+    group = parse_group("S3")
+    assert len(rows) == 6**3  # fewer words exist than samples asked: all of them
+    for row in rows[:50]:
+        word = [int(x) for x in row["input"].split()]
+        targets = [int(x) for x in row["target"].split()]
+        assert targets == [group.product(word[: t + 1]) for t in range(3)] and row["seed"] == "4"
+    assert main(["export", "--group", "A5", "--length", "6", "--samples", "40", "--out", str(out)]) == 0
+    words = [r["input"] for r in csv.DictReader(out.open())]
+    assert len(words) == len(set(words)) == 40
