@@ -26,10 +26,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
-from theory.factorize import orthogonal_reflections, permutation_swaps, rotation_reflections
-from theory.groups import Group, Representation, orthogonal_rep, parse_group, permutation_rep
+from theory.factorize import GHFactors, orthogonal_reflections, permutation_swaps, rotation_reflections
+from theory.groups import Group, Representation, mirror_axes, orthogonal_rep, parse_group, permutation_rep
 from theory.householder import gh_product
 
 __all__ = ["Program", "compile_group", "BudgetError", "REPRESENTATIONS"]
@@ -84,15 +85,20 @@ class Program:
         return gh_product(sp.Matrix(self.keys[symbol]), list(self.betas[symbol]))
 
     def min_readout_distance_squared(self) -> sp.Expr:
-        """min over distinct elements of ‖ρ(g)h_0 − ρ(g')h_0‖², exact: the decoder's margin is half its root."""
+        """min over distinct elements of ‖ρ(g)h_0 − ρ(g')h_0‖², exact: the decoder's margin is half its root.
+
+        The minimising pairs are located in float64 (every pair within 1e-9 of the float minimum is a
+        candidate) and the minimum is then taken exactly among the candidates."""
         pts = [sp.Matrix(r) for r in self.readouts]
-        best = None
-        for i in range(len(pts)):
-            for j in range(i + 1, len(pts)):
-                d = sp.nsimplify(sp.expand((pts[i] - pts[j]).dot(pts[i] - pts[j])))
-                if best is None or bool(d < best):
-                    best = d
-        return best if best is not None else sp.oo
+        if len(pts) < 2:
+            return sp.oo
+        approx = np.array([[float(e) for e in r] for r in self.readouts])
+        d2 = ((approx[:, None, :] - approx[None, :, :]) ** 2).sum(-1)
+        d2[np.diag_indices(len(pts))] = np.inf
+        floor = d2.min()
+        candidates = [(i, j) for i, j in zip(*np.nonzero(d2 <= floor * (1 + 1e-9) + 1e-12)) if i < j]
+        exact = [sp.nsimplify(sp.expand((pts[i] - pts[j]).dot(pts[i] - pts[j]))) for i, j in candidates]
+        return min(exact, key=lambda e: sp.N(e, 30))
 
 
 _EXACT_FIELDS = ("keys", "betas", "initial_state", "readouts")
@@ -108,14 +114,36 @@ def _from_str(x):
 
 
 def _budget_needed(rep: Representation) -> int:
-    return max(int((sp.eye(rep.dim) - m).rank(simplify=True)) for m in rep.matrices)
+    """max over symbols of rank(I − ρ(x)); entries are a + b√2 or a + b√5 (or trigonometric in O(2)), so
+    a zero test by expansion first, then simplification, decides the pivots exactly."""
+
+    def is_zero(e):
+        return sp.expand(e) == 0 or sp.simplify(e) == 0
+
+    return max(int((sp.eye(rep.dim) - m).rank(iszerofunc=is_zero)) for m in rep.matrices)
 
 
-def _factor(rep_name: str, matrix: sp.Matrix):
+def _mirror_pairs(axes: list[sp.Matrix]) -> dict[tuple, tuple[sp.Matrix, sp.Matrix]]:
+    """Every product (I − 2aaᵀ)(I − 2bbᵀ) of two mirror reflections, keyed by its expanded entries."""
+    reflections = [(a, (sp.eye(3) - 2 * a * a.T).applyfunc(sp.expand)) for a in axes]
+    table = {}
+    for a, ra in reflections:
+        for b, rb in reflections:
+            table.setdefault(tuple((ra * rb).applyfunc(sp.expand)), (b, a))  # b is applied first
+    return table
+
+
+def _factor(rep_name: str, matrix: sp.Matrix, mirrors: dict | None):
+    """GH factors of one symbol's matrix: swaps for permutations; for SO(3) groups two mirror reflections
+    of the solid (exact keys in ℚ(√2) / ℚ(√5), the hint of the Constructions issue); else Cartan–Dieudonné."""
     if rep_name == "permutation":
         return permutation_swaps(matrix)
-    if matrix.rows == 3 and sp.simplify(matrix.det()) == 1:
-        return rotation_reflections(matrix)
+    if mirrors is not None:
+        key = tuple(matrix.applyfunc(sp.expand))
+        if key not in mirrors:
+            return rotation_reflections(matrix)
+        b, a = mirrors[key]
+        return GHFactors(sp.Matrix([list(b), list(a)]), (sp.Integer(2), sp.Integer(2)), "SO(3): two mirror reflections")
     return orthogonal_reflections(matrix)
 
 
@@ -164,9 +192,10 @@ def compile_group(spec: str | Group, *, rep: str = "auto", n_h: int | str = "aut
         )
     needed, dim, name, representation = fitting[0]
     budget = needed if n_h == "auto" else n_h
+    mirrors = _mirror_pairs(mirror_axes(group)) if name == "orthogonal" and dim == 3 else None
     keys, betas = [], []
     for m in representation.matrices:
-        f = _factor(name, m) if m != sp.eye(dim) else None
+        f = _factor(name, m, mirrors) if m != sp.eye(dim) else None
         rows = [list(f.keys.row(j)) for j in range(len(f))] if f is not None else []
         bs = list(f.betas) if f is not None else []
         pad = [sp.Integer(1)] + [sp.Integer(0)] * (dim - 1)

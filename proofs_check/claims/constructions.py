@@ -23,7 +23,7 @@ def _evidence(cases: list[tuple[str, str]], length: int) -> Evidence:
         else:
             rho = (permutation_rep if program.representation == "permutation" else orthogonal_rep)(group)
             exact = all(
-                all(sp.simplify(e) == 0 for e in program.factor_product(i) - rho.matrices[i])
+                all(sp.expand(e) == 0 or sp.simplify(e) == 0 for e in program.factor_product(i) - rho.matrices[i])
                 for i in range(group.order)
             )
         margin = sp.sqrt(program.min_readout_distance_squared()) / 2
@@ -62,22 +62,28 @@ def thm3() -> Evidence:
 @claim(
     id="deltaproduct.thm4",
     statement="Groups in SO(3) are tracked by one DeltaProduct layer with n_h = 2 in R³, groups in O(2) with "
-    "n_h = 2 in R² (two reflections per symbol, B = 0, nearest-orbit decoding). Checked: S_4 and A_4 in SO(3), "
-    "D_8 and Z_12 in O(2).",
+    "n_h = 2 in R² (two reflections per symbol, B = 0, nearest-orbit decoding). Checked: S_4, A_4 and A_5 in "
+    "SO(3) (keys: the solids' mirror normals, in ℚ(√2) and ℚ(√5)), D_8 and Z_12 in O(2).",
     source="Siems et al. 2025, Theorem 4 [DP-sec, DP-quote]; notes §3.7 and §7 items 24, 26 [RECON]",
     method="kernel",
 )
 def thm4() -> Evidence:
-    return _evidence([("S4", "orthogonal"), ("A4", "orthogonal"), ("D8", "orthogonal"), ("Z12", "orthogonal")], 10_000)
+    cases = [
+        ("S4", "orthogonal"),
+        ("A4", "orthogonal"),
+        ("A5", "orthogonal"),
+        ("D8", "orthogonal"),
+        ("Z12", "orthogonal"),
+    ]
+    return _evidence(cases, 10_000)
 
 
 @claim(
-    id="deltaproduct.thm4_a5_s5",
-    statement="A_5 in SO(3) with n_h = 2 (the icosahedral rotations) and S_5 through permutations with n_h = 4 "
-    "are tracked exactly by one layer.",
-    source="Siems et al. 2025, Theorems 1(i) and 4, §5 [DP-quote]; notes §7 items 24, 26 [RECON]",
+    id="deltaproduct.thm1i_s5",
+    statement="S_5 through permutations with n_h = 4 (= n − 1) is tracked exactly by one layer.",
+    source="Siems et al. 2025, Theorem 1(i) [DP-sec]; notes §7 item 26",
     method="kernel",
     tier="full",
 )
-def thm4_large() -> Evidence:
-    return _evidence([("A5", "orthogonal"), ("S5", "permutation")], 10_000)
+def thm1i_s5() -> Evidence:
+    return _evidence([("S5", "permutation")], 10_000)
