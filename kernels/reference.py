@@ -47,22 +47,32 @@ def segments(batch: int, tokens: int, cu_seqlens: torch.Tensor | None) -> list[t
     return [(0, bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
 
 
-def _initial(initial_state, n: int, heads: int, kdim: int, vdim: int, dtype, device) -> torch.Tensor:
-    if initial_state is None:
-        return torch.zeros(heads, kdim, vdim, dtype=dtype, device=device)
-    return initial_state[n].to(dtype)
+def _by_sequence(q, v, initial_state, output_final_state, cu_seqlens, run):
+    """Apply ``run(b, start, end, s0) -> (outputs [end − start, H, V], final state)`` to every sequence,
+    starting each from its initial state (zeros if none); assemble o and the stacked final states."""
+    batch, tokens, heads, kdim = q.shape
+    vdim, dtype = v.shape[-1], q.dtype
+    o = torch.zeros(batch, tokens, heads, vdim, dtype=dtype, device=q.device)
+    finals = []
+    for n, (b, start, end) in enumerate(segments(batch, tokens, cu_seqlens)):
+        if initial_state is None:
+            s = torch.zeros(heads, kdim, vdim, dtype=dtype, device=q.device)
+        else:
+            s = initial_state[n].to(dtype)
+        out, s = run(b, start, end, s)
+        if end > start:
+            o[b, start:end] = out.to(dtype)
+        finals.append(s.to(state_dtype(dtype)))
+    return o, (torch.stack(finals) if output_final_state else None)
 
 
 def recurrent(
     q, k, v, beta, g, *, num_householder, scale, initial_state=None, output_final_state=False, cu_seqlens=None
 ):
     """The sub-step loop, every operation in q's dtype (see the module docstring)."""
-    batch, tokens, heads, kdim = q.shape
-    vdim, n_h, dtype = v.shape[-1], num_householder, q.dtype
-    o = torch.zeros(batch, tokens, heads, vdim, dtype=dtype, device=q.device)
-    finals = []
-    for n, (b, start, end) in enumerate(segments(batch, tokens, cu_seqlens)):
-        s = _initial(initial_state, n, heads, kdim, vdim, dtype, q.device)
+    n_h, dtype = num_householder, q.dtype
+
+    def run(b, start, end, s):
         outs = []
         for t in range(start, end):
             if g is not None:
@@ -73,10 +83,9 @@ def recurrent(
                 err = vv - torch.einsum("hkv,hk->hv", s, kk)
                 s = s + bb[:, None, None] * kk[:, :, None] * err[:, None, :]
             outs.append(scale * torch.einsum("hkv,hk->hv", s, q[b, t]))
-        if outs:
-            o[b, start:end] = torch.stack(outs).to(dtype)
-        finals.append(s.to(state_dtype(dtype)))
-    return o, (torch.stack(finals) if output_final_state else None)
+        return (torch.stack(outs) if outs else None), s
+
+    return _by_sequence(q, v, initial_state, output_final_state, cu_seqlens, run)
 
 
 def _chunk_decays(gamma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,12 +131,10 @@ def chunked(
     chunk_size=64,
 ):
     """The UT/WY form over chunks of ``chunk_size`` sub-step rows, every operation in q's dtype."""
-    batch, tokens, heads, kdim = q.shape
-    vdim, n_h, dtype = v.shape[-1], num_householder, q.dtype
-    o = torch.zeros(batch, tokens, heads, vdim, dtype=dtype, device=q.device)
-    finals = []
-    for n, (b, start, end) in enumerate(segments(batch, tokens, cu_seqlens)):
-        s = _initial(initial_state, n, heads, kdim, vdim, dtype, q.device)
+    heads, kdim = q.shape[2], q.shape[3]
+    n_h, dtype = num_householder, q.dtype
+
+    def run(b, start, end, s):
         rows = (end - start) * n_h
         kk = k[b, start * n_h : end * n_h].transpose(0, 1)  # [H, rows, K]
         vv = v[b, start * n_h : end * n_h].transpose(0, 1).to(dtype)
@@ -149,7 +156,7 @@ def chunked(
             scores = (qc @ kc.transpose(1, 2)) * decay
             out_rows.append(scale * (from_start[:, :, None] * (qc @ s) + scores @ u))
             s = from_start[:, -1, None, None] * s + (decay[:, -1, :, None] * kc).transpose(1, 2) @ u
-        if out_rows:
-            o[b, start:end] = torch.cat(out_rows, dim=1)[:, n_h - 1 :: n_h].transpose(0, 1).to(dtype)
-        finals.append(s.to(state_dtype(dtype)))
-    return o, (torch.stack(finals) if output_final_state else None)
+        out = torch.cat(out_rows, dim=1)[:, n_h - 1 :: n_h].transpose(0, 1) if out_rows else None
+        return out, s
+
+    return _by_sequence(q, v, initial_state, output_final_state, cu_seqlens, run)

@@ -236,6 +236,7 @@ def _ok():
         (dict(cu_seqlens=torch.tensor([3])), ValueError, r"cu_seqlens: expected shape \[N \+ 1\]"),
         (dict(q=torch.randn(1, 3, 2, 300), k=torch.randn(1, 6, 2, 300)), ValueError, "K .*from 1 to 256"),
         (dict(scale=float("nan")), ValueError, "scale: expected a finite number"),
+        (dict(scale=True), ValueError, "scale: expected a finite number"),
         (dict(q=np.zeros((1, 3, 2, 4))), TypeError, "q: expected a torch.Tensor"),
     ],
 )
