@@ -72,6 +72,7 @@ def main():
     parser.add_argument("--out", type=Path, default=Path("bench/results/verify_kernels.json"))
     parser.add_argument("--budget-s", type=float, default=1e9, help="start no new case after this many seconds")
     parser.add_argument("--fla-dtypes", default="bfloat16", help="dtypes for fla's chunk op (its autotune is slow)")
+    parser.add_argument("--backends", default="triton,fla", help="comma-separated; fla only if installed")
     args = parser.parse_args()
     device = "cuda"
     cases = [  # (B, T, H, D, n_h, gated)
@@ -86,9 +87,9 @@ def main():
         cases = cases[:2]
     cases = cases[args.skip :]
     dtypes = [getattr(torch, name) for name in args.dtypes.split(",")]
-    backends = [("triton", "chunk"), ("triton", "recurrent")]
-    if fla_available():
-        backends += [("fla", "chunk"), ("fla", "recurrent")]
+    chosen = args.backends.split(",")
+    backends = [(b, m) for b in ("triton", "fla") for m in ("chunk", "recurrent")
+                if b in chosen and (b != "fla" or fla_available())]  # fmt: skip
     results = []
     began = time.perf_counter()
     args.out.parent.mkdir(parents=True, exist_ok=True)

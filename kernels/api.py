@@ -145,6 +145,7 @@ def delta_product(
         cu_seqlens: [N + 1] int32/int64 cumulative lengths in tokens (B must be 1); zero-length
             sequences keep their initial state.
         mode: "chunk" (UT/WY over chunks of ``chunk_size`` ∈ {16, 32, 64} sub-step rows) or "recurrent".
+            On a GPU, backend "triton" halves the chunk where a kernel would not fit the shared memory.
         backend: "reference" (PyTorch, op by op in the input dtype), "triton" (ours), "fla" (fla-core, if
             installed) or "auto" (triton on a GPU, reference on the CPU).
 

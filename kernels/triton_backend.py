@@ -1,8 +1,15 @@
 """backend="triton": our kernels behind :func:`kernels.delta_product`, with autograd.
 
-Forward: :mod:`kernels.triton_kernels` (chunked or fused recurrent). Backward (both modes): the chunked
-forward is rerun to store the state at every chunk start, then ``chunk_bwd`` walks the chunks in reverse.
-Gradients of q, k, β and g are summed over value blocks on the host.
+Forward, chunk mode: ``chunk_wy`` (all chunks in parallel) then ``chunk_fwd`` (the state recurrence);
+recurrent mode: ``recurrent_fwd``. Backward (both modes, chunked): ``chunk_wy`` and ``chunk_fwd`` again to
+recover T, W, U and the state at every chunk start, ``chunk_bwd_states`` for the state gradient at every
+chunk end, then ``chunk_bwd_grads`` (all chunks in parallel) for the gradients of every input.
+
+Matrix products run in the accumulation dtype: ``ieee`` for float64; ``tf32x3`` (fp32-accurate) for
+float32 and float16 inputs; ``tf32`` (one pass, a 10-bit mantissa, finer than bf16's 7) for bf16, which
+halves the time of the bf16 backward at the cost of bf16-level rather than fp32-level errors in the
+returned state (measured on the H200, T = 1024, D = 128: final-state error 2.5e-3 instead of 8e-7; o and
+the gradients 2.9e-3 and ≤ 4.1e-3, below fla's 5.9e-3 and 5e-3 – 8e-3 on the same inputs).
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ def _block(n: int) -> int:
 
 @dataclass(frozen=True)
 class Launch:
-    """Sizes, blocks, grid and flags shared by every kernel launch of one call."""
+    """Sizes, blocks and flags shared by every kernel launch of one call, and its chunk layout:
+    ``offsets`` [N + 1] (index of each sequence's first chunk) and ``chunk_index`` [n_chunks, 2]
+    ((sequence, chunk within it) of every chunk, in order), int64 on the device."""
 
     batch: int
     tokens: int
@@ -31,128 +40,167 @@ class Launch:
     kdim: int
     vdim: int
     n_h: int
+    scale: float
     sequences: int
+    chunk_size: int
     bk: int
     bv: int
-    acc: torch.dtype
+    has_g: bool
+    varlen: bool
+    dtype: torch.dtype
+    offsets: torch.Tensor
+    chunk_index: torch.Tensor
 
     @property
-    def grid(self) -> tuple[int, int]:
+    def acc(self) -> torch.dtype:
+        return reference.state_dtype(self.dtype)
+
+    @property
+    def chunks(self) -> int:
+        return self.chunk_index.shape[0]
+
+    @property
+    def state_grid(self) -> tuple[int, int]:
+        """(value blocks, sequences × heads): the programs that walk a sequence."""
         return (-(-self.vdim // self.bv), self.sequences * self.heads)
 
     @property
-    def tl_acc(self):
-        return triton_kernels.tl.float64 if self.acc == torch.float64 else triton_kernels.tl.float32
+    def chunk_grid(self) -> tuple[int, int]:
+        """(chunks, heads): one program per chunk."""
+        return (self.chunks, self.heads)
 
-    @property
-    def precision(self) -> str:
-        return "ieee" if self.acc == torch.float64 else "tf32x3"
+    def dims(self) -> tuple:
+        """The size arguments every kernel takes; scale as a tensor in the accumulation dtype (a Python
+        float argument would be rounded to float32)."""
+        scale = torch.tensor([self.scale], dtype=self.acc, device=self.offsets.device)
+        return (self.tokens, self.heads, self.kdim, self.vdim, self.n_h, scale)
+
+    def constants(self, **extra) -> dict:
+        """The compile-time constants every chunked kernel takes, and ``extra``. One pipeline stage: the
+        loops' loads are large tiles, and staging them several deep overflows Hopper's shared memory
+        (measured on the H200: 278,528 > 232,448 bytes for chunk_fwd at K = V = 128)."""
+        acc = triton_kernels.tl.float64 if self.acc == torch.float64 else triton_kernels.tl.float32
+        precision = {torch.float64: "ieee", torch.bfloat16: "tf32"}.get(self.dtype, "tf32x3")
+        return dict(C=self.chunk_size, BK=self.bk, BV=self.bv, HAS_G=self.has_g, VARLEN=self.varlen, ACC=acc,
+                    PRECISION=precision, num_stages=1, **extra)  # fmt: skip
+
+    def empty(self, *shape) -> torch.Tensor:
+        return torch.empty(shape, dtype=self.acc, device=self.offsets.device)
 
 
-def _launch(q, v, n_h, cu_seqlens, backward: bool = False) -> Launch:
-    """Blocks: the whole key dimension (BK) and a slice of the value columns (BV). The backward keeps many
-    more C×C and C×K tiles live, so it takes narrower value slices (Hopper has 227 KiB of shared memory)."""
+def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, backward: bool = False) -> Launch:
+    """Blocks: the whole key dimension (BK) and a slice of the value columns (BV). The backward's kernels
+    keep many more C×C and C×K tiles live, so they take narrower value slices."""
     batch, tokens, heads, kdim = q.shape
     vdim = v.shape[-1]
     bk = _block(kdim)
     if backward:
-        wide = 32 if bk <= 64 and q.dtype != torch.float64 else 16
-        bv = min(_block(vdim), wide)
+        bv = min(_block(vdim), 32 if bk <= 64 and q.dtype != torch.float64 else 16)
     else:
         bv = min(_block(vdim), 64 if bk <= 128 else 32)
-    sequences = batch if cu_seqlens is None else cu_seqlens.numel() - 1
-    return Launch(batch, tokens, heads, kdim, vdim, n_h, sequences, bk, bv, reference.state_dtype(q.dtype))
-
-
-def _chunk_offsets(sizes: Launch, cu_seqlens, chunk_size: int, device) -> torch.Tensor:
-    """Index of every sequence's first chunk in the snapshot buffer ([N + 1], int64)."""
     if cu_seqlens is None:
-        lengths = torch.full((sizes.sequences,), sizes.tokens, dtype=torch.int64)
+        lengths = torch.full((batch,), tokens, dtype=torch.int64)
     else:
         lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).to("cpu", torch.int64)
-    chunks = (lengths * sizes.n_h + chunk_size - 1) // chunk_size
-    return torch.cat([torch.zeros(1, dtype=torch.int64), chunks.cumsum(0)]).to(device)
+    per_sequence = (lengths * n_h + chunk_size - 1) // chunk_size
+    offsets = torch.cat([torch.zeros(1, dtype=torch.int64), per_sequence.cumsum(0)])
+    sequence = torch.repeat_interleave(torch.arange(lengths.numel()), per_sequence)
+    index = torch.stack([sequence, torch.arange(int(offsets[-1])) - offsets[sequence]], dim=1)
+    return Launch(batch, tokens, heads, kdim, vdim, n_h, scale, lengths.numel(), chunk_size, bk, bv, g is not None,
+                  cu_seqlens is not None, q.dtype, offsets.to(q.device), index.contiguous().to(q.device))  # fmt: skip
 
 
-def _inputs(q, k, v, beta, g, dummy):
-    """The kernels' first five arguments, contiguous; a dummy pointer stands for an absent gate."""
-    return (q.contiguous(), k.contiguous(), v.contiguous(), beta.contiguous(),
-            dummy if g is None else g.contiguous())  # fmt: skip
+def _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy):
+    """Contiguous inputs; a dummy pointer stands for each absent tensor."""
+    return tuple(dummy if x is None else x.contiguous() for x in (q, k, v, beta, g, h0, cu_seqlens))
 
 
-def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, snaps=None):
-    """Run a forward kernel; with ``snaps`` (chunk mode) also store every chunk's starting state."""
-    sizes = _launch(q, v, n_h, cu_seqlens)
+def _states(sizes: Launch, q, k, v, beta, g, h0, cu, dummy, *, o=None, ht=None, snaps=None, store_t=False):
+    """``chunk_wy`` then ``chunk_fwd``, storing o, the final state and the chunk-start states where given.
+    Returns W, U and T (T only with ``store_t``)."""
+    w, u = sizes.empty(*k.shape), sizes.empty(*v.shape)
+    t = sizes.empty(sizes.chunks, sizes.heads, sizes.chunk_size, sizes.chunk_size) if store_t else dummy
+    consts = sizes.constants()
+    triton_kernels.chunk_wy[sizes.chunk_grid](
+        k, v, beta, g, cu, sizes.chunk_index, w, u, t, *sizes.dims()[:5],
+        **{**consts, "BV": min(_block(sizes.vdim), 64)}, STORE_T=store_t,
+    )  # fmt: skip
+    triton_kernels.chunk_fwd[sizes.state_grid](
+        q, k, w, u, g, h0, dummy if o is None else o, dummy if ht is None else ht, cu,
+        dummy if snaps is None else snaps, sizes.offsets, *sizes.dims(), **consts,
+        HAS_H0=h0 is not dummy, STORE_HT=ht is not None, STORE_O=o is not None, STORE_SNAPS=snaps is not None,
+    )  # fmt: skip
+    return w, u, t
+
+
+def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size):
+    sizes = _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size)
     o = torch.zeros(sizes.batch, sizes.tokens, sizes.heads, sizes.vdim, dtype=q.dtype, device=q.device)
-    ht = None
-    if output_final_state:
-        ht = torch.empty(sizes.sequences, sizes.heads, sizes.kdim, sizes.vdim, dtype=sizes.acc, device=q.device)
+    ht = sizes.empty(sizes.sequences, sizes.heads, sizes.kdim, sizes.vdim) if output_final_state else None
     if not (sizes.sequences * sizes.heads and sizes.tokens):
         if ht is not None:
             ht.copy_(h0 if h0 is not None else torch.zeros_like(ht))
         return o, ht
-    dummy = torch.empty(1, dtype=sizes.acc, device=q.device)
-    inputs = _inputs(q, k, v, beta, g, dummy)
-    tail = (
-        dummy if h0 is None else h0.contiguous(),
-        o,
-        dummy if ht is None else ht,
-        dummy if cu_seqlens is None else cu_seqlens.contiguous(),
-    )
-    scale_t = torch.tensor([scale], dtype=sizes.acc, device=q.device)
-    dims = (sizes.tokens, sizes.heads, sizes.kdim, sizes.vdim, n_h, scale_t)
-    flags = dict(HAS_G=g is not None, HAS_H0=h0 is not None, STORE_HT=ht is not None,
-                 VARLEN=cu_seqlens is not None, ACC=sizes.tl_acc, BK=sizes.bk, BV=sizes.bv)  # fmt: skip
+    dummy = sizes.empty(1)
+    q, k, v, beta, g, h0, cu = _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy)
     if mode == "chunk":
-        offsets = _chunk_offsets(sizes, cu_seqlens, chunk_size, q.device)
-        triton_kernels.chunk_fwd[sizes.grid](
-            *inputs, *tail, dummy if snaps is None else snaps, offsets, *dims,
-            C=chunk_size, STORE_SNAPS=snaps is not None, PRECISION=sizes.precision, **flags,
-        )  # fmt: skip
+        _states(sizes, q, k, v, beta, g, h0, cu, dummy, o=o, ht=ht)
     else:
-        triton_kernels.recurrent_fwd[sizes.grid](*inputs, *tail, *dims, **flags)
+        triton_kernels.recurrent_fwd[sizes.state_grid](
+            q, k, v, beta, g, h0, o, dummy if ht is None else ht, cu, *sizes.dims(), BK=sizes.bk, BV=sizes.bv,
+            HAS_G=sizes.has_g, HAS_H0=h0 is not dummy, STORE_HT=ht is not None, VARLEN=sizes.varlen,
+            ACC=sizes.constants()["ACC"],
+        )  # fmt: skip
     return o, ht
 
 
 def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht):
-    """(dq, dk, dv, dβ, dg, dh0) in the accumulation dtype, by the chunked backward kernel."""
-    sizes = _launch(q, v, n_h, cu_seqlens, backward=True)
-    device, acc = q.device, sizes.acc
-    offsets = _chunk_offsets(sizes, cu_seqlens, chunk_size, device)
-    rows = sizes.tokens * n_h
-    blocks = sizes.grid[0]
-    snaps = torch.zeros(int(offsets[-1]), sizes.heads, sizes.kdim, sizes.vdim, dtype=acc, device=device)
-    dq = torch.zeros(blocks, *q.shape, dtype=acc, device=device)
-    dk = torch.zeros(blocks, *k.shape, dtype=acc, device=device)
-    dv = torch.zeros(v.shape, dtype=acc, device=device)
-    dbeta = torch.zeros(blocks, *beta.shape, dtype=acc, device=device)
-    dg = torch.zeros(blocks, *q.shape[:3], dtype=acc, device=device)
-    dh0 = torch.zeros(sizes.sequences, sizes.heads, sizes.kdim, sizes.vdim, dtype=acc, device=device)
-    if sizes.sequences * sizes.heads and sizes.tokens:
-        _forward(q, k, v, beta, g, h0, n_h, scale, False, cu_seqlens, "chunk", chunk_size, snaps=snaps)
-        dummy = torch.empty(1, dtype=acc, device=device)
-        scale_t = torch.tensor([scale], dtype=acc, device=device)
-        triton_kernels.chunk_bwd[sizes.grid](
-            *_inputs(q, k, v, beta, g, dummy), snaps, offsets,
-            dummy if cu_seqlens is None else cu_seqlens.contiguous(), do.contiguous(),
-            dummy if dht is None else dht.contiguous(), dq, dk, dv, dbeta, dg, dh0,
-            sizes.tokens, sizes.heads, sizes.kdim, sizes.vdim, n_h, scale_t, sizes.batch, rows,
-            C=chunk_size, BK=sizes.bk, BV=sizes.bv, HAS_G=g is not None, HAS_DHT=dht is not None,
-            VARLEN=cu_seqlens is not None, ACC=sizes.tl_acc, PRECISION=sizes.precision, num_stages=1,
-        )  # fmt: skip
-    elif dht is not None:
-        dh0 = dht.to(acc)
-    return dq.sum(0), dk.sum(0), dv, dbeta.sum(0), dg.sum(0), dh0
+    """(dq, dk, dv, dβ, dg, dh0) in the accumulation dtype, by the chunked backward kernels."""
+    sizes = _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, backward=True)
+    dq, dk, dv = sizes.empty(*q.shape).zero_(), sizes.empty(*k.shape), sizes.empty(*v.shape)
+    dbeta, dg = sizes.empty(*beta.shape), sizes.empty(*q.shape[:3]).zero_()
+    dh0 = sizes.empty(sizes.sequences, sizes.heads, sizes.kdim, sizes.vdim)
+    if not (sizes.sequences * sizes.heads and sizes.tokens):
+        dh0.copy_(dht if dht is not None else torch.zeros_like(dh0))
+        return dq, dk.zero_(), dv.zero_(), dbeta.zero_(), dg, dh0
+    dummy = sizes.empty(1)
+    q, k, v, beta, g, h0, cu = _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy)
+    do, dht = do.contiguous(), dummy if dht is None else dht.contiguous()
+    snaps = sizes.empty(sizes.chunks, sizes.heads, sizes.kdim, sizes.vdim)
+    w, u, t = _states(sizes, q, k, v, beta, g, h0, cu, dummy, snaps=snaps, store_t=True)
+    du, dsnaps = sizes.empty(*v.shape), torch.empty_like(snaps)
+    consts = sizes.constants()
+    triton_kernels.chunk_bwd_states[sizes.state_grid](
+        q, k, w, g, cu, do, dht, du, dsnaps, dh0, sizes.offsets, *sizes.dims(), **consts,
+        HAS_DHT=dht is not dummy,
+    )  # fmt: skip
+    triton_kernels.chunk_bwd_grads[sizes.chunk_grid](
+        q, k, v, beta, g, cu, sizes.chunk_index, w, u, t, snaps, dsnaps, du, do, dq, dk, dv, dbeta, dg,
+        *sizes.dims(), **consts,
+    )  # fmt: skip
+    return dq, dk, dv, dbeta, dg, dh0
 
 
-def _backward_chunk(q, mode: str, chunk_size: int) -> int:
-    """Chunk size of the backward: the forward's in chunk mode, 64 for the recurrent mode; float64 with
-    K > 64 uses 32-row chunks, since its 64-row tiles exceed Hopper's shared memory (measured on the H200:
-    245,760 > 232,448 bytes at K = 128). The gradients are the same function's for any chunk size."""
-    size = chunk_size if mode == "chunk" else 64
-    if q.dtype == torch.float64 and q.shape[-1] > 64:
-        size = min(size, 32)
-    return size
+_FITTING_CHUNK: dict[tuple, int] = {}
+
+
+def _fitting(run, q, v, g, chunk_size: int, backward: bool):
+    """``run(size)`` at the largest chunk size ≤ ``chunk_size`` whose kernels fit the GPU's shared memory.
+
+    Results are the same function's for any chunk size (the forward's differ by rounding only), and which
+    sizes fit depends on the dtype, the dot precision, K, V and the gate (on the H200, the gated float32
+    backward at K = 128 needs 262,144 > 232,448 bytes at 64 rows). A size that does not compile is
+    halved, down to 16 rows, and the size that fitted is remembered for the configuration."""
+    key = (backward, q.dtype, q.shape[-1], v.shape[-1], g is not None, q.device)
+    size = min(chunk_size, _FITTING_CHUNK.get(key, chunk_size))
+    while True:
+        try:
+            return run(size)
+        except triton_kernels.triton.runtime.errors.OutOfResources:
+            if size <= 16:
+                raise
+            size //= 2
+            _FITTING_CHUNK[key] = size
 
 
 class _DeltaProduct(torch.autograd.Function):
@@ -160,15 +208,21 @@ class _DeltaProduct(torch.autograd.Function):
     def forward(ctx, q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size):
         ctx.save_for_backward(q, k, v, beta, g, h0)
         # the backward is chunked in both modes; the recurrent mode has no chunk size of its own
-        ctx.options = (n_h, scale, cu_seqlens, _backward_chunk(q, mode, chunk_size))
-        o, ht = _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size)
+        ctx.options = (n_h, scale, cu_seqlens, chunk_size if mode == "chunk" else 64)
+        o, ht = _fitting(
+            lambda size: _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, size),
+            q, v, g, chunk_size, backward=False,
+        )  # fmt: skip
         return (o, ht) if ht is not None else (o,)
 
     @staticmethod
     def backward(ctx, do, dht=None):
         q, k, v, beta, g, h0 = ctx.saved_tensors
         n_h, scale, cu_seqlens, chunk_size = ctx.options
-        grads = _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht)
+        grads = _fitting(
+            lambda size: _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, size, do, dht),
+            q, v, g, chunk_size, backward=True,
+        )  # fmt: skip
         result = []
         for x, grad, need in zip((q, k, v, beta, g, h0), grads, ctx.needs_input_grad[:6]):
             result.append(grad.to(x.dtype) if x is not None and need else None)

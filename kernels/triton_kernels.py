@@ -1,20 +1,24 @@
 """Our Triton kernels for (gated) DeltaProduct: chunked UT/WY forward and backward, fused recurrent forward.
 
-All run one program per (sequence × head, block of value columns): the columns of the state
-S ∈ R^{K×V} evolve independently, so a program owns S[:, block] in registers (fp32, or fp64 for fp64
-inputs) and walks its sequence in order. Every arithmetic step is in that accumulation dtype; inputs are
-upcast on load and outputs rounded once on store.
+The chunked algorithm is exactly :func:`kernels.reference.chunked`. Per chunk of C interleaved sub-step
+rows with local log-gates γ_r: decays D[r, s] = Σ_{s<t≤r} γ_t by a column-wise cumulative sum (a −inf
+gate zeroes every pair across it without NaN), A = strictly_lower(β_r k_rᵀk_s e^{D[r,s]}), T = (I + A)⁻¹,
+W = T(βΓ ⊙ K), U = T(β ⊙ V); then u = U − W S, o = scale(Γ ⊙ Q S + (QKᵀ ⊙ e^D) u),
+S ← Γ_C S + (e^{D[C,·]} ⊙ K)ᵀ u. The work is split like fla's, so that only the state recurrence is
+sequential:
 
-Chunked forward, per chunk of C interleaved sub-step rows (exactly :func:`kernels.reference.chunked`):
-decays D[r, s] = Σ_{s<t≤r} γ_t by a column-wise cumulative sum (a −inf gate zeroes every pair across it
-without NaN), A = strictly_lower(β_r k_rᵀk_s e^{D[r,s]}), T = (I + A)⁻¹ by forward substitution in
-registers, W = T(βΓ ⊙ K), u = T(β ⊙ V) − W S, o = scale(Γ ⊙ Q S + (QKᵀ ⊙ e^D) u), S ← Γ_C S + (e^{D[C,·]} ⊙ K)ᵀ u.
+* ``chunk_wy`` — one program per (chunk, head), all in parallel: A, T by forward substitution in
+  registers, W and U (and T itself for the backward).
+* ``chunk_fwd`` — one program per (sequence × head, block of value columns), walking its chunks in
+  order: u, o, the state (and, for the backward, the state at every chunk start).
+* ``chunk_bwd_states`` — the same programs walking the chunks in reverse: the state gradient dS at every
+  chunk end and du = ∂L/∂u.
+* ``chunk_bwd_grads`` — one program per (chunk, head), in parallel: dq, dk, dv, dβ, dg of the chunk
+  from its stored S₀, dS₁, du, T, W, U.
 
-The backward (``chunk_bwd``) walks the chunks in reverse from states stored at every chunk start by
-``chunk_fwd`` (STORE_SNAPS), recomputing each chunk's quantities; its docstring gives the gradients.
-
-Import this module lazily: it defines the kernels at import, after :func:`kernels.runtime.load_triton`
-has switched the interpreter on where there is no GPU.
+Every arithmetic step is in the accumulation dtype (fp32, or fp64 for fp64 inputs): inputs are upcast
+on load and outputs rounded once on store. Import this module lazily: it defines the kernels at import,
+after :func:`kernels.runtime.load_triton` has switched the interpreter on where there is no GPU.
 """
 
 from __future__ import annotations
@@ -24,13 +28,19 @@ from kernels.runtime import load_triton
 triton = load_triton()
 import triton.language as tl  # noqa: E402  (after load_triton: the interpreter must be chosen first)
 
-__all__ = ["chunk_fwd", "chunk_bwd", "recurrent_fwd"]
+__all__ = ["chunk_wy", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_grads", "recurrent_fwd"]
 
 
 @triton.jit
 def _load_row_block(ptr, rows, cols, row_mask, col_mask, stride_row):
     offs = rows.to(tl.int64)[:, None] * stride_row + cols[None, :]
     return tl.load(ptr + offs, mask=row_mask[:, None] & col_mask[None, :], other=0.0)
+
+
+@triton.jit
+def _store_row_block(ptr, x, rows, cols, row_mask, col_mask, stride_row):
+    offs = rows.to(tl.int64)[:, None] * stride_row + cols[None, :]
+    tl.store(ptr + offs, x.to(ptr.dtype.element_ty), mask=row_mask[:, None] & col_mask[None, :])
 
 
 @triton.jit
@@ -46,44 +56,50 @@ def _sequence(cu, i_n, T, VARLEN: tl.constexpr):
 
 
 @triton.jit
-def _load_chunk(q, k, v, beta, g, i_b, i_h, start, eos, T, ck, cv, mk, mv, ti,
-                H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
-                HAS_G: tl.constexpr, ACC: tl.constexpr):  # fmt: skip
-    """One chunk of interleaved sub-step rows: keys, values, betas, local log-gates (g_t at a token's first
-    sub-step, 0 elsewhere), queries (a token's query at its last sub-step, 0 elsewhere), and the masks."""
-    r = start + ti
-    mr = r < eos * NH
-    flat = (i_b * T * NH + r) * H + i_h  # row index into [B, T·NH, H, ·]
-    tok = r // NH
-    tok_flat = (i_b * T + tok) * H + i_h  # row index into [B, T, H, ·]
-    is_query = mr & (r % NH == NH - 1)
-    kc = _load_row_block(k, flat, ck, mr, mk, K).to(ACC)
-    vc = _load_row_block(v, flat, cv, mr, mv, V).to(ACC)
-    bc = tl.load(beta + flat.to(tl.int64), mask=mr, other=0.0).to(ACC)
-    qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
-    if HAS_G:
-        is_gate = mr & (r % NH == 0)
-        gam = tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0).to(ACC)
-    else:
-        is_gate = mr & False
-        gam = tl.zeros((ti.shape[0],), dtype=ACC)
-    return kc, vc, bc, qc, gam, flat, tok_flat, is_query, is_gate
+def _chunk_of(chunk_map, cu, i_c, T, NH: tl.constexpr, C: tl.constexpr, VARLEN: tl.constexpr):
+    """(batch row, first sub-step row, end row) of global chunk i_c, from the host's (sequence, chunk) map."""
+    i_n, j = tl.load(chunk_map + 2 * i_c), tl.load(chunk_map + 2 * i_c + 1)
+    i_b, bos, eos = _sequence(cu, i_n, T, VARLEN)
+    return i_b, bos * NH + j * C, eos * NH
 
 
 @triton.jit
-def _chunk_solve(kc, bc, gam, ti, ACC: tl.constexpr, PRECISION: tl.constexpr):
-    """Decays e^{D[r,s]} (lower, diagonal included), decay from the chunk start, and T = (I + A)⁻¹."""
-    strict = ti[:, None] > ti[None, :]
-    d = tl.cumsum(tl.where(strict, gam[:, None], 0.0).to(ACC), axis=0)  # D[r, s] = Σ_{s<t≤r} γ_t
+def _rows(i_b, i_h, start, end, T, ti, H: tl.constexpr, NH: tl.constexpr):
+    """Row indices of one chunk: into [B, T·NH, H, ·] (sub-steps) and [B, T, H, ·] (tokens), the valid
+    rows, the rows that carry a query (a token's last sub-step) and those that carry a gate (its first)."""
+    r = start + ti
+    valid = r < end
+    flat = (i_b * T * NH + r) * H + i_h
+    tok_flat = (i_b * T + r // NH) * H + i_h
+    return flat, tok_flat, valid, valid & (r % NH == NH - 1), valid & (r % NH == 0)
+
+
+@triton.jit
+def _gates(g, tok_flat, is_gate, ti, HAS_G: tl.constexpr, ACC: tl.constexpr):
+    """Local log-gates γ_r: g_t at a token's first sub-step, 0 elsewhere (and without a gate)."""
+    if HAS_G:
+        return tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0).to(ACC)
+    return tl.zeros((ti.shape[0],), dtype=ACC)
+
+
+@triton.jit
+def _decays(gam, ti, ACC: tl.constexpr):
+    """e^{D[r,s]} on and below the diagonal (zero above) and the decay from the chunk start e^{D[r,0]}."""
+    d = tl.cumsum(tl.where(ti[:, None] > ti[None, :], gam[:, None], 0.0).to(ACC), axis=0)
     e = tl.where(ti[:, None] >= ti[None, :], tl.exp(d), 0.0).to(ACC)
-    from_start = tl.exp(tl.cumsum(gam, axis=0))
-    gram = tl.dot(kc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
-    a = tl.where(strict, bc[:, None] * gram * e, 0.0).to(ACC)
-    t_inv = tl.where(ti[:, None] == ti[None, :], 1.0, 0.0).to(ACC)
-    for i in range(1, ti.shape[0]):  # forward substitution: row i = e_i − Σ_{j<i} A_ij T_j
-        a_i = tl.sum(tl.where(ti[:, None] == i, a, 0.0), axis=0)
-        t_inv = tl.where(ti[:, None] == i, t_inv - tl.sum(a_i[:, None] * t_inv, axis=0)[None, :], t_inv)
-    return e, from_start, gram, t_inv
+    return e, tl.exp(tl.cumsum(gam, axis=0))
+
+
+@triton.jit
+def _last_row(x, ti, C: tl.constexpr):
+    """Row C − 1 of a [C, ·] tile (the chunk's last row; rows past a sequence's end are zero-padded)."""
+    return tl.sum(tl.where((ti == C - 1)[:, None], x, 0.0), axis=0)
+
+
+@triton.jit
+def _last(x, ti, C: tl.constexpr):
+    """Entry C − 1 of a [C] vector."""
+    return tl.sum(tl.where(ti == C - 1, x, 0.0), axis=0)
 
 
 @triton.jit
@@ -92,14 +108,55 @@ def _state_ptrs(ptr, index, ck, cv, mk, mv, K: tl.constexpr, V: tl.constexpr):
 
 
 @triton.jit
+def _chunk_ptrs(ptr, i_c, i_h, ti, H: tl.constexpr, C: tl.constexpr):
+    return ptr + ((i_c * H + i_h).to(tl.int64) * C + ti[:, None]) * C + ti[None, :]
+
+
+@triton.jit
+def chunk_wy(
+    k, v, beta, g, cu, chunk_map, w, u, t_out,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+    C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    HAS_G: tl.constexpr, VARLEN: tl.constexpr, STORE_T: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+):  # fmt: skip
+    """T = (I + A)⁻¹ by forward substitution (row i of T is e_i − Σ_{j<i} A_ij T_j), W = T(βΓ ⊙ K) and
+    U = T(β ⊙ V), stored per sub-step row like k and v (in the accumulation dtype); T too if STORE_T."""
+    i_c, i_h = tl.program_id(0), tl.program_id(1)
+    i_b, start, end = _chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
+    ti, ck = tl.arange(0, C), tl.arange(0, BK)
+    mk = ck < K
+    flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, end, T, ti, H, NH)
+    kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
+    bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
+    e, from_start = _decays(_gates(g, tok_flat, is_gate, ti, HAS_G, ACC), ti, ACC)
+    gram = tl.dot(kc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
+    a = tl.where(ti[:, None] > ti[None, :], bc[:, None] * gram * e, 0.0).to(ACC)
+    t_inv = tl.where(ti[:, None] == ti[None, :], 1.0, 0.0).to(ACC)
+    for i in range(1, C):
+        a_i = tl.sum(tl.where(ti[:, None] == i, a, 0.0), axis=0)
+        t_inv = tl.where(ti[:, None] == i, t_inv - tl.sum(a_i[:, None] * t_inv, axis=0)[None, :], t_inv)
+    wc = tl.dot(t_inv, (bc * from_start)[:, None] * kc, input_precision=PRECISION, out_dtype=ACC)
+    _store_row_block(w, wc, flat, ck, valid, mk, K)
+    for i_v in range(0, tl.cdiv(V, BV)):
+        cv = i_v * BV + tl.arange(0, BV)
+        mv = cv < V
+        vc = _load_row_block(v, flat, cv, valid, mv, V).to(ACC)
+        uc = tl.dot(t_inv, bc[:, None] * vc, input_precision=PRECISION, out_dtype=ACC)
+        _store_row_block(u, uc, flat, cv, valid, mv, V)
+    if STORE_T:
+        tl.store(_chunk_ptrs(t_out, i_c, i_h, ti, H, C), t_inv)
+
+
+@triton.jit
 def chunk_fwd(
-    q, k, v, beta, g, h0, o, ht, cu, snaps, chunk_offsets,
+    q, k, w, u, g, h0, o, ht, cu, snaps, chunk_offsets,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
-    STORE_SNAPS: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    STORE_O: tl.constexpr, STORE_SNAPS: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """Chunked forward; with STORE_SNAPS it also keeps the state at every chunk start for the backward."""
+    """The state recurrence over chunks (from ``chunk_wy``'s W and U); o if STORE_O, the state at every
+    chunk start if STORE_SNAPS, the final state if STORE_HT."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
     scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
@@ -111,50 +168,41 @@ def chunk_fwd(
     if HAS_H0:
         p, m = _state_ptrs(h0, i_n * H + i_h, ck, cv, mk, mv, K, V)
         s = tl.load(p, mask=m, other=0.0).to(ACC)
-    last = ti == C - 1
     first_chunk = tl.load(chunk_offsets + i_n)
     for start in range(bos * NH, eos * NH, C):
         if STORE_SNAPS:
-            c = first_chunk + (start - bos * NH) // C
-            p_snap, m_snap = _state_ptrs(snaps, c * H + i_h, ck, cv, mk, mv, K, V)
+            p_snap, m_snap = _state_ptrs(snaps, (first_chunk + (start - bos * NH) // C) * H + i_h, ck, cv, mk, mv, K, V)
             tl.store(p_snap, s, mask=m_snap)
-        kc, vc, bc, qc, gam, flat, tok_flat, is_query, is_gate = _load_chunk(
-            q, k, v, beta, g, i_b, i_h, start, eos, T, ck, cv, mk, mv, ti, H, K, V, NH, HAS_G, ACC
+        flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, eos * NH, T, ti, H, NH)
+        kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
+        e, from_start = _decays(_gates(g, tok_flat, is_gate, ti, HAS_G, ACC), ti, ACC)
+        uc = _load_row_block(u, flat, cv, valid, mv, V) - tl.dot(
+            _load_row_block(w, flat, ck, valid, mk, K), s, input_precision=PRECISION, out_dtype=ACC
         )
-        e, from_start, gram, t_inv = _chunk_solve(kc, bc, gam, ti, ACC, PRECISION)
-        w = tl.dot(t_inv, (bc * from_start)[:, None] * kc, input_precision=PRECISION, out_dtype=ACC)
-        u = tl.dot(t_inv, bc[:, None] * vc, input_precision=PRECISION, out_dtype=ACC)
-        u = u - tl.dot(w, s, input_precision=PRECISION, out_dtype=ACC)
-        scores = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC) * e
-        out = from_start[:, None] * tl.dot(qc, s, input_precision=PRECISION, out_dtype=ACC)
-        out = scale * (out + tl.dot(scores, u, input_precision=PRECISION, out_dtype=ACC))
-        po = o + tok_flat.to(tl.int64)[:, None] * V + cv[None, :]
-        tl.store(po, out.to(o.dtype.element_ty), mask=is_query[:, None] & mv[None, :])
-        e_last = tl.sum(tl.where(last[:, None], e, 0.0), axis=0)
-        g_last = tl.sum(tl.where(last, from_start, 0.0), axis=0)
-        s = g_last * s + tl.dot(tl.trans(e_last[:, None] * kc), u, input_precision=PRECISION, out_dtype=ACC)
+        if STORE_O:
+            qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
+            scores = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC) * e
+            out = from_start[:, None] * tl.dot(qc, s, input_precision=PRECISION, out_dtype=ACC)
+            out = scale * (out + tl.dot(scores, uc, input_precision=PRECISION, out_dtype=ACC))
+            _store_row_block(o, out, tok_flat, cv, is_query, mv, V)
+        s = _last(from_start, ti, C) * s + tl.dot(
+            tl.trans(_last_row(e, ti, C)[:, None] * kc), uc, input_precision=PRECISION, out_dtype=ACC
+        )
     if STORE_HT:
         p, m = _state_ptrs(ht, i_n * H + i_h, ck, cv, mk, mv, K, V)
         tl.store(p, s.to(ht.dtype.element_ty), mask=m)
 
 
 @triton.jit
-def chunk_bwd(
-    q, k, v, beta, g, snaps, chunk_offsets, cu, do, dht,
-    dq, dk, dv, dbeta, dg, dh0,
-    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr, B, R,
+def chunk_bwd_states(
+    q, k, w, g, cu, do, dht, du, dsnaps, dh0, chunk_offsets,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    HAS_G: tl.constexpr, HAS_DHT: tl.constexpr, VARLEN: tl.constexpr,
-    ACC: tl.constexpr, PRECISION: tl.constexpr,
+    HAS_G: tl.constexpr, HAS_DHT: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """Chunked backward: the chunks in reverse, each recomputed from its stored starting state.
-
-    Per chunk, with M = scale·dO uᵀ and the forward's E, Γ, T, W, U, u (see the module docstring):
-    du = scale·(QKᵀ⊙E)ᵀ dO + (e_L⊙K) dS₁;  dS₀ = scale·(Γ⊙Q)ᵀ dO + Γ_L dS₁ − Wᵀ du;
-    dQ = scale·Γ⊙(dO S₀ᵀ) + (M⊙E) K;  dT = du (βV)ᵀ − du S₀ᵀ (βΓK)ᵀ;  dA = −Tᵀ dT Tᵀ (strictly lower);
-    then dK, dV, dβ from W, U, A, the scores and S₁, and dγ_t = Σ_{r≥t} dΓ_r Γ_r + Σ_{r≥t>s} dE_rs E_rs.
-    dq, dk, dβ, dg are partial sums over this program's value columns (summed over blocks by the caller).
-    """
+    """The chunks in reverse, through o = scale(Γ⊙Q S₀ + (QKᵀ⊙E) u) and S₁ = Γ_L S₀ + (e_L⊙K)ᵀ u:
+    stores dS₁ (the state gradient at the chunk's end) and du = scale·(QKᵀ⊙E)ᵀ dO + (e_L⊙K) dS₁, and
+    carries dS₀ = scale·(Γ⊙Q)ᵀ dO + Γ_L dS₁ − Wᵀ du to the chunk before (dh0 after the first)."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
     scale = tl.load(scale_ptr)
@@ -162,9 +210,6 @@ def chunk_bwd(
     ck, cv = tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = ck < K, cv < V
     ti = tl.arange(0, C)
-    strict = ti[:, None] > ti[None, :]
-    last = ti == C - 1
-    part = i_v.to(tl.int64)  # this value block's slice of the partial-sum outputs
     ds = tl.zeros((BK, BV), dtype=ACC)
     if HAS_DHT:
         p, m = _state_ptrs(dht, i_n * H + i_h, ck, cv, mk, mv, K, V)
@@ -174,76 +219,114 @@ def chunk_bwd(
     for back in range(0, n_chunks):
         c = n_chunks - 1 - back
         start = bos * NH + c * C
-        p_snap, m_snap = _state_ptrs(snaps, (first_chunk + c) * H + i_h, ck, cv, mk, mv, K, V)
-        s0 = tl.load(p_snap, mask=m_snap, other=0.0)
-        kc, vc, bc, qc, gam, flat, tok_flat, is_query, is_gate = _load_chunk(
-            q, k, v, beta, g, i_b, i_h, start, eos, T, ck, cv, mk, mv, ti, H, K, V, NH, HAS_G, ACC
-        )
+        p_snap, m_snap = _state_ptrs(dsnaps, (first_chunk + c) * H + i_h, ck, cv, mk, mv, K, V)
+        tl.store(p_snap, ds, mask=m_snap)
+        flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, eos * NH, T, ti, H, NH)
+        kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
+        qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
         do_c = _load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
-        e, gam_from, gram, t_inv = _chunk_solve(kc, bc, gam, ti, ACC, PRECISION)
-        bk = (bc * gam_from)[:, None] * kc
-        bv = bc[:, None] * vc
-        w = tl.dot(t_inv, bk, input_precision=PRECISION, out_dtype=ACC)
-        u = tl.dot(t_inv, bv, input_precision=PRECISION, out_dtype=ACC) - tl.dot(
-            w, s0, input_precision=PRECISION, out_dtype=ACC
-        )
-        qk = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
-        e_last = tl.sum(tl.where(last[:, None], e, 0.0), axis=0)
-        g_last = tl.sum(tl.where(last, gam_from, 0.0), axis=0)
-        ek = e_last[:, None] * kc
-        # through o = scale(Γ⊙Q S₀ + (QKᵀ⊙E) u) and S₁ = Γ_L S₀ + (e_L⊙K)ᵀ u
-        du = scale * tl.dot(tl.trans(qk * e), do_c, input_precision=PRECISION, out_dtype=ACC)
-        du += tl.dot(ek, ds, input_precision=PRECISION, out_dtype=ACC)
-        m_ = scale * tl.dot(do_c, tl.trans(u), input_precision=PRECISION, out_dtype=ACC)  # [C, C]
-        dq_c = scale * gam_from[:, None] * tl.dot(do_c, tl.trans(s0), input_precision=PRECISION, out_dtype=ACC)
-        dq_c += tl.dot(m_ * e, kc, input_precision=PRECISION, out_dtype=ACC)
-        dk_c = tl.dot(tl.trans(m_ * e), qc, input_precision=PRECISION, out_dtype=ACC)
-        de = tl.where(ti[:, None] >= ti[None, :], m_ * qk, 0.0)
-        dgam_from = scale * tl.sum(tl.dot(qc, s0, input_precision=PRECISION, out_dtype=ACC) * do_c, axis=1)
-        dgam_from += tl.where(last, tl.sum(tl.sum(s0 * ds, axis=1), axis=0), 0.0)
-        u_ds = tl.dot(u, tl.trans(ds), input_precision=PRECISION, out_dtype=ACC)  # [C, K]
-        dk_c += e_last[:, None] * u_ds
-        de += tl.where(last[:, None], tl.sum(kc * u_ds, axis=1)[None, :], 0.0)
-        ds_prev = scale * tl.dot(tl.trans(gam_from[:, None] * qc), do_c, input_precision=PRECISION, out_dtype=ACC)
-        ds_prev += g_last * ds - tl.dot(tl.trans(w), du, input_precision=PRECISION, out_dtype=ACC)
-        # through u = T(βV) − T(βΓK) S₀
-        dw = -tl.dot(du, tl.trans(s0), input_precision=PRECISION, out_dtype=ACC)  # [C, K]
-        dt = tl.dot(du, tl.trans(bv), input_precision=PRECISION, out_dtype=ACC)
-        dt += tl.dot(dw, tl.trans(bk), input_precision=PRECISION, out_dtype=ACC)
-        dbv = tl.dot(tl.trans(t_inv), du, input_precision=PRECISION, out_dtype=ACC)
-        dbk = tl.dot(tl.trans(t_inv), dw, input_precision=PRECISION, out_dtype=ACC)
-        dv_c = bc[:, None] * dbv
-        dbeta_c = tl.sum(vc * dbv, axis=1) + gam_from * tl.sum(kc * dbk, axis=1)
-        dk_c += (bc * gam_from)[:, None] * dbk
-        dgam_from += bc * tl.sum(kc * dbk, axis=1)
-        # through T = (I + A)⁻¹ and A = strictly_lower(β_r (k_rᵀk_s) E_rs)
-        da = -tl.dot(tl.trans(t_inv), tl.dot(dt, tl.trans(t_inv), input_precision=PRECISION, out_dtype=ACC),
-                     input_precision=PRECISION, out_dtype=ACC)  # fmt: skip
-        da = tl.where(strict, da, 0.0)
-        dbeta_c += tl.sum(da * gram * e, axis=1)
-        dgram = da * bc[:, None] * e
-        dk_c += tl.dot(dgram + tl.trans(dgram), kc, input_precision=PRECISION, out_dtype=ACC)
-        de += da * bc[:, None] * gram
-        # through E_rs = e^{Σ_{s<t≤r} γ_t} and Γ_r = e^{Σ_{t≤r} γ_t}
-        f = tl.where(ti[:, None] >= ti[None, :], de * e, 0.0)
-        before = tl.cumsum(f, axis=1) - f  # Σ_{s<t} F[r, s]
-        dgam = tl.sum(tl.where(ti[:, None] >= ti[None, :], before, 0.0), axis=0)
-        x = dgam_from * gam_from
-        dgam += tl.sum(x, axis=0) - tl.cumsum(x, axis=0) + x  # Σ_{r≥t} dΓ_r Γ_r
-        # stores: dv owns its columns; dq, dk, dβ, dg are partial sums over value blocks
-        mr = (start + ti) < eos * NH
-        tl.store(dv + flat.to(tl.int64)[:, None] * V + cv[None, :], dv_c.to(dv.dtype.element_ty),
-                 mask=mr[:, None] & mv[None, :])  # fmt: skip
-        tl.store(dk + (part * B * R * H + flat).to(tl.int64)[:, None] * K + ck[None, :], dk_c,
-                 mask=mr[:, None] & mk[None, :])  # fmt: skip
-        tl.store(dq + (part * B * T * H + tok_flat).to(tl.int64)[:, None] * K + ck[None, :], dq_c,
-                 mask=is_query[:, None] & mk[None, :])  # fmt: skip
-        tl.store(dbeta + (part * B * R * H + flat).to(tl.int64), dbeta_c, mask=mr)
-        if HAS_G:
-            tl.store(dg + (part * B * T * H + tok_flat).to(tl.int64), dgam, mask=is_gate)
-        ds = ds_prev
+        e, from_start = _decays(_gates(g, tok_flat, is_gate, ti, HAS_G, ACC), ti, ACC)
+        scores = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC) * e
+        du_c = scale * tl.dot(tl.trans(scores), do_c, input_precision=PRECISION, out_dtype=ACC)
+        du_c += tl.dot(_last_row(e, ti, C)[:, None] * kc, ds, input_precision=PRECISION, out_dtype=ACC)
+        _store_row_block(du, du_c, flat, cv, valid, mv, V)
+        wc = _load_row_block(w, flat, ck, valid, mk, K)
+        ds = _last(from_start, ti, C) * ds - tl.dot(tl.trans(wc), du_c, input_precision=PRECISION, out_dtype=ACC)
+        ds += scale * tl.dot(tl.trans(from_start[:, None] * qc), do_c, input_precision=PRECISION, out_dtype=ACC)
     p, m = _state_ptrs(dh0, i_n * H + i_h, ck, cv, mk, mv, K, V)
     tl.store(p, ds, mask=m)
+
+
+@triton.jit
+def chunk_bwd_grads(
+    q, k, v, beta, g, cu, chunk_map, w, u, t_in, snaps, dsnaps, du, do,
+    dq, dk, dv, dbeta, dg,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
+    C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+):  # fmt: skip
+    """Gradients of one chunk from its S₀, dS₁, du, T, W, U (u = U − W S₀, M = scale·dO uᵀ):
+    dQ = scale·Γ⊙(dO S₀ᵀ) + (M⊙E) K;  dW = −du S₀ᵀ;  dT = du (βV)ᵀ + dW (βΓK)ᵀ;  dA = −Tᵀ dT Tᵀ
+    (strictly lower); d(βV) = Tᵀ du and d(βΓK) = Tᵀ dW give dV and parts of dK, dβ, dΓ; dK also gets
+    (M⊙E)ᵀ Q + e_L ⊙ (u dS₁ᵀ) + (dG + dGᵀ) K with dG = dA ⊙ β E; and dγ_t = Σ_{r≥t} dΓ_r Γ_r +
+    Σ_{r≥t>s} dE_rs E_rs. The value columns are visited in blocks of BV; everything else is whole."""
+    i_c, i_h = tl.program_id(0), tl.program_id(1)
+    scale = tl.load(scale_ptr)
+    i_b, start, end = _chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
+    ti, ck = tl.arange(0, C), tl.arange(0, BK)
+    mk = ck < K
+    strict = ti[:, None] > ti[None, :]
+    flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, end, T, ti, H, NH)
+    kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
+    qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
+    wc = _load_row_block(w, flat, ck, valid, mk, K)
+    bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
+    t_inv = tl.load(_chunk_ptrs(t_in, i_c, i_h, ti, H, C))
+    e, from_start = _decays(_gates(g, tok_flat, is_gate, ti, HAS_G, ACC), ti, ACC)
+    e_last = _last_row(e, ti, C)
+    m_ = tl.zeros((C, C), dtype=ACC)
+    dt = tl.zeros((C, C), dtype=ACC)
+    dq_c = tl.zeros((C, BK), dtype=ACC)
+    dw = tl.zeros((C, BK), dtype=ACC)
+    u_ds = tl.zeros((C, BK), dtype=ACC)
+    dgam_from = tl.zeros((C,), dtype=ACC)
+    dbeta_c = tl.zeros((C,), dtype=ACC)
+    s0_ds1 = tl.zeros((C,), dtype=ACC)  # Σ S₀ ⊙ dS₁ on every row; only the last row's use is kept
+    for i_v in range(0, tl.cdiv(V, BV)):
+        cv = i_v * BV + tl.arange(0, BV)
+        mv = cv < V
+        p_s, m_s = _state_ptrs(snaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
+        s0 = tl.load(p_s, mask=m_s, other=0.0)
+        p_s, m_s = _state_ptrs(dsnaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
+        ds1 = tl.load(p_s, mask=m_s, other=0.0)
+        vc = _load_row_block(v, flat, cv, valid, mv, V).to(ACC)
+        do_c = _load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
+        du_c = _load_row_block(du, flat, cv, valid, mv, V)
+        uc = _load_row_block(u, flat, cv, valid, mv, V) - tl.dot(wc, s0, input_precision=PRECISION, out_dtype=ACC)
+        m_ += scale * tl.dot(do_c, tl.trans(uc), input_precision=PRECISION, out_dtype=ACC)
+        dq_c += tl.dot(do_c, tl.trans(s0), input_precision=PRECISION, out_dtype=ACC)
+        qs0 = tl.dot(qc, s0, input_precision=PRECISION, out_dtype=ACC)
+        dgam_from += scale * tl.sum(qs0 * do_c, axis=1)
+        s0_ds1 += tl.sum(tl.sum(s0 * ds1, axis=1), axis=0)
+        u_ds += tl.dot(uc, tl.trans(ds1), input_precision=PRECISION, out_dtype=ACC)
+        dw -= tl.dot(du_c, tl.trans(s0), input_precision=PRECISION, out_dtype=ACC)
+        dt += tl.dot(du_c, tl.trans(bc[:, None] * vc), input_precision=PRECISION, out_dtype=ACC)
+        dbv = tl.dot(tl.trans(t_inv), du_c, input_precision=PRECISION, out_dtype=ACC)
+        _store_row_block(dv, bc[:, None] * dbv, flat, cv, valid, mv, V)
+        dbeta_c += tl.sum(vc * dbv, axis=1)
+    qk = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
+    dq_c = scale * from_start[:, None] * dq_c + tl.dot(m_ * e, kc, input_precision=PRECISION, out_dtype=ACC)
+    dk_c = tl.dot(tl.trans(m_ * e), qc, input_precision=PRECISION, out_dtype=ACC) + e_last[:, None] * u_ds
+    de = tl.where(ti[:, None] >= ti[None, :], m_ * qk, 0.0)
+    de += tl.where((ti == C - 1)[:, None], tl.sum(kc * u_ds, axis=1)[None, :], 0.0)
+    dgam_from += tl.where(ti == C - 1, s0_ds1, 0.0)
+    bk = (bc * from_start)[:, None] * kc
+    dt += tl.dot(dw, tl.trans(bk), input_precision=PRECISION, out_dtype=ACC)
+    dbk = tl.dot(tl.trans(t_inv), dw, input_precision=PRECISION, out_dtype=ACC)
+    k_dbk = tl.sum(kc * dbk, axis=1)
+    dk_c += (bc * from_start)[:, None] * dbk
+    dbeta_c += from_start * k_dbk
+    dgam_from += bc * k_dbk
+    # through T = (I + A)⁻¹ and A = strictly_lower(β_r (k_rᵀk_s) E_rs)
+    da = -tl.dot(tl.trans(t_inv), tl.dot(dt, tl.trans(t_inv), input_precision=PRECISION, out_dtype=ACC),
+                 input_precision=PRECISION, out_dtype=ACC)  # fmt: skip
+    da = tl.where(strict, da, 0.0)
+    gram = tl.dot(kc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
+    dbeta_c += tl.sum(da * gram * e, axis=1)
+    dgram = da * bc[:, None] * e
+    dk_c += tl.dot(dgram + tl.trans(dgram), kc, input_precision=PRECISION, out_dtype=ACC)
+    de += da * bc[:, None] * gram
+    # through E_rs = e^{Σ_{s<t≤r} γ_t} and Γ_r = e^{Σ_{t≤r} γ_t}
+    f = tl.where(ti[:, None] >= ti[None, :], de * e, 0.0)
+    before = tl.cumsum(f, axis=1) - f  # Σ_{s<t} F[r, s]
+    dgam = tl.sum(tl.where(ti[:, None] >= ti[None, :], before, 0.0), axis=0)
+    x = dgam_from * from_start
+    dgam += tl.sum(x, axis=0) - tl.cumsum(x, axis=0) + x  # Σ_{r≥t} dΓ_r Γ_r
+    _store_row_block(dk, dk_c, flat, ck, valid, mk, K)
+    _store_row_block(dq, dq_c, tok_flat, ck, is_query, mk, K)
+    tl.store(dbeta + flat.to(tl.int64), dbeta_c.to(dbeta.dtype.element_ty), mask=valid)
+    if HAS_G:
+        tl.store(dg + tok_flat.to(tl.int64), dgam.to(dg.dtype.element_ty), mask=is_gate)
 
 
 @triton.jit
@@ -254,6 +337,7 @@ def recurrent_fwd(
     HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
     ACC: tl.constexpr,
 ):  # fmt: skip
+    """Token by token: S ← e^{g_t} S; S ← S + β_j k_j (v_j − Sᵀk_j)ᵀ for each sub-step; o_t = scale·Sᵀq_t."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
     scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
