@@ -285,3 +285,31 @@ def test_triton_odd_and_large_head_dims_with_non_contiguous_inputs(kdim, vdim, c
     assert _rel(o, o_ref) <= 1e-12 and _rel(s, s_ref) <= 1e-12
     for a, b in zip(leaves, ref_leaves):
         assert _rel(a.grad, b.grad) <= 1e-11
+
+
+def test_triton_halves_the_chunk_where_shared_memory_is_short(monkeypatch):
+    """On a GPU a kernel that needs more shared memory than there is fails to launch with OutOfResources;
+    the backend then retries at half the chunk size, down to 16 rows, and remembers what fitted. Here the
+    launch is simulated: sizes above 16 'do not fit'."""
+    from kernels import triton_backend
+
+    errors = triton_backend.triton_kernels.triton.runtime.errors
+    monkeypatch.setattr(triton_backend, "_FITTING_CHUNK", {})
+    tried = []
+
+    def run(size):
+        tried.append(size)
+        if size > 16:
+            raise errors.OutOfResources(262144, 232448, "shared memory")
+        return size
+
+    q, v = torch.zeros(1, 4, 1, 128), torch.zeros(1, 8, 1, 128)
+    assert triton_backend._fitting(run, q, v, None, 64, backward=True) == 16
+    assert tried == [64, 32, 16]
+    tried.clear()
+    assert triton_backend._fitting(run, q, v, None, 64, backward=True) == 16
+    assert tried == [16]  # remembered for this configuration
+    tried.clear()
+    with pytest.raises(errors.OutOfResources):
+        triton_backend._fitting(lambda size: run(size * 2), q, v, None, 64, backward=False)
+    assert tried == [128, 64, 32]  # the forward has its own record, and 16 rows is the last try
