@@ -1,9 +1,12 @@
 """Run a compiled program through a kernel backend and decode every position.
 
-The state is read **only through the kernel's outputs**: the program's state dimension d becomes d heads
-that share the keys and betas, head i starting from h_0 (value dimension 1) with query e_i and scale 1,
-so o_t[head i] = (H_t)_i. Exact states come from the group (the running product's orbit point
-ρ(g_t) h_0), never from a float64 recurrence, so long words need no reference run.
+The state is read **only through the kernel's outputs**: a layer's state dimension d becomes d heads that
+share the keys, betas and values, head i starting from h_0 (value dimension 1) with query e_i and scale 1,
+so o_t[head i] = (H_t)_i. Every layer of a multi-layer program runs through the kernel; its input symbols
+come from the tokens and the *decoded kernel outputs* of the layers below. Exact states never come from
+a float64 recurrence: for one-layer programs they are the orbit points ρ(g_t) h_0 of the running product;
+for multi-layer programs the exact readout indices follow the exact transition tables of
+:mod:`theory.layered` (integer lookups after the first visit of each (symbol, readout) pair).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import torch
 
 from kernels import delta_product
 from theory.constructions import Program
-from theory.groups import parse_group
+from theory.groups import Group, parse_group
+from theory.layered import Layer, LayeredProgram, _Transitions, symbol_of
 
 __all__ = ["Simulation", "simulate", "random_words"]
 
@@ -23,7 +27,8 @@ __all__ = ["Simulation", "simulate", "random_words"]
 @dataclass(frozen=True)
 class Simulation:
     """``accuracy``: fraction of all positions decoded correctly; ``first_error``: smallest 0-based position
-    of a wrong decode over all words (None if none); ``max_state_error``: largest |read-out − exact| entry."""
+    of a wrong decode over all words (None if none); ``max_state_error``: largest |read-out − exact| entry
+    over positions, words and layers."""
 
     accuracy: float
     first_error: int | None
@@ -41,8 +46,60 @@ def _float(x) -> np.ndarray:
     return np.array([[float(e) for e in row] for row in x], dtype=np.float64)
 
 
+def _kernel_states(layer: Layer | Program, symbols: np.ndarray, values, options: dict) -> np.ndarray:
+    """States [W, T, d] of one layer on input symbols [W, T], read through the kernel's outputs."""
+    n_words, length = symbols.shape
+    d, n_h = layer.dim, layer.n_h
+    keys = np.stack([_float(k) for k in layer.keys])  # [S, n_h, d]
+    betas = _float(layer.betas)  # [S, n_h]
+    k = torch.tensor(keys[symbols].reshape(n_words, length * n_h, 1, d)).expand(-1, -1, d, -1)
+    beta = torch.tensor(betas[symbols].reshape(n_words, length * n_h, 1)).expand(-1, -1, d)
+    v = torch.tensor(values[symbols].reshape(n_words, length * n_h, 1, 1)).expand(-1, -1, d, -1)
+    q = torch.eye(d, dtype=torch.float64).expand(n_words, length, d, d)
+    h0 = torch.tensor(_float([layer.initial_state])[0]).reshape(1, 1, d, 1).expand(n_words, d, d, 1)
+    dtype, device = options["dtype"], options["device"]
+    cast = dict(dtype=dtype, device=device)
+    wide = dict(dtype=torch.float64 if dtype == torch.float64 else torch.float32, device=device)  # β, h_0
+    o, _ = delta_product(q.to(**cast), k.to(**cast), v.to(**cast), beta.to(**wide), num_householder=n_h, scale=1.0,
+                         initial_state=h0.to(**wide), mode=options["mode"], chunk_size=options["chunk_size"],
+                         backend=options["backend"])  # fmt: skip
+    return o[..., 0].double().cpu().numpy()
+
+
+def _decode(states: np.ndarray, readouts: np.ndarray) -> np.ndarray:
+    """Index of the nearest readout at every position."""
+    return ((states[..., None, :] - readouts[None, None]) ** 2).sum(-1).argmin(-1)
+
+
+def _running_products(group: Group, words: np.ndarray) -> np.ndarray:
+    exact = np.empty_like(words)
+    for w in range(words.shape[0]):
+        acc = group.elements[0]
+        for t, x in enumerate(words[w]):
+            acc = acc * group.elements[x]
+            exact[w, t] = group.index[acc]
+    return exact
+
+
+def _exact_readouts(program: LayeredProgram, words: np.ndarray, order: int) -> list[np.ndarray]:
+    """Exact readout indices [W, T] of every layer, by the exact transition tables."""
+    steps = [_Transitions(layer) for layer in program.layers]
+    radices = [len(layer.readouts) for layer in program.layers]
+    out = [np.empty_like(words) for _ in steps]
+    for w in range(words.shape[0]):
+        current = [step.initial() for step in steps]
+        for t, x in enumerate(words[w]):
+            decoded: list[int] = []
+            for layer, step, r in zip(program.layers, steps, current):
+                decoded.append(step(symbol_of(layer, int(x), decoded, radices, order), r))
+            current = decoded
+            for index, r in enumerate(decoded):
+                out[index][w, t] = r
+    return out
+
+
 def simulate(
-    program: Program,
+    program: Program | LayeredProgram,
     words: np.ndarray,
     *,
     dtype: torch.dtype = torch.float64,
@@ -52,50 +109,36 @@ def simulate(
     chunk_size: int = 64,
 ) -> Simulation:
     """Feed ``words`` (element indices, shape [W, T]) through ``kernels.delta_product`` and decode."""
-    words = np.asarray(words)
-    if words.ndim != 2 or words.size and (words.min() < 0 or words.max() >= len(program.keys)):
-        raise ValueError(f"words: expected [W, T] element indices in [0, {len(program.keys)}), got shape {words.shape}")
     group = parse_group(program.group)
-    n_words, length = words.shape
-    d, n_h = program.dim, program.n_h
-    keys = np.stack([_float(k) for k in program.keys])  # [|G|, n_h, d]
-    betas = np.array([[float(b) for b in bs] for bs in program.betas])  # [|G|, n_h]
-    readouts = _float(program.readouts)  # [|G|, d]
-    k = torch.tensor(keys[words].reshape(n_words, length * n_h, 1, d)).expand(-1, -1, d, -1)
-    beta = torch.tensor(betas[words].reshape(n_words, length * n_h, 1)).expand(-1, -1, d)
-    v = torch.zeros(n_words, length * n_h, d, 1, dtype=torch.float64)
-    q = torch.eye(d, dtype=torch.float64).expand(n_words, length, d, d)
-    h0 = torch.tensor(_float([program.initial_state])[0]).reshape(1, 1, d, 1).expand(n_words, d, d, 1)
-    cast = dict(dtype=dtype, device=device)
-    wide = dict(dtype=torch.float64 if dtype == torch.float64 else torch.float32, device=device)  # β, h_0
-    o, _ = delta_product(
-        q.to(**cast),
-        k.to(**cast),
-        v.to(**cast),
-        beta.to(**wide),
-        num_householder=n_h,
-        scale=1.0,
-        initial_state=h0.to(**wide),
-        mode=mode,
-        chunk_size=chunk_size,
-        backend=backend,
-    )
-    states = o[..., 0].double().cpu().numpy()  # [W, T, d]
-    exact_index = np.empty_like(words)
-    for w in range(n_words):
-        acc = group.elements[0]
-        for t, x in enumerate(words[w]):
-            acc = acc * group.elements[x]
-            exact_index[w, t] = group.index[acc]
-    exact_states = readouts[exact_index]
-    distances = ((states[..., None, :] - readouts[None, None]) ** 2).sum(-1)
-    decoded = distances.argmin(-1)
-    wrong = decoded != exact_index
+    words = np.asarray(words)
+    if words.ndim != 2 or words.size and (words.min() < 0 or words.max() >= group.order):
+        raise ValueError(f"words: expected [W, T] element indices in [0, {group.order}), got shape {words.shape}")
+    options = dict(dtype=dtype, backend=backend, device=device, mode=mode, chunk_size=chunk_size)
+    exact = _running_products(group, words)
+    if isinstance(program, Program):
+        readouts = _float(program.readouts)
+        states = _kernel_states(program, words, np.zeros((group.order, program.n_h)), options)
+        decoded = _decode(states, readouts)
+        state_error = float(np.abs(states - readouts[exact]).max()) if states.size else 0.0
+    else:
+        exact_layers = _exact_readouts(program, words, group.order)
+        radices = [len(layer.readouts) for layer in program.layers]
+        below: list[np.ndarray] = []
+        state_error = 0.0
+        for layer, exact_r in zip(program.layers, exact_layers):
+            readouts = _float(layer.readouts)
+            symbols = symbol_of(layer, words, below, radices, group.order)
+            states = _kernel_states(layer, symbols, _float(layer.values), options)
+            below.append(_decode(states, readouts))
+            if states.size:
+                state_error = max(state_error, float(np.abs(states - readouts[exact_r]).max()))
+        decoded = np.asarray(program.decoder)[below[-1]]
+    wrong = decoded != exact
     positions = np.nonzero(wrong.any(0))[0]
     return Simulation(
         accuracy=float(1 - wrong.mean()) if wrong.size else 1.0,
         first_error=int(positions[0]) if positions.size else None,
-        max_state_error=float(np.abs(states - exact_states).max()) if states.size else 0.0,
-        words=n_words,
-        length=length,
+        max_state_error=state_error,
+        words=words.shape[0],
+        length=words.shape[1],
     )

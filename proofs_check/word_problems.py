@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from proofs_check.simulate import simulate
-from theory.constructions import BudgetError, compile_group
+from theory.constructions import BudgetError, Program, compile_group
 from theory.groups import Group, parse_group
+from theory.layered import LayeredProgram, compile_layers
 
 __all__ = ["run_simulate", "export_words", "run_export"]
 
@@ -33,19 +34,23 @@ def _words(group: Group, count: int, length: int, inputs: str, seed: int) -> np.
     return rng.integers(0, group.order, size=(count, length))
 
 
+def _layers(program: Program | LayeredProgram) -> tuple:
+    return (program,) if isinstance(program, Program) else program.layers
+
+
 def run_simulate(args, console) -> int:
     """``deltaproof simulate``: compile, run through a backend, print (and write) the result object."""
-    if args.layers != 1:
-        console.print(
-            f"[red]--layers {args.layers}: only one-layer programs are compiled so far (the multi-layer "
-            "constructions of the Constructions issue are not built yet)[/]"
-        )
-        return 2
     try:
-        program = compile_group(args.group, rep=args.rep, n_h=args.nh)
+        if args.layers == 1:
+            program = compile_group(args.group, rep=args.rep, n_h=args.nh)
+        else:
+            program = compile_layers(args.group, layers=args.layers, n_h=args.nh)
     except BudgetError as err:
         console.print(f"[red]refused:[/] {err}")
         return 3
+    except ValueError as err:
+        console.print(f"[red]--layers {args.layers}:[/] {err}")
+        return 2
     group = parse_group(args.group)
     run = simulate(
         program,
@@ -57,10 +62,10 @@ def run_simulate(args, console) -> int:
     result = {
         "group": group.name,
         "order": group.order,
-        "rep": program.representation,
-        "layers": 1,
-        "n_h": [program.n_h],
-        "state_dim": [program.dim],
+        "rep": program.representation if args.layers == 1 else program.construction,
+        "layers": args.layers,
+        "n_h": [layer.n_h for layer in _layers(program)],
+        "state_dim": [layer.dim for layer in _layers(program)],
         "theorem": program.theorem,
         "length": args.length,
         "words": args.words,

@@ -35,6 +35,8 @@ __all__ = [
     "permutation_rep",
     "orthogonal_rep",
     "mirror_axes",
+    "planar_label",
+    "compose_planar",
 ]
 
 
@@ -193,7 +195,7 @@ def planar_label(g: Permutation, m: int) -> tuple[str, int]:
     return ("R" if g(1 % m) == (j + 1) % m else "H", j)
 
 
-def _compose_planar(a: tuple[str, int], b: tuple[str, int], m: int) -> tuple[str, int]:
+def compose_planar(a: tuple[str, int], b: tuple[str, int], m: int) -> tuple[str, int]:
     """Label of ρ(a) ρ(b) by the 2-D identities R(α)R(γ) = R(α+γ), R(α)H(γ) = H(α+γ), H(α)R(γ) = H(α−γ),
     H(α)H(γ) = R(α−γ) (claim grazzi.c1.2d_identities proves them symbolically)."""
     (ka, ja), (kb, jb) = a, b
@@ -217,7 +219,7 @@ class PlanarRepresentation(Representation):
             raise ValueError(f"{self.name}: ρ(identity) is not the identity")
         for x in g.generators:
             for i, el in enumerate(g.elements):
-                if labels[g.index[el * x]] != _compose_planar(planar_label(x, m), labels[i], m):
+                if labels[g.index[el * x]] != compose_planar(planar_label(x, m), labels[i], m):
                     raise ValueError(f"{self.name}: not a homomorphism at generator {x} and element {el}")
         if len(set(labels)) != g.order:
             raise ValueError(f"{self.name}: not injective")

@@ -1,0 +1,126 @@
+"""Multi-layer programs: compile, prove exactly, round-trip, refuse, and run through the kernels."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proofs_check.simulate import random_words, simulate
+from theory.groups import parse_group
+from theory.layered import LayeredProgram, compile_layers, planar_lemma, prove
+
+
+def test_the_planar_reflection_lemma_holds_symbolically():
+    assert planar_lemma()
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.sampled_from([f"Z{m}" for m in range(2, 10)] + [f"D{m}" for m in range(3, 9)]))
+def test_every_two_layer_program_is_proved_for_all_words(spec):
+    program = compile_layers(spec, layers=2)
+    proof = prove(program)
+    order = parse_group(spec).order
+    assert proof.holds and proof.failure is None
+    # reachable configurations: (parity, layer-2 point, product); the point determines the product
+    assert proof.states == 2 * order
+    assert all(m > 0 for m in proof.margins)
+    assert [layer.n_h for layer in program.layers] == [1, 1] and [layer.dim for layer in program.layers] == [1, 2]
+    assert all(b in (0, 2) for layer in program.layers for bs in layer.betas for b in bs)
+
+
+def test_the_thm6_layers_are_the_papers():
+    """Layer 1 is h ← −h + 1 (value ½ with β = 2, so B ≠ 0); layer 2's mirrors are θ(i, p) of Theorem 6."""
+    program = compile_layers("Z5", layers=2)
+    parity, rotate = program.layers
+    assert parity.values[0] == (sp.Rational(1, 2),) and parity.initial_state == (0,)
+    m = 5
+    for p in (0, 1):
+        for i in range(m):  # Z5's pinned order is not the label order: find the element with label i
+            x = [j for j, g in enumerate(parse_group("Z5").elements) if g(0) == i][0]
+            theta = (1 - 2 * i if p else 1 + 2 * i) * np.pi / m
+            k = np.array([float(e) for e in rotate.keys[x + m * p][0]])
+            mirror = np.eye(2) - 2 * np.outer(k, k)  # = H(θ) = [[cos θ, sin θ], [sin θ, −cos θ]]
+            expected = np.array([[np.cos(theta), np.sin(theta)], [np.sin(theta), -np.cos(theta)]])
+            assert np.abs(mirror - expected).max() < 1e-15 * 8
+
+
+def test_the_prover_finds_broken_programs():
+    program = compile_layers("Z5", layers=2)
+    parity, rotate = program.layers
+    wrong_key = rotate.keys[:3] + (rotate.keys[4],) + rotate.keys[4:]
+    broken = dataclasses.replace(program, layers=(parity, dataclasses.replace(rotate, keys=wrong_key)))
+    proof = prove(broken)
+    assert not proof.holds and "decodes to" in proof.failure
+    off = dataclasses.replace(parity, values=((sp.Integer(1),),) * 5)  # h ← −h + 2 leaves {0, 1}
+    proof = prove(dataclasses.replace(program, layers=(off, rotate)))
+    assert not proof.holds and "not one of the readouts" in proof.failure
+    shifted = dataclasses.replace(program, decoder=program.decoder[1:] + program.decoder[:1])
+    assert not prove(shifted).holds
+
+
+@pytest.mark.parametrize("spec", ["Z12", "D7"])
+def test_json_round_trip_is_exact(spec):
+    program = compile_layers(spec, layers=2)
+    text = program.to_json()
+    assert json.loads(text)["format"] == "deltaproof.layered/1"
+    assert LayeredProgram.from_json(text) == program
+    with pytest.raises(ValueError, match="deltaproof.layered/1"):
+        LayeredProgram.from_json(json.dumps({"format": "other"}))
+
+
+def test_groups_and_depths_without_a_construction_are_refused():
+    with pytest.raises(ValueError, match="no two-layer construction"):
+        compile_layers("S4", layers=2)
+    with pytest.raises(ValueError, match="Theorem 1"):
+        compile_layers("S4", layers=3)
+    with pytest.raises(ValueError, match="n_h"):
+        compile_layers("Z3", layers=2, n_h=0)
+
+
+@pytest.mark.parametrize("spec", ["Z7", "D5"])
+def test_long_words_through_the_float64_reference_kernel(spec):
+    program = compile_layers(spec, layers=2)
+    run = simulate(program, random_words(parse_group(spec).order, 1, 10_000, seed=2))
+    assert run.accuracy == 1.0 and run.first_error is None
+    # float64: 10⁴ steps of O(1) roundings each, far inside the margins (≥ 0.15)
+    assert run.max_state_error < 1e-9
+
+
+@pytest.mark.parametrize("spec", ["Z5", "D4"])
+def test_every_layer_runs_through_the_triton_kernel(spec):
+    program = compile_layers(spec, layers=2)
+    run = simulate(program, random_words(parse_group(spec).order, 1, 500, seed=3), dtype=torch.float32,
+                   backend="triton")  # fmt: skip
+    assert run.accuracy == 1.0
+    # fp32: 500 steps × a few roundings of u = 6e-8 on unit vectors
+    assert run.max_state_error < 500 * 8 * 6e-8
+
+
+def test_decoding_uses_the_kernel_outputs(monkeypatch):
+    """Perturbing what the kernel returns must change the decode: nothing is recomputed beside it."""
+    import proofs_check.simulate as sim
+
+    program = compile_layers("Z3", layers=2)
+    words = random_words(3, 1, 50, seed=1)
+    real = sim._kernel_states
+    monkeypatch.setattr(sim, "_kernel_states", lambda *a: -real(*a))
+    run = simulate(program, words)
+    assert run.accuracy < 1.0 and run.first_error is not None and np.isfinite(run.max_state_error)
+
+
+def test_cli_simulate_two_layers(tmp_path):
+    from proofs_check.cli import main
+
+    out = tmp_path / "z3.json"
+    args = ["simulate", "--group", "Z3", "--nh", "1", "--layers", "2", "--length", "2000", "--json", str(out)]
+    assert main(args) == 0
+    result = json.loads(out.read_text())
+    assert result["layers"] == 2 and result["n_h"] == [1, 1] and result["state_dim"] == [1, 2]
+    assert result["rep"] == "thm6" and "Theorem 6" in result["theorem"] and result["accuracy"] == 1.0
