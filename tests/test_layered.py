@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proofs_check.simulate import random_words, simulate
+from theory.constructions import compile_group
 from theory.groups import parse_group
 from theory.layered import LayeredProgram, compile_layers, planar_lemma, prove
 
@@ -124,3 +125,29 @@ def test_cli_simulate_two_layers(tmp_path):
     result = json.loads(out.read_text())
     assert result["layers"] == 2 and result["n_h"] == [1, 1] and result["state_dim"] == [1, 2]
     assert result["rep"] == "thm6" and "Theorem 6" in result["theorem"] and result["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "build", [lambda: compile_layers("D5", layers=2), lambda: compile_group("A4", rep="orthogonal")]
+)
+def test_safetensors_round_trip_is_exact_and_checked(tmp_path, build):
+    from safetensors.numpy import load_file, save_file
+
+    from theory import tensors
+
+    program = build()
+    path = tmp_path / "program.safetensors"
+    tensors.save(program, path)
+    assert tensors.load(path) == program
+    arrays = load_file(str(path))
+    first = program.layers[0] if isinstance(program, LayeredProgram) else program
+    assert arrays["layer0.keys"].dtype == np.float64
+    assert arrays["layer0.keys"].shape == (len(first.keys), first.n_h, first.dim)
+    assert np.array_equal(arrays["layer0.readouts"], np.array(first.readouts, dtype=object).astype(float))
+    arrays["layer0.betas"][0, 0] += 1e-3  # an edited tensor is refused
+    save_file(arrays, str(path), metadata={"program": program.to_json()})
+    with pytest.raises(ValueError, match="not the float64 rounding"):
+        tensors.load(path)
+    save_file(arrays, str(path))
+    with pytest.raises(ValueError, match="no 'program' metadata"):
+        tensors.load(path)
