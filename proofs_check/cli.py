@@ -60,7 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--group", required=True, help="S5, A5, D7, Z12, A4xZ3, or perm:(0 1 2);(0 1)")
     sim.add_argument("--rep", default="auto", choices=("auto", "permutation", "orthogonal", "scalar"))
     sim.add_argument("--nh", type=_budget, default="auto", help="per-layer budget n_h (an integer) or auto")
-    sim.add_argument("--layers", type=_positive, default=1, help="1, or 2 for Z_m (Grazzi Thm 6) and D_m (Siems Thm 3)")
+    sim.add_argument(
+        "--layers",
+        type=_positive,
+        default=1,
+        help="1; 2 for Z_m (Grazzi Thm 6) and D_m (Siems Thm 3); 3 (n_h ≥ 2) or 4 for S_n (Siems Thm 1(ii)/(iii))",
+    )
     sim.add_argument("--length", type=_positive, required=True)
     sim.add_argument("--words", type=_positive, default=1)
     sim.add_argument("--inputs", default="elements", choices=("elements", "generators"))

@@ -5,8 +5,8 @@ share the keys, betas and values, head i starting from h_0 (value dimension 1) w
 so o_t[head i] = (H_t)_i. Every layer of a multi-layer program runs through the kernel; its input symbols
 come from the tokens and the *decoded kernel outputs* of the layers below. Exact states never come from
 a float64 recurrence: for one-layer programs they are the orbit points ρ(g_t) h_0 of the running product;
-for multi-layer programs the exact readout indices follow the exact transition tables of
-:mod:`theory.layered` (integer lookups after the first visit of each (symbol, readout) pair).
+for multi-layer programs they follow the exact transition tables of :mod:`theory.layered` (lookups after
+the first visit of each (symbol, state) pair).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from kernels import delta_product
 from theory.constructions import Program
 from theory.groups import Group, parse_group
-from theory.layered import Layer, LayeredProgram, _Transitions, symbol_of
+from theory.layered import Context, Layer, LayeredProgram, _Transitions
 
 __all__ = ["Simulation", "simulate", "random_words"]
 
@@ -81,21 +81,60 @@ def _running_products(group: Group, words: np.ndarray) -> np.ndarray:
     return exact
 
 
-def _exact_readouts(program: LayeredProgram, words: np.ndarray, order: int) -> list[np.ndarray]:
-    """Exact readout indices [W, T] of every layer, by the exact transition tables."""
+def _at(outputs: np.ndarray, w: int, t: int):
+    """One position's decoded output: an index, or a tuple of level indices for grid layers."""
+    return int(outputs[w, t]) if outputs.ndim == 2 else tuple(int(v) for v in outputs[w, t])
+
+
+def _exact_states(context: Context, words: np.ndarray) -> list[np.ndarray]:
+    """Exact states [W, T, d] of every layer, by the exact transition tables (no float recurrence)."""
+    program = context.program
     steps = [_Transitions(layer) for layer in program.layers]
-    radices = [len(layer.readouts) for layer in program.layers]
-    out = [np.empty_like(words) for _ in steps]
+    out = [np.zeros((*words.shape, layer.dim)) for layer in program.layers]
+    floats: list[dict] = [{} for _ in steps]  # decoded output → its exact state in float64
     for w in range(words.shape[0]):
         current = [step.initial() for step in steps]
         for t, x in enumerate(words[w]):
-            decoded: list[int] = []
+            decoded: list = []
             for layer, step, r in zip(program.layers, steps, current):
-                decoded.append(step(symbol_of(layer, int(x), decoded, radices, order), r))
+                decoded.append(step(context.symbol(layer, int(x), decoded), r))
             current = decoded
-            for index, r in enumerate(decoded):
-                out[index][w, t] = r
+            for index, (step, r) in enumerate(zip(steps, decoded)):
+                if r not in floats[index]:
+                    floats[index][r] = [float(e) for e in step.state(r)]
+                out[index][w, t] = floats[index][r]
     return out
+
+
+def _layered(program: LayeredProgram, words: np.ndarray, options: dict) -> tuple[np.ndarray, float]:
+    """Decoded elements [W, T] and the largest state error of a multi-layer program, layer by layer through
+    the kernel; each layer's symbols come from the tokens and the decoded kernel outputs below it."""
+    context = Context(program)
+    exact = _exact_states(context, words)
+    below: list[np.ndarray] = []
+    state_error = 0.0
+    positions = [(w, t) for w in range(words.shape[0]) for t in range(words.shape[1])]
+    for layer, exact_states in zip(program.layers, exact):
+        if layer.symbol_map == "block_swaps":
+            symbols = np.zeros_like(words)
+            for w, t in positions:
+                symbols[w, t] = context.symbol(layer, int(words[w, t]), [_at(b, w, t) for b in below])
+        else:
+            symbols = context.symbol(layer, words, below)
+        states = _kernel_states(layer, symbols, _float(layer.values), options)
+        levels = _float(layer.readouts)
+        if layer.decode == "grid":
+            below.append(np.abs(states[..., None] - levels[:, 0]).argmin(-1))
+        else:
+            below.append(_decode(states, levels))
+        if states.size:
+            state_error = max(state_error, float(np.abs(states - exact_states).max()))
+    if program.decoder_name == "lookup":
+        return np.asarray(program.decoder)[below[-1]], state_error
+    decoded = np.zeros_like(words)
+    for w, t in positions:
+        decoded[w, t] = context.element(int(words[w, t]), [_at(b, w, t) for b in below])
+    return decoded, state_error
 
 
 def simulate(
@@ -121,18 +160,7 @@ def simulate(
         decoded = _decode(states, readouts)
         state_error = float(np.abs(states - readouts[exact]).max()) if states.size else 0.0
     else:
-        exact_layers = _exact_readouts(program, words, group.order)
-        radices = [len(layer.readouts) for layer in program.layers]
-        below: list[np.ndarray] = []
-        state_error = 0.0
-        for layer, exact_r in zip(program.layers, exact_layers):
-            readouts = _float(layer.readouts)
-            symbols = symbol_of(layer, words, below, radices, group.order)
-            states = _kernel_states(layer, symbols, _float(layer.values), options)
-            below.append(_decode(states, readouts))
-            if states.size:
-                state_error = max(state_error, float(np.abs(states - readouts[exact_r]).max()))
-        decoded = np.asarray(program.decoder)[below[-1]]
+        decoded, state_error = _layered(program, words, options)
     wrong = decoded != exact
     positions = np.nonzero(wrong.any(0))[0]
     return Simulation(

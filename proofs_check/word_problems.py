@@ -19,7 +19,7 @@ import torch
 from proofs_check.simulate import simulate
 from theory.constructions import BudgetError, Program, compile_group
 from theory.groups import Group, parse_group
-from theory.layered import LayeredProgram, compile_layers
+from theory.layered import LayeredProgram, compile_layers, lookup_table_size
 
 __all__ = ["run_simulate", "export_words", "run_export"]
 
@@ -76,6 +76,8 @@ def run_simulate(args, console) -> int:
         "first_error": run.first_error,
         "max_state_error": run.max_state_error,
     }
+    if args.layers in (3, 4):  # the size of the table the theorem's between-layer map stands for
+        result["lookup_table_size"] = lookup_table_size(group.degree)
     console.print_json(json.dumps(result))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

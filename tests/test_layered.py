@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from proofs_check.simulate import random_words, simulate
 from theory.constructions import compile_group
 from theory.groups import parse_group
-from theory.layered import LayeredProgram, compile_layers, planar_lemma, prove
+from theory.layered import LayeredProgram, block_period, compile_layers, lookup_table_size, planar_lemma, prove
 
 
 def test_the_planar_reflection_lemma_holds_symbolically():
@@ -79,8 +79,6 @@ def test_json_round_trip_is_exact(spec):
 def test_groups_and_depths_without_a_construction_are_refused():
     with pytest.raises(ValueError, match="no two-layer construction"):
         compile_layers("S4", layers=2)
-    with pytest.raises(ValueError, match="Theorem 1"):
-        compile_layers("S4", layers=3)
     with pytest.raises(ValueError, match="n_h"):
         compile_layers("Z3", layers=2, n_h=0)
 
@@ -151,3 +149,68 @@ def test_safetensors_round_trip_is_exact_and_checked(tmp_path, build):
     save_file(arrays, str(path))
     with pytest.raises(ValueError, match="no 'program' metadata"):
         tensors.load(path)
+
+
+@pytest.mark.parametrize("n", [3, 4, 5])
+def test_the_block_constants_follow_the_theorem(n):
+    m = int(np.ceil(np.log2(n - 1))) + 1
+    assert block_period(n) == 2**m and block_period(n) // 2 >= n - 1
+    assert lookup_table_size(n) == 2**m * int(np.prod(range(1, n + 1))) ** (2**m)
+
+
+@pytest.mark.parametrize("layers, n_h", [(3, [2, 1, 1]), (4, [1, 1, 1, 1])])
+def test_symmetric_programs_have_the_theorems_shape(layers, n_h):
+    program = compile_layers("S4", layers=layers)
+    assert [layer.n_h for layer in program.layers] == n_h
+    buffer, swap = program.layers[-2:]
+    assert buffer.dim == block_period(4) == 8 and swap.dim == 4
+    assert all(b == (1,) for b in buffer.betas)  # projections: eigenvalue 0 on the written slot
+    assert all(b in ((0,), (2,)) for b in swap.betas)
+    assert LayeredProgram.from_json(program.to_json()) == program
+
+
+def test_symmetric_refusals_cite_the_theorem():
+    from theory.constructions import BudgetError
+
+    with pytest.raises(BudgetError, match="Theorem 2"):
+        compile_layers("S4", layers=3, n_h=1)
+    with pytest.raises(ValueError, match="S_n"):
+        compile_layers("A4", layers=3)
+    with pytest.raises(ValueError, match="expected 2"):
+        compile_layers("S4", layers=5)
+
+
+@pytest.mark.parametrize("layers", [3, 4])
+def test_s3_programs_are_proved_and_a_broken_swap_layer_is_caught(layers):
+    program = compile_layers("S3", layers=layers)
+    proof = prove(program)
+    assert proof.holds and proof.states > 1000  # buffers of the last 4 tokens × counters × products
+    *below, swap = program.layers
+    wrong = dataclasses.replace(swap, keys=(swap.keys[0], swap.keys[2], swap.keys[1], swap.keys[3]))
+    broken = prove(dataclasses.replace(program, layers=(*below, wrong)))
+    assert not broken.holds and "decodes to" in broken.failure
+
+
+@pytest.mark.parametrize("spec, layers", [("S4", 3), ("S5", 4)])
+def test_symmetric_programs_through_the_float64_reference(spec, layers):
+    program = compile_layers(spec, layers=layers)
+    run = simulate(program, random_words(parse_group(spec).order, 1, 3000, seed=4))
+    assert run.accuracy == 1.0 and run.max_state_error < 1e-9
+
+
+def test_symmetric_program_through_the_triton_kernel():
+    program = compile_layers("S3", layers=3)
+    run = simulate(program, random_words(6, 1, 200, seed=5), dtype=torch.float32, backend="triton")
+    # fp32: integer buffer entries ≤ 6 and unit rotations, 200 steps of a few roundings of u = 6e-8
+    assert run.accuracy == 1.0 and run.max_state_error < 200 * 8 * 6e-8 * 6
+
+
+def test_cli_simulate_symmetric_reports_the_table_size(tmp_path):
+    from proofs_check.cli import main
+
+    out = tmp_path / "s4.json"
+    assert main(["simulate", "--group", "S4", "--layers", "4", "--length", "500", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["n_h"] == [1, 1, 1, 1] and result["state_dim"] == [1, 2, 8, 4] and result["accuracy"] == 1.0
+    assert result["lookup_table_size"] == 8 * 24**8
+    assert main(["simulate", "--group", "S4", "--layers", "3", "--nh", "1", "--length", "5"]) == 3

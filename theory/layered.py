@@ -34,22 +34,30 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
+from sympy.combinatorics import Permutation
 
-from theory.constructions import _from_str, _to_str
-from theory.groups import Group, compose_planar, parse_group, planar_label
+from theory.constructions import BudgetError, _from_str, _to_str
+from theory.factorize import permutation_swaps
+from theory.groups import Group, compose_planar, parse_group, permutation_matrix, planar_label
 
-__all__ = ["Layer", "LayeredProgram", "SYMBOL_MAPS", "compile_layers", "prove", "Proof", "symbol_of"]
+__all__ = ["Layer", "LayeredProgram", "SYMBOL_MAPS", "Context", "compile_layers", "prove", "Proof"]
 
 SYMBOL_MAPS = {
     "element": "the token's element index x",
     "element_with": "x + |G|·(mixed-radix number of the decoded outputs of the listed layers below, the first "
     "listed least significant, each in base its number of readouts)",
+    "block_swaps": "from (counter, buffer) layers: at position i of a block of P/2 tokens, the i-th swap of the "
+    "previous block's product (0 = none)",
 }
 
 _THEOREMS = {
     "thm6": "Grazzi et al. 2025, Theorem 6 (App. D): Z_m with two layers of single reflections",
     "dihedral_parity": "Siems et al. 2025, Theorem 3: D_m with two DeltaNet layers (construction of notes §3.8, "
     "rotation-count parity)",
+    "symmetric_3": "Siems et al. 2025, Theorem 1(ii): S_n with three layers, n_h = 2 (counter, buffer, swaps; "
+    "notes §3.9)",
+    "symmetric_4": "Siems et al. 2025, Theorem 1(iii): S_n with four layers, n_h = 1 (parity and Theorem 6 "
+    "counter, buffer, swaps; notes §3.9)",
 }
 
 
@@ -57,8 +65,10 @@ _THEOREMS = {
 class Layer:
     """One layer. ``keys[s][j]``, ``betas[s][j]``, ``values[s][j]``: sub-step j of symbol s (applied j-th);
     ``readouts``: the exact states the decoder separates; ``symbol_map`` ∈ :data:`SYMBOL_MAPS` with
-    ``map_layers`` (the layers below it reads); ``kind`` "exact" (entries decided by sympy) or "planar"
-    (2-D, angles multiples of π/``units``, decided on labels)."""
+    ``map_layers`` (the layers below it reads) and ``period``; ``kind`` "exact" (entries decided by sympy) or
+    "planar" (2-D, angles multiples of π/``units``, decided on labels); ``decode`` "nearest" (the output is
+    the index of the nearest readout) or "grid" (every coordinate is rounded to the nearest of the
+    one-entry ``readouts``, the levels; the output is the tuple of level indices)."""
 
     kind: str
     n_h: int
@@ -71,6 +81,8 @@ class Layer:
     symbol_map: str
     map_layers: tuple = ()
     units: int = 0
+    decode: str = "nearest"
+    period: int = 0
 
     @property
     def symbols(self) -> int:
@@ -79,24 +91,28 @@ class Layer:
 
 @dataclass(frozen=True)
 class LayeredProgram:
-    """A compiled multi-layer program; ``decoder[r]`` is the element index the last layer's readout r means."""
+    """A compiled multi-layer program. Decoder "lookup": ``decoder[r]`` is the element index the last layer's
+    readout r means; "block_product": the running product from the counter, buffer and swap layers named
+    in ``decoder_layers`` (:func:`_block_product`)."""
 
     group: str
     construction: str
     theorem: str
     layers: tuple
     decoder: tuple
+    decoder_name: str = "lookup"
+    decoder_layers: tuple = ()
 
     def to_json(self) -> str:
         layers = []
         for layer in self.layers:
-            entry = {k: getattr(layer, k) for k in ("kind", "n_h", "dim", "symbol_map", "units")}
+            entry = {k: getattr(layer, k) for k in ("kind", "n_h", "dim", "symbol_map", "units", "decode", "period")}
             entry["map_layers"] = list(layer.map_layers)
             entry.update({k: _to_str(getattr(layer, k)) for k in _EXACT_FIELDS})
             layers.append(entry)
-        meta = {k: getattr(self, k) for k in ("group", "construction", "theorem")}
-        return json.dumps({"format": "deltaproof.layered/1", **meta, "layers": layers,
-                           "decoder": list(self.decoder)}, indent=1)  # fmt: skip
+        meta = {k: getattr(self, k) for k in ("group", "construction", "theorem", "decoder_name")}
+        return json.dumps({"format": "deltaproof.layered/1", **meta, "layers": layers, "decoder": list(self.decoder),
+                           "decoder_layers": list(self.decoder_layers)}, indent=1)  # fmt: skip
 
     @classmethod
     def from_json(cls, text: str) -> LayeredProgram:
@@ -107,24 +123,106 @@ class LayeredProgram:
         for entry in data.pop("layers"):
             exact = {k: _from_str(entry.pop(k)) for k in _EXACT_FIELDS}
             layers.append(Layer(**{**entry, **exact, "map_layers": tuple(entry["map_layers"])}))
-        return cls(**{**data, "layers": tuple(layers), "decoder": tuple(data["decoder"])})
+        tuples = {k: tuple(data[k]) for k in ("decoder", "decoder_layers")}
+        return cls(**{**data, "layers": tuple(layers), **tuples})
 
 
 _EXACT_FIELDS = ("keys", "betas", "values", "initial_state", "readouts")
 
 
-def symbol_of(layer: Layer, x, decoded: list, radices: list[int], order: int):
-    """Layer's input symbol from the token x and the decoded outputs of the layers below (numpy arrays or
-    ints alike); ``radices[l]`` is layer l's number of readouts."""
-    if layer.symbol_map == "element":
-        return x
-    if layer.symbol_map == "element_with":
-        symbol, weight = x, order
-        for index in layer.map_layers:
-            symbol = symbol + weight * decoded[index]
-            weight *= radices[index]
-        return symbol
-    raise ValueError(f"symbol_map: expected one of {sorted(SYMBOL_MAPS)}, got {layer.symbol_map!r}")
+class Context:
+    """What the between-layer maps and the decoder of one program need: its group, each layer's number
+    of readouts (the radix of its output) and the swap tables of block programs."""
+
+    def __init__(self, program: LayeredProgram):
+        self.program = program
+        self.group = parse_group(program.group)
+        self.radices = [len(layer.readouts) for layer in program.layers]
+        self._swaps: dict[int, list[int]] = {}
+        self._products: dict[tuple[int, int], int] = {}
+
+    def symbol(self, layer: Layer, x, decoded: list):
+        """Layer's input symbol from the token x and the decoded outputs of the layers below (numpy arrays
+        or ints alike for the arithmetic maps; ints and tuples for block_swaps)."""
+        if layer.symbol_map == "element":
+            return x
+        if layer.symbol_map == "element_with":
+            symbol, weight = x, self.group.order
+            for index in layer.map_layers:
+                symbol = symbol + weight * decoded[index]
+                weight *= self.radices[index]
+            return symbol
+        if layer.symbol_map == "block_swaps":
+            counter, buffer = layer.map_layers
+            count = decoded[counter] % layer.period
+            step, previous, _ = _blocks(count, decoded[buffer], layer.period)
+            swaps = self.swaps(self.product(previous)) if previous else []
+            return swaps[step] if step < len(swaps) else 0
+        raise ValueError(f"symbol_map: expected one of {sorted(SYMBOL_MAPS)}, got {layer.symbol_map!r}")
+
+    def times(self, a: int, b: int) -> int:
+        """Index of el[a]·el[b] (sympy's product, :mod:`theory.groups`), memoized."""
+        if (a, b) not in self._products:
+            self._products[(a, b)] = self.group.index[self.group.elements[a] * self.group.elements[b]]
+        return self._products[(a, b)]
+
+    def product(self, tokens, start: int = 0) -> int:
+        """Index of the running product of element indices from ``start`` (acc ← acc·x)."""
+        acc = start
+        for x in tokens:
+            acc = self.times(acc, x)
+        return acc
+
+    def swaps(self, element: int) -> list[int]:
+        """Swap-layer symbols (1 + index of the pair (i < j) in lexicographic order) of the element's
+        permutation matrix as n − c swaps, first applied first (:func:`theory.factorize.permutation_swaps`)."""
+        if element not in self._swaps:
+            n = self.group.degree
+            pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+            factors = permutation_swaps(permutation_matrix(self.group.elements[element]))
+            symbols = []
+            for row in range(len(factors)):
+                i, j = sorted(c for c in range(n) if factors.keys[row, c] != 0)
+                symbols.append(1 + pairs.index((i, j)))
+            self._swaps[element] = symbols
+        return self._swaps[element]
+
+    def element(self, x: int, decoded: list) -> int:
+        """The program's decoder: the element index the decoded outputs mean."""
+        if self.program.decoder_name == "lookup":
+            return self.program.decoder[decoded[-1]]
+        if self.program.decoder_name == "block_product":
+            return _block_product(self, decoded)
+        raise ValueError(f"decoder_name: expected 'lookup' or 'block_product', got {self.program.decoder_name!r}")
+
+
+def _blocks(count: int, buffer: tuple, period: int) -> tuple[int, list[int], list[int]]:
+    """At a position t with t mod P = count and the buffer of the last P tokens (slot s mod P holds token s
+    as its element index + 1; 0 = before the word): (i = the position's index in its block of b = P/2,
+    the tokens of the previous block — empty in block 0 —, the tokens of the current block up to t)."""
+    b = period // 2
+    step = (count - 1) % b
+    previous = [buffer[(count - step - b + j) % period] for j in range(b)]
+    current = [buffer[(count - step + j) % period] for j in range(step + 1)]
+    return step, ([v - 1 for v in previous] if all(previous) else []), [v - 1 for v in current]
+
+
+def _block_product(context: Context, decoded: list) -> int:
+    """Running product at t from the swap layer's permutation σ (the product up to the block before last,
+    with the first i + 1 swaps of the last block's product applied), the remaining swaps of that product
+    and the current block's tokens so far."""
+    counter, buffer, swap = context.program.decoder_layers
+    period = context.program.layers[swap].period
+    step, previous, current = _blocks(decoded[counter] % period, decoded[buffer], period)
+    group = context.group
+    acc = group.elements[decoded[swap]]
+    n = group.degree
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    if previous:
+        for symbol in context.swaps(context.product(previous))[step + 1 :]:
+            i, j = pairs[symbol - 1]
+            acc = acc * Permutation(i, j, size=n)
+    return context.product(current, group.index[acc])
 
 
 def _point(label: int, units: int) -> tuple:
@@ -225,23 +323,89 @@ def _compile_dihedral(group: Group) -> LayeredProgram:
     return LayeredProgram(group.name, "dihedral_parity", _THEOREMS["dihedral_parity"], (parity, layer), decoder)
 
 
+def _symmetric_degree(group: Group) -> int | None:
+    n = group.degree
+    return n if n >= 3 and group.order == sp.factorial(n) else None
+
+
+def block_period(n: int) -> int:
+    """P = 2^m with m = ⌈log₂(n − 1)⌉ + 1: blocks of b = P/2 ≥ n − 1 tokens, a buffer of the last P."""
+    return 2 ** (int(np.ceil(np.log2(n - 1))) + 1)
+
+
+def lookup_table_size(n: int) -> int:
+    """2^m · (n!)^(2^m): the entries of the table on (t mod P, last P tokens) that Siems et al. 2025,
+    Theorem 1(ii)/(iii) implies for the between-layer map of S_n."""
+    period = block_period(n)
+    return period * int(sp.factorial(n)) ** period
+
+
+def _compile_symmetric(group: Group, layers: int) -> LayeredProgram:
+    n, order = group.degree, group.order
+    period = block_period(n)
+    if layers == 3:  # the counter t mod P as one rotation R(2π/P) = H(2π/P) H(0) per token (n_h = 2)
+        ones = [(0, 2)] * order
+        counter = Layer("planar", 2, 2, tuple((_key(0, period), _key(2, period)) for _ in ones),
+                        tuple((sp.Integer(2), sp.Integer(2)) for _ in ones), tuple((0, 0) for _ in ones),
+                        _point(0, period), tuple(_point(2 * i, period) for i in range(period)), "element",
+                        units=period)  # fmt: skip
+        below = [counter]
+    else:  # parity, then Theorem 6's reflections on the constant input 1 of Z_P (n_h = 1)
+        parity = _scalar_layer([2] * order, [sp.Rational(1, 2)] * order, 0, [0, 1])
+        mirrors = [3 % (2 * period)] * order + [(1 - 2) % (2 * period)] * order  # θ(1, 0), θ(1, 1)
+        points = [2 * i for i in range(period)] + [(1 - 2 * i) % (2 * period) for i in range(period)]
+        below = [parity, _planar_layer(mirrors, 0, points, period, (0,))]
+    c = len(below) - 1  # the counter layer: its output mod P is t mod P
+    radix = len(below[c].readouts)
+    eye = sp.eye(period)
+    buffer_keys, buffer_values = [], []
+    for r in range(radix):
+        for x in range(order):
+            buffer_keys.append((tuple(eye.row(r % period)),))
+            buffer_values.append((sp.Integer(x + 1),))
+    buffer = Layer("exact", 1, period, tuple(buffer_keys), tuple((sp.Integer(1),) for _ in buffer_keys),
+                   tuple(buffer_values), (sp.Integer(0),) * period, tuple((sp.Integer(v),) for v in range(order + 1)),
+                   "element_with", (c,), decode="grid", period=period)  # fmt: skip
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    root = sp.sqrt(2) / 2
+    swap_keys = [tuple(sp.Integer(1 if c_ == 0 else 0) for c_ in range(n))]
+    swap_keys += [tuple(root if c_ == i else -root if c_ == j else sp.Integer(0) for c_ in range(n)) for i, j in pairs]
+    h0 = sp.Matrix([sp.Integer(i + 1) for i in range(n)])
+    readouts = tuple(tuple(permutation_matrix(g) * h0) for g in group.elements)
+    swap = Layer("exact", 1, n, tuple((k,) for k in swap_keys),
+                 tuple((sp.Integer(0 if s == 0 else 2),) for s in range(len(swap_keys))),
+                 tuple((sp.Integer(0),) for _ in swap_keys), tuple(h0), readouts, "block_swaps",
+                 (c, c + 1), period=period)  # fmt: skip
+    name = "symmetric_3" if layers == 3 else "symmetric_4"
+    return LayeredProgram(group.name, name, _THEOREMS[name], (*below, buffer, swap), (), "block_product",
+                          (c, c + 1, c + 2))  # fmt: skip
+
+
 def compile_layers(spec: str | Group, *, layers: int, n_h: int | str = "auto") -> LayeredProgram:
-    """The multi-layer construction for a group and a layer count: Z_m and D_m with two layers. Both use
-    n_h = 1 per layer, within any budget ``n_h``; a group with no construction at this depth is a
-    ValueError."""
+    """The multi-layer construction for a group and a layer count: Z_m and D_m with two layers (n_h = 1);
+    S_n (n ≥ 3) with three layers (n_h = 2) or four (n_h = 1). A budget below a construction's is a
+    :class:`theory.constructions.BudgetError`; a group with no construction at this depth a ValueError."""
     group = parse_group(spec) if isinstance(spec, str) else spec
     if not (n_h == "auto" or (isinstance(n_h, int) and not isinstance(n_h, bool) and n_h >= 1)):
         raise ValueError(f"n_h: expected a positive integer or 'auto', got {n_h!r}")
-    if layers != 2:
-        raise ValueError(
-            f"layers: only the two-layer constructions (Z_m, D_m) are compiled so far, got {layers}; S_n with "
-            "3 layers (n_h ≥ 2) or 4 layers (n_h = 1) (Siems et al. 2025, Theorem 1(ii)/(iii)) is not built yet"
-        )
-    if _cyclic_labels(group) is not None:
-        return _compile_thm6(group)
-    if _dihedral(group) is not None:
-        return _compile_dihedral(group)
-    raise ValueError(f"group: {group.name} has no two-layer construction (Z_m: Grazzi Thm 6; D_m: Siems Thm 3)")
+    if layers == 2:
+        if _cyclic_labels(group) is not None:
+            return _compile_thm6(group)
+        if _dihedral(group) is not None:
+            return _compile_dihedral(group)
+        raise ValueError(f"group: {group.name} has no two-layer construction (Z_m: Grazzi Thm 6; D_m: Siems Thm 3)")
+    if layers in (3, 4):
+        if _symmetric_degree(group) is None:
+            raise ValueError(f"group: the {layers}-layer construction is for S_n (n ≥ 3), got {group.name}")
+        if layers == 3 and n_h == 1:
+            raise BudgetError(
+                f"n_h: the three-layer S_n construction counts t mod {block_period(group.degree)} in one layer, "
+                "which needs n_h ≥ 2: with n_h = 1 every transition has real eigenvalues and one layer's output "
+                "on 1^t is eventually periodic with period ≤ 2 (Grazzi et al. 2025, Theorem 2). Use n_h ≥ 2 or "
+                "four layers (Siems et al. 2025, Theorem 1(iii))"
+            )
+        return _compile_symmetric(group, layers)
+    raise ValueError(f"layers: expected 2 (Z_m, D_m), 3 or 4 (S_n), got {layers}")
 
 
 @dataclass(frozen=True)
@@ -284,8 +448,12 @@ class _Transitions:
 
     def __init__(self, layer: Layer):
         self.layer = layer
-        self.table: dict[tuple[int, int], int] = {}
+        self.table: dict[tuple, int | tuple] = {}
         self.approx = np.array([[float(e) for e in r] for r in layer.readouts])
+        if layer.decode == "grid":
+            self.levels = {r[0]: i for i, r in enumerate(layer.readouts)}
+        elif layer.decode != "nearest":
+            raise ValueError(f"layer decode: expected 'nearest' or 'grid', got {layer.decode!r}")
         if layer.kind == "planar":
             self.points = [_label(r, _point, layer.units) for r in layer.readouts]
             self.index = {b: i for i, b in enumerate(self.points)}
@@ -297,7 +465,11 @@ class _Transitions:
     def initial(self) -> int:
         return self._find(self.layer.initial_state)
 
-    def _find(self, state) -> int:
+    def _find(self, state) -> int | tuple:
+        if self.layer.decode == "grid":
+            if any(sp.sympify(e) not in self.levels for e in state):
+                raise ValueError(f"layer state {tuple(state)} has an entry off the levels")
+            return tuple(self.levels[sp.sympify(e)] for e in state)
         if self.layer.kind == "planar":
             return self.index[_label(state, _point, self.layer.units)]
         vector = np.array([float(e) for e in state])
@@ -306,7 +478,13 @@ class _Transitions:
             raise ValueError(f"layer state {tuple(state)} is not one of the readouts")
         return r
 
-    def __call__(self, symbol: int, r: int) -> int:
+    def state(self, r) -> tuple:
+        """The exact state a decoded output stands for."""
+        if self.layer.decode == "grid":
+            return tuple(self.layer.readouts[i][0] for i in r)
+        return self.layer.readouts[r]
+
+    def __call__(self, symbol: int, r):
         if (symbol, r) not in self.table:
             self.table[(symbol, r)] = self._step(symbol, r)
         return self.table[(symbol, r)]
@@ -324,11 +502,12 @@ class _Transitions:
             if b not in self.index:
                 raise ValueError(f"planar layer: symbol {symbol} maps readout {r} off the readouts")
             return self.index[b]
-        h = sp.Matrix(layer.readouts[r])
-        for key, beta, value in factors:
-            k = sp.Matrix(key)
-            h = (h + beta * k * (value - (k.T * h)[0])).applyfunc(sp.expand)
-        return self._find(tuple(h))
+        h = tuple(self.state(r))
+        for key, beta, value in factors:  # h ← h + β k (v − kᵀh), entrywise
+            if beta != 0:
+                error = value - sum((a * b for a, b in zip(key, h)), sp.Integer(0))
+                h = tuple(sp.expand(e + beta * a * error) for e, a in zip(h, key))
+        return self._find(h)
 
 
 def _margin(layer: Layer) -> sp.Expr:
@@ -356,20 +535,20 @@ def prove(program: LayeredProgram) -> Proof:
 
 
 def _search(program: LayeredProgram, group: Group) -> Proof:
+    context = Context(program)
     steps = [_Transitions(layer) for layer in program.layers]
-    radices = [len(layer.readouts) for layer in program.layers]
     start = (tuple(step.initial() for step in steps), 0)
     seen, queue = {start}, deque([start])
     while queue:
         readouts, acc = queue.popleft()
         for x in range(group.order):
-            decoded: list[int] = []
+            decoded: list = []
             for layer, step, r in zip(program.layers, steps, readouts):
-                decoded.append(step(symbol_of(layer, x, decoded, radices, group.order), r))
+                decoded.append(step(context.symbol(layer, x, decoded), r))
             product = group.index[group.elements[acc] * group.elements[x]]
-            if program.decoder[decoded[-1]] != product:
+            if context.element(x, decoded) != product:
                 failure = f"from configuration {readouts} with product {acc}, token {x} decodes to " \
-                    f"{program.decoder[decoded[-1]]}, not {product}"  # fmt: skip
+                    f"{context.element(x, decoded)}, not {product}"  # fmt: skip
                 return Proof(False, len(seen), sum(len(s.table) for s in steps), (), failure)
             nxt = (tuple(decoded), product)
             if nxt not in seen:
