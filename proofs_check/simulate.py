@@ -18,10 +18,10 @@ import torch
 
 from kernels import delta_product
 from theory.constructions import Program
-from theory.groups import Group, parse_group
+from theory.groups import parse_group
 from theory.layered import Context, Layer, LayeredProgram, _Transitions
 
-__all__ = ["Simulation", "simulate", "random_words"]
+__all__ = ["Simulation", "Exact", "simulate", "exact_run", "random_words"]
 
 
 @dataclass(frozen=True)
@@ -66,19 +66,48 @@ def _kernel_states(layer: Layer | Program, symbols: np.ndarray, values, options:
     return o[..., 0].double().cpu().numpy()
 
 
-def _decode(states: np.ndarray, readouts: np.ndarray) -> np.ndarray:
-    """Index of the nearest readout at every position."""
-    return ((states[..., None, :] - readouts[None, None]) ** 2).sum(-1).argmin(-1)
+def _decode(states: np.ndarray, readouts: np.ndarray, block: int = 1 << 14) -> np.ndarray:
+    """Index of the nearest readout at every position (in blocks of positions: the distance table of a
+    million positions to 120 readouts would not fit in memory)."""
+    out = np.empty(states.shape[:-1], dtype=np.int64)
+    flat, result = states.reshape(-1, states.shape[-1]), out.reshape(-1)
+    for start in range(0, flat.shape[0], block):
+        part = flat[start : start + block]
+        result[start : start + block] = ((part[:, None, :] - readouts[None]) ** 2).sum(-1).argmin(-1)
+    return out
 
 
-def _running_products(group: Group, words: np.ndarray) -> np.ndarray:
+def _running_products(context: Context, words: np.ndarray) -> np.ndarray:
     exact = np.empty_like(words)
     for w in range(words.shape[0]):
-        acc = group.elements[0]
+        acc = 0
         for t, x in enumerate(words[w]):
-            acc = acc * group.elements[x]
-            exact[w, t] = group.index[acc]
+            acc = exact[w, t] = context.times(acc, int(x))
     return exact
+
+
+@dataclass(frozen=True)
+class Exact:
+    """The exact reference of a batch of words, computed once for any number of kernel runs: the running
+    products [W, T] and, for a multi-layer program, every layer's exact states [W, T, d]."""
+
+    products: np.ndarray
+    layer_states: tuple
+
+
+def exact_run(program: Program | LayeredProgram, words: np.ndarray) -> Exact:
+    """Exact products and layer states of ``words`` (element indices [W, T]) under ``program``."""
+    context = Context(program)
+    words = _checked(words, context.group.order)
+    layers = tuple(_exact_states(context, words)) if isinstance(program, LayeredProgram) else ()
+    return Exact(_running_products(context, words), layers)
+
+
+def _checked(words, order: int) -> np.ndarray:
+    words = np.asarray(words)
+    if words.ndim != 2 or words.size and (words.min() < 0 or words.max() >= order):
+        raise ValueError(f"words: expected [W, T] element indices in [0, {order}), got shape {words.shape}")
+    return words
 
 
 def _at(outputs: np.ndarray, w: int, t: int):
@@ -106,11 +135,10 @@ def _exact_states(context: Context, words: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def _layered(program: LayeredProgram, words: np.ndarray, options: dict) -> tuple[np.ndarray, float]:
+def _layered(program: LayeredProgram, words: np.ndarray, exact: tuple, options: dict) -> tuple[np.ndarray, float]:
     """Decoded elements [W, T] and the largest state error of a multi-layer program, layer by layer through
     the kernel; each layer's symbols come from the tokens and the decoded kernel outputs below it."""
     context = Context(program)
-    exact = _exact_states(context, words)
     below: list[np.ndarray] = []
     state_error = 0.0
     positions = [(w, t) for w in range(words.shape[0]) for t in range(words.shape[1])]
@@ -146,22 +174,22 @@ def simulate(
     device: str = "cpu",
     mode: str = "chunk",
     chunk_size: int = 64,
+    exact: Exact | None = None,
 ) -> Simulation:
-    """Feed ``words`` (element indices, shape [W, T]) through ``kernels.delta_product`` and decode."""
-    group = parse_group(program.group)
-    words = np.asarray(words)
-    if words.ndim != 2 or words.size and (words.min() < 0 or words.max() >= group.order):
-        raise ValueError(f"words: expected [W, T] element indices in [0, {group.order}), got shape {words.shape}")
+    """Feed ``words`` (element indices, shape [W, T]) through ``kernels.delta_product`` and decode; ``exact``
+    (from :func:`exact_run` on the same program and words) saves recomputing the reference."""
+    order = len(program.keys) if isinstance(program, Program) else parse_group(program.group).order
+    words = _checked(words, order)
+    exact = exact_run(program, words) if exact is None else exact
     options = dict(dtype=dtype, backend=backend, device=device, mode=mode, chunk_size=chunk_size)
-    exact = _running_products(group, words)
     if isinstance(program, Program):
         readouts = _float(program.readouts)
-        states = _kernel_states(program, words, np.zeros((group.order, program.n_h)), options)
+        states = _kernel_states(program, words, np.zeros((order, program.n_h)), options)
         decoded = _decode(states, readouts)
-        state_error = float(np.abs(states - readouts[exact]).max()) if states.size else 0.0
+        state_error = float(np.abs(states - readouts[exact.products]).max()) if states.size else 0.0
     else:
-        decoded, state_error = _layered(program, words, options)
-    wrong = decoded != exact
+        decoded, state_error = _layered(program, words, exact.layer_states, options)
+    wrong = decoded != exact.products
     positions = np.nonzero(wrong.any(0))[0]
     return Simulation(
         accuracy=float(1 - wrong.mean()) if wrong.size else 1.0,

@@ -134,10 +134,11 @@ class Context:
     """What the between-layer maps and the decoder of one program need: its group, each layer's number
     of readouts (the radix of its output) and the swap tables of block programs."""
 
-    def __init__(self, program: LayeredProgram):
+    def __init__(self, program):
+        """``program``: a LayeredProgram, or a one-layer program (then only the group products are used)."""
         self.program = program
         self.group = parse_group(program.group)
-        self.radices = [len(layer.readouts) for layer in program.layers]
+        self.radices = [len(layer.readouts) for layer in getattr(program, "layers", ())]
         self._swaps: dict[int, list[int]] = {}
         self._products: dict[tuple[int, int], int] = {}
 
