@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 from proofs_check.simulate import random_words, simulate
 from theory.constructions import compile_group
 from theory.groups import parse_group
-from theory.layered import LayeredProgram, block_period, compile_layers, lookup_table_size, planar_lemma, prove
+from theory.layered import (
+    LayeredProgram,
+    block_period,
+    compile_layers,
+    lookup_table_size,
+    planar_lemma,
+    prove,
+    prove_blocks,
+)
 
 
 def test_the_planar_reflection_lemma_holds_symbolically():
@@ -214,3 +222,24 @@ def test_cli_simulate_symmetric_reports_the_table_size(tmp_path):
     assert result["n_h"] == [1, 1, 1, 1] and result["state_dim"] == [1, 2, 8, 4] and result["accuracy"] == 1.0
     assert result["lookup_table_size"] == 8 * 24**8
     assert main(["simulate", "--group", "S4", "--layers", "3", "--nh", "1", "--length", "5"]) == 3
+
+
+@pytest.mark.parametrize("spec", ["S3", "S4", "S5"])
+@pytest.mark.parametrize("layers", [3, 4])
+def test_block_programs_are_proved_by_composition(spec, layers):
+    proof = prove_blocks(compile_layers(spec, layers=layers))
+    assert proof.holds and proof.failure is None and all(m > 0 for m in proof.margins)
+
+
+def test_the_block_proof_finds_broken_programs():
+    program = compile_layers("S4", layers=3)
+    counter, buffer, swap = program.layers
+    late = dataclasses.replace(buffer, values=tuple((v[0] - 1,) for v in buffer.values))
+    assert "buffer" in prove_blocks(dataclasses.replace(program, layers=(counter, late, swap))).failure
+    keys = list(swap.keys)
+    keys[1], keys[2] = keys[2], keys[1]
+    crossed = dataclasses.replace(swap, keys=tuple(keys))
+    assert "swap layer" in prove_blocks(dataclasses.replace(program, layers=(counter, buffer, crossed))).failure
+    slow = dataclasses.replace(counter, keys=tuple((k[0], k[0]) for k in counter.keys))  # the identity: no count
+    assert "counter" in prove_blocks(dataclasses.replace(program, layers=(slow, buffer, swap))).failure
+    assert not prove_blocks(compile_layers("Z5", layers=2)).holds

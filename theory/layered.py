@@ -28,6 +28,7 @@ element proves that the decoder returns the running product after every prefix o
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import deque
 from dataclasses import dataclass
@@ -557,3 +558,149 @@ def _search(program: LayeredProgram, group: Group) -> Proof:
                 queue.append(nxt)
     margins = tuple(_margin(layer) for layer in program.layers)
     return Proof(all(m > 0 for m in margins), len(seen), sum(len(s.table) for s in steps), margins, None)
+
+
+def prove_blocks(program: LayeredProgram) -> Proof:
+    """Exact proof of an S_n block program (three or four layers) for all words, by finite checks that
+    compose by induction over positions and blocks (the full search is infeasible beyond S_3: the buffer
+    alone has (n!)^P configurations):
+
+    1. counter: every token has the same counter factors, and the counter layers' exact configuration,
+       stepped from the start, decodes to t mod P at every t and returns to a configuration seen before
+       within 2P steps, hence for all t;
+    2. buffer: symbol x + |G|·r has key e_{r mod P}, β = 1, value x + 1 and h_0 = 0, and
+       h + e_j(v − e_jᵀh) replaces entry j of h by v and keeps the rest (sympy, symbolic h) — so slot
+       s mod P holds x_s + 1 for the last P positions s and 0 before the word;
+    3. slots: at every t ≤ 2P (beyond, the slots repeat with period P), the map and decoder read exactly the
+       previous block's positions (none in block 0) and the current block's positions up to t;
+    4. swaps: for every π, its swap symbols number at most P/2 and multiply to π, and the swap layer's
+       exact transition of symbol s maps the readout of σ to the readout of σ·τ_s;
+    5. decoder: for every state σ, product π of the previous block and step i, the decoder given the swap
+       state σ·(first i + 1 swaps of π) returns σ·π (then times the current block's tokens).
+    By 1–4 the swap state after block k is the running product up to the end of block k − 1, and by 3 and
+    5 the decoder returns the running product at every position."""
+    try:
+        return _prove_blocks(program)
+    except ValueError as err:
+        return Proof(False, 0, 0, (), str(err))
+
+
+def _prove_blocks(program: LayeredProgram) -> Proof:
+    if program.decoder_name != "block_product":
+        raise ValueError("program: prove_blocks is for S_n block programs (decoder block_product)")
+    context = Context(program)
+    group, order = context.group, context.group.order
+    counter, buffer_index, swap_index = program.decoder_layers
+    buffer, swap = program.layers[buffer_index], program.layers[swap_index]
+    period = swap.period
+    checks = 0
+
+    def fail(message):
+        raise ValueError(message)
+
+    if (swap.symbol_map, swap.map_layers, buffer.symbol_map, buffer.map_layers) != (
+        "block_swaps",
+        (counter, buffer_index),
+        "element_with",
+        (counter,),
+    ):
+        fail("program: the swap layer must read (counter, buffer) and the buffer the counter")
+    # 1. the counter
+    below = program.layers[: counter + 1]
+    for index, layer in enumerate(below):
+        for lower in itertools.product(*(range(r) for r in context.radices[:index])):
+            base = context.symbol(layer, 0, list(lower))
+            for x in range(order):
+                s = context.symbol(layer, x, list(lower))
+                if (layer.keys[s], layer.betas[s], layer.values[s]) != (
+                    layer.keys[base],
+                    layer.betas[base],
+                    layer.values[base],
+                ):
+                    fail(f"counter: token {x} has factors of its own in layer {index}")
+    steps = [_Transitions(layer) for layer in below]
+    current = tuple(step.initial() for step in steps)
+    seen = {current: 0}
+    for t in range(1, 2 * period + 2):
+        decoded: list = []
+        for layer, step, r in zip(below, steps, current):
+            decoded.append(step(context.symbol(layer, 0, decoded), r))
+        current = tuple(decoded)
+        checks += 1
+        if decoded[counter] % period != t % period:
+            fail(f"counter: at t = {t} it reads {decoded[counter] % period}, not {t % period}")
+        if current in seen and (t - seen[current]) % period == 0:
+            break
+        seen[current] = t
+    else:
+        fail("counter: no period found within 2P steps")
+    # 2. the buffer
+    eye = sp.eye(period)
+    for r in range(context.radices[counter]):
+        for x in range(order):
+            s = context.symbol(buffer, x, [0] * counter + [r])
+            if (
+                buffer.keys[s] != (tuple(eye.row(r % period)),)
+                or buffer.betas[s] != (1,)
+                or buffer.values[s] != (x + 1,)
+            ):
+                fail(f"buffer: symbol {s} is not (e_{r % period}, β = 1, value {x + 1})")
+    if any(e != 0 for e in buffer.initial_state) or [r[0] for r in buffer.readouts] != list(range(order + 1)):
+        fail("buffer: h_0 is not 0 or the levels are not 0 … |G|")
+    h = sp.Matrix(sp.symbols(f"h0:{period}"))
+    v = sp.Symbol("v")
+    for j in range(period):
+        k = eye[:, j]
+        written = (h + k * (v - (k.T * h)[0])).applyfunc(sp.expand)
+        if list(written) != [v if i == j else h[i] for i in range(period)]:
+            fail(f"buffer: writing slot {j} changes other slots")
+    # 3. the slots the map and the decoder read
+    b = period // 2
+    for t in range(1, 2 * period + 1):
+        slots = [0] * period
+        for position in range(max(1, t - period + 1), t + 1):
+            slots[position % period] = position + 1  # the 'token' at a position is the position itself
+        step, previous, now = _blocks(t % period, tuple(slots), period)
+        block = (t - 1) // b
+        expected_previous = list(range((block - 1) * b + 1, block * b + 1)) if block else []
+        if step != (t - 1) % b or previous != expected_previous or now != list(range(block * b + 1, t + 1)):
+            fail(f"slots: at t = {t} the blocks read are {previous} and {now}")
+    # 4. swaps, and the swap layer's exact transitions
+    n = group.degree
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    taus = [group.elements[0]] + [Permutation(i, j, size=n) for i, j in pairs]
+    for element in range(order):
+        symbols = context.swaps(element)
+        acc = group.elements[0]
+        for s in symbols:
+            acc = acc * taus[s]
+        if len(symbols) > b or group.index[acc] != element:
+            fail(f"swaps: element {element} is not the product of its {len(symbols)} swaps")
+    transitions = _Transitions(swap)
+    if transitions.initial() != 0:
+        fail("swap layer: h_0 is not the identity's readout")
+    for sigma in range(order):
+        for s in range(len(taus)):
+            checks += 1
+            if transitions(s, sigma) != group.index[group.elements[sigma] * taus[s]]:
+                fail(f"swap layer: symbol {s} does not take element {sigma} to its product with the swap")
+    # 5. the decoder
+    identity_slots = [1] * period
+    for sigma in range(order):
+        for pi in range(order):
+            symbols = context.swaps(pi)
+            for step in range(b):
+                state = group.elements[sigma]
+                for s in symbols[: step + 1]:
+                    state = state * taus[s]
+                t = 2 * period + b + step + 1  # position `step` of a block with a predecessor
+                slots = list(identity_slots)
+                slots[(t - step - b) % period] = pi + 1  # the previous block: π, then identities
+                decoded = [0] * len(program.layers)
+                decoded[counter], decoded[buffer_index] = t % period, tuple(slots)
+                decoded[swap_index] = group.index[state]
+                checks += 1
+                if context.element(0, decoded) != group.index[group.elements[sigma] * group.elements[pi]]:
+                    fail(f"decoder: wrong at σ = {sigma}, π = {pi}, step {step}")
+    margins = tuple(_margin(layer) for layer in program.layers)
+    return Proof(all(m > 0 for m in margins), 0, checks, margins, None)
