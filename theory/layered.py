@@ -8,7 +8,7 @@ decoded to the index of the nearest of its ``readouts``. Layer l's symbol at pos
 layer's decoded output to a group element. Running products follow :mod:`theory.groups` (acc ← acc·x in
 sympy's notation, x_1 acting first).
 
-Constructions (n_h = 1 per layer, i.e. DeltaNet layers with β ∈ {0, 2}):
+Constructions:
 
 * ``thm6`` — Z_m with two layers of single reflections (Grazzi et al. 2025, Theorem 6, App. D; notes §3.5):
   layer 0 is the scalar h ← −h + 1 (key 1, β = 2, value ½; B ≠ 0), h_t = t mod 2; layer 1 applies
@@ -18,12 +18,22 @@ Constructions (n_h = 1 per layer, i.e. DeltaNet layers with β ∈ {0, 2}):
   layer 0 is the scalar sign h ← −h at rotations (p_t = rotations so far mod 2); layer 1 applies
   A_t = F^{p_t} ρ(x_t) F^{p_{t−1}} (F = H(π/m), p_{t−1} = p_t xor [x_t a rotation]), a single reflection or
   the identity, so h_t = F^{p_t} ρ(g_t) h_0; readouts are the 4m points F^p ρ(g) h_0.
+* ``symmetric_3`` / ``symmetric_4`` — S_n (n ≥ 3) with three layers at n_h = 2 or four at n_h = 1 (Siems
+  et al. 2025, Theorem 1(ii)/(iii); notes §3.9): a counter t mod P (P = 2^m, m = ⌈log₂(n − 1)⌉ + 1; one
+  rotation R(2π/P) as two reflections, or parity plus Theorem 6 on the constant input), a buffer of the
+  last P tokens (key e_{t mod P}, β = 1, value x_t + 1: slot writes by projections), and a swap layer
+  (one GH per token, β ∈ {0, 2}) that applies, at position i of each block of b = P/2 tokens, the i-th
+  swap of the previous block's product. The between-layer map (``block_swaps``) and the decoder
+  (``block_product``) are exact named functions of (t mod P, last P tokens[, swap state]) — the table of
+  2^m·(n!)^(2^m) entries the theorem describes, computed instead of stored.
 
 Exactness (:func:`prove`): every transition of every layer is computed exactly on its readouts — in sympy
 for ``exact`` layers, on angle labels for ``planar`` layers (points (cos bπ/N, sin bπ/N), keys
 (−sin aπ/2N, cos aπ/2N), and the identity H(α)(cos φ, sin φ) = (cos(α − φ), sin(α − φ)), proved
 symbolically) — and a breadth-first search over the product of all layers' readouts and the group
-element proves that the decoder returns the running product after every prefix of every word.
+element proves that the decoder returns the running product after every prefix of every word. For the
+S_n block programs, whose buffers make that search infeasible beyond S_3, :func:`prove_blocks` proves the
+same by finite checks that compose by induction.
 """
 
 from __future__ import annotations
@@ -41,7 +51,18 @@ from theory.constructions import BudgetError, _from_str, _to_str
 from theory.factorize import permutation_swaps
 from theory.groups import Group, compose_planar, parse_group, permutation_matrix, planar_label
 
-__all__ = ["Layer", "LayeredProgram", "SYMBOL_MAPS", "Context", "compile_layers", "prove", "Proof"]
+__all__ = [
+    "Layer",
+    "LayeredProgram",
+    "SYMBOL_MAPS",
+    "Context",
+    "compile_layers",
+    "prove",
+    "prove_blocks",
+    "Proof",
+    "block_period",
+    "lookup_table_size",
+]
 
 SYMBOL_MAPS = {
     "element": "the token's element index x",
