@@ -7,7 +7,10 @@ multi-layer: Z12 and D8 in two layers, S4 in three and four), one column per (ba
 kernel in bf16, fp16, fp32, float64 and fla in bf16/fp16. A cell is the first position (0-based) at which
 the decoded running product is wrong — the longest tracked length — or "≥ L" when a word of L tokens is
 tracked throughout; "n/a: ..." where a backend refuses. The exact reference of each word is computed once
-per program (:func:`proofs_check.simulate.exact_run`). Rows are written as they finish.
+per program (:func:`proofs_check.simulate.exact_run`). Rows are written as they finish. On the CPU:
+
+    python bench/constructions.py --device cpu --length 10000 --columns reference:float64
+    python bench/constructions.py --device cpu --length 500 --columns triton:float32   # Triton interpreter
 """
 
 from __future__ import annotations
@@ -56,12 +59,13 @@ def main():
     parser.add_argument("--words", type=int, default=1)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--only", default="", help="comma-separated program labels (default: all)")
-    parser.add_argument("--columns", default="", help="comma-separated backend:dtype (default: all)")
+    parser.add_argument("--columns", default="", help="comma-separated backend:dtype, e.g. reference:float64 "
+                        "(default: the GPU table's columns)")  # fmt: skip
     parser.add_argument("--budget-s", type=float, default=1e9, help="start no new program after this many seconds")
     parser.add_argument("--out", type=Path, default=Path("bench/results/constructions.json"))
     args = parser.parse_args()
     programs = [p for p in PROGRAMS if not args.only or p[0] in args.only.split(",")]
-    columns = [c for c in COLUMNS if not args.columns or f"{c[0]}:{c[1]}" in args.columns.split(",")]
+    columns = [tuple(c.split(":")) for c in args.columns.split(",")] if args.columns else COLUMNS
     rows, began = [], time.perf_counter()
     for label, spec, layers, rep, n_h in programs:
         if time.perf_counter() - began > args.budget_s:
