@@ -33,6 +33,13 @@ REQUIRED = {
     "deltaproduct.so3_groups",
     "grazzi.thm3",
     "deltaproduct.thm4",
+    "grazzi.thm6",
+    "deltaproduct.thm3_dihedral",
+    "deltaproduct.position_parity_insufficient",
+    "deltaproduct.thm1ii_iii",
+    "deltaproduct.thm1ii_iii_s3_exact",
+    "stability.state_growth",
+    "stability.normalized_key_expansion",
 }
 
 

@@ -34,6 +34,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from theory.precision import format_of
+
 __all__ = [
     "NumberSystem",
     "Exact",
@@ -46,21 +48,14 @@ __all__ = [
     "as_square",
 ]
 
-_UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24, "float16": 2.0**-11, "bfloat16": 2.0**-8}
-
 
 def unit_roundoff(dtype: Any) -> float:
     """Unit roundoff u = 2^-p of a binary floating-point format with p significand bits.
 
-    float64: 2^-53, float32: 2^-24, float16: 2^-11, bfloat16: 2^-8 (numpy or torch dtypes, or their
-    names). Round-to-nearest gives fl(x) = x(1 + δ) with |δ| ≤ u.
+    float64: 2^-53, float32: 2^-24, float16 and tf32: 2^-11, bfloat16: 2^-8 (numpy or torch dtypes, or
+    their names; :mod:`theory.precision` holds the formats). Round-to-nearest gives fl(x) = x(1 + δ) with |δ| ≤ u.
     """
-    if isinstance(dtype, type) and issubclass(dtype, np.generic):
-        dtype = np.dtype(dtype)
-    name = str(dtype).replace("torch.", "")
-    if name not in _UNIT_ROUNDOFF:
-        raise TypeError(f"dtype: expected one of {sorted(_UNIT_ROUNDOFF)}, got {dtype!r}")
-    return _UNIT_ROUNDOFF[name]
+    return format_of(dtype).unit_roundoff
 
 
 class NumberSystem(ABC):
