@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from theory.precision import FORMATS, cast, format_of
+from theory.precision import FORMATS, cast, cast_exact, format_of
 
 TORCH = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
@@ -92,3 +95,19 @@ def test_overflow_subnormals_and_specials():
 def test_bad_format_names_the_argument():
     with pytest.raises(TypeError, match="dtype: expected one of"):
         format_of("float8")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.fractions(min_value=-1000, max_value=1000, max_denominator=10**6), st.sampled_from(sorted(FORMATS)))
+def test_cast_exact_rounds_rationals_once(x, name):
+    """Against a brute-force search of the two neighbouring representable values (exact arithmetic)."""
+    f = FORMATS[name]
+    assume(abs(x) >= f.min_normal)  # the normal range; subnormals are covered by the float tests above
+    y = cast_exact(x, f)
+    e = abs(x).numerator.bit_length() - abs(x).denominator.bit_length()
+    e += 1 if Fraction(2) ** (e + 1) <= abs(x) else -1 if Fraction(2) ** e > abs(x) else 0  # 2^e ≤ |x| < 2^(e+1)
+    exponent = Fraction(2) ** (e - f.precision + 1)  # the quantum at |x|
+    low = math.floor(x / exponent) * exponent
+    candidates = [low, low + exponent]
+    best = min(candidates, key=lambda c: (abs(c - x), (c / exponent) % 2))  # nearest, then even
+    assert Fraction(y) == best

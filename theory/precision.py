@@ -23,10 +23,12 @@ bfloat16 or float16 goes through float32 and so rounds twice: 1 + 2^-8 + 2^-30 b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
+from mpmath.libmp import from_rational, round_nearest, to_float
 
-__all__ = ["Format", "FORMATS", "format_of", "cast"]
+__all__ = ["Format", "FORMATS", "format_of", "cast", "cast_exact"]
 
 
 @dataclass(frozen=True)
@@ -97,3 +99,18 @@ def cast(x, fmt) -> np.ndarray:
     with np.errstate(over="ignore"):  # values beyond float64's range round to inf, as they should
         rounded = np.where(finite, np.rint(x / quantum) * quantum, x)
     return np.where(np.abs(rounded) > f.max_finite, np.copysign(np.inf, x), rounded)
+
+
+def cast_exact(x: Fraction | int, fmt) -> float:
+    """Round an exact rational to ``fmt`` once (nearest, ties to even), as the value of a float64: the
+    model "exact arithmetic, then one cast" of Grazzi et al. 2025, Lemma 1. In the normal range mpmath
+    rounds p/q to p significand bits directly; below it (and beyond max) :func:`cast` of the float64
+    nearest value gives the subnormal or infinite result (there, float64 holds the exact quantum grid)."""
+    f = format_of(fmt)
+    x = Fraction(x)
+    if x == 0:
+        return 0.0
+    value = to_float(from_rational(x.numerator, x.denominator, f.precision, round_nearest))
+    if f.min_normal <= abs(value) <= f.max_finite:
+        return value
+    return float(cast(np.array([float(x)]), f)[0])
