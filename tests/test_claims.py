@@ -40,6 +40,7 @@ REQUIRED = {
     "deltaproduct.thm1ii_iii_s3_exact",
     "stability.state_growth",
     "stability.normalized_key_expansion",
+    "grazzi.lemma1",
 }
 
 
