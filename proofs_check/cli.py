@@ -3,10 +3,12 @@
     deltaproof check [--full] [--only PATTERN] [--list] [--json PATH]
     deltaproof simulate --group SPEC --length T [--rep R] [--nh N] [--words W] [--dtype D] [--backend B] …
     deltaproof export --group SPEC --length K --samples N [--seed S] --out FILE.csv
+    deltaproof stability products [--max-length T] [--dim D] [--batch B] [--json PATH] [--plot PATH.png]
 
 ``check`` runs the registered claims (the fast tier by default, on the CPU) with a progress bar, prints a
 table (id, source, method, status, evidence) and exits non-zero if any claim failed or errored.
-``simulate`` and ``export`` are described in :mod:`proofs_check.word_problems`.
+``simulate`` and ``export`` are described in :mod:`proofs_check.word_problems`, ``stability`` in
+:mod:`proofs_check.stability`.
 """
 
 from __future__ import annotations
@@ -84,6 +86,20 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--samples", type=_positive, required=True)
     export.add_argument("--seed", type=int, default=0)
     export.add_argument("--out", required=True, type=Path)
+    stab = sub.add_parser(
+        "stability",
+        help="measure rounding error against the error models",
+        description="Measure the rounding error of GH products per format against the worst-case (∝ T) and "
+        "probabilistic (∝ √T) models of theory.precision; the kernels and constructions studies are not built yet.",
+    )
+    stab.add_argument("study", choices=("products", "kernels", "constructions"))
+    stab.add_argument("--max-length", type=_positive, default=10_000, help="largest number of factors T")
+    stab.add_argument("--dim", type=_positive, default=8)
+    stab.add_argument("--batch", type=_positive, default=16)
+    stab.add_argument("--formats", default="bfloat16,float16,float32")
+    stab.add_argument("--seed", type=int, default=0)
+    stab.add_argument("--json", metavar="PATH", type=Path)
+    stab.add_argument("--plot", metavar="PATH.png", type=Path)
     return parser
 
 
@@ -138,6 +154,47 @@ def check(args: argparse.Namespace, console: Console) -> int:
     return 1 if any(r.status in ("failed", "error") for r in results) else 0
 
 
+def _growth(rows: list[dict], last: dict) -> str:
+    """The exponent a of error ∝ T^a over the last two decades of lengths (log–log slope)."""
+    import math
+
+    early = [r for r in rows if (r["setting"], r["format"]) == (last["setting"], last["format"])
+             and r["length"] * 100 <= last["length"]]  # fmt: skip
+    if not early or early[-1]["error_max"] <= 0 or last["error_max"] <= 0:
+        return ""
+    first = early[-1]
+    return f"{math.log(last['error_max'] / first['error_max']) / math.log(last['length'] / first['length']):.2f}"
+
+
+def stability(args, console) -> int:
+    """``deltaproof stability``: run a study with a progress bar, print a summary table, write JSON / plot."""
+    from proofs_check import stability as study
+
+    if args.study != "products":
+        console.print(f"[red]stability {args.study}:[/] not built yet (the Stability issue); 'products' is")
+        return 2
+    formats = tuple(args.formats.split(","))
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("GH products", total=args.max_length * len(study.SETTINGS))
+        rows = study.run_products(args.max_length, formats=formats, dim=args.dim, batch=args.batch, seed=args.seed,
+                                  progress=lambda n: bar.advance(task, n))  # fmt: skip
+    table = Table(title=f"GH products: error at T = {args.max_length} (relative to ‖X_0‖)")
+    for name in ("setting", "format", "measured (max)", "bound ∝ T", "estimate ∝ √T", "growth T^a", "‖X̂ᵀX̂ − I‖"):
+        table.add_column(name)
+    for r in rows:
+        if r["length"] == args.max_length:
+            orth = "" if r["orthogonality"] is None else f"{r['orthogonality']:.2e}"
+            table.add_row(r["setting"], r["format"], f"{r['error_max']:.2e}", f"{r['bound']:.2e}",
+                          f"{r['estimate']:.2e}", _growth(rows, r), orth)  # fmt: skip
+    console.print(table)
+    if args.json is not None:
+        study.write_json(rows, args.json)
+    if args.plot is not None:
+        study.plot_products(rows, args.plot)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 160)
@@ -148,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "simulate":
             return word_problems.run_simulate(args, console)
+        if args.command == "stability":
+            return stability(args, console)
         return word_problems.run_export(args, console)
     except ValueError as err:
         console.print(f"[red]error:[/] {err}")

@@ -18,6 +18,9 @@ subnormal spacing; a value at or beyond max + ½ulp(max) overflows to inf.
 :func:`cast` rounds float64 values to a format exactly once. torch's own conversion from float64 to
 bfloat16 or float16 goes through float32 and so rounds twice: 1 + 2^-8 + 2^-30 becomes 1 in torch but
 1 + 2^-7 correctly rounded (tested). From float32 inputs the two agree bit for bit.
+
+Error models for GH products (:func:`factor_error_bound` … :func:`product_error_estimate`): a worst-case
+bound that grows like T and a probabilistic estimate that grows like √T, each derived in its docstring.
 """
 
 from __future__ import annotations
@@ -28,7 +31,17 @@ from fractions import Fraction
 import numpy as np
 from mpmath.libmp import from_rational, round_nearest, to_float
 
-__all__ = ["Format", "FORMATS", "format_of", "cast", "cast_exact"]
+__all__ = [
+    "Format",
+    "FORMATS",
+    "format_of",
+    "cast",
+    "cast_exact",
+    "factor_error_bound",
+    "factor_error_estimate",
+    "product_error_bound",
+    "product_error_estimate",
+]
 
 
 @dataclass(frozen=True)
@@ -114,3 +127,36 @@ def cast_exact(x: Fraction | int, fmt) -> float:
     if f.min_normal <= abs(value) <= f.max_finite:
         return value
     return float(cast(np.array([float(x)]), f)[0])
+
+
+def factor_error_bound(fmt, beta_max: float = 2.0) -> float:
+    """Worst-case relative error of applying one GH factor, y = x − k(β(kᵀx)), to a vector in ``fmt``, the
+    unit key k itself rounded to the format (k̂ = k + e, ‖e‖ ≤ u).
+
+    Model: every elementary operation is rounded once (reductions accumulated in a wider format and
+    rounded once, as torch and fused kernels do): s₁ = k̂ᵀx(1 + δ₁), s₂ = βs₁(1 + δ₂), z = k̂ s₂(1 + δ₃),
+    ŷ = (x − z)(1 + δ₄), |δ_i| ≤ u. Arithmetic: ‖ŷ − ỹ‖ ≤ u‖ỹ‖ + 3uβ‖x‖ + O(u²) for ỹ = (I − βk̂k̂ᵀ)x; the
+    key: ‖β(k̂k̂ᵀ − kkᵀ)‖ ≤ 2β‖e‖ + O(u²) ≤ 2βu. With ‖y‖ ≤ ‖x‖ (β ∈ [0, 2]):
+    ‖ŷ − y‖ ≤ (1 + 5β_max)·u·‖x‖ + O(u²)."""
+    return (1 + 5 * beta_max) * format_of(fmt).unit_roundoff
+
+
+def factor_error_estimate(fmt, beta_max: float = 2.0) -> float:
+    """Probabilistic relative error of one GH factor: the δ_i and the key's rounding errors of
+    :func:`factor_error_bound` as independent, mean zero, uniform on [−u, u] (variance u²/3), so the root
+    mean square of the error is at most √((1 + 3β_max² + 4β_max²)/3)·u·‖x‖ (Higham & Mary 2019,
+    probabilistic rounding error analysis)."""
+    return ((1 + 7 * beta_max**2) / 3) ** 0.5 * format_of(fmt).unit_roundoff
+
+
+def product_error_bound(fmt, steps: int, beta_max: float = 2.0) -> float:
+    """Worst case after ``steps`` factors applied in sequence: each factor is non-expansive (‖G‖ ≤ 1,
+    Grazzi Prop. 1.1), so the errors committed at every step add without amplification:
+    ‖x̂_T − x_T‖ ≤ T·(1 + 5β_max)·u·‖x_0‖ + O(u²) — linear in T."""
+    return steps * factor_error_bound(fmt, beta_max)
+
+
+def product_error_estimate(fmt, steps: int, beta_max: float = 2.0) -> float:
+    """Probabilistic estimate after ``steps`` factors: independent per-step errors carried by non-expansive
+    maps add in quadrature, √T·√((1 + 7β_max²)/3)·u·‖x_0‖ — growing like √T."""
+    return steps**0.5 * factor_error_estimate(fmt, beta_max)

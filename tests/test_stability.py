@@ -1,0 +1,56 @@
+"""The error models and the products study."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from proofs_check.stability import run_products
+from theory.precision import (
+    factor_error_bound,
+    factor_error_estimate,
+    product_error_bound,
+    product_error_estimate,
+)
+
+
+def test_models_grow_like_t_and_sqrt_t():
+    for name in ("bfloat16", "float16", "float32"):
+        assert product_error_bound(name, 400) == pytest.approx(400 * factor_error_bound(name))
+        assert product_error_estimate(name, 400) == pytest.approx(20 * factor_error_estimate(name))
+        assert factor_error_estimate(name) < factor_error_bound(name)
+    assert factor_error_bound("float32", beta_max=2.0) == 11 * 2.0**-24  # (1 + 5β) u
+
+
+def test_products_study_stays_under_the_bound_and_near_the_estimate():
+    rows = run_products(300, dim=6, batch=8, seed=1)
+    assert {r["setting"] for r in rows} == {"random", "reflections", "construction"}
+    for r in rows:
+        assert r["error_max"] <= r["bound"]  # the worst-case model is a bound
+        if r["setting"] == "reflections" and r["length"] >= 30:
+            # independent random keys: within a factor 10 of the √T estimate (the issue's 'suspect' line)
+            assert r["estimate"] / 10 <= r["error_max"] <= 10 * r["estimate"]
+        if r["setting"] != "random":
+            assert r["orthogonality"] is not None and r["orthogonality"] <= 3 * r["bound"]
+    lengths = sorted({r["length"] for r in rows})
+    assert lengths[0] == 1 and lengths[-1] == 300 and 100 in lengths
+
+
+def test_bad_study_arguments_are_refused():
+    with pytest.raises(ValueError, match="max_length"):
+        run_products(0)
+    with pytest.raises(ValueError, match="formats"):
+        run_products(5, formats=("float8",))
+
+
+def test_cli_writes_json_and_plot(tmp_path):
+    from proofs_check.cli import main
+
+    out, png = tmp_path / "p.json", tmp_path / "p.png"
+    assert main(["stability", "products", "--max-length", "50", "--json", str(out), "--plot", str(png)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert rows and all(np.isfinite(r["error_max"]) for r in rows)
+    assert png.stat().st_size > 10_000
+    assert main(["stability", "kernels"]) == 2
