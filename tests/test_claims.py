@@ -41,6 +41,7 @@ REQUIRED = {
     "stability.state_growth",
     "stability.normalized_key_expansion",
     "grazzi.lemma1",
+    "kernels.ut_conditioning",
 }
 
 

@@ -174,3 +174,38 @@ def lemma1() -> Evidence:
         + ", ".join(f"{k} {sorted(set(map(str, v)))}" for k, v in sorted(contrast_periods.items()))
     )
     return Evidence(holds, summary, data)
+
+
+@claim(
+    id="kernels.ut_conditioning",
+    statement="In the chunked kernels' triangular system (I + A)T = I, A = strictly_lower(diag(β)KKᵀ): with unit "
+    "keys and β ∈ [0, 2] every |T_ij| ≤ 2 whatever the chunk size, while the condition number of I + A grows "
+    "with it; with keys of norm s > 1 (not normalised, or normalised badly) T grows geometrically with the "
+    "chunk size (fla issues #537, #736). Measured for C = 16, 32, 64 in float64.",
+    source="Siems et al. 2025 and fla's UT/WY kernels [DP-code]; the bound |T_ij| ≤ β_i of claim kernels.ut_bounds "
+    "[RECON]",
+    method="numeric",
+)
+def ut_conditioning() -> Evidence:
+    rng = np.random.default_rng(17)
+    dim, samples = 64, 200
+    data, parts, holds = {}, [], True
+    for chunk in (16, 32, 64):
+        row = {}
+        for scale in (1.0, 1.0 + 4 * 2.0**-8, 1.1, 1.5, 2.0):
+            keys = rng.standard_normal((samples, chunk, dim))
+            keys *= scale / np.linalg.norm(keys, axis=-1, keepdims=True)
+            betas = np.where(rng.random((samples, chunk)) < 0.5, 2.0, rng.uniform(0, 2, (samples, chunk)))
+            a = np.tril(betas[:, :, None] * keys @ keys.transpose(0, 2, 1), -1)
+            system = np.eye(chunk) + a
+            t = np.linalg.solve(system, np.broadcast_to(np.eye(chunk), system.shape))
+            row[scale] = {"max_abs_T": float(np.abs(t).max()), "cond_max": float(np.linalg.cond(system).max()),
+                          "cond_median": float(np.median(np.linalg.cond(system)))}  # fmt: skip
+        holds &= row[1.0]["max_abs_T"] <= 2 * (1 + 1e-12)
+        data[chunk] = row
+        parts.append(
+            f"C = {chunk}: unit keys max|T| {row[1.0]['max_abs_T']:.3f}, cond(I + A) up to {row[1.0]['cond_max']:.2e}; "
+            f"‖k‖ = 1.016 (4u of bf16) max|T| {row[1.0 + 4 * 2.0**-8]['max_abs_T']:.3g}, ‖k‖ = 1.1 "
+            f"{row[1.1]['max_abs_T']:.3g}, 1.5 {row[1.5]['max_abs_T']:.3g}, 2 {row[2.0]['max_abs_T']:.3g}"
+        )
+    return Evidence(holds, "; ".join(parts) + f" ({samples} chunks each, d = {dim}, half the β equal to 2)", data)
