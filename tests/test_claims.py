@@ -37,7 +37,6 @@ REQUIRED = {
     "deltaproduct.thm3_dihedral",
     "deltaproduct.position_parity_insufficient",
     "deltaproduct.thm1ii_iii",
-    "deltaproduct.thm1ii_iii_s3_exact",
     "stability.state_growth",
     "stability.normalized_key_expansion",
     "grazzi.lemma1",

@@ -206,6 +206,7 @@ def thm1ii_iii() -> Evidence:
     "over all reachable configurations (counter, buffer, swap state, running product) with exact transitions.",
     source="Siems et al. 2025, Theorem 1(ii)/(iii) [DP-sec]; notes §3.9 and §7 item 25",
     method="exhaustive",
+    tier="full",
 )
 def thm1ii_iii_s3_exact() -> Evidence:
     three = _layered_evidence(["S3"], 1000, layers=3)
