@@ -3,7 +3,7 @@
     deltaproof check [--full] [--only PATTERN] [--list] [--json PATH]
     deltaproof simulate --group SPEC --length T [--rep R] [--nh N] [--words W] [--dtype D] [--backend B] …
     deltaproof export --group SPEC --length K --samples N [--seed S] --out FILE.csv
-    deltaproof stability products [--max-length T] [--dim D] [--batch B] [--json PATH] [--plot PATH.png]
+    deltaproof stability products|kernels [--max-length T] [--dim D] [--batch B] [--json PATH] [--plot PATH.png]
 
 ``check`` runs the registered claims (the fast tier by default, on the CPU) with a progress bar, prints a
 table (id, source, method, status, evidence) and exits non-zero if any claim failed or errored.
@@ -89,8 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     stab = sub.add_parser(
         "stability",
         help="measure rounding error against the error models",
-        description="Measure the rounding error of GH products per format against the worst-case (∝ T) and "
-        "probabilistic (∝ √T) models of theory.precision; the kernels and constructions studies are not built yet.",
+        description="Measure the rounding error of GH products per format (products) and of every CPU kernel "
+        "backend (kernels) against the worst-case (∝ T) and probabilistic (∝ √T) models of theory.precision; "
+        "the constructions study is not built yet.",
     )
     stab.add_argument("study", choices=("products", "kernels", "constructions"))
     stab.add_argument("--max-length", type=_positive, default=10_000, help="largest number of factors T")
@@ -170,8 +171,10 @@ def stability(args, console) -> int:
     """``deltaproof stability``: run a study with a progress bar, print a summary table, write JSON / plot."""
     from proofs_check import stability as study
 
+    if args.study == "kernels":
+        return _stability_kernels(args, console, study)
     if args.study != "products":
-        console.print(f"[red]stability {args.study}:[/] not built yet (the Stability issue); 'products' is")
+        console.print(f"[red]stability {args.study}:[/] not built yet (the Stability issue)")
         return 2
     formats = tuple(args.formats.split(","))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -192,6 +195,28 @@ def stability(args, console) -> int:
         study.write_json(rows, args.json)
     if args.plot is not None:
         study.plot_products(rows, args.plot)
+    return 0
+
+
+def _stability_kernels(args, console, study) -> int:
+    """The kernels study on the CPU: every run, then the worst error per backend over all settings."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("kernels vs float64", total=None)
+        rows = study.run_kernels(seed=args.seed, progress=lambda n: bar.advance(task, n))
+    table = Table(title="kernels vs float64 (worst over β ranges, gates, key normalisation, lengths)")
+    for name in ("backend", "mode", "dtype", "worst o", "worst state", "worst / model", "suspect runs"):
+        table.add_column(name)
+    for backend, mode, dtype in study.KERNEL_RUNS:
+        sel = [r for r in rows if (r["backend"], r["mode"], r["dtype"]) == (backend, mode, dtype)]
+        worst_o, worst_s = max(r["o"] for r in sel), max(r["state"] for r in sel)
+        ratio, suspects = max(r["over_model"] for r in sel), sum(r["suspect"] for r in sel)
+        table.add_row(backend, mode, dtype, f"{worst_o:.2e}", f"{worst_s:.2e}", f"{ratio:.2f}", str(suspects))
+    console.print(table)
+    if args.json is not None:
+        study.write_json(rows, args.json, "kernels")
+    if args.plot is not None:
+        study.plot_kernels(rows, args.plot)
     return 0
 
 

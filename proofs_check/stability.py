@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from theory.constructions import compile_group
-from theory.precision import cast, product_error_bound, product_error_estimate
+from theory.precision import FORMATS, cast, product_error_bound, product_error_estimate
 
-__all__ = ["SETTINGS", "run_products", "plot_products"]
+__all__ = ["SETTINGS", "run_products", "plot_products", "run_kernels", "plot_kernels", "write_json"]
 
 SETTINGS = ("random", "reflections", "construction")
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
@@ -147,6 +147,120 @@ def plot_products(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def write_json(rows: list[dict], path: Path) -> None:
+def write_json(rows: list[dict], path: Path, study: str = "products") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"study": "products", "rows": rows}, indent=1) + "\n")
+    path.write_text(json.dumps({"study": study, "rows": rows}, indent=1) + "\n")
+
+
+KERNEL_BETAS = {"[0, 1]": (0.0, 1.0), "[0, 2]": (0.0, 2.0), "[1.9, 2]": (1.9, 2.0)}
+KERNEL_GATES = ("none", "with -inf", "strong decay")
+KERNEL_RUNS = (  # (backend, mode, dtype): the reference in low precision models a naive recurrence
+    ("reference", "recurrent", "bfloat16"),
+    ("reference", "recurrent", "float16"),
+    ("reference", "recurrent", "float32"),
+    ("reference", "chunk", "bfloat16"),
+    ("reference", "chunk", "float32"),
+    ("triton", "chunk", "float16"),
+    ("triton", "chunk", "float32"),
+)
+
+
+def _kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, keys_in):
+    """float64 inputs: unit keys (or keys normalised in ``keys_in``'s arithmetic), β in a range, gates."""
+    rows = tokens * n_h
+    q = torch.from_numpy(rng.standard_normal((1, tokens, heads, dim)))
+    raw = torch.from_numpy(rng.standard_normal((1, rows, heads, dim)))
+    if keys_in == "float64":
+        k = torch.nn.functional.normalize(raw, dim=-1)
+    else:
+        k = torch.nn.functional.normalize(raw.to(_DTYPES[keys_in]), dim=-1).double()
+    v = torch.from_numpy(rng.standard_normal((1, rows, heads, dim)))
+    lo, hi = KERNEL_BETAS[betas]
+    beta = torch.from_numpy(rng.uniform(lo, hi, (1, rows, heads)))
+    g = None
+    if gates == "with -inf":
+        g = torch.from_numpy(np.log(rng.uniform(0.9, 1.0, (1, tokens, heads))))
+        g[torch.from_numpy(rng.random((1, tokens, heads)) < 0.05)] = float("-inf")
+    elif gates == "strong decay":
+        g = torch.from_numpy(rng.uniform(-5.0, -1.0, (1, tokens, heads)))
+    return q, k, v, beta, g
+
+
+def _models(backend: str, dtype: str, steps: int) -> tuple[float, float]:
+    """Probabilistic relative errors (state, o) of a kernel run: the per-factor estimate of the arithmetic
+    format — the dtype itself for the op-by-op reference, fp32 accumulation in our Triton kernels — grown
+    by √(sub-steps); our kernels then round o once to the dtype (RMS u/√3) and return the state in fp32."""
+    if backend == "reference":
+        state = product_error_estimate(dtype, steps)
+        return state, state
+    state = product_error_estimate("float32", steps)
+    return state, state + FORMATS[dtype].unit_roundoff / 3**0.5
+
+
+def run_kernels(lengths=(16, 64, 256), *, triton_length: int = 64, n_h: int = 2, heads: int = 2, dim: int = 16,
+                seed: int = 0, progress=None) -> list[dict]:  # fmt: skip
+    """The kernels study: every CPU backend of :func:`kernels.delta_product` against the float64 sub-step
+    loop on the same rounded inputs, over β ranges, gates, key normalisation and lengths (our Triton kernel,
+    in the interpreter, at ``triton_length`` only). Relative errors ‖x − ref‖/‖ref‖ of o and the final
+    state, their largest ratio to the probabilistic models (``over_model``), ``suspect`` above 10×."""
+    from kernels import delta_product
+
+    rows = []
+    for betas in KERNEL_BETAS:
+        for gates in KERNEL_GATES:
+            for keys_in in ("float64", "bfloat16"):
+                rng = np.random.default_rng(seed)
+                for tokens in sorted(set(lengths) | {triton_length}):
+                    base = _kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, keys_in)
+                    for backend, mode, dtype in KERNEL_RUNS:
+                        if tokens != triton_length if backend == "triton" else tokens not in lengths:
+                            continue
+                        low = [x.to(_DTYPES[dtype]) if i < 3 else x for i, x in enumerate(base)]
+                        same = [x.double() if i < 3 else x for i, x in enumerate(low)]  # the rounded inputs
+                        kw = dict(num_householder=n_h, output_final_state=True)
+                        ref_o, ref_s = delta_product(*same[:4], g=same[4], backend="reference", mode="recurrent", **kw)
+                        o, s = delta_product(*low[:4], g=low[4], backend=backend, mode=mode, **kw)
+                        err_o = float((o.double() - ref_o).norm() / ref_o.norm())
+                        err_s = float((s.double() - ref_s).norm() / ref_s.norm())
+                        model_s, model_o = _models(backend, dtype, tokens * n_h)
+                        ratio = max(err_s / model_s, err_o / model_o)
+                        rows.append({"betas": betas, "gates": gates, "keys_normalised_in": keys_in, "length": tokens,
+                                     "backend": backend, "mode": mode, "dtype": dtype, "o": err_o, "state": err_s,
+                                     "model_state": model_s, "model_o": model_o, "over_model": ratio,
+                                     "suspect": ratio > 10})  # fmt: skip
+                        if progress is not None:
+                            progress(1)
+    return rows
+
+
+def plot_kernels(rows: list[dict], path: Path) -> None:
+    """State error against length per β range (no gate, keys normalised in float64), one line per
+    (backend, mode, dtype), with the reference's probabilistic model dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(KERNEL_BETAS), figsize=(5 * len(KERNEL_BETAS), 4.8), squeeze=False)
+    for ax, betas in zip(axes[0], KERNEL_BETAS):
+        for backend, mode, dtype in KERNEL_RUNS:
+            sel = [r for r in rows if (r["betas"], r["gates"], r["keys_normalised_in"]) == (betas, "none", "float64")
+                   and (r["backend"], r["mode"], r["dtype"]) == (backend, mode, dtype)]  # fmt: skip
+            if not sel:
+                continue
+            marker = "s" if backend == "triton" else "o" if mode == "recurrent" else "^"
+            ax.loglog([r["length"] for r in sel], [r["state"] for r in sel], marker + "-", ms=4,
+                      label=f"{backend} {mode} {dtype}")  # fmt: skip
+        lengths = sorted({r["length"] for r in rows})
+        ax.set_xticks(lengths, [str(t) for t in lengths])
+        ax.minorticks_off()
+        ax.set_title(f"kernels vs float64, β ∈ {betas}, no gate")
+        ax.set_xlabel("tokens T (n_h sub-steps each)")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0][0].set_ylabel("final-state error ‖S − S_ref‖ / ‖S_ref‖")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
