@@ -3,7 +3,7 @@
     deltaproof check [--full] [--only PATTERN] [--list] [--json PATH]
     deltaproof simulate --group SPEC --length T [--rep R] [--nh N] [--words W] [--dtype D] [--backend B] …
     deltaproof export --group SPEC --length K --samples N [--seed S] --out FILE.csv
-    deltaproof stability products|kernels [--max-length T] [--dim D] [--batch B] [--json PATH] [--plot PATH.png]
+    deltaproof stability products|kernels|constructions [--max-length T] [--json PATH] [--plot PATH.png] …
 
 ``check`` runs the registered claims (the fast tier by default, on the CPU) with a progress bar, prints a
 table (id, source, method, status, evidence) and exits non-zero if any claim failed or errored.
@@ -90,11 +90,12 @@ def _parser() -> argparse.ArgumentParser:
         "stability",
         help="measure rounding error against the error models",
         description="Measure the rounding error of GH products per format (products) and of every CPU kernel "
-        "backend (kernels) against the worst-case (∝ T) and probabilistic (∝ √T) models of theory.precision; "
-        "the constructions study is not built yet.",
+        "backend (kernels) against the worst-case (∝ T) and probabilistic (∝ √T) models of theory.precision, and "
+        "the safe lengths they predict for compiled programs against the first measured error (constructions).",
     )
     stab.add_argument("study", choices=("products", "kernels", "constructions"))
-    stab.add_argument("--max-length", type=_positive, default=10_000, help="largest number of factors T")
+    stab.add_argument("--max-length", type=_positive, default=10_000,
+                      help="products: the largest number of factors; constructions: the word length")  # fmt: skip
     stab.add_argument("--dim", type=_positive, default=8)
     stab.add_argument("--batch", type=_positive, default=16)
     stab.add_argument("--formats", default="bfloat16,float16,float32")
@@ -173,9 +174,8 @@ def stability(args, console) -> int:
 
     if args.study == "kernels":
         return _stability_kernels(args, console, study)
-    if args.study != "products":
-        console.print(f"[red]stability {args.study}:[/] not built yet (the Stability issue)")
-        return 2
+    if args.study == "constructions":
+        return _stability_constructions(args, console, study)
     formats = tuple(args.formats.split(","))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
@@ -217,6 +217,35 @@ def _stability_kernels(args, console, study) -> int:
         study.write_json(rows, args.json, "kernels")
     if args.plot is not None:
         study.plot_kernels(rows, args.plot)
+    return 0
+
+
+def _stability_constructions(args, console, study) -> int:
+    """Predicted safe lengths against the measured first error, per one-layer program and format."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("constructions", total=len(study.CONSTRUCTION_PROGRAMS) * 3)
+        rows = study.run_constructions(args.max_length, seed=args.seed, progress=lambda n: bar.advance(task, n))
+    table = Table(title=f"one-layer programs through the op-by-op reference, words of {args.max_length} tokens")
+    for name in (
+        "program",
+        "format",
+        "margin",
+        "safe T (worst)",
+        "T (probabilistic)",
+        "first error",
+        "max state error",
+    ):
+        table.add_column(name)
+    for r in rows:
+        first = "none" if r["measured_first_error"] is None else str(r["measured_first_error"])
+        table.add_row(r["program"], r["format"], f"{r['margin']:.3f}", f"{r['predicted_worst']:.3g}",
+                      f"{r['predicted_probabilistic']:.3g}", first, f"{r['max_state_error']:.2e}")  # fmt: skip
+    console.print(table)
+    if args.json is not None:
+        study.write_json(rows, args.json, "constructions")
+    if args.plot is not None:
+        study.plot_constructions(rows, args.plot)
     return 0
 
 

@@ -26,7 +26,16 @@ import torch
 from theory.constructions import compile_group
 from theory.precision import FORMATS, cast, product_error_bound, product_error_estimate
 
-__all__ = ["SETTINGS", "run_products", "plot_products", "run_kernels", "plot_kernels", "write_json"]
+__all__ = [
+    "SETTINGS",
+    "run_products",
+    "plot_products",
+    "run_kernels",
+    "plot_kernels",
+    "run_constructions",
+    "plot_constructions",
+    "write_json",
+]
 
 SETTINGS = ("random", "reflections", "construction")
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
@@ -261,6 +270,87 @@ def plot_kernels(rows: list[dict], path: Path) -> None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
     fig.tight_layout(rect=(0, 0.14, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+CONSTRUCTION_PROGRAMS = (  # (label, group, rep): one-layer programs, whose margin and state norm are direct
+    ("parity", "Z2", "scalar"),
+    ("S3 permutation", "S3", "permutation"),
+    ("S4 SO(3)", "S4", "orthogonal"),
+    ("A5 SO(3)", "A5", "orthogonal"),
+    ("S5 permutation", "S5", "permutation"),
+    ("D8 O(2)", "D8", "orthogonal"),
+    ("Z12 O(2)", "Z12", "orthogonal"),
+)
+
+
+def run_constructions(max_length: int = 20_000, *, formats=("bfloat16", "float16", "float32"), seed: int = 0,
+                      progress=None) -> list[dict]:  # fmt: skip
+    """The constructions study: for each one-layer program and format, the longest safe length predicted
+    by each model — the decoder fails once the state error reaches the margin m (half the least distance
+    between readouts), and the error after T tokens of n_h factors is ≈ T·n_h·c_w‖h‖ (worst case) or
+    √(T·n_h)·c_p‖h‖ (probabilistic), so T_w = m/(n_h c_w ‖h‖) and T_p = (m/(c_p ‖h‖))²/n_h — against the
+    first wrong decode measured through the op-by-op reference kernel in that format (a naive recurrence;
+    None when the word of ``max_length`` tokens is tracked throughout)."""
+    from proofs_check.simulate import exact_run, random_words, simulate
+    from theory.groups import parse_group
+    from theory.precision import factor_error_bound, factor_error_estimate
+
+    rows = []
+    for label, spec, rep in CONSTRUCTION_PROGRAMS:
+        program = compile_group(spec, rep=rep)
+        margin = float(program.min_readout_distance_squared()) ** 0.5 / 2
+        norm = max(float(sum(float(e) ** 2 for e in r) ** 0.5) for r in program.readouts)
+        words = random_words(parse_group(spec).order, 1, max_length, seed=seed)
+        exact = exact_run(program, words)
+        for name in formats:
+            run = simulate(program, words, dtype=_DTYPES[name], backend="reference", mode="recurrent", exact=exact)
+            worst = margin / (program.n_h * factor_error_bound(name) * norm)
+            typical = (margin / (factor_error_estimate(name) * norm)) ** 2 / program.n_h
+            rows.append({"program": label, "format": name, "n_h": program.n_h, "margin": margin, "state_norm": norm,
+                         "predicted_worst": worst, "predicted_probabilistic": typical,
+                         "measured_first_error": run.first_error, "length": max_length,
+                         "max_state_error": run.max_state_error})  # fmt: skip
+            if progress is not None:
+                progress(1)
+    return rows
+
+
+def plot_constructions(rows: list[dict], path: Path) -> None:
+    """Predicted safe lengths (worst case, probabilistic) and the measured first error per program and
+    format, on a log scale; a program tracked throughout is drawn at the tested length with an arrow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    formats = list(dict.fromkeys(r["format"] for r in rows))
+    programs = list(dict.fromkeys(r["program"] for r in rows))
+    fig, axes = plt.subplots(1, len(formats), figsize=(5 * len(formats), 4.8), squeeze=False, sharey=True)
+    for ax, name in zip(axes[0], formats):
+        sel = {r["program"]: r for r in rows if r["format"] == name}
+        y = np.arange(len(programs))
+        ax.scatter([max(sel[p]["predicted_worst"], 0.1) for p in programs], y, marker="|", s=200, color="tab:red",
+                   label="predicted safe length, worst case")  # fmt: skip
+        ax.scatter([max(sel[p]["predicted_probabilistic"], 0.1) for p in programs], y, marker="x", color="tab:orange",
+                   label="predicted, probabilistic")  # fmt: skip
+        measured = [sel[p]["measured_first_error"] or sel[p]["length"] for p in programs]
+        tracked = [sel[p]["measured_first_error"] is None for p in programs]
+        ax.scatter(measured, y, marker="o", color="tab:blue", label="measured first error")
+        for yi, m, full in zip(y, measured, tracked):
+            if full:
+                ax.annotate("", xy=(m * 3, yi), xytext=(m, yi), arrowprops=dict(arrowstyle="->", color="tab:blue"))
+        ax.set_xscale("log")
+        ax.set_xlim(right=max(max(measured) * 5, ax.get_xlim()[1]))  # room for the 'tracked throughout' arrows
+        ax.set_yticks(y, programs)
+        ax.set_title(f"one-layer programs in {name} (reference kernel)")
+        ax.set_xlabel("tokens")
+        ax.grid(True, axis="x", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
