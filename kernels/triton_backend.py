@@ -32,7 +32,8 @@ def _block(n: int) -> int:
 class Launch:
     """Sizes, blocks and flags shared by every kernel launch of one call, and its chunk layout:
     ``offsets`` [N + 1] (index of each sequence's first chunk) and ``chunk_index`` [n_chunks, 2]
-    ((sequence, chunk within it) of every chunk, in order), int64 on the device."""
+    ((sequence, chunk within it) of every chunk, in order), int64 on the device. ``scale`` is a
+    one-element tensor in the accumulation dtype (a Python float argument would be rounded to float32)."""
 
     batch: int
     tokens: int
@@ -40,7 +41,7 @@ class Launch:
     kdim: int
     vdim: int
     n_h: int
-    scale: float
+    scale: torch.Tensor
     sequences: int
     chunk_size: int
     bk: int
@@ -69,19 +70,21 @@ class Launch:
         """(chunks, heads): one program per chunk."""
         return (self.chunks, self.heads)
 
-    def dims(self) -> tuple:
-        """The size arguments every kernel takes; scale as a tensor in the accumulation dtype (a Python
-        float argument would be rounded to float32)."""
-        scale = torch.tensor([self.scale], dtype=self.acc, device=self.offsets.device)
-        return (self.tokens, self.heads, self.kdim, self.vdim, self.n_h, scale)
+    @property
+    def shape(self) -> tuple:
+        """The size arguments every kernel takes: T, H, K, V, n_h."""
+        return (self.tokens, self.heads, self.kdim, self.vdim, self.n_h)
+
+    @property
+    def tl_acc(self):
+        return triton_kernels.tl.float64 if self.acc == torch.float64 else triton_kernels.tl.float32
 
     def constants(self, **extra) -> dict:
         """The compile-time constants every chunked kernel takes, and ``extra``. One pipeline stage: the
         loops' loads are large tiles, and staging them several deep overflows Hopper's shared memory
         (measured on the H200: 278,528 > 232,448 bytes for chunk_fwd at K = V = 128)."""
-        acc = triton_kernels.tl.float64 if self.acc == torch.float64 else triton_kernels.tl.float32
         precision = {torch.float64: "ieee", torch.bfloat16: "tf32"}.get(self.dtype, "tf32x3")
-        return dict(C=self.chunk_size, BK=self.bk, BV=self.bv, HAS_G=self.has_g, VARLEN=self.varlen, ACC=acc,
+        return dict(C=self.chunk_size, BK=self.bk, BV=self.bv, HAS_G=self.has_g, VARLEN=self.varlen, ACC=self.tl_acc,
                     PRECISION=precision, num_stages=1, **extra)  # fmt: skip
 
     def empty(self, *shape) -> torch.Tensor:
@@ -106,7 +109,8 @@ def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, backward: bool = False)
     offsets = torch.cat([torch.zeros(1, dtype=torch.int64), per_sequence.cumsum(0)])
     sequence = torch.repeat_interleave(torch.arange(lengths.numel()), per_sequence)
     index = torch.stack([sequence, torch.arange(int(offsets[-1])) - offsets[sequence]], dim=1)
-    return Launch(batch, tokens, heads, kdim, vdim, n_h, scale, lengths.numel(), chunk_size, bk, bv, g is not None,
+    scale_t = torch.tensor([scale], dtype=reference.state_dtype(q.dtype), device=q.device)
+    return Launch(batch, tokens, heads, kdim, vdim, n_h, scale_t, lengths.numel(), chunk_size, bk, bv, g is not None,
                   cu_seqlens is not None, q.dtype, offsets.to(q.device), index.contiguous().to(q.device))  # fmt: skip
 
 
@@ -122,12 +126,12 @@ def _states(sizes: Launch, q, k, v, beta, g, h0, cu, dummy, *, o=None, ht=None, 
     t = sizes.empty(sizes.chunks, sizes.heads, sizes.chunk_size, sizes.chunk_size) if store_t else dummy
     consts = sizes.constants()
     triton_kernels.chunk_wy[sizes.chunk_grid](
-        k, v, beta, g, cu, sizes.chunk_index, w, u, t, *sizes.dims()[:5],
+        k, v, beta, g, cu, sizes.chunk_index, w, u, t, *sizes.shape,
         **{**consts, "BV": min(_block(sizes.vdim), 64)}, STORE_T=store_t,
     )  # fmt: skip
     triton_kernels.chunk_fwd[sizes.state_grid](
         q, k, w, u, g, h0, dummy if o is None else o, dummy if ht is None else ht, cu,
-        dummy if snaps is None else snaps, sizes.offsets, *sizes.dims(), **consts,
+        dummy if snaps is None else snaps, sizes.offsets, *sizes.shape, sizes.scale, **consts,
         HAS_H0=h0 is not dummy, STORE_HT=ht is not None, STORE_O=o is not None, STORE_SNAPS=snaps is not None,
     )  # fmt: skip
     return w, u, t
@@ -147,9 +151,9 @@ def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, m
         _states(sizes, q, k, v, beta, g, h0, cu, dummy, o=o, ht=ht)
     else:
         triton_kernels.recurrent_fwd[sizes.state_grid](
-            q, k, v, beta, g, h0, o, dummy if ht is None else ht, cu, *sizes.dims(), BK=sizes.bk, BV=sizes.bv,
-            HAS_G=sizes.has_g, HAS_H0=h0 is not dummy, STORE_HT=ht is not None, VARLEN=sizes.varlen,
-            ACC=sizes.constants()["ACC"],
+            q, k, v, beta, g, h0, o, dummy if ht is None else ht, cu, *sizes.shape, sizes.scale,
+            BK=sizes.bk, BV=sizes.bv, HAS_G=sizes.has_g, HAS_H0=h0 is not dummy, STORE_HT=ht is not None,
+            VARLEN=sizes.varlen, ACC=sizes.tl_acc,
         )  # fmt: skip
     return o, ht
 
@@ -171,12 +175,12 @@ def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht)
     du, dsnaps = sizes.empty(*v.shape), torch.empty_like(snaps)
     consts = sizes.constants()
     triton_kernels.chunk_bwd_states[sizes.state_grid](
-        q, k, w, g, cu, do, dht, du, dsnaps, dh0, sizes.offsets, *sizes.dims(), **consts,
+        q, k, w, g, cu, do, dht, du, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale, **consts,
         HAS_DHT=dht is not dummy,
     )  # fmt: skip
     triton_kernels.chunk_bwd_grads[sizes.chunk_grid](
         q, k, v, beta, g, cu, sizes.chunk_index, w, u, t, snaps, dsnaps, du, do, dq, dk, dv, dbeta, dg,
-        *sizes.dims(), **consts,
+        *sizes.shape, sizes.scale, **consts,
     )  # fmt: skip
     return dq, dk, dv, dbeta, dg, dh0
 

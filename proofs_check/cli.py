@@ -168,20 +168,7 @@ def _growth(rows: list[dict], last: dict) -> str:
     return f"{math.log(last['error_max'] / first['error_max']) / math.log(last['length'] / first['length']):.2f}"
 
 
-def stability(args, console) -> int:
-    """``deltaproof stability``: run a study with a progress bar, print a summary table, write JSON / plot."""
-    from proofs_check import stability as study
-
-    if args.study == "kernels":
-        return _stability_kernels(args, console, study)
-    if args.study == "constructions":
-        return _stability_constructions(args, console, study)
-    formats = tuple(args.formats.split(","))
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("GH products", total=args.max_length * len(study.SETTINGS))
-        rows = study.run_products(args.max_length, formats=formats, dim=args.dim, batch=args.batch, seed=args.seed,
-                                  progress=lambda n: bar.advance(task, n))  # fmt: skip
+def _products_table(rows: list[dict], args, study) -> Table:
     table = Table(title=f"GH products: error at T = {args.max_length} (relative to ‖X_0‖)")
     for name in ("setting", "format", "measured (max)", "bound ∝ T", "estimate ∝ √T", "growth T^a", "‖X̂ᵀX̂ − I‖"):
         table.add_column(name)
@@ -190,20 +177,10 @@ def stability(args, console) -> int:
             orth = "" if r["orthogonality"] is None else f"{r['orthogonality']:.2e}"
             table.add_row(r["setting"], r["format"], f"{r['error_max']:.2e}", f"{r['bound']:.2e}",
                           f"{r['estimate']:.2e}", _growth(rows, r), orth)  # fmt: skip
-    console.print(table)
-    if args.json is not None:
-        study.write_json(rows, args.json)
-    if args.plot is not None:
-        study.plot_products(rows, args.plot)
-    return 0
+    return table
 
 
-def _stability_kernels(args, console, study) -> int:
-    """The kernels study on the CPU: every run, then the worst error per backend over all settings."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:  # fmt: skip
-        task = bar.add_task("kernels vs float64", total=None)
-        rows = study.run_kernels(seed=args.seed, progress=lambda n: bar.advance(task, n))
+def _kernels_table(rows: list[dict], args, study) -> Table:
     table = Table(title="kernels vs float64 (worst over β ranges, gates, key normalisation, lengths)")
     for name in ("backend", "mode", "dtype", "worst o", "worst state", "worst / model", "suspect runs"):
         table.add_column(name)
@@ -212,40 +189,46 @@ def _stability_kernels(args, console, study) -> int:
         worst_o, worst_s = max(r["o"] for r in sel), max(r["state"] for r in sel)
         ratio, suspects = max(r["over_model"] for r in sel), sum(r["suspect"] for r in sel)
         table.add_row(backend, mode, dtype, f"{worst_o:.2e}", f"{worst_s:.2e}", f"{ratio:.2f}", str(suspects))
-    console.print(table)
-    if args.json is not None:
-        study.write_json(rows, args.json, "kernels")
-    if args.plot is not None:
-        study.plot_kernels(rows, args.plot)
-    return 0
+    return table
 
 
-def _stability_constructions(args, console, study) -> int:
-    """Predicted safe lengths against the measured first error, per one-layer program and format."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:  # fmt: skip
-        task = bar.add_task("constructions", total=len(study.CONSTRUCTION_PROGRAMS) * 3)
-        rows = study.run_constructions(args.max_length, seed=args.seed, progress=lambda n: bar.advance(task, n))
+def _constructions_table(rows: list[dict], args, study) -> Table:
     table = Table(title=f"one-layer programs through the op-by-op reference, words of {args.max_length} tokens")
-    for name in (
-        "program",
-        "format",
-        "margin",
-        "safe T (worst)",
-        "T (probabilistic)",
-        "first error",
-        "max state error",
-    ):
+    for name in ("program", "format", "margin", "safe T (worst)", "T (probabilistic)", "first error", "max error"):
         table.add_column(name)
     for r in rows:
         first = "none" if r["measured_first_error"] is None else str(r["measured_first_error"])
         table.add_row(r["program"], r["format"], f"{r['margin']:.3f}", f"{r['predicted_worst']:.3g}",
                       f"{r['predicted_probabilistic']:.3g}", first, f"{r['max_state_error']:.2e}")  # fmt: skip
-    console.print(table)
+    return table
+
+
+def stability(args, console) -> int:
+    """``deltaproof stability``: run a study with a progress bar, print its summary table, write JSON / plot."""
+    from proofs_check import stability as study
+
+    formats = tuple(args.formats.split(","))
+    studies = {  # study → (progress label, total steps or None, run(progress), summary table, plot)
+        "products": ("GH products", args.max_length * len(study.SETTINGS),
+                     lambda progress: study.run_products(args.max_length, formats=formats, dim=args.dim,
+                                                         batch=args.batch, seed=args.seed, progress=progress),
+                     _products_table, study.plot_products),
+        "kernels": ("kernels vs float64", None, lambda progress: study.run_kernels(seed=args.seed, progress=progress),
+                    _kernels_table, study.plot_kernels),
+        "constructions": ("constructions", len(study.CONSTRUCTION_PROGRAMS) * 3,
+                          lambda progress: study.run_constructions(args.max_length, seed=args.seed, progress=progress),
+                          _constructions_table, study.plot_constructions),
+    }  # fmt: skip
+    label, total, run, summary, plot = studies[args.study]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        rows = run(lambda n: bar.advance(task, n))
+    console.print(summary(rows, args, study))
     if args.json is not None:
-        study.write_json(rows, args.json, "constructions")
+        study.write_json(rows, args.json, args.study)
     if args.plot is not None:
-        study.plot_constructions(rows, args.plot)
+        plot(rows, args.plot)
     return 0
 
 

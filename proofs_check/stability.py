@@ -124,17 +124,35 @@ def run_products(max_length: int = 10_000, *, formats=("bfloat16", "float16", "f
     return rows
 
 
-def plot_products(rows: list[dict], path: Path) -> None:
-    """Error against length per setting (log–log), with the two models as dashed (bound) and dotted
-    (estimate) lines in each format's colour."""
+def _panels(count: int, sharey: bool = False):
+    """A figure with ``count`` panels side by side (matplotlib's file backend, imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fig, axes = plt.subplots(1, count, figsize=(5 * count, 4.8), squeeze=False, sharey=sharey)
+    return fig, list(axes[0])
+
+
+def _save(fig, axes, path: Path, columns: int, bottom: float) -> None:
+    """One legend (the first panel's entries) under the panels, then the PNG."""
+    import matplotlib.pyplot as plt
+
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=8)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_products(rows: list[dict], path: Path) -> None:
+    """Error against length per setting (log–log), with the two models as dashed (bound) and dotted
+    (estimate) lines in each format's colour."""
     settings = [s for s in SETTINGS if any(r["setting"] == s for r in rows)]
-    fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 4.8), squeeze=False)
-    for ax, setting in zip(axes[0], settings):
+    fig, axes = _panels(len(settings))
+    for ax, setting in zip(axes, settings):
         for color, name in zip(("tab:red", "tab:orange", "tab:blue"), ("bfloat16", "float16", "float32")):
             sel = [r for r in rows if r["setting"] == setting and r["format"] == name]
             if not sel:
@@ -147,16 +165,12 @@ def plot_products(rows: list[dict], path: Path) -> None:
         ax.set_title(f"GH products, {setting} factors")
         ax.set_xlabel("number of factors T")
         ax.grid(True, which="major", alpha=0.3)
-    axes[0][0].set_ylabel("error ‖X̂_T − X_T‖₂ / ‖X_0‖₂ (dimensionless)")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
-    fig.tight_layout(rect=(0, 0.16, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    axes[0].set_ylabel("error ‖X̂_T − X_T‖₂ / ‖X_0‖₂ (dimensionless)")
+    _save(fig, axes, path, columns=3, bottom=0.16)
 
 
-def write_json(rows: list[dict], path: Path, study: str = "products") -> None:
+def write_json(rows: list[dict], path: Path, study: str) -> None:
+    """The rows of one study (``study`` names it) as JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"study": study, "rows": rows}, indent=1) + "\n")
 
@@ -214,6 +228,10 @@ def run_kernels(lengths=(16, 64, 256), *, triton_length: int = 64, n_h: int = 2,
     state, their largest ratio to the probabilistic models (``over_model``), ``suspect`` above 10×."""
     from kernels import delta_product
 
+    if not lengths or any(int(t) < 1 for t in (*lengths, triton_length)):
+        raise ValueError(
+            f"lengths: expected positive token counts, got {lengths!r} and triton_length {triton_length!r}"
+        )
     rows = []
     for betas in KERNEL_BETAS:
         for gates in KERNEL_GATES:
@@ -245,13 +263,8 @@ def run_kernels(lengths=(16, 64, 256), *, triton_length: int = 64, n_h: int = 2,
 def plot_kernels(rows: list[dict], path: Path) -> None:
     """State error against length per β range (no gate, keys normalised in float64), one line per
     (backend, mode, dtype), with the reference's probabilistic model dotted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(KERNEL_BETAS), figsize=(5 * len(KERNEL_BETAS), 4.8), squeeze=False)
-    for ax, betas in zip(axes[0], KERNEL_BETAS):
+    fig, axes = _panels(len(KERNEL_BETAS))
+    for ax, betas in zip(axes, KERNEL_BETAS):
         for backend, mode, dtype in KERNEL_RUNS:
             sel = [r for r in rows if (r["betas"], r["gates"], r["keys_normalised_in"]) == (betas, "none", "float64")
                    and (r["backend"], r["mode"], r["dtype"]) == (backend, mode, dtype)]  # fmt: skip
@@ -266,13 +279,8 @@ def plot_kernels(rows: list[dict], path: Path) -> None:
         ax.set_title(f"kernels vs float64, β ∈ {betas}, no gate")
         ax.set_xlabel("tokens T (n_h sub-steps each)")
         ax.grid(True, which="major", alpha=0.3)
-    axes[0][0].set_ylabel("final-state error ‖S − S_ref‖ / ‖S_ref‖")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    axes[0].set_ylabel("final-state error ‖S − S_ref‖ / ‖S_ref‖")
+    _save(fig, axes, path, columns=4, bottom=0.14)
 
 
 CONSTRUCTION_PROGRAMS = (  # (label, group, rep): one-layer programs, whose margin and state norm are direct
@@ -298,6 +306,8 @@ def run_constructions(max_length: int = 20_000, *, formats=("bfloat16", "float16
     from theory.groups import parse_group
     from theory.precision import factor_error_bound, factor_error_estimate
 
+    if max_length < 1:
+        raise ValueError(f"max_length: expected a positive integer, got {max_length!r}")
     rows = []
     for label, spec, rep in CONSTRUCTION_PROGRAMS:
         program = compile_group(spec, rep=rep)
@@ -321,15 +331,10 @@ def run_constructions(max_length: int = 20_000, *, formats=("bfloat16", "float16
 def plot_constructions(rows: list[dict], path: Path) -> None:
     """Predicted safe lengths (worst case, probabilistic) and the measured first error per program and
     format, on a log scale; a program tracked throughout is drawn at the tested length with an arrow."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     formats = list(dict.fromkeys(r["format"] for r in rows))
     programs = list(dict.fromkeys(r["program"] for r in rows))
-    fig, axes = plt.subplots(1, len(formats), figsize=(5 * len(formats), 4.8), squeeze=False, sharey=True)
-    for ax, name in zip(axes[0], formats):
+    fig, axes = _panels(len(formats), sharey=True)
+    for ax, name in zip(axes, formats):
         sel = {r["program"]: r for r in rows if r["format"] == name}
         y = np.arange(len(programs))
         ax.scatter([max(sel[p]["predicted_worst"], 0.1) for p in programs], y, marker="|", s=200, color="tab:red",
@@ -348,9 +353,4 @@ def plot_constructions(rows: list[dict], path: Path) -> None:
         ax.set_title(f"one-layer programs in {name} (reference kernel)")
         ax.set_xlabel("tokens")
         ax.grid(True, axis="x", alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, axes, path, columns=3, bottom=0.1)

@@ -33,7 +33,8 @@ def test_products_study_stays_under_the_bound_and_near_the_estimate():
             # independent random keys: within a factor 10 of the √T estimate (the 'suspect' line)
             assert r["estimate"] / 10 <= r["error_max"] <= 10 * r["estimate"]
         if r["setting"] != "random":
-            assert r["orthogonality"] is not None and r["orthogonality"] <= 3 * r["bound"]
+            # X orthogonal, E = X̂ − X: ‖X̂ᵀX̂ − I‖ = ‖XᵀE + EᵀX + EᵀE‖ ≤ 2‖E‖ + ‖E‖²
+            assert r["orthogonality"] is not None and r["orthogonality"] <= 2 * r["bound"] + r["bound"] ** 2
     lengths = sorted({r["length"] for r in rows})
     assert lengths[0] == 1 and lengths[-1] == 300 and 100 in lengths
 
@@ -43,6 +44,12 @@ def test_bad_study_arguments_are_refused():
         run_products(0)
     with pytest.raises(ValueError, match="formats"):
         run_products(5, formats=("float8",))
+    from proofs_check.stability import run_constructions, run_kernels
+
+    with pytest.raises(ValueError, match="max_length"):
+        run_constructions(0)
+    with pytest.raises(ValueError, match="lengths"):
+        run_kernels(lengths=(0,))
 
 
 def test_cli_writes_json_and_plot(tmp_path):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import sympy as sp
 import torch
 
 from kernels import delta_product
 from proofs_check.registry import Evidence, claim
-from theory.precision import FORMATS, cast
+from theory.precision import FORMATS, cast, cast_exact
 from theory.sampling import gh_product_batch, random_betas, random_unit_keys
 
 
@@ -129,10 +131,6 @@ def _eventual(sequence: list, periods) -> tuple[int, int] | None:
     method="numeric",
 )
 def lemma1() -> Evidence:
-    from fractions import Fraction
-
-    from theory.precision import cast_exact
-
     rng = np.random.default_rng(21)
     horizon, systems = 400, 6
     data, holds = {}, True
