@@ -82,7 +82,10 @@ def test_cast_is_idempotent_and_within_half_an_ulp(name):
 
 def test_tf32_keeps_ten_fraction_bits_and_the_float32_range():
     assert cast(np.array([1 + 2**-10, 1 + 2**-11, 1 + 3 * 2**-11]), "tf32").tolist() == [1 + 2**-10, 1.0, 1 + 2**-9]
-    assert cast(np.array([1e38, 1e-38]), "tf32").tolist() != [np.inf, 0.0]
+    big, small = cast(np.array([1e38, 1e-38]), "tf32")  # float16 would give inf and 0
+    assert abs(big - 1e38) <= 2.0**-11 * 1e38  # normal: relative error ≤ u
+    assert abs(small - 1e-38) <= 2.0 ** (-126 - 10) / 2  # subnormal: half the spacing 2^(emin − p + 1)
+    assert cast(np.array([1e38, 1e-38]), "float16").tolist() == [np.inf, 0.0]
 
 
 def test_overflow_subnormals_and_specials():
