@@ -23,6 +23,11 @@ from kernels import reference, triton_kernels
 __all__ = ["run"]
 
 
+# chunk_bwd_grads holds a dozen C×C and C×K tiles: eight warps spread them (H200, n_h = 2, D = 128, bf16:
+# 6.2 → 5.0 ms per call); the other kernels were slower at eight (bench/results/profile_kernels.json)
+_GRADS_WARPS = 8
+
+
 def _block(n: int) -> int:
     """Power-of-two block ≥ 16 covering n (tl.dot needs at least 16 along each dimension)."""
     return max(16, 1 << (n - 1).bit_length())
@@ -46,6 +51,7 @@ class Launch:
     chunk_size: int
     bk: int
     bv: int
+    bv_grads: int
     has_g: bool
     varlen: bool
     dtype: torch.dtype
@@ -80,27 +86,36 @@ class Launch:
         return triton_kernels.tl.float64 if self.acc == torch.float64 else triton_kernels.tl.float32
 
     def constants(self, **extra) -> dict:
-        """The compile-time constants every chunked kernel takes, and ``extra``. One pipeline stage: the
-        loops' loads are large tiles, and staging them several deep overflows Hopper's shared memory
+        """The compile-time constants every chunked kernel takes, updated by ``extra``. One pipeline stage:
+        the loops' loads are large tiles, and staging them several deep overflows Hopper's shared memory
         (measured on the H200: 278,528 > 232,448 bytes for chunk_fwd at K = V = 128)."""
         precision = {torch.float64: "ieee", torch.bfloat16: "tf32"}.get(self.dtype, "tf32x3")
-        return dict(C=self.chunk_size, BK=self.bk, BV=self.bv, HAS_G=self.has_g, VARLEN=self.varlen, ACC=self.tl_acc,
-                    PRECISION=precision, num_stages=1, **extra)  # fmt: skip
+        base = dict(C=self.chunk_size, BK=self.bk, BV=self.bv, HAS_G=self.has_g, VARLEN=self.varlen, ACC=self.tl_acc,
+                    PRECISION=precision, num_stages=1)  # fmt: skip
+        return {**base, **extra}
+
+    @property
+    def inv_precision(self) -> str:
+        """Dot precision of the triangular solve: fp32-accurate (tf32x3) even for bf16 inputs, whose other
+        dots take one-pass tf32; ieee for float64."""
+        return "ieee" if self.acc == torch.float64 else "tf32x3"
 
     def empty(self, *shape) -> torch.Tensor:
         return torch.empty(shape, dtype=self.acc, device=self.offsets.device)
 
 
-def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, backward: bool = False) -> Launch:
-    """Blocks: the whole key dimension (BK) and a slice of the value columns (BV). The backward's kernels
-    keep many more C×C and C×K tiles live, so they take narrower value slices."""
+def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size) -> Launch:
+    """Blocks: the whole key dimension (BK) and a slice of the value columns (BV) for the kernels that walk
+    a sequence; ``chunk_bwd_grads`` keeps many more C×C and C×K tiles live, so it takes narrower slices."""
     batch, tokens, heads, kdim = q.shape
     vdim = v.shape[-1]
     bk = _block(kdim)
-    if backward:
-        bv = min(_block(vdim), 32 if bk <= 64 and q.dtype != torch.float64 else 16)
-    else:
-        bv = min(_block(vdim), 64 if bk <= 128 else 32)
+    bv = min(_block(vdim), 64 if bk <= 128 else 32)
+    # chunk_bwd_grads: 32 columns where its tiles fit (H200, bf16, K = V = 128, n_h = 2: 3.2 ms per call
+    # against 4.0 at 16; bench/results/profile_variants.json); 16 for float64 and for the 3-pass float32
+    # dots of float32 and float16 beyond K = 64 (shared memory)
+    wide = bk <= 64 or (bk <= 128 and q.dtype == torch.bfloat16)
+    bv_grads = min(_block(vdim), 32 if wide and q.dtype != torch.float64 else 16)
     if cu_seqlens is None:
         lengths = torch.full((batch,), tokens, dtype=torch.int64)
     else:
@@ -110,8 +125,9 @@ def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, backward: bool = False)
     sequence = torch.repeat_interleave(torch.arange(lengths.numel()), per_sequence)
     index = torch.stack([sequence, torch.arange(int(offsets[-1])) - offsets[sequence]], dim=1)
     scale_t = torch.tensor([scale], dtype=reference.state_dtype(q.dtype), device=q.device)
-    return Launch(batch, tokens, heads, kdim, vdim, n_h, scale_t, lengths.numel(), chunk_size, bk, bv, g is not None,
-                  cu_seqlens is not None, q.dtype, offsets.to(q.device), index.contiguous().to(q.device))  # fmt: skip
+    return Launch(batch, tokens, heads, kdim, vdim, n_h, scale_t, lengths.numel(), chunk_size, bk, bv, bv_grads,
+                  g is not None, cu_seqlens is not None, q.dtype, offsets.to(q.device),
+                  index.contiguous().to(q.device))  # fmt: skip
 
 
 def _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy):
@@ -119,68 +135,75 @@ def _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy):
     return tuple(dummy if x is None else x.contiguous() for x in (q, k, v, beta, g, h0, cu_seqlens))
 
 
-def _states(sizes: Launch, q, k, v, beta, g, h0, cu, dummy, *, o=None, ht=None, snaps=None, store_t=False):
+def _states(sizes: Launch, q, k, v, beta, g, h0, cu, dummy, *, o=None, ht=None, snaps=None, t=None, keep_t=False):
     """``chunk_wy`` then ``chunk_fwd``, storing o, the final state and the chunk-start states where given.
-    Returns W, U and T (T only with ``store_t``)."""
+    ``t``: the chunks' T = (I + A)⁻¹ from an earlier call at this chunk size, used instead of solving again.
+    Returns W, U and T (T only if given or ``keep_t``); with ``snaps``, U holds u = U − W S₀ instead."""
     w, u = sizes.empty(*k.shape), sizes.empty(*v.shape)
-    t = sizes.empty(sizes.chunks, sizes.heads, sizes.chunk_size, sizes.chunk_size) if store_t else dummy
-    consts = sizes.constants()
+    load_t, store_t = t is not None, t is None and keep_t
+    if store_t:
+        t = sizes.empty(sizes.chunks, sizes.heads, sizes.chunk_size, sizes.chunk_size)
     triton_kernels.chunk_wy[sizes.chunk_grid](
-        k, v, beta, g, cu, sizes.chunk_index, w, u, t, *sizes.shape,
-        **{**consts, "BV": min(_block(sizes.vdim), 64)}, STORE_T=store_t,
+        k, v, beta, g, cu, sizes.chunk_index, w, u, dummy if t is None else t, *sizes.shape,
+        **sizes.constants(BV=min(_block(sizes.vdim), 64)), STORE_T=store_t, LOAD_T=load_t,
+        INV_PRECISION=sizes.inv_precision,
     )  # fmt: skip
     triton_kernels.chunk_fwd[sizes.state_grid](
         q, k, w, u, g, h0, dummy if o is None else o, dummy if ht is None else ht, cu,
-        dummy if snaps is None else snaps, sizes.offsets, *sizes.shape, sizes.scale, **consts,
+        dummy if snaps is None else snaps, sizes.offsets, *sizes.shape, sizes.scale, **sizes.constants(),
         HAS_H0=h0 is not dummy, STORE_HT=ht is not None, STORE_O=o is not None, STORE_SNAPS=snaps is not None,
     )  # fmt: skip
     return w, u, t
 
 
-def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size):
+def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, keep_t):
+    """(o, final state or None, T or None): T = (I + A)⁻¹ of every chunk is kept for the backward if
+    ``keep_t`` (chunk mode; its size is C² per chunk and head in the accumulation dtype)."""
     sizes = _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size)
-    o = torch.zeros(sizes.batch, sizes.tokens, sizes.heads, sizes.vdim, dtype=q.dtype, device=q.device)
+    o = torch.empty(sizes.batch, sizes.tokens, sizes.heads, sizes.vdim, dtype=q.dtype, device=q.device)
     ht = sizes.empty(sizes.sequences, sizes.heads, sizes.kdim, sizes.vdim) if output_final_state else None
     if not (sizes.sequences * sizes.heads and sizes.tokens):
         if ht is not None:
             ht.copy_(h0 if h0 is not None else torch.zeros_like(ht))
-        return o, ht
+        return o.zero_(), ht, None
     dummy = sizes.empty(1)
     q, k, v, beta, g, h0, cu = _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy)
+    t = None
     if mode == "chunk":
-        _states(sizes, q, k, v, beta, g, h0, cu, dummy, o=o, ht=ht)
+        t = _states(sizes, q, k, v, beta, g, h0, cu, dummy, o=o, ht=ht, keep_t=keep_t)[2]
     else:
         triton_kernels.recurrent_fwd[sizes.state_grid](
             q, k, v, beta, g, h0, o, dummy if ht is None else ht, cu, *sizes.shape, sizes.scale,
             BK=sizes.bk, BV=sizes.bv, HAS_G=sizes.has_g, HAS_H0=h0 is not dummy, STORE_HT=ht is not None,
             VARLEN=sizes.varlen, ACC=sizes.tl_acc,
         )  # fmt: skip
-    return o, ht
+    return o, ht, t
 
 
-def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht):
-    """(dq, dk, dv, dβ, dg, dh0) in the accumulation dtype, by the chunked backward kernels."""
-    sizes = _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, backward=True)
-    dq, dk, dv = sizes.empty(*q.shape).zero_(), sizes.empty(*k.shape), sizes.empty(*v.shape)
-    dbeta, dg = sizes.empty(*beta.shape), sizes.empty(*q.shape[:3]).zero_()
+def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht, t):
+    """(dq, dk, dv, dβ, dg, dh0) by the chunked backward kernels, each in its input's dtype (dh0 in the
+    accumulation dtype without an initial state): the kernels round every gradient once, on store.
+    ``t``: the forward's T at this chunk size, or None to solve again."""
+    sizes = _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size)
+    dq, dk, dv, dbeta = (torch.empty(x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v, beta))
+    dg = sizes.empty(*q.shape[:3]) if g is None else torch.empty(g.shape, dtype=g.dtype, device=g.device)
     dh0 = sizes.empty(sizes.sequences, sizes.heads, sizes.kdim, sizes.vdim)
     if not (sizes.sequences * sizes.heads and sizes.tokens):
         dh0.copy_(dht if dht is not None else torch.zeros_like(dh0))
-        return dq, dk.zero_(), dv.zero_(), dbeta.zero_(), dg, dh0
+        return dq.zero_(), dk.zero_(), dv.zero_(), dbeta.zero_(), dg.zero_(), dh0
     dummy = sizes.empty(1)
     q, k, v, beta, g, h0, cu = _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy)
     do, dht = do.contiguous(), dummy if dht is None else dht.contiguous()
     snaps = sizes.empty(sizes.chunks, sizes.heads, sizes.kdim, sizes.vdim)
-    w, u, t = _states(sizes, q, k, v, beta, g, h0, cu, dummy, snaps=snaps, store_t=True)
+    w, u, t = _states(sizes, q, k, v, beta, g, h0, cu, dummy, snaps=snaps, t=t, keep_t=True)
     du, dsnaps = sizes.empty(*v.shape), torch.empty_like(snaps)
-    consts = sizes.constants()
     triton_kernels.chunk_bwd_states[sizes.state_grid](
-        q, k, w, g, cu, do, dht, du, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale, **consts,
+        q, k, w, g, cu, do, dht, du, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale, **sizes.constants(),
         HAS_DHT=dht is not dummy,
     )  # fmt: skip
     triton_kernels.chunk_bwd_grads[sizes.chunk_grid](
-        q, k, v, beta, g, cu, sizes.chunk_index, w, u, t, snaps, dsnaps, du, do, dq, dk, dv, dbeta, dg,
-        *sizes.shape, sizes.scale, **consts,
+        q, k, v, beta, g, cu, sizes.chunk_index, u, t, snaps, dsnaps, du, do, dq, dk, dv, dbeta, dg,
+        *sizes.shape, sizes.scale, **sizes.constants(BV=sizes.bv_grads, num_warps=_GRADS_WARPS),
     )  # fmt: skip
     return dq, dk, dv, dbeta, dg, dh0
 
@@ -210,21 +233,24 @@ def _fitting(run, q, v, g, chunk_size: int, backward: bool):
 class _DeltaProduct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size):
-        ctx.save_for_backward(q, k, v, beta, g, h0)
-        # the backward is chunked in both modes; the recurrent mode has no chunk size of its own
-        ctx.options = (n_h, scale, cu_seqlens, chunk_size if mode == "chunk" else 64)
-        o, ht = _fitting(
-            lambda size: _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, size),
+        keep_t = mode == "chunk" and any(ctx.needs_input_grad[:6])
+        o, ht, t, size = _fitting(
+            lambda size: (*_forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, size,
+                                    keep_t), size),
             q, v, g, chunk_size, backward=False,
         )  # fmt: skip
+        ctx.save_for_backward(q, k, v, beta, g, h0, t)
+        # the backward is chunked in both modes; the recurrent mode has no chunk size of its own
+        ctx.options = (n_h, scale, cu_seqlens, chunk_size if mode == "chunk" else 64, size)
         return (o, ht) if ht is not None else (o,)
 
     @staticmethod
     def backward(ctx, do, dht=None):
-        q, k, v, beta, g, h0 = ctx.saved_tensors
-        n_h, scale, cu_seqlens, chunk_size = ctx.options
+        q, k, v, beta, g, h0, t = ctx.saved_tensors
+        n_h, scale, cu_seqlens, chunk_size, t_size = ctx.options
         grads = _fitting(
-            lambda size: _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, size, do, dht),
+            lambda size: _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, size, do, dht,
+                                   t if size == t_size else None),
             q, v, g, chunk_size, backward=True,
         )  # fmt: skip
         result = []

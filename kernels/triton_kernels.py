@@ -7,8 +7,8 @@ W = T(βΓ ⊙ K), U = T(β ⊙ V); then u = U − W S, o = scale(Γ ⊙ Q S + (
 S ← Γ_C S + (e^{D[C,·]} ⊙ K)ᵀ u. The work is split like fla's, so that only the state recurrence is
 sequential:
 
-* ``chunk_wy`` — one program per (chunk, head), all in parallel: A, T by forward substitution in
-  registers, W and U (and T itself for the backward).
+* ``chunk_wy`` — one program per (chunk, head), all in parallel: A, T by recursive block inversion
+  (log₂C levels of tl.dot), W and U (and T itself for the backward).
 * ``chunk_fwd`` — one program per (sequence × head, block of value columns), walking its chunks in
   order: u, o, the state (and, for the backward, the state at every chunk start).
 * ``chunk_bwd_states`` — the same programs walking the chunks in reverse: the state gradient dS at every
@@ -75,19 +75,16 @@ def _rows(i_b, i_h, start, end, T, ti, H: tl.constexpr, NH: tl.constexpr):
 
 
 @triton.jit
-def _gates(g, tok_flat, is_gate, ti, HAS_G: tl.constexpr, ACC: tl.constexpr):
-    """Local log-gates γ_r: g_t at a token's first sub-step, 0 elsewhere (and without a gate)."""
+def _decays(g, tok_flat, is_gate, ti, HAS_G: tl.constexpr, ACC: tl.constexpr):
+    """e^{D[r,s]} on and below the diagonal (zero above) and the decay from the chunk start e^{D[r,0]}, from
+    the local log-gates γ_r (g_t at a token's first sub-step, 0 elsewhere); without a gate, the causal mask
+    and ones."""
     if HAS_G:
-        return tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0).to(ACC)
-    return tl.zeros((ti.shape[0],), dtype=ACC)
-
-
-@triton.jit
-def _decays(gam, ti, ACC: tl.constexpr):
-    """e^{D[r,s]} on and below the diagonal (zero above) and the decay from the chunk start e^{D[r,0]}."""
-    d = tl.cumsum(tl.where(ti[:, None] > ti[None, :], gam[:, None], 0.0).to(ACC), axis=0)
-    e = tl.where(ti[:, None] >= ti[None, :], tl.exp(d), 0.0).to(ACC)
-    return e, tl.exp(tl.cumsum(gam, axis=0))
+        gam = tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0).to(ACC)
+        d = tl.cumsum(tl.where(ti[:, None] > ti[None, :], gam[:, None], 0.0).to(ACC), axis=0)
+        e = tl.where(ti[:, None] >= ti[None, :], tl.exp(d), 0.0).to(ACC)
+        return e, tl.exp(tl.cumsum(gam, axis=0))
+    return tl.where(ti[:, None] >= ti[None, :], 1.0, 0.0).to(ACC), tl.full((ti.shape[0],), 1.0, dtype=ACC)
 
 
 @triton.jit
@@ -113,14 +110,36 @@ def _chunk_ptrs(ptr, i_c, i_h, ti, H: tl.constexpr, C: tl.constexpr):
 
 
 @triton.jit
+def _inverse_unit_lower(a, ti, C: tl.constexpr, INV_PRECISION: tl.constexpr, ACC: tl.constexpr):
+    """T = (I + A)⁻¹ for strictly lower-triangular A [C, C] by recursive 2×2 block inversion.
+
+    With D_b the inverses of the b×b diagonal blocks of I + A (block diagonal, D_1 = I), each 2b×2b
+    diagonal block [[M₁₁, 0], [A₂₁, M₂₂]] has inverse [[D₁₁, 0], [−D₂₂A₂₁D₁₁, D₂₂]], so
+    D_2b = D_b − D_b L_b D_b with L_b the A₂₁ parts of every 2b-block; b = 1, 2, 4, …, C/2 gives T = D_C
+    in log₂C levels of two tl.dot each. Recursive triangular inversion has the error bounds of
+    substitution (Du Croz & Higham 1992; Higham, Accuracy and Stability, §14.2)."""
+    pairs = tl.where(ti[:, None] // 2 == ti[None, :] // 2, a, 0.0)
+    t_inv = tl.where(ti[:, None] == ti[None, :], 1.0, 0.0).to(ACC) - pairs
+    for level in tl.static_range(1, 6):
+        if (2 << level) <= C:
+            same_pair = ti[:, None] // (2 << level) == ti[None, :] // (2 << level)
+            lower = tl.where(same_pair & (ti[:, None] // (1 << level) != ti[None, :] // (1 << level)), a, 0.0)
+            inner = tl.dot(lower.to(ACC), t_inv, input_precision=INV_PRECISION, out_dtype=ACC)
+            t_inv = t_inv - tl.dot(t_inv, inner, input_precision=INV_PRECISION, out_dtype=ACC)
+    return t_inv
+
+
+@triton.jit
 def chunk_wy(
-    k, v, beta, g, cu, chunk_map, w, u, t_out,
+    k, v, beta, g, cu, chunk_map, w, u, t_buf,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    HAS_G: tl.constexpr, VARLEN: tl.constexpr, STORE_T: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    HAS_G: tl.constexpr, VARLEN: tl.constexpr, STORE_T: tl.constexpr, LOAD_T: tl.constexpr, ACC: tl.constexpr,
+    PRECISION: tl.constexpr, INV_PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """T = (I + A)⁻¹ by forward substitution (row i of T is e_i − Σ_{j<i} A_ij T_j), W = T(βΓ ⊙ K) and
-    U = T(β ⊙ V), stored per sub-step row like k and v (in the accumulation dtype); T too if STORE_T."""
+    """T = (I + A)⁻¹ (:func:`_inverse_unit_lower`), W = T(βΓ ⊙ K) and U = T(β ⊙ V), stored per sub-step row
+    like k and v (in the accumulation dtype); T is stored to ``t_buf`` if STORE_T, or read from it if LOAD_T
+    (the forward's, when the backward runs at the forward's chunk size)."""
     i_c, i_h = tl.program_id(0), tl.program_id(1)
     i_b, start, end = _chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
     ti, ck = tl.arange(0, C), tl.arange(0, BK)
@@ -128,13 +147,13 @@ def chunk_wy(
     flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, end, T, ti, H, NH)
     kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
     bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
-    e, from_start = _decays(_gates(g, tok_flat, is_gate, ti, HAS_G, ACC), ti, ACC)
-    gram = tl.dot(kc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
-    a = tl.where(ti[:, None] > ti[None, :], bc[:, None] * gram * e, 0.0).to(ACC)
-    t_inv = tl.where(ti[:, None] == ti[None, :], 1.0, 0.0).to(ACC)
-    for i in range(1, C):
-        a_i = tl.sum(tl.where(ti[:, None] == i, a, 0.0), axis=0)
-        t_inv = tl.where(ti[:, None] == i, t_inv - tl.sum(a_i[:, None] * t_inv, axis=0)[None, :], t_inv)
+    e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
+    if LOAD_T:
+        t_inv = tl.load(_chunk_ptrs(t_buf, i_c, i_h, ti, H, C))
+    else:
+        gram = tl.dot(kc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
+        a = tl.where(ti[:, None] > ti[None, :], bc[:, None] * gram * e, 0.0).to(ACC)
+        t_inv = _inverse_unit_lower(a, ti, C, INV_PRECISION, ACC)
     wc = tl.dot(t_inv, (bc * from_start)[:, None] * kc, input_precision=PRECISION, out_dtype=ACC)
     _store_row_block(w, wc, flat, ck, valid, mk, K)
     for i_v in range(0, tl.cdiv(V, BV)):
@@ -144,7 +163,7 @@ def chunk_wy(
         uc = tl.dot(t_inv, bc[:, None] * vc, input_precision=PRECISION, out_dtype=ACC)
         _store_row_block(u, uc, flat, cv, valid, mv, V)
     if STORE_T:
-        tl.store(_chunk_ptrs(t_out, i_c, i_h, ti, H, C), t_inv)
+        tl.store(_chunk_ptrs(t_buf, i_c, i_h, ti, H, C), t_inv)
 
 
 @triton.jit
@@ -155,8 +174,9 @@ def chunk_fwd(
     HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
     STORE_O: tl.constexpr, STORE_SNAPS: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """The state recurrence over chunks (from ``chunk_wy``'s W and U); o if STORE_O, the state at every
-    chunk start if STORE_SNAPS, the final state if STORE_HT."""
+    """The state recurrence over chunks (from ``chunk_wy``'s W and U); o if STORE_O; if STORE_SNAPS, the
+    state at every chunk start, and u = U − W S₀ in place of U (the backward's input); the final state if
+    STORE_HT."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
     scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
@@ -175,10 +195,12 @@ def chunk_fwd(
             tl.store(p_snap, s, mask=m_snap)
         flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, eos * NH, T, ti, H, NH)
         kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
-        e, from_start = _decays(_gates(g, tok_flat, is_gate, ti, HAS_G, ACC), ti, ACC)
+        e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
         uc = _load_row_block(u, flat, cv, valid, mv, V) - tl.dot(
             _load_row_block(w, flat, ck, valid, mk, K), s, input_precision=PRECISION, out_dtype=ACC
         )
+        if STORE_SNAPS:
+            _store_row_block(u, uc, flat, cv, valid, mv, V)
         if STORE_O:
             qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
             scores = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC) * e
@@ -225,7 +247,7 @@ def chunk_bwd_states(
         kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
         qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
         do_c = _load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
-        e, from_start = _decays(_gates(g, tok_flat, is_gate, ti, HAS_G, ACC), ti, ACC)
+        e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
         scores = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC) * e
         du_c = scale * tl.dot(tl.trans(scores), do_c, input_precision=PRECISION, out_dtype=ACC)
         du_c += tl.dot(_last_row(e, ti, C)[:, None] * kc, ds, input_precision=PRECISION, out_dtype=ACC)
@@ -239,13 +261,13 @@ def chunk_bwd_states(
 
 @triton.jit
 def chunk_bwd_grads(
-    q, k, v, beta, g, cu, chunk_map, w, u, t_in, snaps, dsnaps, du, do,
+    q, k, v, beta, g, cu, chunk_map, u, t_in, snaps, dsnaps, du, do,
     dq, dk, dv, dbeta, dg,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """Gradients of one chunk from its S₀, dS₁, du, T, W, U (u = U − W S₀, M = scale·dO uᵀ):
+    """Gradients of one chunk from its S₀, dS₁, du, T and u = U − W S₀ (M = scale·dO uᵀ):
     dQ = scale·Γ⊙(dO S₀ᵀ) + (M⊙E) K;  dW = −du S₀ᵀ;  dT = du (βV)ᵀ + dW (βΓK)ᵀ;  dA = −Tᵀ dT Tᵀ
     (strictly lower); d(βV) = Tᵀ du and d(βΓK) = Tᵀ dW give dV and parts of dK, dβ, dΓ; dK also gets
     (M⊙E)ᵀ Q + e_L ⊙ (u dS₁ᵀ) + (dG + dGᵀ) K with dG = dA ⊙ β E; and dγ_t = Σ_{r≥t} dΓ_r Γ_r +
@@ -257,19 +279,15 @@ def chunk_bwd_grads(
     mk = ck < K
     strict = ti[:, None] > ti[None, :]
     flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, end, T, ti, H, NH)
-    kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
-    qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
-    wc = _load_row_block(w, flat, ck, valid, mk, K)
     bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
     t_inv = tl.load(_chunk_ptrs(t_in, i_c, i_h, ti, H, C))
-    e, from_start = _decays(_gates(g, tok_flat, is_gate, ti, HAS_G, ACC), ti, ACC)
+    e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
     e_last = _last_row(e, ti, C)
     m_ = tl.zeros((C, C), dtype=ACC)
     dt = tl.zeros((C, C), dtype=ACC)
     dq_c = tl.zeros((C, BK), dtype=ACC)
     dw = tl.zeros((C, BK), dtype=ACC)
     u_ds = tl.zeros((C, BK), dtype=ACC)
-    dgam_from = tl.zeros((C,), dtype=ACC)
     dbeta_c = tl.zeros((C,), dtype=ACC)
     s0_ds1 = tl.zeros((C,), dtype=ACC)  # Σ S₀ ⊙ dS₁ on every row; only the last row's use is kept
     for i_v in range(0, tl.cdiv(V, BV)):
@@ -282,31 +300,29 @@ def chunk_bwd_grads(
         vc = _load_row_block(v, flat, cv, valid, mv, V).to(ACC)
         do_c = _load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
         du_c = _load_row_block(du, flat, cv, valid, mv, V)
-        uc = _load_row_block(u, flat, cv, valid, mv, V) - tl.dot(wc, s0, input_precision=PRECISION, out_dtype=ACC)
+        uc = _load_row_block(u, flat, cv, valid, mv, V)
         m_ += scale * tl.dot(do_c, tl.trans(uc), input_precision=PRECISION, out_dtype=ACC)
         dq_c += tl.dot(do_c, tl.trans(s0), input_precision=PRECISION, out_dtype=ACC)
-        qs0 = tl.dot(qc, s0, input_precision=PRECISION, out_dtype=ACC)
-        dgam_from += scale * tl.sum(qs0 * do_c, axis=1)
-        s0_ds1 += tl.sum(tl.sum(s0 * ds1, axis=1), axis=0)
+        if HAS_G:
+            s0_ds1 += tl.sum(tl.sum(s0 * ds1, axis=1), axis=0)
         u_ds += tl.dot(uc, tl.trans(ds1), input_precision=PRECISION, out_dtype=ACC)
         dw -= tl.dot(du_c, tl.trans(s0), input_precision=PRECISION, out_dtype=ACC)
         dt += tl.dot(du_c, tl.trans(bc[:, None] * vc), input_precision=PRECISION, out_dtype=ACC)
         dbv = tl.dot(tl.trans(t_inv), du_c, input_precision=PRECISION, out_dtype=ACC)
         _store_row_block(dv, bc[:, None] * dbv, flat, cv, valid, mv, V)
         dbeta_c += tl.sum(vc * dbv, axis=1)
-    qk = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
+    kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)  # loaded after the loop: fewer live registers in it
+    qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
+    if HAS_G:
+        q_dq = tl.sum(qc * dq_c, axis=1)  # Σ_v (Q S₀)_rv dO_rv = Σ_k Q_rk (dO S₀ᵀ)_rk
     dq_c = scale * from_start[:, None] * dq_c + tl.dot(m_ * e, kc, input_precision=PRECISION, out_dtype=ACC)
     dk_c = tl.dot(tl.trans(m_ * e), qc, input_precision=PRECISION, out_dtype=ACC) + e_last[:, None] * u_ds
-    de = tl.where(ti[:, None] >= ti[None, :], m_ * qk, 0.0)
-    de += tl.where((ti == C - 1)[:, None], tl.sum(kc * u_ds, axis=1)[None, :], 0.0)
-    dgam_from += tl.where(ti == C - 1, s0_ds1, 0.0)
     bk = (bc * from_start)[:, None] * kc
     dt += tl.dot(dw, tl.trans(bk), input_precision=PRECISION, out_dtype=ACC)
     dbk = tl.dot(tl.trans(t_inv), dw, input_precision=PRECISION, out_dtype=ACC)
     k_dbk = tl.sum(kc * dbk, axis=1)
     dk_c += (bc * from_start)[:, None] * dbk
     dbeta_c += from_start * k_dbk
-    dgam_from += bc * k_dbk
     # through T = (I + A)⁻¹ and A = strictly_lower(β_r (k_rᵀk_s) E_rs)
     da = -tl.dot(tl.trans(t_inv), tl.dot(dt, tl.trans(t_inv), input_precision=PRECISION, out_dtype=ACC),
                  input_precision=PRECISION, out_dtype=ACC)  # fmt: skip
@@ -315,17 +331,19 @@ def chunk_bwd_grads(
     dbeta_c += tl.sum(da * gram * e, axis=1)
     dgram = da * bc[:, None] * e
     dk_c += tl.dot(dgram + tl.trans(dgram), kc, input_precision=PRECISION, out_dtype=ACC)
-    de += da * bc[:, None] * gram
-    # through E_rs = e^{Σ_{s<t≤r} γ_t} and Γ_r = e^{Σ_{t≤r} γ_t}
-    f = tl.where(ti[:, None] >= ti[None, :], de * e, 0.0)
-    before = tl.cumsum(f, axis=1) - f  # Σ_{s<t} F[r, s]
-    dgam = tl.sum(tl.where(ti[:, None] >= ti[None, :], before, 0.0), axis=0)
-    x = dgam_from * from_start
-    dgam += tl.sum(x, axis=0) - tl.cumsum(x, axis=0) + x  # Σ_{r≥t} dΓ_r Γ_r
     _store_row_block(dk, dk_c, flat, ck, valid, mk, K)
     _store_row_block(dq, dq_c, tok_flat, ck, is_query, mk, K)
     tl.store(dbeta + flat.to(tl.int64), dbeta_c.to(dbeta.dtype.element_ty), mask=valid)
-    if HAS_G:
+    if HAS_G:  # through E_rs = e^{Σ_{s<t≤r} γ_t} and Γ_r = e^{Σ_{t≤r} γ_t}
+        qk = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
+        de = tl.where(ti[:, None] >= ti[None, :], m_ * qk, 0.0) + da * bc[:, None] * gram
+        de += tl.where((ti == C - 1)[:, None], tl.sum(kc * u_ds, axis=1)[None, :], 0.0)
+        dgam_from = scale * q_dq + bc * k_dbk + tl.where(ti == C - 1, s0_ds1, 0.0)
+        f = tl.where(ti[:, None] >= ti[None, :], de * e, 0.0)
+        before = tl.cumsum(f, axis=1) - f  # Σ_{s<t} F[r, s]
+        dgam = tl.sum(tl.where(ti[:, None] >= ti[None, :], before, 0.0), axis=0)
+        x = dgam_from * from_start
+        dgam += tl.sum(x, axis=0) - tl.cumsum(x, axis=0) + x  # Σ_{r≥t} dΓ_r Γ_r
         tl.store(dg + tok_flat.to(tl.int64), dgam.to(dg.dtype.element_ty), mask=is_gate)
 
 

@@ -287,6 +287,41 @@ def test_triton_odd_and_large_head_dims_with_non_contiguous_inputs(kdim, vdim, c
         assert _rel(a.grad, b.grad) <= 1e-11
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_triton_full_chunks_of_64_rows_with_long_keys(dtype):
+    """Chunks of 64 full rows, so the triangular solve merges all four 16-row blocks, with keys of norm up
+    to 2 (entries of A up to 8, T far from the identity) and β with 0, 1 and 2: forward and gradients
+    against the float64 sub-step loop."""
+    gen = torch.Generator().manual_seed(64)
+    n_h, tokens, heads, dim = 2, 70, 1, 5
+    f64 = dict(dtype=torch.float64)
+    q = torch.randn(1, tokens, heads, dim, generator=gen, **f64)
+    k = torch.nn.functional.normalize(torch.randn(1, tokens * n_h, heads, dim, generator=gen, **f64), dim=-1)
+    k = k * (0.5 + 1.5 * torch.rand(1, tokens * n_h, heads, 1, generator=gen, **f64))
+    v = torch.randn(1, tokens * n_h, heads, dim, generator=gen, **f64)
+    beta = 2 * torch.rand(1, tokens * n_h, heads, generator=gen, **f64)
+    beta[0, :3, 0] = torch.tensor([0.0, 1.0, 2.0])
+    g = torch.nn.functional.logsigmoid(torch.randn(1, tokens, heads, generator=gen, **f64) + 2)
+
+    def run(inputs, backend, mode):
+        leaves = [x.clone().requires_grad_(True) for x in inputs]
+        o, s = delta_product(*leaves[:4], g=leaves[4], num_householder=n_h, output_final_state=True,
+                             mode=mode, chunk_size=64, backend=backend)  # fmt: skip
+        weights = torch.linspace(-1, 1, o.numel(), **f64).reshape(o.shape)
+        ((o.double() * weights).sum() + s.double().pow(2).sum() / 64).backward()
+        return o, s, [x.grad for x in leaves]
+
+    low = [x.to(dtype) for x in (q, k, v)] + [beta, g]
+    o, s, grads = run(low, "triton", "chunk")
+    o_ref, s_ref, grads_ref = run([x.double() for x in low], "reference", "recurrent")
+    # 140 sub-steps of ≤ 8 roundings each in the accumulation dtype (worst case linear in the sub-steps);
+    # the gradients pass through T twice (factor 4, as test_triton_gradients_match_float64_autograd)
+    bound = 8 * tokens * n_h * (U64 if dtype == torch.float64 else U32)
+    assert _rel(o, o_ref) <= bound and _rel(s, s_ref) <= bound
+    for name, a, b in zip(("q", "k", "v", "beta", "g"), grads, grads_ref):
+        assert _rel(a, b) <= 4 * bound, name
+
+
 def test_triton_halves_the_chunk_where_shared_memory_is_short(monkeypatch):
     """On a GPU a kernel that needs more shared memory than there is fails to launch with OutOfResources;
     the backend then retries at half the chunk size, down to 16 rows, and remembers what fitted. Here the
