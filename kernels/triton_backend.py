@@ -1,9 +1,11 @@
 """backend="triton": our kernels behind :func:`kernels.delta_product`, with autograd.
 
 Forward, chunk mode: ``chunk_wy`` (all chunks in parallel) then ``chunk_fwd`` (the state recurrence);
-recurrent mode: ``recurrent_fwd``. Backward (both modes, chunked): ``chunk_wy`` and ``chunk_fwd`` again to
-recover T, W, U and the state at every chunk start, ``chunk_bwd_states`` for the state gradient at every
-chunk end, then ``chunk_bwd_grads`` (all chunks in parallel) for the gradients of every input.
+recurrent mode: ``recurrent_fwd``. When gradients are needed the chunk-mode forward keeps every chunk's
+T = (I + A)⁻¹ (C² numbers per chunk and head). Backward (both modes, chunked): ``chunk_wy`` (reusing T
+where the forward ran at the same chunk size) and ``chunk_fwd`` again to recover W, the scores, u and the
+state at every chunk start, ``chunk_bwd_states`` for the state gradient at every chunk end, then
+``chunk_bwd_grads`` (all chunks in parallel) for the gradients of every input.
 
 Matrix products run in the accumulation dtype: ``ieee`` for float64; ``tf32x3`` (fp32-accurate) for
 float32 and float16 inputs; ``tf32`` (one pass, a 10-bit mantissa, finer than bf16's 7) for bf16, which
@@ -135,25 +137,25 @@ def _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy):
     return tuple(dummy if x is None else x.contiguous() for x in (q, k, v, beta, g, h0, cu_seqlens))
 
 
-def _states(sizes: Launch, q, k, v, beta, g, h0, cu, dummy, *, o=None, ht=None, snaps=None, t=None, keep_t=False):
+def _states(sizes: Launch, q, k, v, beta, g, h0, cu, dummy, *, o=None, ht=None, snaps=None, t=None):
     """``chunk_wy`` then ``chunk_fwd``, storing o, the final state and the chunk-start states where given.
     ``t``: the chunks' T = (I + A)⁻¹ from an earlier call at this chunk size, used instead of solving again.
-    Returns W, U and T (T only if given or ``keep_t``); with ``snaps``, U holds u = U − W S₀ instead."""
+    Returns W, U, T and the scores QKᵀ ⊙ E; with ``snaps``, U holds u = U − W S₀ instead."""
     w, u = sizes.empty(*k.shape), sizes.empty(*v.shape)
-    load_t, store_t = t is not None, t is None and keep_t
-    if store_t:
-        t = sizes.empty(sizes.chunks, sizes.heads, sizes.chunk_size, sizes.chunk_size)
+    qk = sizes.empty(sizes.chunks, sizes.heads, sizes.chunk_size, sizes.chunk_size)
+    load_t = t is not None
+    if not load_t:
+        t = torch.empty_like(qk)
     triton_kernels.chunk_wy[sizes.chunk_grid](
-        k, v, beta, g, cu, sizes.chunk_index, w, u, dummy if t is None else t, *sizes.shape,
-        **sizes.constants(BV=min(_block(sizes.vdim), 64)), STORE_T=store_t, LOAD_T=load_t,
-        INV_PRECISION=sizes.inv_precision,
+        q, k, v, beta, g, cu, sizes.chunk_index, w, u, t, qk, *sizes.shape,
+        **sizes.constants(BV=min(_block(sizes.vdim), 64)), LOAD_T=load_t, INV_PRECISION=sizes.inv_precision,
     )  # fmt: skip
     triton_kernels.chunk_fwd[sizes.state_grid](
-        q, k, w, u, g, h0, dummy if o is None else o, dummy if ht is None else ht, cu,
+        q, k, w, u, qk, g, h0, dummy if o is None else o, dummy if ht is None else ht, cu,
         dummy if snaps is None else snaps, sizes.offsets, *sizes.shape, sizes.scale, **sizes.constants(),
         HAS_H0=h0 is not dummy, STORE_HT=ht is not None, STORE_O=o is not None, STORE_SNAPS=snaps is not None,
     )  # fmt: skip
-    return w, u, t
+    return w, u, t, qk
 
 
 def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, keep_t):
@@ -170,14 +172,14 @@ def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, m
     q, k, v, beta, g, h0, cu = _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy)
     t = None
     if mode == "chunk":
-        t = _states(sizes, q, k, v, beta, g, h0, cu, dummy, o=o, ht=ht, keep_t=keep_t)[2]
+        t = _states(sizes, q, k, v, beta, g, h0, cu, dummy, o=o, ht=ht)[2]
     else:
         triton_kernels.recurrent_fwd[sizes.state_grid](
             q, k, v, beta, g, h0, o, dummy if ht is None else ht, cu, *sizes.shape, sizes.scale,
             BK=sizes.bk, BV=sizes.bv, HAS_G=sizes.has_g, HAS_H0=h0 is not dummy, STORE_HT=ht is not None,
             VARLEN=sizes.varlen, ACC=sizes.tl_acc,
         )  # fmt: skip
-    return o, ht, t
+    return o, ht, t if keep_t else None
 
 
 def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht, t):
@@ -195,10 +197,10 @@ def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht,
     q, k, v, beta, g, h0, cu = _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy)
     do, dht = do.contiguous(), dummy if dht is None else dht.contiguous()
     snaps = sizes.empty(sizes.chunks, sizes.heads, sizes.kdim, sizes.vdim)
-    w, u, t = _states(sizes, q, k, v, beta, g, h0, cu, dummy, snaps=snaps, t=t, keep_t=True)
+    w, u, t, qk = _states(sizes, q, k, v, beta, g, h0, cu, dummy, snaps=snaps, t=t)
     du, dsnaps = sizes.empty(*v.shape), torch.empty_like(snaps)
     triton_kernels.chunk_bwd_states[sizes.state_grid](
-        q, k, w, g, cu, do, dht, du, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale, **sizes.constants(),
+        q, k, w, qk, g, cu, do, dht, du, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale, **sizes.constants(),
         HAS_DHT=dht is not dummy,
     )  # fmt: skip
     triton_kernels.chunk_bwd_grads[sizes.chunk_grid](

@@ -7,14 +7,17 @@ W = T(βΓ ⊙ K), U = T(β ⊙ V); then u = U − W S, o = scale(Γ ⊙ Q S + (
 S ← Γ_C S + (e^{D[C,·]} ⊙ K)ᵀ u. The work is split like fla's, so that only the state recurrence is
 sequential:
 
-* ``chunk_wy`` — one program per (chunk, head), all in parallel: A, T by recursive block inversion
-  (log₂C levels of tl.dot), W and U (and T itself for the backward).
+* ``chunk_wy`` — one program per (chunk, head), all in parallel: A, T by block forward substitution over
+  16×16 blocks (T is kept for the backward), W, U and the scores QKᵀ ⊙ e^D.
 * ``chunk_fwd`` — one program per (sequence × head, block of value columns), walking its chunks in
-  order: u, o, the state (and, for the backward, the state at every chunk start).
+  order: u, o, the state (and, for the backward, the state at every chunk start and u).
 * ``chunk_bwd_states`` — the same programs walking the chunks in reverse: the state gradient dS at every
   chunk end and du = ∂L/∂u.
 * ``chunk_bwd_grads`` — one program per (chunk, head), in parallel: dq, dk, dv, dβ, dg of the chunk
-  from its stored S₀, dS₁, du, T, W, U.
+  from its stored S₀, dS₁, du, T and u.
+
+The sequential kernels need only the decays from the chunk start and to the chunk end (vectors, sums of
+log-gates); the C×C decays are formed in the parallel kernels.
 
 Every arithmetic step is in the accumulation dtype (fp32, or fp64 for fp64 inputs): inputs are upcast
 on load and outputs rounded once on store. Import this module lazily: it defines the kernels at import,
@@ -88,6 +91,18 @@ def _decays(g, tok_flat, is_gate, ti, HAS_G: tl.constexpr, ACC: tl.constexpr):
 
 
 @triton.jit
+def _decay_vectors(g, tok_flat, is_gate, ti, HAS_G: tl.constexpr, ACC: tl.constexpr):
+    """(Γ_r = e^{Σ_{t≤r} γ_t}, e^{Σ_{r<t<C} γ_t}): the decay from the chunk start to each row and from each
+    row to the chunk end, both sums of log-gates ≤ 0 (no differences, so −inf gates give 0, not NaN)."""
+    if HAS_G:
+        gam = tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0).to(ACC)
+        to_end = tl.sum(tl.where(ti[None, :] > ti[:, None], gam[None, :], 0.0), axis=1)
+        return tl.exp(tl.cumsum(gam, axis=0)), tl.exp(to_end)
+    ones = tl.full((ti.shape[0],), 1.0, dtype=ACC)
+    return ones, ones
+
+
+@triton.jit
 def _last_row(x, ti, C: tl.constexpr):
     """Row C − 1 of a [C, ·] tile (the chunk's last row; rows past a sequence's end are zero-padded)."""
     return tl.sum(tl.where((ti == C - 1)[:, None], x, 0.0), axis=0)
@@ -130,16 +145,77 @@ def _inverse_unit_lower(a, ti, C: tl.constexpr, INV_PRECISION: tl.constexpr, ACC
 
 
 @triton.jit
+def _block(base, i: tl.constexpr, j: tl.constexpr, t16, C: tl.constexpr):
+    """Pointers to the 16×16 block (i, j) of a row-major C×C tile at ``base``."""
+    return base + (16 * i + t16)[:, None] * C + 16 * j + t16[None, :]
+
+
+@triton.jit
+def _solve_block_row(d_i, a_i0, t_0, a_i1, t_1, a_i2, t_2, PREC: tl.constexpr, ACC: tl.constexpr):
+    """T_ij = −D_i Σ_m A_im T_mj for up to three terms (absent ones are zero tiles): one block of
+    block forward substitution."""
+    acc = tl.dot(a_i0, t_0, input_precision=PREC, out_dtype=ACC)
+    acc += tl.dot(a_i1, t_1, input_precision=PREC, out_dtype=ACC)
+    acc += tl.dot(a_i2, t_2, input_precision=PREC, out_dtype=ACC)
+    return -tl.dot(d_i, acc, input_precision=PREC, out_dtype=ACC)
+
+
+@triton.jit
+def _inverse_in_blocks(base, a, ti, C: tl.constexpr, PREC: tl.constexpr, ACC: tl.constexpr):
+    """T = (I + A)⁻¹ for strictly lower-triangular A [C, C], C ∈ {16, 32, 64}, by block forward
+    substitution over 16×16 blocks: D_i = (I + A_ii)⁻¹ by :func:`_inverse_unit_lower` and
+    T_ij = −D_i Σ_{j≤m<i} A_im T_mj (T_jj = D_j), as fla's solve_tril. Blocks are cut through the chunk's
+    C×C scratch tile at ``base``: A is stored there, its blocks read back, T written over it and read
+    whole (a barrier between each, the tile being shared by the program's threads)."""
+    t16 = tl.arange(0, 16)
+    z = tl.zeros((16, 16), dtype=ACC)
+    tl.store(base + ti[:, None] * C + ti[None, :], a)
+    tl.debug_barrier()
+    d0 = _inverse_unit_lower(tl.load(_block(base, 0, 0, t16, C)), t16, 16, PREC, ACC)
+    if C >= 32:
+        a10 = tl.load(_block(base, 1, 0, t16, C))
+        d1 = _inverse_unit_lower(tl.load(_block(base, 1, 1, t16, C)), t16, 16, PREC, ACC)
+        t10 = _solve_block_row(d1, a10, d0, z, z, z, z, PREC, ACC)
+    if C == 64:
+        a20, a21 = tl.load(_block(base, 2, 0, t16, C)), tl.load(_block(base, 2, 1, t16, C))
+        a30, a31 = tl.load(_block(base, 3, 0, t16, C)), tl.load(_block(base, 3, 1, t16, C))
+        a32 = tl.load(_block(base, 3, 2, t16, C))
+        d2 = _inverse_unit_lower(tl.load(_block(base, 2, 2, t16, C)), t16, 16, PREC, ACC)
+        d3 = _inverse_unit_lower(tl.load(_block(base, 3, 3, t16, C)), t16, 16, PREC, ACC)
+        t21 = _solve_block_row(d2, a21, d1, z, z, z, z, PREC, ACC)
+        t20 = _solve_block_row(d2, a20, d0, a21, t10, z, z, PREC, ACC)
+        t32 = _solve_block_row(d3, a32, d2, z, z, z, z, PREC, ACC)
+        t31 = _solve_block_row(d3, a31, d1, a32, t21, z, z, PREC, ACC)
+        t30 = _solve_block_row(d3, a30, d0, a31, t10, a32, t20, PREC, ACC)
+    tl.debug_barrier()  # every block of A is read before T overwrites it (above the diagonal both are 0)
+    tl.store(_block(base, 0, 0, t16, C), d0)
+    if C >= 32:
+        tl.store(_block(base, 1, 0, t16, C), t10)
+        tl.store(_block(base, 1, 1, t16, C), d1)
+    if C == 64:
+        tl.store(_block(base, 2, 0, t16, C), t20)
+        tl.store(_block(base, 2, 1, t16, C), t21)
+        tl.store(_block(base, 2, 2, t16, C), d2)
+        tl.store(_block(base, 3, 0, t16, C), t30)
+        tl.store(_block(base, 3, 1, t16, C), t31)
+        tl.store(_block(base, 3, 2, t16, C), t32)
+        tl.store(_block(base, 3, 3, t16, C), d3)
+    tl.debug_barrier()
+    return tl.load(base + ti[:, None] * C + ti[None, :])
+
+
+@triton.jit
 def chunk_wy(
-    k, v, beta, g, cu, chunk_map, w, u, t_buf,
+    q, k, v, beta, g, cu, chunk_map, w, u, t_buf, qk_buf,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    HAS_G: tl.constexpr, VARLEN: tl.constexpr, STORE_T: tl.constexpr, LOAD_T: tl.constexpr, ACC: tl.constexpr,
+    HAS_G: tl.constexpr, VARLEN: tl.constexpr, LOAD_T: tl.constexpr, ACC: tl.constexpr,
     PRECISION: tl.constexpr, INV_PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """T = (I + A)⁻¹ (:func:`_inverse_unit_lower`), W = T(βΓ ⊙ K) and U = T(β ⊙ V), stored per sub-step row
-    like k and v (in the accumulation dtype); T is stored to ``t_buf`` if STORE_T, or read from it if LOAD_T
-    (the forward's, when the backward runs at the forward's chunk size)."""
+    """T = (I + A)⁻¹ (:func:`_inverse_in_blocks`), W = T(βΓ ⊙ K) and U = T(β ⊙ V), stored per sub-step row
+    like k and v (in the accumulation dtype). T is left in ``t_buf`` [chunks, H, C, C], or read from it if
+    LOAD_T (the forward's, when the backward runs at the forward's chunk size). The chunk's attention
+    scores QKᵀ ⊙ E (query rows only) go to ``qk_buf`` [chunks, H, C, C] for the sequential kernels."""
     i_c, i_h = tl.program_id(0), tl.program_id(1)
     i_b, start, end = _chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
     ti, ck = tl.arange(0, C), tl.arange(0, BK)
@@ -148,12 +224,16 @@ def chunk_wy(
     kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
     bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
     e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
+    qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
+    scores = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC) * e
+    tl.store(_chunk_ptrs(qk_buf, i_c, i_h, ti, H, C), scores)
+    base = t_buf + (i_c * H + i_h).to(tl.int64) * C * C
     if LOAD_T:
-        t_inv = tl.load(_chunk_ptrs(t_buf, i_c, i_h, ti, H, C))
+        t_inv = tl.load(base + ti[:, None] * C + ti[None, :])
     else:
         gram = tl.dot(kc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
         a = tl.where(ti[:, None] > ti[None, :], bc[:, None] * gram * e, 0.0).to(ACC)
-        t_inv = _inverse_unit_lower(a, ti, C, INV_PRECISION, ACC)
+        t_inv = _inverse_in_blocks(base, a, ti, C, INV_PRECISION, ACC)
     wc = tl.dot(t_inv, (bc * from_start)[:, None] * kc, input_precision=PRECISION, out_dtype=ACC)
     _store_row_block(w, wc, flat, ck, valid, mk, K)
     for i_v in range(0, tl.cdiv(V, BV)):
@@ -162,19 +242,17 @@ def chunk_wy(
         vc = _load_row_block(v, flat, cv, valid, mv, V).to(ACC)
         uc = tl.dot(t_inv, bc[:, None] * vc, input_precision=PRECISION, out_dtype=ACC)
         _store_row_block(u, uc, flat, cv, valid, mv, V)
-    if STORE_T:
-        tl.store(_chunk_ptrs(t_buf, i_c, i_h, ti, H, C), t_inv)
 
 
 @triton.jit
 def chunk_fwd(
-    q, k, w, u, g, h0, o, ht, cu, snaps, chunk_offsets,
+    q, k, w, u, qk, g, h0, o, ht, cu, snaps, chunk_offsets,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
     STORE_O: tl.constexpr, STORE_SNAPS: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """The state recurrence over chunks (from ``chunk_wy``'s W and U); o if STORE_O; if STORE_SNAPS, the
+    """The state recurrence over chunks (from ``chunk_wy``'s W, U and scores); o if STORE_O; if STORE_SNAPS, the
     state at every chunk start, and u = U − W S₀ in place of U (the backward's input); the final state if
     STORE_HT."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
@@ -190,12 +268,13 @@ def chunk_fwd(
         s = tl.load(p, mask=m, other=0.0).to(ACC)
     first_chunk = tl.load(chunk_offsets + i_n)
     for start in range(bos * NH, eos * NH, C):
+        i_c = first_chunk + (start - bos * NH) // C
         if STORE_SNAPS:
-            p_snap, m_snap = _state_ptrs(snaps, (first_chunk + (start - bos * NH) // C) * H + i_h, ck, cv, mk, mv, K, V)
+            p_snap, m_snap = _state_ptrs(snaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
             tl.store(p_snap, s, mask=m_snap)
         flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, eos * NH, T, ti, H, NH)
         kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
-        e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
+        from_start, to_end = _decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)
         uc = _load_row_block(u, flat, cv, valid, mv, V) - tl.dot(
             _load_row_block(w, flat, ck, valid, mk, K), s, input_precision=PRECISION, out_dtype=ACC
         )
@@ -203,12 +282,12 @@ def chunk_fwd(
             _store_row_block(u, uc, flat, cv, valid, mv, V)
         if STORE_O:
             qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
-            scores = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC) * e
+            scores = tl.load(_chunk_ptrs(qk, i_c, i_h, ti, H, C))
             out = from_start[:, None] * tl.dot(qc, s, input_precision=PRECISION, out_dtype=ACC)
             out = scale * (out + tl.dot(scores, uc, input_precision=PRECISION, out_dtype=ACC))
             _store_row_block(o, out, tok_flat, cv, is_query, mv, V)
         s = _last(from_start, ti, C) * s + tl.dot(
-            tl.trans(_last_row(e, ti, C)[:, None] * kc), uc, input_precision=PRECISION, out_dtype=ACC
+            tl.trans(to_end[:, None] * kc), uc, input_precision=PRECISION, out_dtype=ACC
         )
     if STORE_HT:
         p, m = _state_ptrs(ht, i_n * H + i_h, ck, cv, mk, mv, K, V)
@@ -217,7 +296,7 @@ def chunk_fwd(
 
 @triton.jit
 def chunk_bwd_states(
-    q, k, w, g, cu, do, dht, du, dsnaps, dh0, chunk_offsets,
+    q, k, w, qk, g, cu, do, dht, du, dsnaps, dh0, chunk_offsets,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_DHT: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
@@ -247,10 +326,10 @@ def chunk_bwd_states(
         kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
         qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
         do_c = _load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
-        e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
-        scores = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC) * e
+        from_start, to_end = _decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)
+        scores = tl.load(_chunk_ptrs(qk, first_chunk + c, i_h, ti, H, C))
         du_c = scale * tl.dot(tl.trans(scores), do_c, input_precision=PRECISION, out_dtype=ACC)
-        du_c += tl.dot(_last_row(e, ti, C)[:, None] * kc, ds, input_precision=PRECISION, out_dtype=ACC)
+        du_c += tl.dot(to_end[:, None] * kc, ds, input_precision=PRECISION, out_dtype=ACC)
         _store_row_block(du, du_c, flat, cv, valid, mv, V)
         wc = _load_row_block(w, flat, ck, valid, mk, K)
         ds = _last(from_start, ti, C) * ds - tl.dot(tl.trans(wc), du_c, input_precision=PRECISION, out_dtype=ACC)
