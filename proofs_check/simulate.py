@@ -28,13 +28,15 @@ __all__ = ["Simulation", "Exact", "simulate", "exact_run", "random_words"]
 class Simulation:
     """``accuracy``: fraction of all positions decoded correctly; ``first_error``: smallest 0-based position
     of a wrong decode over all words (None if none); ``max_state_error``: largest |read-out − exact| entry
-    over positions, words and layers."""
+    over positions, words and layers; ``accuracy_by_position`` [T]: fraction of the words decoded correctly
+    at each position."""
 
     accuracy: float
     first_error: int | None
     max_state_error: float
     words: int
     length: int
+    accuracy_by_position: np.ndarray
 
 
 def random_words(order: int, words: int, length: int, seed: int = 0) -> np.ndarray:
@@ -197,4 +199,5 @@ def simulate(
         max_state_error=state_error,
         words=words.shape[0],
         length=words.shape[1],
+        accuracy_by_position=1 - wrong.mean(0) if words.shape[0] else np.ones(words.shape[1]),
     )

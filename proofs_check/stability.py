@@ -17,6 +17,7 @@ while fp32 keeps its errors (≈ 1e-6); keys in ℚ(√5) (A_5) have no such lat
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -30,6 +31,8 @@ __all__ = [
     "SETTINGS",
     "run_products",
     "plot_products",
+    "kernel_errors",
+    "check_kernel",
     "run_kernels",
     "plot_kernels",
     "run_constructions",
@@ -220,6 +223,56 @@ def _models(backend: str, dtype: str, steps: int) -> tuple[float, float]:
     return state, state + FORMATS[dtype].unit_roundoff / 3**0.5
 
 
+def kernel_errors(kernel, inputs, *, dtype: str, n_h: int) -> tuple[float, float]:
+    """Relative errors ‖x − ref‖/‖ref‖ of (o, final state) of ``kernel`` on float64 ``inputs`` (q, k, v, β, g)
+    rounded to ``dtype`` (q, k, v only), against the float64 sub-step loop on the *same rounded inputs*.
+
+    ``kernel`` is called as ``kernel(q, k, v, beta, g=g, num_householder=n_h, output_final_state=True)`` and
+    returns (o, final state), as :func:`kernels.delta_product` does: pass
+    ``functools.partial(delta_product, backend="fla")`` for fla's, or any function of that signature."""
+    from kernels import delta_product
+
+    low = [x.to(_DTYPES[dtype]) if i < 3 else x for i, x in enumerate(inputs)]
+    same = [x.double() if i < 3 else x for i, x in enumerate(low)]  # the rounded inputs
+    kw = dict(num_householder=n_h, output_final_state=True)
+    ref_o, ref_s = delta_product(*same[:4], g=same[4], backend="reference", mode="recurrent", **kw)
+    o, s = kernel(*low[:4], g=low[4], **kw)
+    err_o = float((o.double().cpu() - ref_o).norm() / ref_o.norm())
+    err_s = float((s.double().cpu() - ref_s).norm() / ref_s.norm())
+    return err_o, err_s
+
+
+def check_kernel(kernel, *, dtype: str = "float32", accumulation: str = "float32", lengths=(16, 64), n_h: int = 2,
+                 heads: int = 2, dim: int = 16, seed: int = 0) -> list[dict]:  # fmt: skip
+    """Check a kernel (ours, fla's, or a new one; see :func:`kernel_errors` for the signature) against the
+    float64 reference over the study's β ranges and gates (keys normalised in float64), at each length.
+
+    Each row holds the relative errors of o and the final state, the probabilistic models for a kernel that
+    accumulates in ``accumulation`` and rounds o to ``dtype`` (√(sub-steps)·u-type growth, see
+    :func:`theory.precision.product_error_estimate`), their largest ratio ``over_model`` and ``suspect``
+    (ratio > 10): a kernel within its model is consistent with rounding alone; one far above it is not."""
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype: expected one of {tuple(_DTYPES)}, got {dtype!r}")
+    if accumulation not in FORMATS:
+        raise ValueError(f"accumulation: expected one of {tuple(FORMATS)}, got {accumulation!r}")
+    if not lengths or any(int(t) < 1 for t in lengths):
+        raise ValueError(f"lengths: expected positive token counts, got {lengths!r}")
+    rows = []
+    for betas in KERNEL_BETAS:
+        for gates in KERNEL_GATES:
+            rng = np.random.default_rng(seed)
+            for tokens in lengths:
+                inputs = _kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, "float64")
+                err_o, err_s = kernel_errors(kernel, inputs, dtype=dtype, n_h=n_h)
+                model_s = product_error_estimate(accumulation, tokens * n_h)
+                model_o = model_s + FORMATS[dtype].unit_roundoff / 3**0.5
+                ratio = max(err_s / model_s, err_o / model_o)
+                rows.append({"betas": betas, "gates": gates, "length": tokens, "dtype": dtype, "o": err_o,
+                             "state": err_s, "model_state": model_s, "model_o": model_o, "over_model": ratio,
+                             "suspect": ratio > 10})  # fmt: skip
+    return rows
+
+
 def run_kernels(lengths=(16, 64, 256), *, triton_length: int = 64, n_h: int = 2, heads: int = 2, dim: int = 16,
                 seed: int = 0, progress=None) -> list[dict]:  # fmt: skip
     """The kernels study: every CPU backend of :func:`kernels.delta_product` against the float64 sub-step
@@ -242,13 +295,8 @@ def run_kernels(lengths=(16, 64, 256), *, triton_length: int = 64, n_h: int = 2,
                     for backend, mode, dtype in KERNEL_RUNS:
                         if tokens != triton_length if backend == "triton" else tokens not in lengths:
                             continue
-                        low = [x.to(_DTYPES[dtype]) if i < 3 else x for i, x in enumerate(base)]
-                        same = [x.double() if i < 3 else x for i, x in enumerate(low)]  # the rounded inputs
-                        kw = dict(num_householder=n_h, output_final_state=True)
-                        ref_o, ref_s = delta_product(*same[:4], g=same[4], backend="reference", mode="recurrent", **kw)
-                        o, s = delta_product(*low[:4], g=low[4], backend=backend, mode=mode, **kw)
-                        err_o = float((o.double() - ref_o).norm() / ref_o.norm())
-                        err_s = float((s.double() - ref_s).norm() / ref_s.norm())
+                        kernel = functools.partial(delta_product, backend=backend, mode=mode)
+                        err_o, err_s = kernel_errors(kernel, base, dtype=dtype, n_h=n_h)
                         model_s, model_o = _models(backend, dtype, tokens * n_h)
                         ratio = max(err_s / model_s, err_o / model_o)
                         rows.append({"betas": betas, "gates": gates, "keys_normalised_in": keys_in, "length": tokens,

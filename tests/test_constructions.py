@@ -133,3 +133,20 @@ def test_export_matches_the_group_and_the_format(tmp_path):
     assert main(["export", "--group", "A5", "--length", "6", "--samples", "40", "--out", str(out)]) == 0
     words = [r["input"] for r in csv.DictReader(out.open())]
     assert len(words) == len(set(words)) == 40
+
+
+def test_prove_program_is_exact_and_catches_a_wrong_factor():
+    """prove_program: exact products and a positive margin for compiled programs; a program with one
+    factor's β changed (2 → 0) is refused, naming the symbol."""
+    import dataclasses
+
+    from theory.constructions import prove_program
+
+    for spec in ("Z2", "S3", "A4"):
+        proof = prove_program(compile_group(spec))
+        assert proof.holds and proof.failure is None and proof.margin > 0 and proof.symbols == parse_group(spec).order
+    program = compile_group("S3")
+    betas = [list(b) for b in program.betas]
+    betas[1][0] = sp.Integer(0)
+    broken = prove_program(dataclasses.replace(program, betas=tuple(tuple(b) for b in betas)))
+    assert not broken.holds and broken.failure.startswith("symbol 1:")

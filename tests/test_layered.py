@@ -120,6 +120,10 @@ def test_decoding_uses_the_kernel_outputs(monkeypatch):
     monkeypatch.setattr(sim, "_kernel_states", lambda *a: -real(*a))
     run = simulate(program, words)
     assert run.accuracy < 1.0 and run.first_error is not None and np.isfinite(run.max_state_error)
+    # per position: one word, so each entry is 0 or 1; the first wrong position is the first 0
+    by_position = run.accuracy_by_position
+    assert by_position.shape == (50,) and set(np.unique(by_position)) <= {0.0, 1.0}
+    assert int(np.argmin(by_position)) == run.first_error and by_position.mean() == run.accuracy
 
 
 def test_cli_simulate_two_layers(tmp_path):

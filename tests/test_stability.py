@@ -93,3 +93,25 @@ def test_constructions_study_first_errors_respect_the_worst_case_safe_length(mon
         assert r["predicted_worst"] < r["predicted_probabilistic"]
     parity = [r for r in rows if r["program"] == "parity"]
     assert all(r["measured_first_error"] is None and r["max_state_error"] == 0 for r in parity)  # ±1 is exact
+
+
+def test_check_kernel_passes_a_correct_kernel_and_flags_a_wrong_one(monkeypatch):
+    """check_kernel on a user kernel: the float32 UT/WY reference sits within its model; a kernel that
+    silently clips β to [0, 1] (no negative eigenvalues) is flagged wherever β > 1 occurs."""
+    import functools
+
+    import proofs_check.stability as study
+    from kernels import delta_product
+
+    monkeypatch.setattr(study, "KERNEL_GATES", ("none",))
+    good = functools.partial(delta_product, backend="reference", mode="chunk")
+    rows = study.check_kernel(good, lengths=(16,), dim=8)
+    assert len(rows) == len(study.KERNEL_BETAS) and not any(r["suspect"] for r in rows)
+
+    def clipped(q, k, v, beta, **kw):
+        return delta_product(q, k, v, beta.clamp(max=1.0), backend="reference", **kw)
+
+    flagged = {r["betas"]: r["suspect"] for r in study.check_kernel(clipped, lengths=(16,), dim=8)}
+    assert flagged == {"[0, 1]": False, "[0, 2]": True, "[1.9, 2]": True}
+    with pytest.raises(ValueError, match="dtype: expected one of"):
+        study.check_kernel(good, dtype="float64")

@@ -33,7 +33,7 @@ from theory.factorize import GHFactors, orthogonal_reflections, permutation_swap
 from theory.groups import Group, Representation, mirror_axes, orthogonal_rep, parse_group, permutation_rep
 from theory.householder import gh_product
 
-__all__ = ["Program", "compile_group", "BudgetError", "REPRESENTATIONS"]
+__all__ = ["Program", "ProgramProof", "compile_group", "prove_program", "BudgetError", "REPRESENTATIONS"]
 
 REPRESENTATIONS = ("auto", "scalar", "permutation", "orthogonal")
 
@@ -207,6 +207,36 @@ def compile_group(spec: str | Group, *, rep: str = "auto", n_h: int | str = "aut
     h0 = sp.Matrix(_initial_state(name, dim))
     readouts = tuple(tuple(sp.expand(e) for e in m * h0) for m in representation.matrices)
     return Program(group.name, name, _THEOREMS[name], budget, dim, tuple(keys), tuple(betas), tuple(h0), readouts)
+
+
+@dataclass(frozen=True)
+class ProgramProof:
+    """Outcome of :func:`prove_program`: ``holds`` when every symbol's factor product equals ρ(x) exactly and
+    the decoder's margin is positive; ``symbols``: symbols checked; ``margin``: half the least distance
+    between distinct readouts (exact); ``failure``: the first symbol whose product differs, if any."""
+
+    holds: bool
+    symbols: int
+    margin: sp.Expr
+    failure: str | None
+
+
+def prove_program(program: Program) -> ProgramProof:
+    """Exact proof that a one-layer program tracks its word problem at every length.
+
+    For every symbol x, G_{n_h}(x) ⋯ G_1(x) = ρ(x) in exact arithmetic (sympy; entries are rationals or
+    algebraic numbers), so H_t = ρ(g_t) h_0 for every word; the readouts ρ(g) h_0 are pairwise distinct
+    (margin m > 0), so nearest-readout decoding returns g_t exactly, and any state error below m cannot
+    change it."""
+    group = parse_group(program.group)
+    rho = _representation(group, program.representation, explicit=True)
+    for x in range(group.order):
+        diff = program.factor_product(x) - rho.matrices[x]
+        if not all(sp.expand(e) == 0 or sp.simplify(e) == 0 for e in diff):
+            return ProgramProof(False, x + 1, sp.nan, f"symbol {x}: the factor product differs from ρ(x) by {diff}")
+    margin = sp.sqrt(program.min_readout_distance_squared()) / 2
+    failure = None if margin > 0 else "two group elements share a readout"
+    return ProgramProof(failure is None, group.order, margin, failure)
 
 
 def _cyclic_order(group: Group) -> int | None:

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import sympy as sp
-
 from proofs_check.registry import Evidence, claim
 from proofs_check.simulate import random_words, simulate
-from theory.constructions import compile_group
-from theory.groups import compose_planar, orthogonal_rep, parse_group, permutation_rep, planar_label
+from theory.constructions import compile_group, prove_program
+from theory.groups import compose_planar, parse_group, planar_label
 from theory.layered import block_period, compile_layers, lookup_table_size, prove, prove_blocks
 
 
@@ -19,17 +17,10 @@ def _evidence(cases: list[tuple[str, str]], length: int) -> Evidence:
     for spec, rep in cases:
         program = compile_group(spec, rep=rep)
         group = parse_group(spec)
-        if program.representation == "scalar":
-            exact = all(program.factor_product(i) == sp.Matrix([[1 - 2 * i]]) for i in range(2))
-        else:
-            rho = (permutation_rep if program.representation == "permutation" else orthogonal_rep)(group)
-            exact = all(
-                all(sp.expand(e) == 0 or sp.simplify(e) == 0 for e in program.factor_product(i) - rho.matrices[i])
-                for i in range(group.order)
-            )
-        margin = sp.sqrt(program.min_readout_distance_squared()) / 2
+        proof = prove_program(program)
+        exact, margin = proof.holds, proof.margin
         run = simulate(program, random_words(group.order, 2, length, seed=3))
-        ok = exact and bool(margin > 0) and run.accuracy == 1.0
+        ok = proof.holds and run.accuracy == 1.0
         holds &= ok
         data[spec] = {
             "rep": program.representation,
