@@ -2,6 +2,7 @@
 # The front door. On a fresh machine with Python ≥ 3.10:
 #   ./dev.sh check [deltaproof check options]   set up .venv, then run the claim check on the CPU
 #   ./dev.sh test  [pytest options]             set up .venv with the dev extra, then run the test suite
+#   ./dev.sh notebooks                          set up .venv with the notebooks extra, then open JupyterLab on notebooks/
 #   ./dev.sh setup [extras]                     only set up (extras: dev, notebooks, fla; comma-separated)
 #
 # torch: on a machine without an NVIDIA GPU the setup installs a CPU build, torch==2.13.0 (on these
@@ -57,11 +58,15 @@ case "$command" in
     setup dev
     exec "$venv/bin/python" -m pytest "$@"
     ;;
+  notebooks)
+    setup dev,notebooks
+    exec "$venv/bin/jupyter" lab notebooks/ "$@"
+    ;;
   setup)
     setup "${1:-dev}"
     ;;
   *)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$command" ] || { echo "dev.sh: unknown command '$command'" >&2; exit 2; }
     ;;
 esac
