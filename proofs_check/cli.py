@@ -193,7 +193,7 @@ def _kernels_table(rows: list[dict], args, study) -> Table:
 
 
 def _constructions_table(rows: list[dict], args, study) -> Table:
-    table = Table(title=f"one-layer programs through the op-by-op reference, words of {args.max_length} tokens")
+    table = Table(title=f"programs through the op-by-op reference, words of {args.max_length} tokens")
     for name in ("program", "format", "margin", "safe T (worst)", "T (probabilistic)", "first error", "max error"):
         table.add_column(name)
     for r in rows:
@@ -215,7 +215,7 @@ def stability(args, console) -> int:
                      _products_table, study.plot_products),
         "kernels": ("kernels vs float64", None, lambda progress: study.run_kernels(seed=args.seed, progress=progress),
                     _kernels_table, study.plot_kernels),
-        "constructions": ("constructions", len(study.CONSTRUCTION_PROGRAMS) * 3,
+        "constructions": ("constructions", (len(study.CONSTRUCTION_PROGRAMS) + len(study.CONSTRUCTION_LAYERED)) * 3,
                           lambda progress: study.run_constructions(args.max_length, seed=args.seed, progress=progress),
                           _constructions_table, study.plot_constructions),
     }  # fmt: skip

@@ -25,7 +25,14 @@ import numpy as np
 import torch
 
 from theory.constructions import compile_group
-from theory.precision import FORMATS, cast, product_error_bound, product_error_estimate
+from theory.precision import (
+    FORMATS,
+    cast,
+    factor_error_bound,
+    factor_error_estimate,
+    product_error_bound,
+    product_error_estimate,
+)
 
 __all__ = [
     "SETTINGS",
@@ -342,35 +349,76 @@ CONSTRUCTION_PROGRAMS = (  # (label, group, rep): one-layer programs, whose marg
 )
 
 
+CONSTRUCTION_LAYERED = (  # (label, group, layers): multi-layer programs, each layer through the kernel
+    ("Z5 2 layers", "Z5", 2),
+    ("D4 2 layers", "D4", 2),
+    ("S3 3 layers", "S3", 3),
+    ("S4 4 layers", "S4", 4),
+)
+
+
+def _safe_lengths(name: str, margin: float, norm: float, n_h: int) -> tuple[float, float]:
+    """(worst-case, probabilistic) token counts before the state error can reach ``margin``: the error after
+    T tokens of n_h factors on states of norm ``norm`` is ≤ T·n_h·c_w·norm (worst case) or ≈ √(T·n_h)·c_p·norm
+    (probabilistic), c_w and c_p the per-factor constants of :mod:`theory.precision`."""
+    worst = margin / (n_h * factor_error_bound(name) * norm)
+    typical = (margin / (factor_error_estimate(name) * norm)) ** 2 / n_h
+    return worst, typical
+
+
+def _layer_scale(layer) -> float:
+    """Norm of a layer's states plus its largest value: each sub-step x + βk(v − kᵀx) rounds terms of both
+    sizes, so this stands for ‖h‖ of the one-layer model (whose values are 0). Grid layers: √d·max level."""
+    levels = [float(sum(float(e) ** 2 for e in r) ** 0.5) for r in layer.readouts]
+    norm = max(levels) * (layer.dim**0.5 if layer.decode == "grid" else 1.0)
+    return norm + max((abs(float(v)) for row in layer.values for v in row), default=0.0)
+
+
 def run_constructions(max_length: int = 20_000, *, formats=("bfloat16", "float16", "float32"), seed: int = 0,
                       progress=None) -> list[dict]:  # fmt: skip
-    """The constructions study: for each one-layer program and format, the longest safe length predicted
-    by each model — the decoder fails once the state error reaches the margin m (half the least distance
-    between readouts), and the error after T tokens of n_h factors is ≈ T·n_h·c_w‖h‖ (worst case) or
+    """The constructions study: for each program and format, the longest safe length predicted by each
+    model — the decoder fails once the state error reaches the margin m (half the least distance between
+    readouts), and the error after T tokens of n_h factors is ≈ T·n_h·c_w‖h‖ (worst case) or
     √(T·n_h)·c_p‖h‖ (probabilistic), so T_w = m/(n_h c_w ‖h‖) and T_p = (m/(c_p ‖h‖))²/n_h — against the
     first wrong decode measured through the op-by-op reference kernel in that format (a naive recurrence;
-    None when the word of ``max_length`` tokens is tracked throughout)."""
+    None when the word of ``max_length`` tokens is tracked throughout).
+
+    One-layer programs (:data:`CONSTRUCTION_PROGRAMS`) have values 0 and ‖h‖ the orbit's radius. Multi-layer
+    programs (:data:`CONSTRUCTION_LAYERED`) run every layer through the kernel; each layer gets its own
+    prediction, with ‖h‖ replaced by its states' norm plus its largest value (:func:`_layer_scale`) and m its
+    exact margin from the program's proof, and the program's prediction is the least over its layers — an
+    extension of the one-layer model, which ignores that layers with β = 1 overwrite (reset) the state and
+    so do not accumulate error at all."""
     from proofs_check.simulate import exact_run, random_words, simulate
     from theory.groups import parse_group
-    from theory.precision import factor_error_bound, factor_error_estimate
+    from theory.layered import compile_layers, prove, prove_blocks
 
     if max_length < 1:
         raise ValueError(f"max_length: expected a positive integer, got {max_length!r}")
-    rows = []
+    cases = []
     for label, spec, rep in CONSTRUCTION_PROGRAMS:
         program = compile_group(spec, rep=rep)
         margin = float(program.min_readout_distance_squared()) ** 0.5 / 2
         norm = max(float(sum(float(e) ** 2 for e in r) ** 0.5) for r in program.readouts)
+        cases.append((label, spec, program, 1, [(margin, norm, program.n_h)]))
+    for label, spec, layers in CONSTRUCTION_LAYERED:
+        program = compile_layers(spec, layers=layers)
+        proof = (prove_blocks if program.decoder_name == "block_product" else prove)(program)
+        per_layer = [(float(m), _layer_scale(layer), layer.n_h) for m, layer in zip(proof.margins, program.layers)]
+        cases.append((label, spec, program, layers, per_layer))
+    rows = []
+    for label, spec, program, layers, per_layer in cases:
         words = random_words(parse_group(spec).order, 1, max_length, seed=seed)
         exact = exact_run(program, words)
         for name in formats:
             run = simulate(program, words, dtype=_DTYPES[name], backend="reference", mode="recurrent", exact=exact)
-            worst = margin / (program.n_h * factor_error_bound(name) * norm)
-            typical = (margin / (factor_error_estimate(name) * norm)) ** 2 / program.n_h
-            rows.append({"program": label, "format": name, "n_h": program.n_h, "margin": margin, "state_norm": norm,
-                         "predicted_worst": worst, "predicted_probabilistic": typical,
-                         "measured_first_error": run.first_error, "length": max_length,
-                         "max_state_error": run.max_state_error})  # fmt: skip
+            safe = [_safe_lengths(name, m, norm, n_h) for m, norm, n_h in per_layer]
+            limiting = min(range(len(safe)), key=lambda i: safe[i][0])
+            margin, norm, n_h = per_layer[limiting]
+            rows.append({"program": label, "format": name, "layers": layers, "n_h": n_h, "margin": margin,
+                         "state_norm": norm, "predicted_worst": min(w for w, _ in safe),
+                         "predicted_probabilistic": min(p for _, p in safe), "measured_first_error": run.first_error,
+                         "length": max_length, "max_state_error": run.max_state_error})  # fmt: skip
             if progress is not None:
                 progress(1)
     return rows
@@ -398,7 +446,7 @@ def plot_constructions(rows: list[dict], path: Path) -> None:
         ax.set_xscale("log")
         ax.set_xlim(right=max(max(measured) * 5, ax.get_xlim()[1]))  # room for the 'tracked throughout' arrows
         ax.set_yticks(y, programs)
-        ax.set_title(f"one-layer programs in {name} (reference kernel)")
+        ax.set_title(f"programs in {name} (reference kernel)")
         ax.set_xlabel("tokens")
         ax.grid(True, axis="x", alpha=0.3)
     _save(fig, axes, path, columns=3, bottom=0.1)

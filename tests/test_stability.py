@@ -84,7 +84,12 @@ def test_constructions_study_first_errors_respect_the_worst_case_safe_length(mon
     import proofs_check.stability as study
 
     monkeypatch.setattr(study, "CONSTRUCTION_PROGRAMS", (("A5 SO(3)", "A5", "orthogonal"), ("parity", "Z2", "scalar")))
+    monkeypatch.setattr(study, "CONSTRUCTION_LAYERED", (("Z5 2 layers", "Z5", 2),))
     rows = study.run_constructions(300)
+    z5 = [r for r in rows if r["program"] == "Z5 2 layers"]
+    # the limiting layer is the planar one: margin sin(π/10) from the exact proof, states on the unit circle
+    assert len(z5) == 3 and all(r["layers"] == 2 and r["state_norm"] == 1.0 for r in z5)
+    assert all(abs(r["margin"] - 0.309017) < 1e-6 for r in z5)
     a5 = {r["format"]: r for r in rows if r["program"] == "A5 SO(3)"}
     assert a5["bfloat16"]["measured_first_error"] is not None  # a margin of 0.078 on states of norm 9.9
     for r in rows:
