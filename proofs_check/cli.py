@@ -162,7 +162,7 @@ def _growth(rows: list[dict], last: dict) -> str:
 
     early = [r for r in rows if (r["setting"], r["format"]) == (last["setting"], last["format"])
              and r["length"] * 100 <= last["length"]]  # fmt: skip
-    if not early or early[-1]["error_max"] <= 0 or last["error_max"] <= 0:
+    if not early or not 0 < early[-1]["error_max"] < math.inf or not 0 < last["error_max"] < math.inf:
         return ""
     first = early[-1]
     return f"{math.log(last['error_max'] / first['error_max']) / math.log(last['length'] / first['length']):.2f}"

@@ -7,7 +7,9 @@ normalised in float64 and rounded to the format — against float64 with the uni
 the A_5 program in SO(3), n_h = 2, β ∈ {0, 2}, keys in ℚ(√5), along a random word). Reported at lengths on
 a geometric grid: the error ‖X̂_T − X_T‖₂ relative to ‖X_0‖₂ = 1 (largest and median over the batch; the
 models bound it in these units), ‖X_T‖₂ itself (random β contracts it), the distance from orthogonality
-‖X̂_TᵀX̂_T − I‖₂ where the true product is orthogonal (β ∈ {0, 2}), and both models.
+‖X̂_TᵀX̂_T − I‖₂ where the true product is orthogonal (β ∈ {0, 2}), and both models. A low-precision product
+that overflows (keys rounded to the format are not unit, so a β = 2 factor can expand by up to |1 − 2‖k̂‖²|)
+stays inf/NaN: its error is recorded as inf and ``overflowed`` counts such batch members.
 
 A finding the study makes visible: for a construction whose matrices have entries in {0, ±1} (S_4 as the
 cube's rotations), bf16 and fp16 do not drift at all — every product of signed permutation matrices is
@@ -120,12 +122,18 @@ def run_products(max_length: int = 10_000, *, formats=("bfloat16", "float16", "f
                     size = float(torch.linalg.matrix_norm(exact, ord=2).max())
                     for name in formats:
                         x = low[name].double()
-                        err = torch.linalg.matrix_norm(x - exact, ord=2)  # relative to ‖X_0‖₂ = ‖I‖₂ = 1
-                        gram = x.transpose(1, 2) @ x - torch.eye(d, dtype=torch.float64)
-                        orth = float(torch.linalg.matrix_norm(gram, ord=2).max()) if setting != "random" else None
+                        finite = torch.isfinite(x).flatten(1).all(1)  # a product that overflowed stays inf/NaN
+                        err = torch.full((batch,), float("inf"), dtype=torch.float64)
+                        err[finite] = torch.linalg.matrix_norm(x[finite] - exact[finite], ord=2)  # ‖X_0‖₂ = 1
+                        orth = None
+                        if setting != "random":
+                            gram = x[finite].transpose(1, 2) @ x[finite] - torch.eye(d, dtype=torch.float64)
+                            worst = torch.linalg.matrix_norm(gram, ord=2).max() if bool(finite.any()) else 0.0
+                            orth = float(worst) if bool(finite.all()) else float("inf")
                         rows.append({
                             "setting": setting, "format": name, "length": done, "dim": d, "true_norm": size,
                             "error_max": float(err.max()), "error_median": float(err.median()), "orthogonality": orth,
+                            "overflowed": int((~finite).sum()),
                             "bound": product_error_bound(name, done), "estimate": product_error_estimate(name, done),
                         })  # fmt: skip
                     mark = next(marks, None)

@@ -120,3 +120,22 @@ def test_check_kernel_passes_a_correct_kernel_and_flags_a_wrong_one(monkeypatch)
     assert flagged == {"[0, 1]": False, "[0, 2]": True, "[1.9, 2]": True}
     with pytest.raises(ValueError, match="dtype: expected one of"):
         study.check_kernel(good, dtype="float64")
+
+
+def test_products_study_records_overflow_instead_of_crashing(monkeypatch):
+    """Keys of norm 2 with β = 2 expand by |1 − 2·4| = 7 per factor: fp16 overflows (max 65,504) within six
+    factors and must be reported as inf with its batch members counted, while float32 stays finite."""
+    import proofs_check.stability as study
+
+    def expanding(self, steps):
+        keys = np.zeros((steps, self.batch, self.dim))
+        keys[..., 0] = 2.0
+        return keys, np.full((steps, self.batch), 2.0)
+
+    monkeypatch.setattr(study._Factors, "block", expanding)
+    monkeypatch.setattr(study, "SETTINGS", ("reflections",))
+    rows = study.run_products(10, formats=("float16", "float32"), dim=4, batch=3)
+    fp16 = {r["length"]: r for r in rows if r["format"] == "float16"}
+    assert fp16[1]["overflowed"] == 0 and fp16[10]["overflowed"] == 3 and fp16[10]["error_max"] == float("inf")
+    assert fp16[10]["orthogonality"] == float("inf")
+    assert all(r["overflowed"] == 0 and np.isfinite(r["error_max"]) for r in rows if r["format"] == "float32")
