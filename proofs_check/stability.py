@@ -238,22 +238,24 @@ def _models(backend: str, dtype: str, steps: int) -> tuple[float, float]:
     return state, state + FORMATS[dtype].unit_roundoff / 3**0.5
 
 
-def kernel_errors(kernel, inputs, *, dtype: str, n_h: int) -> tuple[float, float]:
+def kernel_errors(kernel, inputs, *, dtype: str, n_h: int, reference_mode: str = "recurrent") -> tuple[float, float]:
     """Relative errors ‖x − ref‖/‖ref‖ of (o, final state) of ``kernel`` on float64 ``inputs`` (q, k, v, β, g)
     rounded to ``dtype`` (q, k, v only), against the float64 sub-step loop on the *same rounded inputs*.
 
     ``kernel`` is called as ``kernel(q, k, v, beta, g=g, num_householder=n_h, output_final_state=True)`` and
     returns (o, final state), as :func:`kernels.delta_product` does: pass
-    ``functools.partial(delta_product, backend="fla")`` for fla's, or any function of that signature."""
+    ``functools.partial(delta_product, backend="fla")`` for fla's, or any function of that signature. The
+    reference runs on the inputs' device; ``reference_mode="chunk"`` (the float64 UT/WY form, equal to the
+    sub-step loop to 1e-12) is faster for long sequences."""
     from kernels import delta_product
 
     low = [x.to(_DTYPES[dtype]) if i < 3 else x for i, x in enumerate(inputs)]
     same = [x.double() if i < 3 else x for i, x in enumerate(low)]  # the rounded inputs
     kw = dict(num_householder=n_h, output_final_state=True)
-    ref_o, ref_s = delta_product(*same[:4], g=same[4], backend="reference", mode="recurrent", **kw)
+    ref_o, ref_s = delta_product(*same[:4], g=same[4], backend="reference", mode=reference_mode, **kw)
     o, s = kernel(*low[:4], g=low[4], **kw)
-    err_o = float((o.double().cpu() - ref_o).norm() / ref_o.norm())
-    err_s = float((s.double().cpu() - ref_s).norm() / ref_s.norm())
+    err_o = float((o.double().to(ref_o.device) - ref_o).norm() / ref_o.norm())
+    err_s = float((s.double().to(ref_s.device) - ref_s).norm() / ref_s.norm())
     return err_o, err_s
 
 
