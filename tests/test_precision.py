@@ -114,3 +114,46 @@ def test_cast_exact_rounds_rationals_once(x, name):
     candidates = [low, low + exponent]
     best = min(candidates, key=lambda c: (abs(c - x), (c / exponent) % 2))  # nearest, then even
     assert Fraction(y) == best
+
+
+def test_chunk_growth_and_the_chunked_estimate():
+    """g = ‖K‖‖W‖: 0 when every β is 0 (W = 0), β for a one-row chunk with a unit key; the chunked estimate
+    is the product estimate when g = 0 and adds (steps/C)(2/3)g²u² in quadrature otherwise."""
+    from theory.precision import chunk_growth, chunked_error_estimate, product_error_estimate
+
+    u = FORMATS["float32"].unit_roundoff
+    rng = np.random.default_rng(0)
+    keys = rng.standard_normal((40, 5))
+    keys /= np.linalg.norm(keys, axis=1, keepdims=True)
+    assert chunk_growth(keys, np.zeros(40), 16) == 0.0
+    assert chunk_growth(keys[:1], np.array([1.5]), 16) == pytest.approx(1.5, rel=1e-12)
+    assert chunked_error_estimate("float32", 512, 64, 0.0) == pytest.approx(product_error_estimate("float32", 512))
+    extra = chunked_error_estimate("float32", 512, 64, 13.0) ** 2 - product_error_estimate("float32", 512) ** 2
+    assert extra == pytest.approx(512 / 64 * 2 / 3 * 13.0**2 * u**2, rel=1e-9)
+    with pytest.raises(ValueError, match="keys, betas: expected shapes"):
+        chunk_growth(keys, np.zeros(3), 16)
+
+
+def test_chunked_estimate_matches_the_chunked_reference_in_order_of_magnitude():
+    """The float32 UT/WY reference at C = 64 with β near 2 (g ≈ 13): its measured state error against float64
+    lies within a factor 10 of chunked_error_estimate either way (the issue's 'order of magnitude')."""
+    import torch
+
+    from kernels import delta_product
+    from theory.precision import chunk_growth, chunked_error_estimate
+
+    gen = torch.Generator().manual_seed(1)
+    tokens, n_h, heads, dim = 128, 2, 2, 16
+    f64 = dict(generator=gen, dtype=torch.float64)
+    k = torch.nn.functional.normalize(torch.randn(1, tokens * n_h, heads, dim, **f64), dim=-1)
+    q = torch.randn(1, tokens, heads, dim, generator=gen, dtype=torch.float64)
+    v = torch.randn(1, tokens * n_h, heads, dim, generator=gen, dtype=torch.float64)
+    beta = 1.9 + 0.1 * torch.rand(1, tokens * n_h, heads, generator=gen, dtype=torch.float64)
+    low = [x.float() for x in (q, k, v)]
+    kw = dict(num_householder=n_h, output_final_state=True, backend="reference")
+    _, ref = delta_product(*[x.double() for x in low], beta, mode="recurrent", **kw)
+    _, got = delta_product(*low, beta, mode="chunk", chunk_size=64, **kw)
+    measured = float((got.double() - ref).norm() / ref.norm())
+    growth = chunk_growth(low[1][0, :, 0].double().numpy(), beta[0, :, 0].numpy(), 64)
+    estimate = chunked_error_estimate("float32", tokens * n_h, 64, growth)
+    assert growth > 5 and estimate / 10 <= measured <= 10 * estimate

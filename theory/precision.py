@@ -20,7 +20,8 @@ bfloat16 or float16 goes through float32 and so rounds twice: 1 + 2^-8 + 2^-30 b
 1 + 2^-7 correctly rounded (tested). From float32 inputs the two agree bit for bit.
 
 Error models for GH products (:func:`factor_error_bound` … :func:`product_error_estimate`): a worst-case
-bound that grows like T and a probabilistic estimate that grows like √T, each derived in its docstring.
+bound that grows like T and a probabilistic estimate that grows like √T, each derived in its docstring;
+:func:`chunked_error_estimate` adds what the chunked UT/WY form's intermediates contribute.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ __all__ = [
     "factor_error_estimate",
     "product_error_bound",
     "product_error_estimate",
+    "chunk_growth",
+    "chunked_error_estimate",
 ]
 
 
@@ -160,3 +163,44 @@ def product_error_estimate(fmt, steps: int, beta_max: float = 2.0) -> float:
     """Probabilistic estimate after ``steps`` factors: independent per-step errors carried by non-expansive
     maps add in quadrature, √T·√((1 + 7β_max²)/3)·u·‖x_0‖ — growing like √T."""
     return steps**0.5 * factor_error_estimate(fmt, beta_max)
+
+
+def chunk_growth(keys: np.ndarray, betas: np.ndarray, chunk_size: int) -> float:
+    """Root mean square over chunks of g_c = ‖K_c‖₂·‖W_c‖₂, W_c = T_c diag(β_c) K_c, T_c = (I + A_c)⁻¹,
+    A_c = strictly_lower(diag(β_c) K_c K_cᵀ): keys [rows, d] and betas [rows] of one head, cut into chunks
+    of ``chunk_size`` rows. g_c is what the rounding errors of the chunk's intermediate W_c S are multiplied
+    by on their way into the state; the product K_cᵀW_c = I − P_c itself has norm ≤ 2, but g_c grows with
+    the chunk size and with β near 2 (bench/results/chunked_error_cpu.json: from 1.5 to 13 for C = 16 – 64)."""
+    keys, betas = np.asarray(keys, dtype=np.float64), np.asarray(betas, dtype=np.float64)
+    if keys.ndim != 2 or betas.shape != keys.shape[:1]:
+        raise ValueError(f"keys, betas: expected shapes [rows, d] and [rows], got {keys.shape} and {betas.shape}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size: expected a positive integer, got {chunk_size!r}")
+    squares = []
+    for start in range(0, len(keys), chunk_size):
+        k, b = keys[start : start + chunk_size], betas[start : start + chunk_size]
+        t = np.linalg.inv(np.eye(len(k)) + np.tril(b[:, None] * k @ k.T, -1))
+        squares.append((np.linalg.norm(k, 2) * np.linalg.norm(t @ (b[:, None] * k), 2)) ** 2)
+    return float(np.mean(squares) ** 0.5) if squares else 0.0
+
+
+def chunked_error_estimate(fmt, steps: int, chunk_size: int, growth: float, beta_max: float = 2.0) -> float:
+    """Probabilistic relative state error of the chunked UT/WY recurrence after ``steps`` sub-steps.
+
+    Per chunk the state update is S' = S + Kᵀ(U − W S). Besides the per-factor roundings of
+    :func:`factor_error_estimate` (the keys, the final additions: C of them per chunk), two intermediates
+    of size ‖W S‖ are rounded — the product W S and the difference U − W S — and their errors, independent
+    with variance u²/3 per entry (Higham & Mary 2019), reach the state through Kᵀ, amplified by at most
+    g = ‖K‖₂‖W‖₂ (:func:`chunk_growth`, RMS over chunks). Chunks add in quadrature like factors do:
+
+        ε² ≈ steps·c_p²·u² + (steps / C)·(2/3)·g²·u²,   c_p = √((1 + 7β_max²)/3).
+
+    The error of forming T = (I + A)⁻¹ itself is not modelled. Measured (bench/chunked_error.py, the
+    op-by-op reference in the format, T = 256 tokens, n_h = 2, d = 16, C = 16 – 64, β up to 2): where the
+    chunked form is less accurate than the sub-step loop, the second term is 0.6 – 6.3× its measured
+    excess √(ε_chunked² − ε_loop²) in fp32 and 1.8 – 6.4× in bf16; with β ≤ 1 in bf16 (and at C = 16 with
+    β ≤ 1 in fp32) the chunked form is as accurate as the loop and the term is an overestimate."""
+    if chunk_size < 1 or steps < 0:
+        raise ValueError(f"steps, chunk_size: expected steps ≥ 0 and chunk_size ≥ 1, got {steps}, {chunk_size}")
+    u = format_of(fmt).unit_roundoff
+    return (steps * factor_error_estimate(fmt, beta_max) ** 2 + steps / chunk_size * (2 / 3) * growth**2 * u**2) ** 0.5
