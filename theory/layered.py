@@ -311,15 +311,26 @@ def _dihedral(group: Group) -> list[tuple[str, int]] | None:
     return labels if len(set(labels)) == 2 * m else None
 
 
-def _compile_dihedral(group: Group) -> LayeredProgram:
+DIHEDRAL_FLIP = ("H", 4)  # F = H(π/m) in units of π/4m
+
+
+def dihedral_fine_labels(group: Group) -> list[tuple[str, int]] | None:
+    """ρ(g) of D_m (m ≥ 3) for every element, as planar labels in units of π/4m (labels mod 8m), the units in
+    which the flip F = H(π/m) of the rotation-count-parity construction is :data:`DIHEDRAL_FLIP`; None for
+    another group."""
     labels = _dihedral(group)
-    if labels is None:
+    m = group.degree
+    return None if labels is None else [(kind, 8 * j % (8 * m)) for kind, j in labels]
+
+
+def _compile_dihedral(group: Group) -> LayeredProgram:
+    rho = dihedral_fine_labels(group)
+    if rho is None:
         raise ValueError(f"group: construction dihedral_parity needs D_m on m ≥ 3 points, got {group.name}")
     m, order = group.degree, group.order
     units = 4 * m  # angles in units of π/4m; labels mod 8m
-    rho = [(kind, 8 * j % (8 * m)) for kind, j in labels]
-    flip = ("H", 4)  # F = H(π/m)
-    rotation = [kind == "R" for kind, _ in labels]
+    flip = DIHEDRAL_FLIP
+    rotation = [kind == "R" for kind, _ in rho]
     parity = _scalar_layer([2 if r else 0 for r in rotation], [0] * order, 1, [1, -1])
     reflections = []
     for p in (0, 1):

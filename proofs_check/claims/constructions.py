@@ -6,8 +6,16 @@ from __future__ import annotations
 from proofs_check.registry import Evidence, claim
 from proofs_check.simulate import random_words, simulate
 from theory.constructions import compile_group, prove_program
-from theory.groups import compose_planar, parse_group, planar_label
-from theory.layered import block_period, compile_layers, lookup_table_size, prove, prove_blocks
+from theory.groups import compose_planar, parse_group
+from theory.layered import (
+    DIHEDRAL_FLIP,
+    block_period,
+    compile_layers,
+    dihedral_fine_labels,
+    lookup_table_size,
+    prove,
+    prove_blocks,
+)
 
 
 def _evidence(cases: list[tuple[str, str]], length: int) -> Evidence:
@@ -140,14 +148,10 @@ def position_parity() -> Evidence:
     worst = {}
     holds = True
     for m in range(3, 13):
-        group = parse_group(f"D{m}")
-        labels = [planar_label(g, m) for g in group.elements]
-        flip = ("H", 4)  # F = H(π/m) in units of π/4m (labels mod 8m)
         products = []
-        for kind, j in labels:
-            if kind == "H":
-                rho = ("H", 8 * j % (8 * m))
-                products += [compose_planar(flip, rho, 8 * m), compose_planar(rho, flip, 8 * m)]
+        for rho in dihedral_fine_labels(parse_group(f"D{m}")):
+            if rho[0] == "H":
+                products += [compose_planar(DIHEDRAL_FLIP, rho, 8 * m), compose_planar(rho, DIHEDRAL_FLIP, 8 * m)]
         rotations = all(kind == "R" and angle != 0 for kind, angle in products)
         holds &= rotations
         worst[f"D{m}"] = min(min(angle, 8 * m - angle) for _, angle in products)
