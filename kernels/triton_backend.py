@@ -25,8 +25,9 @@ from kernels import reference, triton_kernels
 __all__ = ["run"]
 
 
-# chunk_bwd_grads holds a dozen C×C and C×K tiles: eight warps spread them (H200, n_h = 2, D = 128, bf16:
-# 6.2 → 5.0 ms per call); the other kernels were slower at eight (bench/results/profile_kernels.json)
+# chunk_bwd_grads holds a dozen C×C and C×K tiles: eight warps spread them (H200, n_h = 2, D = 128, bf16,
+# value blocks of 16: 4.97 → 4.03 ms per call, bench/results/profile_variants.json); the other kernels were
+# slower at eight in an earlier profile of this session
 _GRADS_WARPS = 8
 
 
