@@ -157,3 +157,31 @@ def test_chunked_estimate_matches_the_chunked_reference_in_order_of_magnitude():
     growth = chunk_growth(low[1][0, :, 0].double().numpy(), beta[0, :, 0].numpy(), 64)
     estimate = chunked_error_estimate("float32", tokens * n_h, 64, growth)
     assert growth > 5 and estimate / 10 <= measured <= 10 * estimate
+
+
+@pytest.mark.parametrize("name, chunk, betas", [("float32", 16, (1.9, 2.0)), ("float32", 64, (0.0, 2.0)),
+                                                ("bfloat16", 64, (1.9, 2.0))])  # fmt: skip
+def test_chunked_error_bound_holds_on_the_chunked_reference(name, chunk, betas):
+    """The worst-case bound is never exceeded: the op-by-op chunked reference in the format, values 0 (the
+    state-transition error), against the float64 sub-step loop on the same rounded keys; and with every β
+    equal to 0 (the identity) only the final additions remain, √width·u per chunk."""
+    from kernels import delta_product
+    from theory.precision import chunked_error_bound
+
+    gen = torch.Generator().manual_seed(chunk)
+    tokens, n_h, dim = 96, 2, 8
+    f64 = dict(generator=gen, dtype=torch.float64)
+    k = torch.nn.functional.normalize(torch.randn(1, tokens * n_h, 1, dim, **f64), dim=-1)
+    beta = betas[0] + (betas[1] - betas[0]) * torch.rand(1, tokens * n_h, 1, **f64)
+    h0 = torch.randn(1, 1, dim, dim, **f64)
+    q, v = torch.randn(1, tokens, 1, dim, **f64), torch.zeros(1, tokens * n_h, 1, dim, dtype=torch.float64)
+    dtype = getattr(torch, name)
+    low = [x.to(dtype) for x in (q, k, v)]
+    kw = dict(num_householder=n_h, output_final_state=True, backend="reference")
+    _, ref = delta_product(*[x.double() for x in low], beta, initial_state=h0, mode="recurrent", **kw)
+    _, got = delta_product(*low, beta, initial_state=h0.float(), mode="chunk", chunk_size=chunk, **kw)
+    measured = float(torch.linalg.matrix_norm(got.double() - ref, ord=2).max() / torch.linalg.matrix_norm(h0, ord=2))
+    keys = low[1][0, :, 0].double().numpy()
+    assert 0 < measured <= chunked_error_bound(name, keys, beta[0, :, 0].numpy(), chunk, dim)
+    zero = chunked_error_bound(name, keys, np.zeros(tokens * n_h), chunk, dim)
+    assert zero == pytest.approx(-(-tokens * n_h // chunk) * dim**0.5 * FORMATS[name].unit_roundoff, rel=1e-12)

@@ -21,7 +21,8 @@ bfloat16 or float16 goes through float32 and so rounds twice: 1 + 2^-8 + 2^-30 b
 
 Error models for GH products (:func:`factor_error_bound` … :func:`product_error_estimate`): a worst-case
 bound that grows like T and a probabilistic estimate that grows like √T, each derived in its docstring;
-:func:`chunked_error_estimate` adds what the chunked UT/WY form's intermediates contribute.
+:func:`chunked_error_estimate` adds what the chunked UT/WY form's intermediates contribute, and
+:func:`chunked_error_bound` bounds the chunked form's error in the worst case from the chunks' keys.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "product_error_estimate",
     "chunk_growth",
     "chunked_error_estimate",
+    "chunked_error_bound",
 ]
 
 
@@ -199,8 +201,59 @@ def chunked_error_estimate(fmt, steps: int, chunk_size: int, growth: float, beta
     op-by-op reference in the format, T = 256 tokens, n_h = 2, d = 16, C = 16 – 64, β up to 2): where the
     chunked form is less accurate than the sub-step loop, the second term is 0.6 – 6.3× its measured
     excess √(ε_chunked² − ε_loop²) in fp32 and 1.8 – 6.4× in bf16; with β ≤ 1 in bf16 (and at C = 16 with
-    β ≤ 1 in fp32) the chunked form is as accurate as the loop and the term is an overestimate."""
+    β ≤ 1 in fp32) the chunked form is as accurate as the loop and the term is an overestimate. For a
+    guaranteed bound see :func:`chunked_error_bound`."""
     if chunk_size < 1 or steps < 0:
         raise ValueError(f"steps, chunk_size: expected steps ≥ 0 and chunk_size ≥ 1, got {steps}, {chunk_size}")
     u = format_of(fmt).unit_roundoff
     return (steps * factor_error_estimate(fmt, beta_max) ** 2 + steps / chunk_size * (2 / 3) * growth**2 * u**2) ** 0.5
+
+
+def _gamma(n: int, u: float) -> float:
+    """γ_n = nu / (1 − nu): the bound on accumulated rounding in an n-term sum (Higham, Lemma 3.1)."""
+    return n * u / (1 - n * u)
+
+
+def chunked_error_bound(fmt, keys: np.ndarray, betas: np.ndarray, chunk_size: int, width: int) -> float:
+    """Worst-case relative state error ‖Ŝ − S‖₂/‖S₀‖₂, to first order in u, of the ungated chunked UT/WY
+    recurrence S ← S − Kᵀ(W S), W = T diag(β) K, T = (I + A)⁻¹, A = strictly_lower(diag(β) K Kᵀ), run in
+    ``fmt`` with values 0 (the state-transition error), on one head's ``keys`` [rows, d] and ``betas`` [rows]
+    cut into chunks; ``width`` = min(d, d_v) converts ‖|S|‖₂ ≤ √width·‖S‖₂.
+
+    Model: every product, sum and matrix-product entry rounded (an n-term inner product within γ_n of the
+    exact one, Higham Lemma 3.1 and §3.5), keys and β rounded to the format. Per chunk, with |·| entrywise,
+    M = |K|ᵀ|T||B||K| and B = diag(β):
+    Â = A + ΔA, |ΔA| ≤ (γ_d + u)|B||K||K|ᵀ; T̂ from forward substitution, |T̂ − T| ≤ γ_C|T||I + A||T| +
+    |T||ΔA||T| (each column solved by substitution: |(I + A)T̂ − I| ≤ γ_C|I + A||T̂|, Higham §8.1, §14.2);
+    |Ŵ − W| ≤ (γ_C + u)|T||B||K| + |T̂ − T||B||K|; fl(Ŵ S) within γ_d|W||S|; fl(Kᵀ ·) within γ_C|K|ᵀ|W||S|;
+    the final addition within u|S|. Collecting, the chunk commits at most
+
+        ε_c = 3β_max·C·u + √width·[u + (2u + 2γ_C + γ_d)‖M‖ + γ_C‖|K|ᵀ|T||I + A||T||B||K|‖ + (γ_d + u)‖M²‖]
+
+    relative to the state entering it (3β_max·C·u: the rounded keys, ‖k̂ − k‖ ≤ u, and β, which move each
+    factor by at most 2βu and βu; √width·u: the final addition). Every chunk map is non-expansive in exact
+    arithmetic (a product of GH factors) and, with values 0, the state's norm never grows, so the chunks'
+    errors add: the bound is Σ_c ε_c, linear in the number of chunks. The norms are of entrywise-absolute
+    matrices and grow like powers of C, so the bound is 10⁶–10¹¹× the measured errors and exceeds 1 in
+    fp32 for β near 2 at 256 tokens: the chunked form has no useful a-priori worst-case guarantee, unlike
+    the sub-step loop (:func:`product_error_bound`); :func:`chunked_error_estimate` is the practical model."""
+    keys, betas = np.asarray(keys, dtype=np.float64), np.asarray(betas, dtype=np.float64)
+    if keys.ndim != 2 or betas.shape != keys.shape[:1]:
+        raise ValueError(f"keys, betas: expected shapes [rows, d] and [rows], got {keys.shape} and {betas.shape}")
+    if chunk_size < 1 or width < 1:
+        raise ValueError(f"chunk_size, width: expected positive integers, got {chunk_size!r}, {width!r}")
+    u, d = format_of(fmt).unit_roundoff, keys.shape[1]
+    total = 0.0
+    for start in range(0, len(keys), chunk_size):
+        k, b = keys[start : start + chunk_size], betas[start : start + chunk_size]
+        c = len(k)
+        system = np.eye(c) + np.tril(b[:, None] * k @ k.T, -1)
+        t = np.abs(np.linalg.inv(system))
+        bk = np.abs(b)[:, None] * np.abs(k)
+        m = np.abs(k).T @ t @ bk
+        g_solve = np.linalg.norm(np.abs(k).T @ t @ np.abs(system) @ t @ bk, 2)
+        g_c, g_d = _gamma(c, u), _gamma(d, u)
+        total += 3 * float(np.abs(b).max(initial=0.0)) * c * u + width**0.5 * (
+            u + (2 * u + 2 * g_c + g_d) * np.linalg.norm(m, 2) + g_c * g_solve + (g_d + u) * np.linalg.norm(m @ m, 2)
+        )
+    return float(total)
