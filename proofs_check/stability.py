@@ -125,11 +125,10 @@ def run_products(max_length: int = 10_000, *, formats=("bfloat16", "float16", "f
                         finite = torch.isfinite(x).flatten(1).all(1)  # a product that overflowed stays inf/NaN
                         err = torch.full((batch,), float("inf"), dtype=torch.float64)
                         err[finite] = torch.linalg.matrix_norm(x[finite] - exact[finite], ord=2)  # ‖X_0‖₂ = 1
-                        orth = None
-                        if setting != "random":
-                            gram = x[finite].transpose(1, 2) @ x[finite] - torch.eye(d, dtype=torch.float64)
-                            worst = torch.linalg.matrix_norm(gram, ord=2).max() if bool(finite.any()) else 0.0
-                            orth = float(worst) if bool(finite.all()) else float("inf")
+                        orth = None if setting == "random" else float("inf")
+                        if orth is not None and bool(finite.all()):
+                            gram = x.transpose(1, 2) @ x - torch.eye(d, dtype=torch.float64)
+                            orth = float(torch.linalg.matrix_norm(gram, ord=2).max())
                         rows.append({
                             "setting": setting, "format": name, "length": done, "dim": d, "true_norm": size,
                             "error_max": float(err.max()), "error_median": float(err.median()), "orthogonality": orth,
@@ -249,6 +248,8 @@ def kernel_errors(kernel, inputs, *, dtype: str, n_h: int, reference_mode: str =
     sub-step loop to 1e-12) is faster for long sequences."""
     from kernels import delta_product
 
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype: expected one of {tuple(_DTYPES)}, got {dtype!r}")
     low = [x.to(_DTYPES[dtype]) if i < 3 else x for i, x in enumerate(inputs)]
     same = [x.double() if i < 3 else x for i, x in enumerate(low)]  # the rounded inputs
     kw = dict(num_householder=n_h, output_final_state=True)

@@ -150,3 +150,5 @@ def test_prove_program_is_exact_and_catches_a_wrong_factor():
     betas[1][0] = sp.Integer(0)
     broken = prove_program(dataclasses.replace(program, betas=tuple(tuple(b) for b in betas)))
     assert not broken.holds and broken.failure.startswith("symbol 1:")
+    with pytest.raises(TypeError, match="program: expected a compiled one-layer Program"):
+        prove_program("S3")

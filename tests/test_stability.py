@@ -120,6 +120,8 @@ def test_check_kernel_passes_a_correct_kernel_and_flags_a_wrong_one(monkeypatch)
     assert flagged == {"[0, 1]": False, "[0, 2]": True, "[1.9, 2]": True}
     with pytest.raises(ValueError, match="dtype: expected one of"):
         study.check_kernel(good, dtype="float64")
+    with pytest.raises(ValueError, match="dtype: expected one of"):
+        study.kernel_errors(good, [None] * 5, dtype="int8", n_h=2)
 
 
 def test_products_study_records_overflow_instead_of_crashing(monkeypatch):

@@ -228,6 +228,8 @@ def prove_program(program: Program) -> ProgramProof:
     algebraic numbers), so H_t = ρ(g_t) h_0 for every word; the readouts ρ(g) h_0 are pairwise distinct
     (margin m > 0), so nearest-readout decoding returns g_t exactly, and any state error below m cannot
     change it."""
+    if not isinstance(program, Program):
+        raise TypeError(f"program: expected a compiled one-layer Program, got {type(program).__name__}")
     group = parse_group(program.group)
     rho = _representation(group, program.representation, explicit=True)
     for x in range(group.order):
