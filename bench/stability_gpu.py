@@ -124,13 +124,16 @@ def growing_inputs(tokens, n_h, heads, dim, scale):
 
 def plan(quick: bool, device: str, fla_dtypes: list[str], fla_lengths: list[int]):
     """(section, callable) pairs in the order they run; each callable returns one row. fla runs only at
-    ``fla_lengths`` in ``fla_dtypes`` (its first call per shape autotunes for minutes)."""
+    ``fla_lengths`` in ``fla_dtypes`` (its first call per shape autotunes for minutes). The verdict's
+    essentials come first (A and C at the shortest length, D), so a spent ``--budget-s`` drops only the
+    longer sweeps (B, A and C at the longer lengths)."""
     lengths = (64,) if quick else (1024, 8192)
+    grad_lengths = (64,) if quick else (1024, 4096)
     dim, heads, n_h = (16, 2, 2) if quick else (128, 4, 2)
     ours = ["float32"] if device == "cpu" else ["bfloat16", "float16", "float32"]
     fla = fla_dtypes if device == "cuda" and fla_available() else []
-    steps = []
-    for tokens in lengths:
+
+    def forward(tokens):
         for betas in stability.KERNEL_BETAS:
             for gates in stability.KERNEL_GATES:
                 for keys_in in ("float64", "bfloat16"):
@@ -138,28 +141,35 @@ def plan(quick: bool, device: str, fla_dtypes: list[str], fla_lengths: list[int]
                     labels = dict(betas=betas, gates=gates, keys_normalised_in=keys_in)
                     for backend, dtypes in (("triton", ours), ("fla", fla if tokens in fla_lengths else [])):
                         for dtype in dtypes:
-                            steps.append(("A", functools.partial(forward_row, backend, dtype, inputs, n_h, 64, device,
-                                                                 **labels)))  # fmt: skip
-    inputs = functools.partial(study_inputs, lengths[-1], n_h, heads, dim, "[1.9, 2]", "none", "float64", 1)
-    for chunk in (16, 32, 64):
-        for dtype in ours:
-            labels = dict(betas="[1.9, 2]", gates="none", keys_normalised_in="float64")
-            steps.append(("B", functools.partial(forward_row, "triton", dtype, inputs, n_h, chunk, device, **labels)))
-    for tokens in (64,) if quick else (1024, 4096):
+                            yield "A", functools.partial(forward_row, backend, dtype, inputs, n_h, 64, device, **labels)
+
+    def backward(tokens):
+        dtype = "float32" if device == "cpu" else "bfloat16"
         for gates in ("with -inf", "strong decay", "none"):
             inputs = functools.partial(study_inputs, tokens, n_h, heads, dim, "[0, 2]", gates, "float64", 2)
             for backend in ["triton"] + (["fla"] if fla else []):
-                dtype = "float32" if device == "cpu" else "bfloat16"
-                steps.append(("C", functools.partial(gradient_row, backend, dtype, inputs, n_h, device, gates=gates)))
-    growth = functools.partial(growing_inputs, 256 if quick else 8192, n_h, heads, dim, 20.0)
-    for backend, dtypes in (
-        ("triton", ["float16"] if device == "cuda" else ["float32"]),
-        ("fla", ["float16"] if fla else []),
-    ):
-        for dtype in dtypes:
-            steps.append(("D", functools.partial(forward_row, backend, dtype, growth, n_h, 64, device,
-                                                 betas="2", gates="none", keys_normalised_in="float64")))  # fmt: skip
-    return steps
+                yield "C", functools.partial(gradient_row, backend, dtype, inputs, n_h, device, gates=gates)
+
+    def growth():
+        inputs = functools.partial(growing_inputs, 256 if quick else 8192, n_h, heads, dim, 20.0)
+        for backend, dtypes in (("triton", ["float16"] if device == "cuda" else ["float32"]),
+                                ("fla", ["float16"] if fla else [])):  # fmt: skip
+            for dtype in dtypes:
+                yield "D", functools.partial(forward_row, backend, dtype, inputs, n_h, 64, device,
+                                             betas="2", gates="none", keys_normalised_in="float64")  # fmt: skip
+
+    def chunk_sizes():
+        inputs = functools.partial(study_inputs, lengths[-1], n_h, heads, dim, "[1.9, 2]", "none", "float64", 1)
+        labels = dict(betas="[1.9, 2]", gates="none", keys_normalised_in="float64")
+        for chunk in (16, 32, 64):
+            for dtype in ours:
+                yield "B", functools.partial(forward_row, "triton", dtype, inputs, n_h, chunk, device, **labels)
+
+    first = [*forward(lengths[0]), *backward(grad_lengths[0]), *growth()]
+    longer = [step for t in lengths[1:] for step in forward(t)] + [
+        step for t in grad_lengths[1:] for step in backward(t)
+    ]
+    return first + list(chunk_sizes()) + longer
 
 
 def report(rows: list[dict], out_dir: Path) -> None:
@@ -219,8 +229,12 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script, not the kernels")
     parser.add_argument("--fla-dtypes", default="bfloat16", help="comma-separated formats for fla's rows")
     parser.add_argument("--fla-lengths", default="1024", help="comma-separated token counts for fla's rows")
+    parser.add_argument("--report-only", action="store_true", help="rewrite report.md and errors.png from rows.json")
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        report(json.loads((args.out_dir / "rows.json").read_text()), args.out_dir)
+        return
     rows, began = [], time.perf_counter()
     fla_lengths = [int(t) for t in args.fla_lengths.split(",")]
     for section, step in plan(args.quick, args.device, args.fla_dtypes.split(","), fla_lengths):
