@@ -10,9 +10,11 @@ A. forward: relative errors of o and the final state against the float64 UT/WY r
    fp32) and fla's chunk op (bf16 at T = 1024 by default: --fla-dtypes, --fla-lengths), over T, β ranges
    ([0, 1], [0, 2], [1.9, 2]), gates (none, 5 % −inf, strong decay) and keys normalised in float64 or in
    the input format; each against its
-   probabilistic model (``over_model``; ``suspect`` above 10×). fla's model: its recurrence accumulates in
-   fp32 but stores the chunk states and W, U in the input format, so one input-format rounding per chunk
-   adds to the fp32 model.
+   probabilistic model (``over_model``; ``suspect`` above 10× or not finite). Our model: the state path
+   rounds like fp32 (tf32x3 dots) for fp16 and fp32 inputs, like tf32 for bf16 inputs (one-pass tf32 dots
+   on the fp32 state, W and U: kernels.triton_backend). fla's model: its recurrence accumulates in fp32
+   but stores the chunk states and W, U in the input format, so one input-format rounding per chunk adds
+   to the fp32 model.
 B. chunk size: ours at C = 16, 32, 64 with β ∈ [1.9, 2], where the UT system is worst conditioned.
 C. the gated backward: gradients of ours and of fla's chunk op with its Triton-version guard lifted
    (fla issue #640: refused on Hopper with Triton 3.4 – 3.7.0 because it "produces incorrect results"),
@@ -57,12 +59,17 @@ def fla_guard_lifted():
         chunk_o.TRITON_ABOVE_3_7_1 = saved
 
 
-def models(backend: str, dtype: str, steps: int, chunk: int) -> tuple[float, float]:
-    """(state, o) probabilistic models of a kernel run (see the module docstring)."""
-    state = product_error_estimate("float32", steps)
-    if backend == "fla":
-        state += product_error_estimate(dtype, max(1, steps // chunk))
-    return state, state + FORMATS[dtype].unit_roundoff / 3**0.5
+def judged(row: dict) -> dict:
+    """``row`` with its (state, o) probabilistic models, its ratio to them and the suspect flag (see the
+    module docstring); a non-finite error is suspect."""
+    steps, dtype = row["tokens"] * row["n_h"], row["dtype"]
+    state = product_error_estimate("tf32" if row["backend"] == "triton" and dtype == "bfloat16" else "float32", steps)
+    if row["backend"] == "fla":
+        state += product_error_estimate(dtype, max(1, steps // row["chunk"]))
+    model_o = state + FORMATS[dtype].unit_roundoff / 3**0.5
+    ratio = max(row["state"] / state, row["o"] / model_o)
+    finite = bool(np.isfinite(ratio))
+    return dict(row, model_state=state, model_o=model_o, over_model=ratio, suspect=not finite or bool(ratio > 10))
 
 
 def on(device, inputs):
@@ -79,11 +86,8 @@ def forward_row(backend, dtype, make, n_h, chunk, device, **labels) -> dict:
     inputs = make()
     kernel = functools.partial(delta_product, backend=backend, chunk_size=chunk)
     err_o, err_s = stability.kernel_errors(kernel, on(device, inputs), dtype=dtype, n_h=n_h, reference_mode="chunk")
-    tokens = inputs[0].shape[1]
-    model_s, model_o = models(backend, dtype, tokens * n_h, chunk)
-    ratio = max(err_s / model_s, err_o / model_o)
-    return dict(labels, backend=backend, dtype=dtype, tokens=tokens, n_h=n_h, chunk=chunk, o=err_o, state=err_s,
-                model_state=model_s, model_o=model_o, over_model=ratio, suspect=bool(ratio > 10))  # fmt: skip
+    return judged(dict(labels, backend=backend, dtype=dtype, tokens=inputs[0].shape[1], n_h=n_h, chunk=chunk,
+                       o=err_o, state=err_s))  # fmt: skip
 
 
 def gradient_row(backend, dtype, make, n_h, device, **labels) -> dict:
@@ -182,7 +186,7 @@ def report(rows: list[dict], out_dir: Path) -> None:
     lines = ["# Kernels against float64 on the GPU (bench/stability_gpu.py)", ""]
     failed = [r for r in rows if "error" in r]
     rows = [r for r in rows if "error" not in r]
-    a = [r for r in rows if r["section"] in ("A", "B", "D")]
+    a = [judged(r) for r in rows if r["section"] in ("A", "B", "D")]
     if a:
         lines += ["## A, B, D: forward (relative errors; model: probabilistic; suspect: > 10× the model)", "",
                   "| section | backend | dtype | T | C | β | gates | keys in | o | state | × model | suspect |",
@@ -201,7 +205,10 @@ def report(rows: list[dict], out_dir: Path) -> None:
             lines.append(f"| {r['backend']} | {r['dtype']} | {r['tokens']} | {r['gates']} | {cells} |")
     if failed:
         lines += ["", "## Refused or failed", ""]
-        lines += [f"- {r['section']} {r['backend']} {r['dtype']} {r.get('gates', '')}: {r['error']}" for r in failed]
+        for r in failed:
+            said = [line.strip() for line in r["error"].splitlines() if line.strip()]
+            gist = said[0] if len(said) == 1 else f"{said[0]} … {said[-1]}"
+            lines.append(f"- {r['section']} {r['backend']} {r['dtype']} {r.get('gates', '')}: {gist[:300]}")
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
     sel = [r for r in rows if r["section"] == "A" and r["gates"] == "none" and r["keys_normalised_in"] == "float64"]
     if not sel:
@@ -229,6 +236,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script, not the kernels")
     parser.add_argument("--fla-dtypes", default="bfloat16", help="comma-separated formats for fla's rows")
     parser.add_argument("--fla-lengths", default="1024", help="comma-separated token counts for fla's rows")
+    parser.add_argument("--sections", default="A,B,C,D", help="comma-separated sections to measure")
     parser.add_argument("--report-only", action="store_true", help="rewrite report.md and errors.png from rows.json")
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -238,6 +246,8 @@ def main():
     rows, began = [], time.perf_counter()
     fla_lengths = [int(t) for t in args.fla_lengths.split(",")]
     for section, step in plan(args.quick, args.device, args.fla_dtypes.split(","), fla_lengths):
+        if section not in args.sections.split(","):
+            continue
         if time.perf_counter() - began > args.budget_s:
             print(f"budget of {args.budget_s} s spent: {section} and later rows not measured", flush=True)
             break
@@ -247,7 +257,7 @@ def main():
                 row = step()
         except Exception as err:  # noqa: BLE001  (a refusal or failure is a result to record)
             row = dict(step.keywords, backend=backend, dtype=step.args[1],
-                       error=f"{type(err).__name__}: {str(err).splitlines()[0][:160]}")  # fmt: skip
+                       error=f"{type(err).__name__}: {str(err)[:2000]}")  # fmt: skip
         rows.append(dict(row, section=section))
         print({k: (f"{v:.2e}" if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
         (args.out_dir / "rows.json").write_text(json.dumps(rows, indent=1))
