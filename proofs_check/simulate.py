@@ -158,7 +158,7 @@ def _layered(program: LayeredProgram, words: np.ndarray, exact: tuple, options: 
         else:
             below.append(_decode(states, levels))
         if states.size:
-            state_error = max(state_error, float(np.abs(states - exact_states).max()))
+            state_error = float(np.maximum(state_error, np.abs(states - exact_states).max()))  # NaN propagates
     if program.decoder_name == "lookup":
         return np.asarray(program.decoder)[below[-1]], state_error
     decoded = np.zeros_like(words)

@@ -126,6 +126,25 @@ def test_decoding_uses_the_kernel_outputs(monkeypatch):
     assert int(np.argmin(by_position)) == run.first_error and by_position.mean() == run.accuracy
 
 
+def test_a_non_finite_upper_layer_shows_in_the_state_error(monkeypatch):
+    """A layer whose kernel outputs turn NaN (a blown-up state) must not vanish from max_state_error
+    behind the exact layers below it (Python's max(0.0, nan) is 0.0)."""
+    import proofs_check.simulate as sim
+
+    program = compile_layers("D4", layers=2)
+    words = random_words(8, 1, 40, seed=2)
+    real = sim._kernel_states
+    calls = []
+
+    def second_layer_nan(*args):
+        calls.append(1)
+        states = real(*args)
+        return np.full_like(states, np.nan) if len(calls) == 2 else states
+
+    monkeypatch.setattr(sim, "_kernel_states", second_layer_nan)
+    assert np.isnan(simulate(program, words).max_state_error)
+
+
 def test_cli_simulate_two_layers(tmp_path):
     from proofs_check.cli import main
 
