@@ -68,9 +68,7 @@ def judged(row: dict) -> dict:
     if per_chunk:
         state += product_error_estimate(per_chunk, max(1, steps // row["chunk"]))
     model_o = state + FORMATS[dtype].unit_roundoff / 3**0.5
-    ratio = max(row["state"] / state, row["o"] / model_o)
-    finite = bool(np.isfinite(ratio))
-    return dict(row, model_state=state, model_o=model_o, over_model=ratio, suspect=not finite or bool(ratio > 10))
+    return dict(row, model_state=state, model_o=model_o, **stability.verdict(row["o"], row["state"], model_o, state))
 
 
 def on(device, inputs):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ __all__ = [
     "plot_products",
     "kernel_errors",
     "check_kernel",
+    "verdict",
     "run_kernels",
     "plot_kernels",
     "run_constructions",
@@ -260,6 +262,14 @@ def kernel_errors(kernel, inputs, *, dtype: str, n_h: int, reference_mode: str =
     return err_o, err_s
 
 
+def verdict(err_o: float, err_s: float, model_o: float, model_s: float) -> dict:
+    """The checker's verdict on one run: ``over_model`` = max(err_s / model_s, err_o / model_o) and
+    ``suspect`` when that ratio is above 10 or not finite (a NaN or inf output is never consistent with
+    rounding; Python's ``max`` and ``nan > 10`` would both hide a NaN, numpy's max propagates it)."""
+    ratio = float(np.max([err_s / model_s, err_o / model_o]))
+    return {"over_model": ratio, "suspect": not math.isfinite(ratio) or ratio > 10}
+
+
 def check_kernel(kernel, *, dtype: str = "float32", accumulation: str = "float32", lengths=(16, 64), n_h: int = 2,
                  heads: int = 2, dim: int = 16, seed: int = 0) -> list[dict]:  # fmt: skip
     """Check a kernel (ours, fla's, or a new one; see :func:`kernel_errors` for the signature) against the
@@ -268,7 +278,8 @@ def check_kernel(kernel, *, dtype: str = "float32", accumulation: str = "float32
     Each row holds the relative errors of o and the final state, the probabilistic models for a kernel that
     accumulates in ``accumulation`` and rounds o to ``dtype`` (√(sub-steps)·u-type growth, see
     :func:`theory.precision.product_error_estimate`), their largest ratio ``over_model`` and ``suspect``
-    (ratio > 10): a kernel within its model is consistent with rounding alone; one far above it is not."""
+    (ratio > 10 or not finite: :func:`verdict`): a kernel within its model is consistent with rounding
+    alone; one far above it is not."""
     if dtype not in _DTYPES:
         raise ValueError(f"dtype: expected one of {tuple(_DTYPES)}, got {dtype!r}")
     if accumulation not in FORMATS:
@@ -284,10 +295,9 @@ def check_kernel(kernel, *, dtype: str = "float32", accumulation: str = "float32
                 err_o, err_s = kernel_errors(kernel, inputs, dtype=dtype, n_h=n_h)
                 model_s = product_error_estimate(accumulation, tokens * n_h)
                 model_o = model_s + FORMATS[dtype].unit_roundoff / 3**0.5
-                ratio = max(err_s / model_s, err_o / model_o)
                 rows.append({"betas": betas, "gates": gates, "length": tokens, "dtype": dtype, "o": err_o,
-                             "state": err_s, "model_state": model_s, "model_o": model_o, "over_model": ratio,
-                             "suspect": ratio > 10})  # fmt: skip
+                             "state": err_s, "model_state": model_s, "model_o": model_o,
+                             **verdict(err_o, err_s, model_o, model_s)})  # fmt: skip
     return rows
 
 
@@ -316,11 +326,10 @@ def run_kernels(lengths=(16, 64, 256), *, triton_length: int = 64, n_h: int = 2,
                         kernel = functools.partial(delta_product, backend=backend, mode=mode)
                         err_o, err_s = kernel_errors(kernel, base, dtype=dtype, n_h=n_h)
                         model_s, model_o = _models(backend, dtype, tokens * n_h)
-                        ratio = max(err_s / model_s, err_o / model_o)
                         rows.append({"betas": betas, "gates": gates, "keys_normalised_in": keys_in, "length": tokens,
                                      "backend": backend, "mode": mode, "dtype": dtype, "o": err_o, "state": err_s,
-                                     "model_state": model_s, "model_o": model_o, "over_model": ratio,
-                                     "suspect": ratio > 10})  # fmt: skip
+                                     "model_state": model_s, "model_o": model_o,
+                                     **verdict(err_o, err_s, model_o, model_s)})  # fmt: skip
                         if progress is not None:
                             progress(1)
     return rows

@@ -102,7 +102,8 @@ def test_constructions_study_first_errors_respect_the_worst_case_safe_length(mon
 
 def test_check_kernel_passes_a_correct_kernel_and_flags_a_wrong_one(monkeypatch):
     """check_kernel on a user kernel: the float32 UT/WY reference sits within its model; a kernel that
-    silently clips β to [0, 1] (no negative eigenvalues) is flagged wherever β > 1 occurs."""
+    silently clips β to [0, 1] (no negative eigenvalues) is flagged wherever β > 1 occurs, and one that
+    returns NaN is flagged everywhere."""
     import functools
 
     import proofs_check.stability as study
@@ -118,6 +119,15 @@ def test_check_kernel_passes_a_correct_kernel_and_flags_a_wrong_one(monkeypatch)
 
     flagged = {r["betas"]: r["suspect"] for r in study.check_kernel(clipped, lengths=(16,), dim=8)}
     assert flagged == {"[0, 1]": False, "[0, 2]": True, "[1.9, 2]": True}
+
+    def blows_up(q, k, v, beta, **kw):  # what fla returns with −inf gates: NaN outputs
+        o, state = delta_product(q, k, v, beta, backend="reference", **kw)
+        return o * float("nan"), None if state is None else state * float("nan")
+
+    assert all(r["suspect"] for r in study.check_kernel(blows_up, lengths=(16,), dim=8))
+    for errors in ((float("nan"), 1e-7), (1e-7, float("nan")), (float("inf"), 1e-7)):  # o or state alone
+        assert study.verdict(*errors, 1e-6, 1e-6)["suspect"]
+    assert not study.verdict(1e-6, 1e-6, 1e-6, 1e-6)["suspect"]
     with pytest.raises(ValueError, match="dtype: expected one of"):
         study.check_kernel(good, dtype="float64")
     with pytest.raises(ValueError, match="dtype: expected one of"):
