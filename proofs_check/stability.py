@@ -33,6 +33,7 @@ from theory.precision import (
     cast,
     factor_error_bound,
     factor_error_estimate,
+    key_rounding_defects,
     product_error_bound,
     product_error_estimate,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "run_kernels",
     "plot_kernels",
     "run_constructions",
+    "kernel_safe_lengths",
     "plot_constructions",
     "write_json",
 ]
@@ -386,6 +388,38 @@ def _safe_lengths(name: str, margin: float, norm: float, n_h: int) -> tuple[floa
     return worst, typical
 
 
+def _margin_and_radius(program) -> tuple[float, float]:
+    """A one-layer program's decode margin (half the least distance between readouts) and the largest
+    readout norm (the orbit's radius)."""
+    margin = float(program.min_readout_distance_squared()) ** 0.5 / 2
+    return margin, max(float(sum(float(e) ** 2 for e in r) ** 0.5) for r in program.readouts)
+
+
+def kernel_safe_lengths(program, fmt: str) -> dict:
+    """Predicted first wrong decode of a one-layer program (values 0, uniform random words) through a kernel
+    that keeps its state in fp32 or wider but receives the keys rounded to ``fmt`` — the failure mode of our
+    Triton kernel on the H200 (bench/results/constructions_h200.md), where nothing rounds the state back
+    onto the orbit, unlike the op-by-op reference of :func:`run_constructions`.
+
+    Per token the exact state h (norm r: the orbit's radius) meets M̂_x = M_x + Δ_x
+    (:func:`theory.precision.key_rounding_defects`), so the error e obeys e_{t+1} ≤ ρ·e_t + d·r with
+    d = max‖Δ_x‖, ρ = max(1, max‖M̂_x‖). Worst case: e_T ≤ d·r·T (ρ = 1) or d·r·(ρ^T − 1)/(ρ − 1), so the
+    decoder (margin m) is safe for T_w = m/(d·r) or log(1 + m(ρ − 1)/(d·r))/log ρ tokens. Probabilistic:
+    the symbols' defects, carried by (nearly) orthogonal products, add in quadrature, e_T ≈ √T·d_rms·r with
+    d_rms the root mean square over symbols, so T_p = (m/(d_rms·r))² — which ignores expansion. Both are
+    infinite when the keys are exact in ``fmt`` (d = 0)."""
+    from proofs_check.simulate import _float
+
+    defects, norms = key_rounding_defects(np.stack([_float(k) for k in program.keys]), _float(program.betas), fmt)
+    margin, radius = _margin_and_radius(program)
+    worst_defect, rms_defect, rho = float(defects.max()), float(np.sqrt(np.mean(defects**2))), float(norms.max())
+    if worst_defect == 0:
+        return {"defect": 0.0, "rho": rho, "worst": math.inf, "probabilistic": math.inf}
+    ratio = margin / (worst_defect * radius)
+    worst = ratio if rho <= 1 + 1e-12 else math.log1p(ratio * (rho - 1)) / math.log(rho)
+    return {"defect": worst_defect, "rho": rho, "worst": worst, "probabilistic": (margin / (rms_defect * radius)) ** 2}
+
+
 def _layer_scale(layer) -> float:
     """Norm of a layer's states plus its largest value: each sub-step x + βk(v − kᵀx) rounds terms of both
     sizes, so this stands for ‖h‖ of the one-layer model (whose values are 0). Grid layers: √d·max level."""
@@ -418,9 +452,7 @@ def run_constructions(max_length: int = 20_000, *, formats=("bfloat16", "float16
     cases = []
     for label, spec, rep in CONSTRUCTION_PROGRAMS:
         program = compile_group(spec, rep=rep)
-        margin = float(program.min_readout_distance_squared()) ** 0.5 / 2
-        norm = max(float(sum(float(e) ** 2 for e in r) ** 0.5) for r in program.readouts)
-        cases.append((label, spec, program, 1, [(margin, norm, program.n_h)]))
+        cases.append((label, spec, program, 1, [(*_margin_and_radius(program), program.n_h)]))
     for label, spec, layers in CONSTRUCTION_LAYERED:
         program = compile_layers(spec, layers=layers)
         proof = (prove_blocks if program.decoder_name == "block_product" else prove)(program)

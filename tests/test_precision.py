@@ -185,3 +185,43 @@ def test_chunked_error_bound_holds_on_the_chunked_reference(name, chunk, betas):
     assert 0 < measured <= chunked_error_bound(name, keys, beta[0, :, 0].numpy(), chunk, dim)
     zero = chunked_error_bound(name, keys, np.zeros(tokens * n_h), chunk, dim)
     assert zero == pytest.approx(-(-tokens * n_h // chunk) * dim**0.5 * FORMATS[name].unit_roundoff, rel=1e-12)
+
+
+def test_key_rounding_defects_of_a_swap_and_of_a_rotation():
+    """A swap key (e_0 − e_1)/√2 rounds to c(e_0 − e_1), c = cast(1/√2): H(k̂) − H(k) is
+    −2(c² − ½)(e_0 − e_1)(e_0 − e_1)ᵀ, of norm 4|c² − ½|, and ‖k̂‖² = 2c² < 1 keeps it non-expansive; a
+    reflection's norm is max(1, |1 − 2‖k̂‖²|), above 1 when the rounded key is longer than 1. Closed forms
+    and dense float64 matrices, computed apart from the function."""
+    from theory.precision import key_rounding_defects
+
+    for fmt in ("bfloat16", "float16"):
+        c = float(cast(np.array([0.5**0.5]), fmt)[0])
+        defects, norms = key_rounding_defects([[[0.5**0.5, -(0.5**0.5), 0.0]]], [[2.0]], fmt)
+        assert defects[0] == pytest.approx(4 * abs(c * c - 0.5), rel=1e-12) and norms[0] == pytest.approx(1.0)
+        angle = 3 * math.pi / 16
+        key = np.array([math.cos(angle), math.sin(angle)])
+        rounded = cast(key, fmt)
+        defects, norms = key_rounding_defects([[key]], [[2.0]], fmt)
+        assert norms[0] == pytest.approx(max(1.0, abs(1 - 2 * rounded @ rounded)), rel=1e-12)
+        exact = np.eye(2) - 2 * np.outer(key, key)
+        assert defects[0] == pytest.approx(np.linalg.norm(np.eye(2) - 2 * np.outer(rounded, rounded) - exact, 2))
+    defects, _ = key_rounding_defects([[[1.0, 0.0]], [[0.0, 1.0]]], [[2.0], [0.0]], "bfloat16")
+    assert not defects.any()  # exact keys: no defect
+    with pytest.raises(ValueError, match="keys, betas: expected shapes"):
+        key_rounding_defects([[1.0, 0.0]], [2.0], "bfloat16")
+
+
+def test_kernel_safe_lengths_follow_the_defect():
+    """Parity's keys are exact in every format (infinite safe length); a permutation program's worst-case
+    length is m/(d·r), with its margin m and orbit radius r read from the program; the probabilistic length
+    is longer; fp32 keys (u 2¹³× smaller than fp16's) are thousands of times safer."""
+    from proofs_check.stability import kernel_safe_lengths
+    from theory.constructions import compile_group
+
+    assert kernel_safe_lengths(compile_group("Z2", rep="scalar"), "bfloat16")["worst"] == math.inf
+    program = compile_group("S3", rep="permutation")
+    half, single = kernel_safe_lengths(program, "float16"), kernel_safe_lengths(program, "float32")
+    margin = float(program.min_readout_distance_squared()) ** 0.5 / 2
+    radius = max(float(sum(float(e) ** 2 for e in r) ** 0.5) for r in program.readouts)
+    assert half["rho"] == pytest.approx(1.0) and half["worst"] == pytest.approx(margin / (half["defect"] * radius))
+    assert half["worst"] < half["probabilistic"] and 1e3 < single["worst"] / half["worst"] < 1e5

@@ -44,6 +44,7 @@ __all__ = [
     "product_error_bound",
     "product_error_estimate",
     "chunk_growth",
+    "key_rounding_defects",
     "chunked_error_estimate",
     "chunked_error_bound",
 ]
@@ -165,6 +166,32 @@ def product_error_estimate(fmt, steps: int, beta_max: float = 2.0) -> float:
     """Probabilistic estimate after ``steps`` factors: independent per-step errors carried by non-expansive
     maps add in quadrature, √T·√((1 + 7β_max²)/3)·u·‖x_0‖ — growing like √T."""
     return steps**0.5 * factor_error_estimate(fmt, beta_max)
+
+
+def key_rounding_defects(keys, betas, fmt) -> tuple[np.ndarray, np.ndarray]:
+    """What rounding the keys to ``fmt`` alone does to each symbol's transition, for a kernel that receives
+    the keys in that format and computes in a wider one: keys [S, n_h, d] and betas [S, n_h] (float64, the
+    program's exact factors); returns (‖M̂_x − M_x‖₂, ‖M̂_x‖₂) per symbol x, where
+    M_x = H(k_{n_h}) ⋯ H(k_1), H(k) = I − βkkᵀ (sub-step 1 applied first) and M̂_x the same product with
+    every key replaced by cast(k, fmt).
+
+    With unit keys, H(k) is orthogonal for β ∈ {0, 2}. A rounded key has ‖k̂‖² = 1 + ε, so
+    H(k̂) − H(k) = −β(k̂k̂ᵀ − kkᵀ) and the factor's eigenvalue 1 − β‖k̂‖² may leave [−1, 1]: ‖M̂_x‖ > 1 is
+    an expansive transition (claim stability.normalized_key_expansion measures it per format)."""
+    keys, betas = np.asarray(keys, dtype=np.float64), np.asarray(betas, dtype=np.float64)
+    if keys.ndim != 3 or betas.shape != keys.shape[:2]:
+        raise ValueError(f"keys, betas: expected shapes [S, n_h, d] and [S, n_h], got {keys.shape} and {betas.shape}")
+    eye = np.eye(keys.shape[2])
+
+    def products(k):
+        factors = eye - betas[..., None, None] * k[..., :, None] * k[..., None, :]  # [S, n_h, d, d]
+        m = np.broadcast_to(eye, (keys.shape[0], *eye.shape))
+        for j in range(keys.shape[1]):
+            m = factors[:, j] @ m
+        return m
+
+    exact, rounded = products(keys), products(cast(keys, fmt))
+    return np.linalg.norm(rounded - exact, 2, axis=(1, 2)), np.linalg.norm(rounded, 2, axis=(1, 2))
 
 
 def chunk_growth(keys: np.ndarray, betas: np.ndarray, chunk_size: int) -> float:
