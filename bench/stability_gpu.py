@@ -188,7 +188,7 @@ def report(rows: list[dict], out_dir: Path) -> None:
     rows = [r for r in rows if "error" not in r]
     a = [judged(r) for r in rows if r["section"] in ("A", "B", "D")]
     if a:
-        lines += ["## A, B, D: forward (relative errors; model: probabilistic; suspect: > 10× the model)", "",
+        lines += ["## A, B, D: forward (relative errors; probabilistic model; suspect: > 10× it or not finite)", "",
                   "| section | backend | dtype | T | C | β | gates | keys in | o | state | × model | suspect |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for r in a:
