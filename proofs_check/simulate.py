@@ -49,23 +49,30 @@ def _float(x) -> np.ndarray:
 
 
 def _kernel_states(layer: Layer | Program, symbols: np.ndarray, values, options: dict) -> np.ndarray:
-    """States [W, T, d] of one layer on input symbols [W, T], read through the kernel's outputs."""
+    """States [W, T, d] of one layer on input symbols [W, T], read through the kernel's outputs: one head per
+    state coordinate i, each holding the whole state as its [K, 1] matrix and reading h_i with q = e_i
+    (scale 1). With ``options["width"]`` = n > d the state is padded with n − d zero coordinates and heads
+    (keys, queries and h_0 zero there, so those coordinates stay exactly 0 and add exact zeros to every sum)."""
     n_words, length = symbols.shape
     d, n_h = layer.dim, layer.n_h
-    keys = np.stack([_float(k) for k in layer.keys])  # [S, n_h, d]
+    n = max(d, options["width"] or d)
+    keys = np.zeros((len(layer.keys), n_h, n))
+    keys[..., :d] = np.stack([_float(k) for k in layer.keys])  # [S, n_h, n]
     betas = _float(layer.betas)  # [S, n_h]
-    k = torch.tensor(keys[symbols].reshape(n_words, length * n_h, 1, d)).expand(-1, -1, d, -1)
-    beta = torch.tensor(betas[symbols].reshape(n_words, length * n_h, 1)).expand(-1, -1, d)
-    v = torch.tensor(values[symbols].reshape(n_words, length * n_h, 1, 1)).expand(-1, -1, d, -1)
-    q = torch.eye(d, dtype=torch.float64).expand(n_words, length, d, d)
-    h0 = torch.tensor(_float([layer.initial_state])[0]).reshape(1, 1, d, 1).expand(n_words, d, d, 1)
+    k = torch.tensor(keys[symbols].reshape(n_words, length * n_h, 1, n)).expand(-1, -1, n, -1)
+    beta = torch.tensor(betas[symbols].reshape(n_words, length * n_h, 1)).expand(-1, -1, n)
+    v = torch.tensor(values[symbols].reshape(n_words, length * n_h, 1, 1)).expand(-1, -1, n, -1)
+    q = torch.eye(n, dtype=torch.float64).expand(n_words, length, n, n)
+    h0 = torch.zeros(n, dtype=torch.float64)
+    h0[:d] = torch.tensor(_float([layer.initial_state])[0])
+    h0 = h0.reshape(1, 1, n, 1).expand(n_words, n, n, 1)
     dtype, device = options["dtype"], options["device"]
     cast = dict(dtype=dtype, device=device)
     wide = dict(dtype=torch.float64 if dtype == torch.float64 else torch.float32, device=device)  # β, h_0
     o, _ = delta_product(q.to(**cast), k.to(**cast), v.to(**cast), beta.to(**wide), num_householder=n_h, scale=1.0,
                          initial_state=h0.to(**wide), mode=options["mode"], chunk_size=options["chunk_size"],
                          backend=options["backend"])  # fmt: skip
-    return o[..., 0].double().cpu().numpy()
+    return o[..., :d, 0].double().cpu().numpy()
 
 
 def _decode(states: np.ndarray, readouts: np.ndarray, block: int = 1 << 14) -> np.ndarray:
@@ -177,13 +184,19 @@ def simulate(
     mode: str = "chunk",
     chunk_size: int = 64,
     exact: Exact | None = None,
+    width: int | None = None,
 ) -> Simulation:
     """Feed ``words`` (element indices, shape [W, T]) through ``kernels.delta_product`` and decode; ``exact``
-    (from :func:`exact_run` on the same program and words) saves recomputing the reference."""
+    (from :func:`exact_run` on the same program and words) saves recomputing the reference. ``width`` pads
+    every narrower layer's state with zero coordinates up to that size (exact: see :func:`_kernel_states`), so that
+    programs of different dimensions share one kernel shape — one compilation of ours and one autotuning
+    of fla's per dtype instead of one per dimension."""
     order = len(program.keys) if isinstance(program, Program) else parse_group(program.group).order
     words = _checked(words, order)
+    if width is not None and (not isinstance(width, int) or width < 1):
+        raise ValueError(f"width: expected a positive integer or None, got {width!r}")
     exact = exact_run(program, words) if exact is None else exact
-    options = dict(dtype=dtype, backend=backend, device=device, mode=mode, chunk_size=chunk_size)
+    options = dict(dtype=dtype, backend=backend, device=device, mode=mode, chunk_size=chunk_size, width=width)
     if isinstance(program, Program):
         readouts = _float(program.readouts)
         states = _kernel_states(program, words, np.zeros((order, program.n_h)), options)

@@ -266,3 +266,17 @@ def test_the_block_proof_finds_broken_programs():
     slow = dataclasses.replace(counter, keys=tuple((k[0], k[0]) for k in counter.keys))  # the identity: no count
     assert "counter" in prove_blocks(dataclasses.replace(program, layers=(slow, buffer, swap))).failure
     assert not prove_blocks(compile_layers("Z5", layers=2)).holds
+
+
+@pytest.mark.parametrize("backend, dtype, length", [("reference", torch.float32, 3000), ("triton", torch.float16, 64)])
+def test_padding_the_state_width_changes_nothing(backend, dtype, length):
+    """Zero coordinates and heads added to reach a common width leave every read-out state as it was: the
+    padded keys, queries and initial state are 0 there, so they only add exact zeros to the kernel's sums."""
+    for spec, program in (("D4", compile_layers("D4", layers=2)), ("S3", compile_group("S3", rep="permutation"))):
+        words = random_words(parse_group(spec).order, 2, length, seed=5)
+        plain = simulate(program, words, dtype=dtype, backend=backend)
+        wide = simulate(program, words, dtype=dtype, backend=backend, width=8)
+        assert wide.first_error == plain.first_error and wide.accuracy == plain.accuracy
+        assert wide.max_state_error == pytest.approx(plain.max_state_error, rel=1e-6, abs=1e-6)
+    with pytest.raises(ValueError, match="width: expected a positive integer"):
+        simulate(program, words, width=0)
