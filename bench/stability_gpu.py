@@ -1,243 +1,27 @@
-"""The Stability issue's verdict on real kernels: ours and fla's against float64 at GPU scale.
+"""The Stability issue's verdict on real kernels on the H200 (:mod:`proofs_check.kernel_verdict`), written
+under ``--out-dir`` as it runs: ``rows.json`` after every row, then ``report.md`` and ``errors.png``.
 
     python bench/stability_gpu.py --out-dir bench/results/stability_gpu --budget-s 500
+    python bench/stability_gpu.py --out-dir bench/results/stability_gpu --report-only   # from rows.json
 
-Four sections, each row written as soon as it is measured (``rows.json``), then a markdown report
-(``report.md``) with a plot (``errors.png``):
-
-A. forward: relative errors of o and the final state against the float64 UT/WY reference on the same
-   rounded inputs (kernels.reference, equal to the sub-step loop to 1e-12), for our kernel (bf16, fp16,
-   fp32) and fla's chunk op (bf16 at T = 1024 by default: --fla-dtypes, --fla-lengths), over T, β ranges
-   ([0, 1], [0, 2], [1.9, 2]), gates (none, 5 % −inf, strong decay) and keys normalised in float64 or in
-   the input format; each against its
-   probabilistic model (``over_model``; ``suspect`` above 10× or not finite). Both kernels accumulate the
-   recurrence in fp32 (the fp32 model over T·n_h steps) and round the operands of their chunk products once
-   per chunk: fla stores the chunk states and W, U in the input format; ours rounds the fp32 state, W and U
-   to tf32 for bf16 inputs (one-pass tf32 dots, kernels.triton_backend) and not at all (tf32x3) for fp16
-   and fp32. That per-chunk rounding adds the model of its format over T·n_h / C steps.
-B. chunk size: ours at C = 16, 32, 64 with β ∈ [1.9, 2], where the UT system is worst conditioned.
-C. the gated backward: gradients of ours and of fla's chunk op with its Triton-version guard lifted
-   (fla issue #640: refused on Hopper with Triton 3.4 – 3.7.0 because it "produces incorrect results"),
-   against float64 autograd through the reference; does the checker find the error, and where?
-D. fp16 range: states that grow past fp16's maximum (β = 2 with alternating values grows them linearly,
-   claim stability.state_growth) — ours keeps its state in fp32, fla stores its chunk states in fp16.
-
-Imports only torch, numpy, matplotlib and the project; ``--device cpu --quick`` runs a tiny version
-(reference and our kernel in the interpreter) to check the script itself.
+``deltaproof stability kernels --device cuda`` runs the same plan; ``--device cpu --quick`` a tiny version.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import json
-import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from kernels import delta_product
-from kernels.fla_backend import available as fla_available
-from proofs_check import stability
-from theory.precision import FORMATS, product_error_estimate
-
-DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
-
-
-@contextlib.contextmanager
-def fla_guard_lifted():
-    """fla's chunk_bwd_dqkwg refuses gated inputs on Hopper with Triton < 3.7.1 (issue #640); lift it."""
-    import fla.ops.common.chunk_o as chunk_o
-
-    saved = chunk_o.TRITON_ABOVE_3_7_1
-    chunk_o.TRITON_ABOVE_3_7_1 = True
-    try:
-        yield
-    finally:
-        chunk_o.TRITON_ABOVE_3_7_1 = saved
-
-
-def judged(row: dict) -> dict:
-    """``row`` with its (state, o) probabilistic models, its ratio to them and the suspect flag (see the
-    module docstring); a non-finite error is suspect."""
-    steps, dtype = row["tokens"] * row["n_h"], row["dtype"]
-    state = product_error_estimate("float32", steps)
-    per_chunk = {"fla": dtype, "triton": "tf32" if dtype == "bfloat16" else None}[row["backend"]]
-    if per_chunk:
-        state += product_error_estimate(per_chunk, max(1, steps // row["chunk"]))
-    model_o = state + FORMATS[dtype].unit_roundoff / 3**0.5
-    return dict(row, model_state=state, model_o=model_o, **stability.verdict(row["o"], row["state"], model_o, state))
-
-
-def on(device, inputs):
-    return [None if x is None else x.to(device) for x in inputs]
-
-
-@functools.lru_cache(maxsize=1)
-def study_inputs(tokens, n_h, heads, dim, betas, gates, keys_in, seed):
-    """The kernel study's float64 inputs (stability._kernel_inputs), built once for the rows that share them."""
-    return stability._kernel_inputs(np.random.default_rng(seed), tokens, n_h, heads, dim, betas, gates, keys_in)
-
-
-def forward_row(backend, dtype, make, n_h, chunk, device, **labels) -> dict:
-    inputs = make()
-    kernel = functools.partial(delta_product, backend=backend, chunk_size=chunk)
-    err_o, err_s = stability.kernel_errors(kernel, on(device, inputs), dtype=dtype, n_h=n_h, reference_mode="chunk")
-    return judged(dict(labels, backend=backend, dtype=dtype, tokens=inputs[0].shape[1], n_h=n_h, chunk=chunk,
-                       o=err_o, state=err_s))  # fmt: skip
-
-
-def gradient_row(backend, dtype, make, n_h, device, **labels) -> dict:
-    """Relative errors of every gradient against float64 autograd through the chunked reference."""
-    inputs = make()
-    gen = torch.Generator().manual_seed(7)
-    do = torch.randn(inputs[0].shape[:-1] + inputs[2].shape[-1:], generator=gen, dtype=torch.float64)
-
-    def grads(xs, kernel_backend, cast):
-        leaves = [None if x is None else (x.to(DTYPES[dtype]) if cast and i < 3 else x).clone().requires_grad_(True)
-                  for i, x in enumerate(on(device, xs))]  # fmt: skip
-        o, _ = delta_product(*leaves[:4], g=leaves[4], num_householder=n_h, backend=kernel_backend)
-        o.backward(do.to(device, o.dtype))
-        return [None if x is None else x.grad.double() for x in leaves]
-
-    low = [x.to(DTYPES[dtype]).double() if i < 3 else x for i, x in enumerate(inputs)]  # the rounded inputs
-    ref = grads(low, "reference", cast=False)
-    got = grads(low, backend, cast=True)
-    errors = {}
-    for name, a, b in zip(("dq", "dk", "dv", "dbeta", "dg"), got, ref):
-        if b is not None:
-            errors[name] = float((a - b).norm() / b.norm()) if bool(torch.isfinite(a).all()) else float("inf")
-    return dict(labels, backend=backend, dtype=dtype, tokens=inputs[0].shape[1], n_h=n_h, **errors,
-                worst=max(errors.values()))  # fmt: skip
-
-
-def growing_inputs(tokens, n_h, heads, dim, scale):
-    """β = 2 reflections on one fixed key with values alternating ±scale: the state grows linearly in t."""
-    rows = tokens * n_h
-    k = torch.zeros(1, rows, heads, dim, dtype=torch.float64)
-    k[..., 0] = 1.0
-    v = torch.zeros(1, rows, heads, dim, dtype=torch.float64)
-    v[:, :, :, 0] = scale * torch.tensor([(-1.0) ** r for r in range(rows)], dtype=torch.float64)[None, :, None]
-    q = torch.zeros(1, tokens, heads, dim, dtype=torch.float64)
-    q[..., 0] = 1.0
-    return [q, k, v, torch.full((1, rows, heads), 2.0, dtype=torch.float64), None]
-
-
-def plan(quick: bool, device: str, fla_dtypes: list[str], fla_lengths: list[int]):
-    """(section, callable) pairs in the order they run; each callable returns one row. fla runs only at
-    ``fla_lengths`` in ``fla_dtypes`` (its first call per shape autotunes for minutes). The verdict's
-    essentials come first (A and C at the shortest length, D), so a spent ``--budget-s`` drops only the
-    longer sweeps (B, A and C at the longer lengths)."""
-    lengths = (64,) if quick else (1024, 8192)
-    grad_lengths = (64,) if quick else (1024, 4096)
-    dim, heads, n_h = (16, 2, 2) if quick else (128, 4, 2)
-    ours = ["float32"] if device == "cpu" else ["bfloat16", "float16", "float32"]
-    fla = fla_dtypes if device == "cuda" and fla_available() else []
-
-    def forward(tokens):
-        for betas in stability.KERNEL_BETAS:
-            for gates in stability.KERNEL_GATES:
-                for keys_in in ("float64", "bfloat16"):
-                    inputs = functools.partial(study_inputs, tokens, n_h, heads, dim, betas, gates, keys_in, tokens)
-                    labels = dict(betas=betas, gates=gates, keys_normalised_in=keys_in)
-                    for backend, dtypes in (("triton", ours), ("fla", fla if tokens in fla_lengths else [])):
-                        for dtype in dtypes:
-                            yield "A", functools.partial(forward_row, backend, dtype, inputs, n_h, 64, device, **labels)
-
-    def backward(tokens):
-        dtype = "float32" if device == "cpu" else "bfloat16"
-        for gates in ("with -inf", "strong decay", "none"):
-            inputs = functools.partial(study_inputs, tokens, n_h, heads, dim, "[0, 2]", gates, "float64", 2)
-            for backend in ["triton"] + (["fla"] if fla else []):
-                yield "C", functools.partial(gradient_row, backend, dtype, inputs, n_h, device, gates=gates)
-
-    def growth():
-        inputs = functools.partial(growing_inputs, 256 if quick else 8192, n_h, heads, dim, 20.0)
-        for backend, dtypes in (("triton", ["float16"] if device == "cuda" else ["float32"]),
-                                ("fla", ["float16"] if fla else [])):  # fmt: skip
-            for dtype in dtypes:
-                yield "D", functools.partial(forward_row, backend, dtype, inputs, n_h, 64, device,
-                                             betas="2", gates="none", keys_normalised_in="float64")  # fmt: skip
-
-    def chunk_sizes():
-        inputs = functools.partial(study_inputs, lengths[-1], n_h, heads, dim, "[1.9, 2]", "none", "float64", 1)
-        labels = dict(betas="[1.9, 2]", gates="none", keys_normalised_in="float64")
-        for chunk in (16, 32, 64):
-            for dtype in ours:
-                yield "B", functools.partial(forward_row, "triton", dtype, inputs, n_h, chunk, device, **labels)
-
-    first = [*forward(lengths[0]), *backward(grad_lengths[0]), *growth()]
-    longer = [step for t in lengths[1:] for step in forward(t)] + [
-        step for t in grad_lengths[1:] for step in backward(t)
-    ]
-    return first + list(chunk_sizes()) + longer
-
-
-def report(rows: list[dict], out_dir: Path) -> None:
-    """report.md (tables per section) and errors.png (each forward row's measured state error against its
-    model, with the suspect line)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    lines = ["# Kernels against float64 on the GPU (bench/stability_gpu.py)", ""]
-    failed = [r for r in rows if "error" in r]
-    rows = [r for r in rows if "error" not in r]
-    a = [judged(r) for r in rows if r["section"] in ("A", "B", "D")]
-    if a:
-        lines += ["## A, B, D: forward (relative errors; probabilistic model; suspect: > 10× it or not finite)", "",
-                  "| section | backend | dtype | T | C | β | gates | keys in | o | state | × model | suspect |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-        for r in a:
-            lines.append(f"| {r['section']} | {r['backend']} | {r['dtype']} | {r['tokens']} | {r['chunk']} "
-                         f"| {r['betas']} | {r['gates']} | {r['keys_normalised_in']} | {r['o']:.2e} | "
-                         f"{r['state']:.2e} | {r['over_model']:.2f} | {r['suspect']} |")  # fmt: skip
-    c = [r for r in rows if r["section"] == "C"]
-    if c:
-        lines += ["", "## C: gradients against float64 autograd (fla with its #640 guard lifted)", "",
-                  "| backend | dtype | T | gates | dq | dk | dv | dβ | dg |",
-                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-        for r in c:
-            cells = " | ".join(f"{r[n]:.2e}" if n in r else "—" for n in ("dq", "dk", "dv", "dbeta", "dg"))
-            lines.append(f"| {r['backend']} | {r['dtype']} | {r['tokens']} | {r['gates']} | {cells} |")
-    if failed:
-        lines += ["", "## Refused or failed", ""]
-        for r in failed:
-            said = [line.strip() for line in r["error"].splitlines() if line.strip()]
-            gist = said[0] if len(said) == 1 else f"{said[0]} … {said[-1]}"
-            lines.append(f"- {r['section']} {r['backend']} {r['dtype']} {r.get('gates', '')}: {gist[:300]}")
-    (out_dir / "report.md").write_text("\n".join(lines) + "\n")
-    if not a:
-        return
-    fig, ax = plt.subplots(figsize=(6.5, 5))
-    top = max((r["state"] for r in a if np.isfinite(r["state"])), default=1.0) * 30
-    for key in dict.fromkeys((r["backend"], r["dtype"]) for r in a):
-        pts = [r for r in a if (r["backend"], r["dtype"]) == key]
-        ys = [r["state"] if np.isfinite(r["state"]) else top for r in pts]
-        ax.loglog([r["model_state"] for r in pts], ys, "o", alpha=0.7, label=f"{key[0]} {key[1]}")
-    span = np.array([min(r["model_state"] for r in a) / 3, max(r["model_state"] for r in a) * 3])
-    ax.loglog(span, span, "k-", lw=1, label="measured = model")
-    ax.loglog(span, 10 * span, "r--", lw=1, label="10× model: suspect")
-    ax.axhline(top, color="grey", lw=0.5)
-    ax.text(span[0], top, " not finite (NaN)", va="bottom", fontsize=8)
-    ax.set_xlabel("probabilistic model of the final-state error")
-    ax.set_ylabel("measured ‖S − S_ref‖ / ‖S_ref‖ (float64 reference)")
-    ax.set_title("forward rows (sections A, B, D)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_dir / "errors.png", dpi=110)
+from proofs_check import kernel_verdict
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out-dir", type=Path, default=Path("bench/results/stability_gpu"))
-    parser.add_argument("--budget-s", type=float, default=1e9, help="start no new measurement after this many seconds")
+    parser.add_argument("--budget-s", type=float, default=float("inf"), help="start no row after this many seconds")
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script, not the kernels")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the plan, not the kernels")
     parser.add_argument("--fla-dtypes", default="bfloat16", help="comma-separated formats for fla's rows")
     parser.add_argument("--fla-lengths", default="1024", help="comma-separated token counts for fla's rows")
     parser.add_argument("--sections", default="A,B,C,D", help="comma-separated sections to measure")
@@ -245,27 +29,20 @@ def main():
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
     if args.report_only:
-        report(json.loads((args.out_dir / "rows.json").read_text()), args.out_dir)
-        return
-    rows, began = [], time.perf_counter()
-    fla_lengths = [int(t) for t in args.fla_lengths.split(",")]
-    for section, step in plan(args.quick, args.device, args.fla_dtypes.split(","), fla_lengths):
-        if section not in args.sections.split(","):
-            continue
-        if time.perf_counter() - began > args.budget_s:
-            print(f"budget of {args.budget_s} s spent: {section} and later rows not measured", flush=True)
-            break
-        backend = step.args[0]
-        try:
-            with fla_guard_lifted() if backend == "fla" and section == "C" else contextlib.nullcontext():
-                row = step()
-        except Exception as err:  # noqa: BLE001  (a refusal or failure is a result to record)
-            row = dict(step.keywords, backend=backend, dtype=step.args[1],
-                       error=f"{type(err).__name__}: {str(err)[:2000]}")  # fmt: skip
-        rows.append(dict(row, section=section))
-        print({k: (f"{v:.2e}" if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
-        (args.out_dir / "rows.json").write_text(json.dumps(rows, indent=1))
-    report(rows, args.out_dir)
+        rows = json.loads((args.out_dir / "rows.json").read_text())
+    else:
+        written = []
+
+        def keep(row):
+            written.append(row)
+            print({k: (f"{v:.2e}" if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+            (args.out_dir / "rows.json").write_text(json.dumps(written, indent=1))
+
+        rows = kernel_verdict.run(args.device, quick=args.quick, sections=tuple(args.sections.split(",")),
+                                  budget_s=args.budget_s, fla_dtypes=args.fla_dtypes.split(","),
+                                  fla_lengths=[int(t) for t in args.fla_lengths.split(",")], on_row=keep)  # fmt: skip
+    (args.out_dir / "report.md").write_text(kernel_verdict.report_markdown(rows))
+    kernel_verdict.plot(rows, args.out_dir / "errors.png")
     print((args.out_dir / "report.md").read_text())
 
 

@@ -4,6 +4,7 @@
     deltaproof simulate --group SPEC --length T [--rep R] [--nh N] [--words W] [--dtype D] [--backend B] …
     deltaproof export --group SPEC --length K --samples N [--seed S] --out FILE.csv
     deltaproof stability products|kernels|constructions [--max-length T] [--json PATH] [--plot PATH.png] …
+    deltaproof stability kernels --device cuda [--sections A,B,C,D] [--budget-s S] [--report PATH.md] …
 
 ``check`` runs the registered claims (the fast tier by default, on the CPU) with a progress bar, prints a
 table (id, source, method, status, evidence) and exits non-zero if any claim failed or errored.
@@ -19,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -102,6 +104,13 @@ def _parser() -> argparse.ArgumentParser:
     stab.add_argument("--seed", type=int, default=0)
     stab.add_argument("--json", metavar="PATH", type=Path)
     stab.add_argument("--plot", metavar="PATH.png", type=Path)
+    stab.add_argument("--device", default="cpu",
+                      help="kernels: cpu (every CPU backend, small) or cuda (the GPU verdict: ours and fla's at "
+                      "T = 1024 – 8192, D = 128; proofs_check.kernel_verdict)")  # fmt: skip
+    stab.add_argument("--sections", default="A,B,C,D", help="kernels on cuda: the verdict's sections to measure")
+    stab.add_argument("--budget-s", type=float, default=float("inf"),
+                      help="kernels on cuda: start no measurement after this many seconds")  # fmt: skip
+    stab.add_argument("--report", metavar="PATH.md", type=Path, help="kernels on cuda: write the markdown report")
     return parser
 
 
@@ -186,9 +195,36 @@ def _kernels_table(rows: list[dict], args, study) -> Table:
         table.add_column(name)
     for backend, mode, dtype in study.KERNEL_RUNS:
         sel = [r for r in rows if (r["backend"], r["mode"], r["dtype"]) == (backend, mode, dtype)]
-        worst_o, worst_s = max(r["o"] for r in sel), max(r["state"] for r in sel)
-        ratio, suspects = max(r["over_model"] for r in sel), sum(r["suspect"] for r in sel)
+        worst_o, worst_s = _worst(r["o"] for r in sel), _worst(r["state"] for r in sel)
+        ratio, suspects = _worst(r["over_model"] for r in sel), sum(r["suspect"] for r in sel)
         table.add_row(backend, mode, dtype, f"{worst_o:.2e}", f"{worst_s:.2e}", f"{ratio:.2f}", str(suspects))
+    return table
+
+
+def _worst(values) -> float:
+    """The largest value, NaN if any is NaN (Python's max would hide it behind the values before it)."""
+    return float(np.max(list(values)))
+
+
+def _verdict_table(rows: list[dict], args, study) -> Table:
+    table = Table(title="kernels vs float64 on the GPU (forward: state error; C: worst gradient)")
+    for name in ("section", "backend", "dtype", "T", "β", "gates", "error", "× model", "suspect"):
+        table.add_column(name)
+    for r in rows:
+        cells = [
+            r["section"],
+            r["backend"],
+            r["dtype"],
+            str(r.get("tokens", "")),
+            r.get("betas", ""),
+            r.get("gates", ""),
+        ]
+        if "error" in r:
+            table.add_row(*cells, r["error"].splitlines()[0][:60], "", "")
+        elif r["section"] == "C":
+            table.add_row(*cells, f"{r['worst']:.2e}", "", "")
+        else:
+            table.add_row(*cells, f"{r['state']:.2e}", f"{r['over_model']:.2f}", str(r["suspect"]))
     return table
 
 
@@ -204,9 +240,15 @@ def _constructions_table(rows: list[dict], args, study) -> Table:
 
 
 def stability(args, console) -> int:
-    """``deltaproof stability``: run a study with a progress bar, print its summary table, write JSON / plot."""
+    """``deltaproof stability``: run a study with a progress bar, print its summary table, write JSON / plot
+    (and the markdown report of the GPU kernel verdict)."""
+    from proofs_check import kernel_verdict
     from proofs_check import stability as study
 
+    gpu_verdict = args.study == "kernels" and args.device != "cpu"
+    if args.report is not None and not gpu_verdict:
+        raise ValueError(f"--report: only the GPU kernel verdict (kernels --device cuda) writes one, got {args.study} "
+                         f"on {args.device}")  # fmt: skip
     formats = tuple(args.formats.split(","))
     studies = {  # study → (progress label, total steps or None, run(progress), summary table, plot)
         "products": ("GH products", args.max_length * len(study.SETTINGS),
@@ -219,6 +261,12 @@ def stability(args, console) -> int:
                           lambda progress: study.run_constructions(args.max_length, seed=args.seed, progress=progress),
                           _constructions_table, study.plot_constructions),
     }  # fmt: skip
+    if gpu_verdict:
+        sections = tuple(args.sections.split(","))
+        studies["kernels"] = ("kernel verdict", None,
+                              lambda progress: kernel_verdict.run(args.device, sections=sections,
+                                                                  budget_s=args.budget_s, on_row=lambda r: progress(1)),
+                              _verdict_table, kernel_verdict.plot)  # fmt: skip
     label, total, run, summary, plot = studies[args.study]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
@@ -226,9 +274,11 @@ def stability(args, console) -> int:
         rows = run(lambda n: bar.advance(task, n))
     console.print(summary(rows, args, study))
     if args.json is not None:
-        study.write_json(rows, args.json, args.study)
+        study.write_json(rows, args.json, "kernel_verdict" if gpu_verdict else args.study)
     if args.plot is not None:
         plot(rows, args.plot)
+    if args.report is not None:
+        args.report.write_text(kernel_verdict.report_markdown(rows))
     return 0
 
 

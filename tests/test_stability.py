@@ -151,3 +151,31 @@ def test_products_study_records_overflow_instead_of_crashing(monkeypatch):
     assert fp16[1]["overflowed"] == 0 and fp16[10]["overflowed"] == 3 and fp16[10]["error_max"] == float("inf")
     assert fp16[10]["orthogonality"] == float("inf")
     assert all(r["overflowed"] == 0 and np.isfinite(r["error_max"]) for r in rows if r["format"] == "float32")
+
+
+def test_the_gpu_kernel_verdict_plan_runs_in_small_form(tmp_path):
+    """proofs_check.kernel_verdict on the CPU (quick: D = 16, T = 64, our kernel in the interpreter, fp32):
+    gradients within fp32 rounding of float64 autograd (√(sub-steps)·u ≈ 7e-7 for 128 sub-steps; bound 1e-5),
+    and the growing state of section D exact (its entries are integers, exact in fp32), none suspect; the
+    report and the plot are written, and bad arguments are refused before any measurement."""
+    from proofs_check import kernel_verdict
+
+    seen = []
+    rows = kernel_verdict.run("cpu", quick=True, sections=("C", "D"), on_row=seen.append)
+    assert rows == seen and {r["section"] for r in rows} == {"C", "D"} and not any("error" in r for r in rows)
+    for r in rows:
+        if r["section"] == "C":
+            assert r["worst"] < 1e-5 and {"dq", "dk", "dv", "dbeta"} <= set(r)
+        else:
+            assert r["state"] == 0.0 and not r["suspect"]
+    assert "## C: gradients" in kernel_verdict.report_markdown(rows)
+    kernel_verdict.plot(rows, tmp_path / "errors.png")
+    assert (tmp_path / "errors.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="sections: expected some of"):
+        kernel_verdict.run("cpu", quick=True, sections=("E",))
+    with pytest.raises(ValueError, match="device: expected 'cpu' or 'cuda'"):
+        kernel_verdict.run("tpu", quick=True)
+    from proofs_check.cli import main
+
+    assert main(["stability", "products", "--report", str(tmp_path / "r.md")]) == 2  # only the GPU verdict has one
+    assert not (tmp_path / "r.md").exists()
