@@ -1,0 +1,147 @@
+"""Registers, spill stack and shared memory of our Triton kernels compiled for the H200 (sm_90), without a GPU.
+
+    python -m venv /tmp/t36 && /tmp/t36/bin/pip install triton==3.6.0     # the H200's Triton
+    mkdir -p /tmp/t36only && ln -s /tmp/t36/lib/python3.11/site-packages/triton /tmp/t36only/triton
+    PYTHONPATH=/tmp/t36only:. .venv/bin/python bench/static_profile.py --out bench/results/static_profile.json
+
+A forward+backward call of ``kernels.delta_product`` (backend "triton") runs on CPU tensors with every
+kernel launch intercepted: each launch's arguments give the kernel's exact signature and compile-time
+constants, the kernel is compiled for GPUTarget("cuda", 90, 32) with the launch's options, and
+``cuobjdump -res-usage`` of the cubin reports registers per thread (255 is the ceiling), the stack frame
+(bytes per thread: spilled registers live there, in local memory) and the static shared memory, with the
+dynamic shared memory Triton asks for. Shape as bench/speed.py (B = 1 here: the shape only matters through
+the compile-time constants): T = 2048, H = 16, D = 128, bf16, per n_h and gating. A large stack is the
+first suspect for a slow kernel: every spilled register is a round trip to local memory. ``--warps 8``
+compiles every kernel with other warp counts too (more threads share the same tiles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import tempfile
+from itertools import product
+from pathlib import Path
+
+TORCH_TYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "float64": "fp64", "int64": "i64",
+               "int32": "i32"}  # fmt: skip
+
+
+def intercepted_launches(n_h: int, gated: bool, dtype: str) -> list[tuple]:
+    """(kernel, args by name, launch options) of every kernel launch of one forward+backward call."""
+    import torch
+    import triton.runtime.jit as jit
+
+    from kernels import delta_product
+
+    launches = []
+
+    def getitem(self, grid):
+        def launch(*args, **kwargs):
+            options = {key: kwargs.pop(key) for key in ("num_warps", "num_stages") if key in kwargs}
+            named = dict(zip(self.arg_names, args)) | kwargs
+            launches.append((self, named, options))
+
+        return launch
+
+    saved = jit.JITFunction.__getitem__
+    jit.JITFunction.__getitem__ = getitem
+    try:
+        low = getattr(torch, dtype)
+        tokens, heads, dim = 2048, 16, 128
+        gen = torch.Generator().manual_seed(0)
+        q = torch.randn(1, tokens, heads, dim, generator=gen).to(low).requires_grad_()
+        k = torch.nn.functional.normalize(torch.randn(1, tokens * n_h, heads, dim, generator=gen), dim=-1)
+        k = k.to(low).requires_grad_()
+        v = torch.randn(1, tokens * n_h, heads, dim, generator=gen).to(low).requires_grad_()
+        beta = (2 * torch.rand(1, tokens * n_h, heads, generator=gen)).to(low).requires_grad_()
+        g = -torch.rand(1, tokens, heads, generator=gen).requires_grad_() if gated else None
+        o, _ = delta_product(q, k, v, beta, g=g, num_householder=n_h, backend="triton")
+        o.float().sum().backward()
+    finally:
+        jit.JITFunction.__getitem__ = saved
+    return launches
+
+
+def signature(fn, named: dict) -> tuple[dict, dict]:
+    """Triton's signature (type per runtime argument, "constexpr" for the others) and the constants."""
+    import torch
+
+    types, constants = {}, {}
+    for param in fn.params:
+        value = named[param.name]
+        if param.is_constexpr:
+            types[param.name], constants[param.name] = "constexpr", value
+        elif isinstance(value, torch.Tensor):
+            types[param.name] = "*" + TORCH_TYPES[str(value.dtype).removeprefix("torch.")]
+        elif isinstance(value, bool):
+            types[param.name] = "i1"
+        elif isinstance(value, int):
+            types[param.name] = "i32" if -(2**31) <= value < 2**31 else "i64"
+        else:
+            types[param.name] = "fp32"
+    return types, constants
+
+
+def resources(fn, named: dict, options: dict) -> dict:
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    types, constants = signature(fn, named)
+    options = {"num_warps": 4, "num_stages": 3} | options
+    compiled = triton.compile(ASTSource(fn, types, constexprs=constants), target=GPUTarget("cuda", 90, 32),
+                              options=options)  # fmt: skip
+    tool = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as cubin:
+        cubin.write(compiled.asm["cubin"])
+        cubin.flush()
+        usage = subprocess.run([str(tool), "-res-usage", cubin.name], capture_output=True, text=True, check=True)
+    fields = dict(re.findall(r"(REG|STACK|SHARED|LOCAL):(\d+)", usage.stdout))
+    flags = {name: value for name, value in constants.items() if isinstance(value, (bool, str))}
+    return {"kernel": fn.__name__, "registers": int(fields["REG"]), "stack_bytes": int(fields["STACK"]),
+            "static_shared_bytes": int(fields["SHARED"]), "dynamic_shared_bytes": compiled.metadata.shared,
+            "num_warps": options["num_warps"], "num_stages": options["num_stages"],
+            "blocks": {n: constants[n] for n in ("C", "BK", "BV") if n in constants}, "flags": flags}  # fmt: skip
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=Path("bench/results/static_profile.json"))
+    parser.add_argument("--nh", default="1,2,3", help="comma-separated n_h")
+    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--warps", default="launch", help="comma-separated: 'launch' (the backend's own choice) "
+                        "and/or warp counts to compile every kernel with instead")  # fmt: skip
+    args = parser.parse_args()
+    os.environ["TRITON_INTERPRET"] = "0"
+    import kernels.runtime
+
+    kernels.runtime.cuda_available = lambda: True  # compiled kernels (not the interpreter) without a GPU
+    import triton
+
+    rows = []
+    for n_h in (int(x) for x in args.nh.split(",")):
+        for gated in (False, True):
+            seen = set()
+            for (fn, named, options), warps in product(intercepted_launches(n_h, gated, args.dtype),
+                                                       args.warps.split(",")):  # fmt: skip
+                if warps != "launch":
+                    options = options | {"num_warps": int(warps)}
+                key = (fn.__name__, tuple(sorted(signature(fn, named)[1].items(), key=str)), tuple(options.items()))
+                if key in seen:
+                    continue
+                seen.add(key)
+                rows.append({"n_h": n_h, "gated": gated, "dtype": args.dtype, "warps": warps,
+                             **resources(fn, named, options)})  # fmt: skip
+                r = rows[-1]
+                print(f"n_h={n_h} gated={gated!s:5} {r['kernel']:17s} regs {r['registers']:3d} stack "
+                      f"{r['stack_bytes']:5d} B  shared {r['dynamic_shared_bytes']:6d} B  warps {r['num_warps']} "
+                      f"{r['blocks']} {r['flags']}", flush=True)  # fmt: skip
+    args.out.write_text(json.dumps({"triton": triton.__version__, "target": "cuda sm_90", "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
