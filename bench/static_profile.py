@@ -11,8 +11,8 @@ constants, the kernel is compiled for GPUTarget("cuda", 90, 32) with the launch'
 (bytes per thread: spilled registers live there, in local memory) and the static shared memory, with the
 dynamic shared memory Triton asks for. Shape as bench/speed.py (B = 1 here: the shape only matters through
 the compile-time constants): T = 2048, H = 16, D = 128, bf16, per n_h and gating. A large stack is the
-first suspect for a slow kernel: every spilled register is a round trip to local memory. ``--warps 8``
-compiles every kernel with other warp counts too (more threads share the same tiles).
+first suspect for a slow kernel: every spilled register is a round trip to local memory. ``--variants``
+compiles other launch choices too (:func:`kernels.triton_backend.tuning`, as bench/profile_kernels.py times them).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import os
 import re
 import subprocess
 import tempfile
-from itertools import product
 from pathlib import Path
 
 TORCH_TYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "float64": "fp64", "int64": "i64",
@@ -113,8 +112,8 @@ def main():
     parser.add_argument("--out", type=Path, default=Path("bench/results/static_profile.json"))
     parser.add_argument("--nh", default="1,2,3", help="comma-separated n_h")
     parser.add_argument("--dtype", default="bfloat16")
-    parser.add_argument("--warps", default="launch", help="comma-separated: 'launch' (the backend's own choice) "
-                        "and/or warp counts to compile every kernel with instead")  # fmt: skip
+    parser.add_argument("--variants", default="default",
+                        help="comma-separated: default, or name=value+name=value (triton_backend.tuning)")  # fmt: skip
     args = parser.parse_args()
     os.environ["TRITON_INTERPRET"] = "0"
     import kernels.runtime
@@ -122,24 +121,27 @@ def main():
     kernels.runtime.cuda_available = lambda: True  # compiled kernels (not the interpreter) without a GPU
     import triton
 
+    from bench.profile_kernels import variant
+    from kernels import triton_backend
+
     rows = []
     for n_h in (int(x) for x in args.nh.split(",")):
         for gated in (False, True):
             seen = set()
-            for (fn, named, options), warps in product(intercepted_launches(n_h, gated, args.dtype),
-                                                       args.warps.split(",")):  # fmt: skip
-                if warps != "launch":
-                    options = options | {"num_warps": int(warps)}
-                key = (fn.__name__, tuple(sorted(signature(fn, named)[1].items(), key=str)), tuple(options.items()))
-                if key in seen:
-                    continue
-                seen.add(key)
-                rows.append({"n_h": n_h, "gated": gated, "dtype": args.dtype, "warps": warps,
-                             **resources(fn, named, options)})  # fmt: skip
-                r = rows[-1]
-                print(f"n_h={n_h} gated={gated!s:5} {r['kernel']:17s} regs {r['registers']:3d} stack "
-                      f"{r['stack_bytes']:5d} B  shared {r['dynamic_shared_bytes']:6d} B  warps {r['num_warps']} "
-                      f"{r['blocks']} {r['flags']}", flush=True)  # fmt: skip
+            for spec in args.variants.split(","):
+                with triton_backend.tuning(**variant(spec)):
+                    launches = intercepted_launches(n_h, gated, args.dtype)
+                for fn, named, options in launches:
+                    key = (fn.__name__, tuple(sorted(signature(fn, named)[1].items(), key=str)), tuple(options.items()))
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    rows.append({"n_h": n_h, "gated": gated, "dtype": args.dtype, "variant": spec,
+                                 **resources(fn, named, options)})  # fmt: skip
+                    r = rows[-1]
+                    print(f"n_h={n_h} gated={gated!s:5} {spec:12s} {r['kernel']:17s} regs {r['registers']:3d} stack "
+                          f"{r['stack_bytes']:5d} B  shared {r['dynamic_shared_bytes']:6d} B  warps {r['num_warps']} "
+                          f"{r['blocks']} {r['flags']}", flush=True)  # fmt: skip
     args.out.write_text(json.dumps({"triton": triton.__version__, "target": "cuda sm_90", "rows": rows}, indent=1))
 
 

@@ -16,7 +16,8 @@ the gradients 2.9e-3 and ≤ 4.1e-3, below fla's 5.9e-3 and 5e-3 – 8e-3 on the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -27,8 +28,33 @@ __all__ = ["run"]
 
 # chunk_bwd_grads holds a dozen C×C and C×K tiles: eight warps spread them (H200, n_h = 2, D = 128, bf16,
 # value blocks of 16: 4.97 → 4.03 ms per call, bench/results/profile_variants.json); the other kernels were
-# slower at eight in an earlier profile of this session
+# slower at eight in an earlier profile, although compiled for sm_90 they spill less at eight
+# (bench/results/static_profile.json)
 _GRADS_WARPS = 8
+_TUNABLE = ("bv", "bv_grads", "bv_wy", "warps_wy", "warps_walk", "warps_grads")
+_TUNING: dict[str, int] = {}
+
+
+@contextmanager
+def tuning(**choices: int):
+    """Override the backend's launch choices inside the block, for profiling: ``bv`` (value block of the
+    kernels that walk a sequence), ``bv_grads`` and ``warps_grads`` (chunk_bwd_grads), ``bv_wy`` and
+    ``warps_wy`` (chunk_wy), ``warps_walk`` (chunk_fwd, chunk_bwd_states). Results are the same function's
+    for any choice (blocks only split the value columns; warps only spread the tiles)."""
+    unknown = set(choices) - set(_TUNABLE)
+    if unknown:
+        raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
+    bad = {name: value for name, value in choices.items() if not isinstance(value, int) or value & (value - 1)
+           or value < (16 if name.startswith("bv") else 1)}  # fmt: skip
+    if bad:
+        raise ValueError(f"tuning: expected powers of two (value blocks at least 16), got {bad}")
+    saved = dict(_TUNING)
+    _TUNING.update(choices)
+    try:
+        yield
+    finally:
+        _TUNING.clear()
+        _TUNING.update(saved)
 
 
 def _block(n: int) -> int:
@@ -55,6 +81,10 @@ class Launch:
     bk: int
     bv: int
     bv_grads: int
+    bv_wy: int
+    warps_wy: int
+    warps_walk: int
+    warps_grads: int
     has_g: bool
     varlen: bool
     dtype: torch.dtype
@@ -128,9 +158,10 @@ def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size) -> Launch:
     sequence = torch.repeat_interleave(torch.arange(lengths.numel()), per_sequence)
     index = torch.stack([sequence, torch.arange(int(offsets[-1])) - offsets[sequence]], dim=1)
     scale_t = torch.tensor([scale], dtype=reference.state_dtype(q.dtype), device=q.device)
-    return Launch(batch, tokens, heads, kdim, vdim, n_h, scale_t, lengths.numel(), chunk_size, bk, bv, bv_grads,
-                  g is not None, cu_seqlens is not None, q.dtype, offsets.to(q.device),
-                  index.contiguous().to(q.device))  # fmt: skip
+    launch = Launch(batch, tokens, heads, kdim, vdim, n_h, scale_t, lengths.numel(), chunk_size, bk, bv, bv_grads,
+                    min(_block(vdim), 64), 4, 4, _GRADS_WARPS, g is not None, cu_seqlens is not None, q.dtype,
+                    offsets.to(q.device), index.contiguous().to(q.device))  # fmt: skip
+    return replace(launch, **_TUNING)
 
 
 def _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy):
@@ -149,11 +180,13 @@ def _states(sizes: Launch, q, k, v, beta, g, h0, cu, dummy, *, o=None, ht=None, 
         t = torch.empty_like(qk)
     triton_kernels.chunk_wy[sizes.chunk_grid](
         q, k, v, beta, g, cu, sizes.chunk_index, w, u, t, qk, *sizes.shape,
-        **sizes.constants(BV=min(_block(sizes.vdim), 64)), LOAD_T=load_t, INV_PRECISION=sizes.inv_precision,
+        **sizes.constants(BV=sizes.bv_wy, num_warps=sizes.warps_wy), LOAD_T=load_t,
+        INV_PRECISION=sizes.inv_precision,
     )  # fmt: skip
     triton_kernels.chunk_fwd[sizes.state_grid](
         q, k, w, u, qk, g, h0, dummy if o is None else o, dummy if ht is None else ht, cu,
-        dummy if snaps is None else snaps, sizes.offsets, *sizes.shape, sizes.scale, **sizes.constants(),
+        dummy if snaps is None else snaps, sizes.offsets, *sizes.shape, sizes.scale,
+        **sizes.constants(num_warps=sizes.warps_walk),
         HAS_H0=h0 is not dummy, STORE_HT=ht is not None, STORE_O=o is not None, STORE_SNAPS=snaps is not None,
     )  # fmt: skip
     return w, u, t, qk
@@ -201,12 +234,13 @@ def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht,
     w, u, t, qk = _states(sizes, q, k, v, beta, g, h0, cu, dummy, snaps=snaps, t=t)
     du, dsnaps = sizes.empty(*v.shape), torch.empty_like(snaps)
     triton_kernels.chunk_bwd_states[sizes.state_grid](
-        q, k, w, qk, g, cu, do, dht, du, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale, **sizes.constants(),
+        q, k, w, qk, g, cu, do, dht, du, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale,
+        **sizes.constants(num_warps=sizes.warps_walk),
         HAS_DHT=dht is not dummy,
     )  # fmt: skip
     triton_kernels.chunk_bwd_grads[sizes.chunk_grid](
         q, k, v, beta, g, cu, sizes.chunk_index, u, t, snaps, dsnaps, du, do, dq, dk, dv, dbeta, dg,
-        *sizes.shape, sizes.scale, **sizes.constants(BV=sizes.bv_grads, num_warps=_GRADS_WARPS),
+        *sizes.shape, sizes.scale, **sizes.constants(BV=sizes.bv_grads, num_warps=sizes.warps_grads),
     )  # fmt: skip
     return dq, dk, dv, dbeta, dg, dh0
 

@@ -348,3 +348,42 @@ def test_triton_halves_the_chunk_where_shared_memory_is_short(monkeypatch):
     with pytest.raises(errors.OutOfResources):
         triton_backend._fitting(lambda size: run(size * 2), q, v, None, 64, backward=False)
     assert tried == [128, 64, 32]  # the forward has its own record, and 16 rows is the last try
+
+
+def test_tuning_changes_the_launch_not_the_result():
+    """kernels.triton_backend.tuning (the profiling knobs: value blocks and warps of each kernel) splits the
+    value columns differently, which leaves every column's arithmetic as it was: o, the final state and
+    every gradient agree with the default launch to float64 rounding; bad choices are refused by name."""
+    from kernels import triton_backend
+
+    gen = torch.Generator().manual_seed(3)
+    n_h, tokens, heads, kdim, vdim = 2, 11, 2, 8, 40  # V = 40: one value block by default, three of 16 tuned
+    q = torch.randn(1, tokens, heads, kdim, generator=gen, dtype=torch.float64)
+    k = torch.nn.functional.normalize(
+        torch.randn(1, tokens * n_h, heads, kdim, generator=gen, dtype=torch.float64), dim=-1
+    )
+    v = torch.randn(1, tokens * n_h, heads, vdim, generator=gen, dtype=torch.float64)
+    beta = 2 * torch.rand(1, tokens * n_h, heads, generator=gen, dtype=torch.float64)
+    g = -torch.rand(1, tokens, heads, generator=gen, dtype=torch.float64)
+
+    def run():
+        leaves = [x.clone().requires_grad_(True) for x in (q, k, v, beta, g)]
+        o, s = delta_product(*leaves[:4], g=leaves[4], num_householder=n_h, output_final_state=True,
+                             chunk_size=16, backend="triton")  # fmt: skip
+        (o.sum() + s.sum()).backward()
+        return [o, s] + [x.grad for x in leaves]
+
+    default = run()
+    with triton_backend.tuning(bv=16, bv_grads=16, bv_wy=16, warps_wy=8, warps_walk=8, warps_grads=2):
+        tuned = run()
+        launch = triton_backend._launch(q, v, g, n_h, 1.0, None, 16)
+        assert (launch.bv, launch.bv_wy, launch.warps_wy, launch.warps_grads) == (16, 16, 8, 2)
+    assert triton_backend._launch(q, v, g, n_h, 1.0, None, 16).bv_wy == 64  # restored: _block(40)
+    for a, b in zip(tuned, default):
+        assert _rel(a, b) <= 1e-13  # float64: identical operations per column, at most reassociated sums
+    with pytest.raises(ValueError, match="tuning: expected some of"):
+        with triton_backend.tuning(bk=16):
+            pass
+    with pytest.raises(ValueError, match="value blocks at least 16"):
+        with triton_backend.tuning(bv_wy=8):
+            pass
