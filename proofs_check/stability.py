@@ -409,7 +409,10 @@ def kernel_safe_lengths(program, fmt: str) -> dict:
     d_rms the root mean square over symbols, so T_p = (m/(d_rms·r))² — which ignores expansion. Both are
     infinite when the keys are exact in ``fmt`` (d = 0)."""
     from proofs_check.simulate import _float
+    from theory.constructions import Program
 
+    if not isinstance(program, Program):
+        raise ValueError(f"program: expected a one-layer Program (theory.compile_group), got {type(program).__name__}")
     defects, norms = key_rounding_defects(np.stack([_float(k) for k in program.keys]), _float(program.betas), fmt)
     margin, radius = _margin_and_radius(program)
     worst_defect, rms_defect, rho = float(defects.max()), float(np.sqrt(np.mean(defects**2))), float(norms.max())

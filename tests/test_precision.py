@@ -225,3 +225,7 @@ def test_kernel_safe_lengths_follow_the_defect():
     radius = max(float(sum(float(e) ** 2 for e in r) ** 0.5) for r in program.readouts)
     assert half["rho"] == pytest.approx(1.0) and half["worst"] == pytest.approx(margin / (half["defect"] * radius))
     assert half["worst"] < half["probabilistic"] and 1e3 < single["worst"] / half["worst"] < 1e5
+    from theory.layered import compile_layers
+
+    with pytest.raises(ValueError, match="program: expected a one-layer Program"):
+        kernel_safe_lengths(compile_layers("Z4", layers=2), "float16")
