@@ -7,12 +7,9 @@ A. forward: relative errors of o and the final state against the float64 UT/WY r
    rounded inputs (kernels.reference, equal to the sub-step loop to 1e-12), for our kernel (bf16, fp16,
    fp32) and fla's chunk op (bf16 at T = 1024 by default: ``fla_dtypes``, ``fla_lengths``), over T, β
    ranges ([0, 1], [0, 2], [1.9, 2]), gates (none, 5 % −inf, strong decay) and keys normalised in float64
-   or in the input format; each against its probabilistic model (``over_model``; ``suspect`` above 10× or
-   not finite: :func:`proofs_check.stability.verdict`). Both kernels accumulate the
-   recurrence in fp32 (the fp32 model over T·n_h steps) and round the operands of their chunk products once
-   per chunk: fla stores the chunk states and W, U in the input format; ours rounds the fp32 state, W and U
-   to tf32 for bf16 inputs (one-pass tf32 dots, kernels.triton_backend) and not at all (tf32x3) for fp16
-   and fp32. That per-chunk rounding adds the model of its format over T·n_h / C steps.
+   or in the input format; each against its probabilistic model (:func:`proofs_check.stability.kernel_models`:
+   fp32 accumulation plus one rounding per chunk, tf32 in ours for bf16 inputs, the input format in fla's;
+   ``over_model``; ``suspect`` above 10× or not finite: :func:`proofs_check.stability.verdict`).
 B. chunk size: ours at C = 16, 32, 64 with β ∈ [1.9, 2], where the UT system is worst conditioned.
 C. the gated backward: gradients of ours and of fla's chunk op with its Triton-version guard lifted
    (fla issue #640: refused on Hopper with Triton 3.4 – 3.7.0 because it "produces incorrect results"),
@@ -35,7 +32,6 @@ import torch
 from kernels import delta_product
 from kernels.fla_backend import available as fla_available
 from proofs_check import stability
-from theory.precision import FORMATS, product_error_estimate
 
 __all__ = ["SECTIONS", "run", "judged", "report_markdown", "plot"]
 
@@ -59,12 +55,7 @@ def _fla_guard_lifted():
 def judged(row: dict) -> dict:
     """``row`` with its (state, o) probabilistic models, its ratio to them and the suspect flag (see the
     module docstring); a non-finite error is suspect."""
-    steps, dtype = row["tokens"] * row["n_h"], row["dtype"]
-    state = product_error_estimate("float32", steps)
-    per_chunk = {"fla": dtype, "triton": "tf32" if dtype == "bfloat16" else None}[row["backend"]]
-    if per_chunk:
-        state += product_error_estimate(per_chunk, max(1, steps // row["chunk"]))
-    model_o = state + FORMATS[dtype].unit_roundoff / 3**0.5
+    state, model_o = stability.kernel_models(row["backend"], row["dtype"], row["tokens"] * row["n_h"], row["chunk"])
     return dict(row, model_state=state, model_o=model_o, **stability.verdict(row["o"], row["state"], model_o, state))
 
 

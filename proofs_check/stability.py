@@ -44,6 +44,7 @@ __all__ = [
     "plot_products",
     "kernel_errors",
     "check_kernel",
+    "kernel_models",
     "verdict",
     "run_kernels",
     "plot_kernels",
@@ -230,14 +231,23 @@ def _kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, keys_in):
     return q, k, v, beta, g
 
 
-def _models(backend: str, dtype: str, steps: int) -> tuple[float, float]:
-    """Probabilistic relative errors (state, o) of a kernel run: the per-factor estimate of the arithmetic
-    format — the dtype itself for the op-by-op reference, fp32 accumulation in our Triton kernels — grown
-    by √(sub-steps); our kernels then round o once to the dtype (RMS u/√3) and return the state in fp32."""
+def kernel_models(backend: str, dtype: str, steps: int, chunk_size: int = 64) -> tuple[float, float]:
+    """Probabilistic relative errors (state, o) of a kernel run of ``steps`` sub-steps, grown by √(steps)
+    from the per-factor estimate of the arithmetic format (:func:`theory.precision.product_error_estimate`):
+    the dtype itself for the op-by-op reference; fp32 accumulation for our Triton kernels and fla's, plus
+    one rounding per chunk of their chunk products' operands — tf32 in ours for bf16 inputs (one-pass tf32
+    dots on the fp32 state, W and U), the input format in fla's (which stores its chunk states and W, U in
+    it), none in ours for fp16 and fp32 (tf32x3) — over steps / C chunks; the kernels then round o once
+    to the dtype (RMS u/√3)."""
     if backend == "reference":
         state = product_error_estimate(dtype, steps)
         return state, state
+    if backend not in ("triton", "fla"):
+        raise ValueError(f"backend: expected 'reference', 'triton' or 'fla', got {backend!r}")
     state = product_error_estimate("float32", steps)
+    per_chunk = dtype if backend == "fla" else ("tf32" if dtype == "bfloat16" else None)
+    if per_chunk:
+        state += product_error_estimate(per_chunk, max(1, steps // chunk_size))
     return state, state + FORMATS[dtype].unit_roundoff / 3**0.5
 
 
@@ -327,7 +337,7 @@ def run_kernels(lengths=(16, 64, 256), *, triton_length: int = 64, n_h: int = 2,
                             continue
                         kernel = functools.partial(delta_product, backend=backend, mode=mode)
                         err_o, err_s = kernel_errors(kernel, base, dtype=dtype, n_h=n_h)
-                        model_s, model_o = _models(backend, dtype, tokens * n_h)
+                        model_s, model_o = kernel_models(backend, dtype, tokens * n_h)
                         rows.append({"betas": betas, "gates": gates, "keys_normalised_in": keys_in, "length": tokens,
                                      "backend": backend, "mode": mode, "dtype": dtype, "o": err_o, "state": err_s,
                                      "model_state": model_s, "model_o": model_o,

@@ -179,3 +179,20 @@ def test_the_gpu_kernel_verdict_plan_runs_in_small_form(tmp_path):
 
     assert main(["stability", "products", "--report", str(tmp_path / "r.md")]) == 2  # only the GPU verdict has one
     assert not (tmp_path / "r.md").exists()
+
+
+def test_kernel_models_add_the_per_chunk_rounding_where_a_kernel_makes_one():
+    """fp32 accumulation for ours and fla's; one rounding per chunk of 64 sub-steps on top — tf32 for our bf16
+    path, the input format for fla — none for our fp16 path (tf32x3); o adds the dtype's rounding (u/√3)."""
+    from proofs_check.stability import kernel_models
+    from theory.precision import FORMATS, product_error_estimate
+
+    fp32 = product_error_estimate("float32", 2048)
+    assert kernel_models("reference", "bfloat16", 2048) == (product_error_estimate("bfloat16", 2048),) * 2
+    assert kernel_models("triton", "float16", 2048)[0] == fp32
+    assert kernel_models("triton", "bfloat16", 2048)[0] == fp32 + product_error_estimate("tf32", 32)
+    state, o = kernel_models("fla", "bfloat16", 2048, chunk_size=64)
+    assert state == fp32 + product_error_estimate("bfloat16", 32)
+    assert o == state + FORMATS["bfloat16"].unit_roundoff / 3**0.5
+    with pytest.raises(ValueError, match="backend: expected"):
+        kernel_models("cuda", "bfloat16", 2048)
