@@ -29,7 +29,7 @@ TORCH_TYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "float6
                "int32": "i32"}  # fmt: skip
 
 
-def intercepted_launches(n_h: int, gated: bool, dtype: str) -> list[tuple]:
+def intercepted_launches(n_h: int, gated: bool, dtype: str, chunk_size: int = 64) -> list[tuple]:
     """(kernel, args by name, launch options) of every kernel launch of one forward+backward call."""
     import torch
     import triton.runtime.jit as jit
@@ -41,6 +41,9 @@ def intercepted_launches(n_h: int, gated: bool, dtype: str) -> list[tuple]:
     def getitem(self, grid):
         def launch(*args, **kwargs):
             options = {key: kwargs.pop(key) for key in ("num_warps", "num_stages") if key in kwargs}
+            unknown = set(kwargs) - set(self.arg_names)
+            if unknown:  # the GPU launcher refuses them; the interpreter ignores them
+                raise TypeError(f"{self.__name__}: launched with unknown arguments {sorted(unknown)}")
             named = dict(zip(self.arg_names, args)) | kwargs
             launches.append((self, named, options))
 
@@ -58,7 +61,7 @@ def intercepted_launches(n_h: int, gated: bool, dtype: str) -> list[tuple]:
         v = torch.randn(1, tokens * n_h, heads, dim, generator=gen).to(low).requires_grad_()
         beta = (2 * torch.rand(1, tokens * n_h, heads, generator=gen)).to(low).requires_grad_()
         g = -torch.rand(1, tokens, heads, generator=gen).requires_grad_() if gated else None
-        o, _ = delta_product(q, k, v, beta, g=g, num_householder=n_h, backend="triton")
+        o, _ = delta_product(q, k, v, beta, g=g, num_householder=n_h, chunk_size=chunk_size, backend="triton")
         o.float().sum().backward()
     finally:
         jit.JITFunction.__getitem__ = saved
@@ -112,6 +115,7 @@ def main():
     parser.add_argument("--out", type=Path, default=Path("bench/results/static_profile.json"))
     parser.add_argument("--nh", default="1,2,3", help="comma-separated n_h")
     parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--chunk-size", type=int, default=64)
     parser.add_argument("--variants", default="default",
                         help="comma-separated: default, or name=value+name=value (triton_backend.tuning)")  # fmt: skip
     args = parser.parse_args()
@@ -121,7 +125,6 @@ def main():
     kernels.runtime.cuda_available = lambda: True  # compiled kernels (not the interpreter) without a GPU
     import triton
 
-    from bench.profile_kernels import variant
     from kernels import triton_backend
 
     rows = []
@@ -129,8 +132,8 @@ def main():
         for gated in (False, True):
             seen = set()
             for spec in args.variants.split(","):
-                with triton_backend.tuning(**variant(spec)):
-                    launches = intercepted_launches(n_h, gated, args.dtype)
+                with triton_backend.tuning(**triton_backend.parse_tuning(spec)):
+                    launches = intercepted_launches(n_h, gated, args.dtype, args.chunk_size)
                 for fn, named, options in launches:
                     key = (fn.__name__, tuple(sorted(signature(fn, named)[1].items(), key=str)), tuple(options.items()))
                     if key in seen:

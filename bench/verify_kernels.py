@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from kernels import delta_product
+from kernels import delta_product, triton_backend
 from kernels.fla_backend import available as fla_available
 
 NAMES = ("q", "k", "v", "beta", "g", "h0")
@@ -73,7 +73,14 @@ def main():
     parser.add_argument("--budget-s", type=float, default=1e9, help="start no new case after this many seconds")
     parser.add_argument("--fla-dtypes", default="bfloat16", help="dtypes for fla's chunk op (its autotune is slow)")
     parser.add_argument("--backends", default="triton,fla", help="comma-separated; fla only if installed")
+    parser.add_argument("--tuning", default="default", help="our launch choices (kernels.triton_backend.tuning)")
     args = parser.parse_args()
+    with triton_backend.tuning(**triton_backend.parse_tuning(args.tuning)):
+        check(args)
+
+
+def check(args):
+    """Every case of the table against float64, saved to ``args.out`` after each row; a short table last."""
     device = "cuda"
     cases = [  # (B, T, H, D, n_h, gated)
         (1, 1024, 4, 128, 1, False),
@@ -111,7 +118,7 @@ def main():
                     continue
                 inputs = [x if i > 2 or x is None else x.to(dtype) for i, x in enumerate(rounded)]
                 row = dict(T=tokens, B=batch, H=heads, D=dim, n_h=n_h, gated=gated, dtype=str(dtype)[6:],
-                           backend=backend, mode=mode)  # fmt: skip
+                           backend=backend, mode=mode, tuning=args.tuning if backend == "triton" else "")  # fmt: skip
                 grad = not (backend == "fla" and mode == "recurrent" and gated)
                 start = time.perf_counter()
                 try:

@@ -9,9 +9,12 @@ fla's ``chunk_gated_delta_product`` semantics):
 
 * :func:`recurrent` is that loop, literally (ground truth in float64; in bf16 it models a naive
   low-precision recurrence, every operation rounded to bf16).
-* :func:`chunked` is the UT/WY form on the interleaved sequence of sub-step rows — the statement of what
-  the chunked Triton kernel computes. Within a chunk of C rows with local log-gates γ_r (g_t at a token's
-  first sub-step, 0 elsewhere), decays D[r, s] = Σ_{s<t≤r} γ_t, and A = strictly_lower(β_r e^{D[r,s]} k_rᵀk_s):
+* :func:`chunked` is the UT/WY form on the interleaved sequence of sub-step rows — the algorithm the
+  chunked Triton kernel computes (which forms u = T · (β ⊙ (V − e^{D[r,0]} ⊙ K S₀)) without W and U:
+  the same numbers in exact arithmetic, rounded in another order; the error models of
+  :mod:`theory.precision` describe this form). Within a chunk of C rows with local log-gates γ_r (g_t
+  at a token's first sub-step, 0 elsewhere), decays D[r, s] = Σ_{s<t≤r} γ_t, and
+  A = strictly_lower(β_r e^{D[r,s]} k_rᵀk_s):
 
       T = (I + A)⁻¹,   W = T · (β e^{D[r,0]} ⊙ K),   U = T · (β ⊙ V),   u = U − W S₀
       S_end = e^{D[L,0]} S₀ + Σ_s e^{D[L,s]} k_s u_sᵀ

@@ -1,17 +1,18 @@
 """backend="triton": our kernels behind :func:`kernels.delta_product`, with autograd.
 
-Forward, chunk mode: ``chunk_wy`` (all chunks in parallel) then ``chunk_fwd`` (the state recurrence);
-recurrent mode: ``recurrent_fwd``. When gradients are needed the chunk-mode forward keeps every chunk's
-T = (I + A)⁻¹ (C² numbers per chunk and head). Backward (both modes, chunked): ``chunk_wy`` (reusing T
-where the forward ran at the same chunk size) and ``chunk_fwd`` again to recover W, the scores, u and the
-state at every chunk start, ``chunk_bwd_states`` for the state gradient at every chunk end, then
-``chunk_bwd_grads`` (all chunks in parallel) for the gradients of every input.
+Forward, chunk mode: ``chunk_prep`` (every chunk's T = (I + A)⁻¹, in parallel) then ``chunk_fwd`` (the
+state recurrence); recurrent mode: ``recurrent_fwd``. When gradients are needed the chunk-mode forward
+keeps T (C² numbers per chunk and head). Backward (both modes, chunked): ``chunk_prep`` unless the
+forward's T is kept at this chunk size, ``chunk_fwd`` again for u and the state at every chunk start,
+``chunk_bwd_states`` for the state gradient at every chunk end and y = Tᵀ du, then, in parallel over
+chunks, ``chunk_bwd_dqk`` (dq, dk and each key block's share of dβ, dγ) and ``chunk_bwd_dv`` (dv, dβ, dγ).
 
 Matrix products run in the accumulation dtype: ``ieee`` for float64; ``tf32x3`` (fp32-accurate) for
 float32 and float16 inputs; ``tf32`` (one pass, a 10-bit mantissa, finer than bf16's 7) for bf16, which
 halves the time of the bf16 backward at the cost of bf16-level rather than fp32-level errors in the
 returned state (measured on the H200, T = 1024, D = 128: final-state error 2.5e-3 instead of 8e-7; o and
-the gradients 2.9e-3 and ≤ 4.1e-3, below fla's 5.9e-3 and 5e-3 – 8e-3 on the same inputs).
+the gradients 2.9e-3 and ≤ 4.1e-3, below fla's 5.9e-3 and 5e-3 – 8e-3 on the same inputs). Products of
+two raw bf16 or fp16 inputs (QKᵀ, KKᵀ) run on the inputs themselves: their products are exact in fp32.
 """
 
 from __future__ import annotations
@@ -26,28 +27,26 @@ from kernels import reference, triton_kernels
 __all__ = ["run"]
 
 
-# chunk_bwd_grads holds a dozen C×C and C×K tiles: eight warps spread them (H200, n_h = 2, D = 128, bf16,
-# value blocks of 16: 4.97 → 4.03 ms per call, bench/results/profile_variants.json); the other kernels were
-# slower at eight in an earlier profile, although compiled for sm_90 they spill less at eight
-# (bench/results/static_profile.json)
-_GRADS_WARPS = 8
-_TUNABLE = ("bv", "bv_grads", "bv_wy", "warps_wy", "warps_walk", "warps_grads")
+_TUNABLE = ("bv", "bk_prep", "warps_prep", "warps_walk", "bk_grads", "bv_grads", "warps_grads", "store_bits")
 _TUNING: dict[str, int] = {}
 
 
 @contextmanager
 def tuning(**choices: int):
     """Override the backend's launch choices inside the block, for profiling: ``bv`` (value block of the
-    kernels that walk a sequence), ``bv_grads`` and ``warps_grads`` (chunk_bwd_grads), ``bv_wy`` and
-    ``warps_wy`` (chunk_wy), ``warps_walk`` (chunk_fwd, chunk_bwd_states). Results are the same function's
-    for any choice (blocks only split the value columns; warps only spread the tiles)."""
+    kernels that walk a sequence) and ``warps_walk`` (their warps), ``bk_prep`` and ``warps_prep``
+    (chunk_prep), ``bk_grads``, ``bv_grads`` and ``warps_grads`` (chunk_bwd_dqk), and ``store_bits``: 16 stores
+    the intermediates passed between kernels (u, y = Tᵀdu, the chunk states and their gradients) in a
+    16-bit input dtype, as fla does, instead of the accumulation dtype. Blocks and warps change only how
+    the work is split (results are the same function's, up to reassociated sums); 16-bit storage
+    rounds the intermediates."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
-    bad = {name: value for name, value in choices.items() if not isinstance(value, int) or value & (value - 1)
-           or value < (16 if name.startswith("bv") else 1)}  # fmt: skip
+    bad = {name: value for name, value in choices.items() if not _allowed(name, value)}
     if bad:
-        raise ValueError(f"tuning: expected powers of two (value blocks at least 16), got {bad}")
+        raise ValueError(f"tuning: expected powers of two (key and value blocks at least 16, store_bits 16 or 32), "
+                         f"got {bad}")  # fmt: skip
     saved = dict(_TUNING)
     _TUNING.update(choices)
     try:
@@ -55,6 +54,25 @@ def tuning(**choices: int):
     finally:
         _TUNING.clear()
         _TUNING.update(saved)
+
+
+def _allowed(name: str, value) -> bool:
+    """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits 16 or 32."""
+    if not isinstance(value, int) or value < 1 or value & (value - 1):
+        return False
+    if name == "store_bits":
+        return value in (16, 32)
+    return value >= 16 or not name.startswith(("bk", "bv"))
+
+
+def parse_tuning(spec: str) -> dict[str, int]:
+    """``default`` (no overrides) or ``name=value+name=value…`` over :func:`tuning`'s choices."""
+    if spec == "default":
+        return {}
+    try:
+        return {name: int(value) for name, value in (item.split("=") for item in spec.split("+"))}
+    except ValueError:
+        raise ValueError(f"tuning spec: expected 'default' or name=value+name=value, got {spec!r}") from None
 
 
 def _block(n: int) -> int:
@@ -80,11 +98,13 @@ class Launch:
     chunk_size: int
     bk: int
     bv: int
-    bv_grads: int
-    bv_wy: int
-    warps_wy: int
+    bk_prep: int
+    warps_prep: int
     warps_walk: int
+    bk_grads: int
+    bv_grads: int
     warps_grads: int
+    store_bits: int
     has_g: bool
     varlen: bool
     dtype: torch.dtype
@@ -122,10 +142,14 @@ class Launch:
         """The compile-time constants every chunked kernel takes, updated by ``extra``. One pipeline stage:
         the loops' loads are large tiles, and staging them several deep overflows Hopper's shared memory
         (measured on the H200: 278,528 > 232,448 bytes for chunk_fwd at K = V = 128)."""
-        precision = {torch.float64: "ieee", torch.bfloat16: "tf32"}.get(self.dtype, "tf32x3")
         base = dict(C=self.chunk_size, BK=self.bk, BV=self.bv, HAS_G=self.has_g, VARLEN=self.varlen, ACC=self.tl_acc,
-                    PRECISION=precision, num_stages=1)  # fmt: skip
+                    PRECISION=self.precision, num_stages=1)  # fmt: skip
         return {**base, **extra}
+
+    @property
+    def precision(self) -> str:
+        """Dot precision: ieee for float64, one-pass tf32 for bf16, fp32-accurate tf32x3 otherwise."""
+        return {torch.float64: "ieee", torch.bfloat16: "tf32"}.get(self.dtype, "tf32x3")
 
     @property
     def inv_precision(self) -> str:
@@ -136,19 +160,23 @@ class Launch:
     def empty(self, *shape) -> torch.Tensor:
         return torch.empty(shape, dtype=self.acc, device=self.offsets.device)
 
+    def stored(self, *shape) -> torch.Tensor:
+        """A buffer for the backward's intermediates (u, y = Tᵀ du, the chunk states and their gradients):
+        in the accumulation dtype, or in the 16-bit input dtype if ``store_bits`` is 16."""
+        low = self.store_bits == 16 and self.dtype in (torch.bfloat16, torch.float16)
+        return torch.empty(shape, dtype=self.dtype if low else self.acc, device=self.offsets.device)
+
 
 def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size) -> Launch:
     """Blocks: the whole key dimension (BK) and a slice of the value columns (BV) for the kernels that walk
-    a sequence; ``chunk_bwd_grads`` keeps many more C×C and C×K tiles live, so it takes narrower slices."""
+    a sequence; the parallel kernels visit the key columns in blocks of at most 64 (``chunk_bwd_dqk`` runs
+    one program per key block) and the value columns in narrower slices where their tiles need it."""
     batch, tokens, heads, kdim = q.shape
     vdim = v.shape[-1]
     bk = _block(kdim)
     bv = min(_block(vdim), 64 if bk <= 128 else 32)
-    # chunk_bwd_grads: 32 columns where its tiles fit (H200, bf16, K = V = 128, n_h = 2: 3.2 ms per call
-    # against 4.0 at 16; bench/results/profile_variants.json); 16 for float64 and for the 3-pass float32
-    # dots of float32 and float16 beyond K = 64 (shared memory)
-    wide = bk <= 64 or (bk <= 128 and q.dtype == torch.bfloat16)
-    bv_grads = min(_block(vdim), 32 if wide and q.dtype != torch.float64 else 16)
+    # chunk_bwd_dqk: five C×64 or C×C accumulators; value slices of 32 (16 in float64, shared memory)
+    bv_grads = min(_block(vdim), 16 if q.dtype == torch.float64 else 32)
     if cu_seqlens is None:
         lengths = torch.full((batch,), tokens, dtype=torch.int64)
     else:
@@ -158,9 +186,13 @@ def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size) -> Launch:
     sequence = torch.repeat_interleave(torch.arange(lengths.numel()), per_sequence)
     index = torch.stack([sequence, torch.arange(int(offsets[-1])) - offsets[sequence]], dim=1)
     scale_t = torch.tensor([scale], dtype=reference.state_dtype(q.dtype), device=q.device)
-    launch = Launch(batch, tokens, heads, kdim, vdim, n_h, scale_t, lengths.numel(), chunk_size, bk, bv, bv_grads,
-                    min(_block(vdim), 64), 4, 4, _GRADS_WARPS, g is not None, cu_seqlens is not None, q.dtype,
-                    offsets.to(q.device), index.contiguous().to(q.device))  # fmt: skip
+    launch = Launch(
+        batch=batch, tokens=tokens, heads=heads, kdim=kdim, vdim=vdim, n_h=n_h, scale=scale_t,
+        sequences=lengths.numel(), chunk_size=chunk_size, bk=bk, bv=bv, bk_prep=min(bk, 64), warps_prep=4,
+        warps_walk=4, bk_grads=min(bk, 64), bv_grads=bv_grads, warps_grads=4, store_bits=32, has_g=g is not None,
+        varlen=cu_seqlens is not None, dtype=q.dtype, offsets=offsets.to(q.device),
+        chunk_index=index.contiguous().to(q.device),
+    )  # fmt: skip
     return replace(launch, **_TUNING)
 
 
@@ -169,27 +201,26 @@ def _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy):
     return tuple(dummy if x is None else x.contiguous() for x in (q, k, v, beta, g, h0, cu_seqlens))
 
 
-def _states(sizes: Launch, q, k, v, beta, g, h0, cu, dummy, *, o=None, ht=None, snaps=None, t=None):
-    """``chunk_wy`` then ``chunk_fwd``, storing o, the final state and the chunk-start states where given.
-    ``t``: the chunks' T = (I + A)⁻¹ from an earlier call at this chunk size, used instead of solving again.
-    Returns W, U, T and the scores QKᵀ ⊙ E; with ``snaps``, U holds u = U − W S₀ instead."""
-    w, u = sizes.empty(*k.shape), sizes.empty(*v.shape)
-    qk = sizes.empty(sizes.chunks, sizes.heads, sizes.chunk_size, sizes.chunk_size)
-    load_t = t is not None
-    if not load_t:
-        t = torch.empty_like(qk)
-    triton_kernels.chunk_wy[sizes.chunk_grid](
-        q, k, v, beta, g, cu, sizes.chunk_index, w, u, t, qk, *sizes.shape,
-        **sizes.constants(BV=sizes.bv_wy, num_warps=sizes.warps_wy), LOAD_T=load_t,
-        INV_PRECISION=sizes.inv_precision,
+def _inverses(sizes: Launch, k, beta, g, cu) -> torch.Tensor:
+    """``chunk_prep``: T = (I + A)⁻¹ of every chunk and head, [chunks, H, C, C] in the accumulation dtype."""
+    t = sizes.empty(sizes.chunks, sizes.heads, sizes.chunk_size, sizes.chunk_size)
+    triton_kernels.chunk_prep[sizes.chunk_grid](
+        k, beta, g, cu, sizes.chunk_index, t, sizes.tokens, sizes.heads, sizes.kdim, sizes.n_h,
+        C=sizes.chunk_size, BK=sizes.bk_prep, HAS_G=sizes.has_g, VARLEN=sizes.varlen, ACC=sizes.tl_acc,
+        PRECISION=sizes.precision, INV_PRECISION=sizes.inv_precision, num_warps=sizes.warps_prep, num_stages=1,
     )  # fmt: skip
+    return t
+
+
+def _walk(sizes: Launch, q, k, v, beta, t, g, h0, cu, dummy, *, o=None, ht=None, snaps=None, u=None):
+    """``chunk_fwd``: the state recurrence from the chunks' T, storing o, the final state, and the
+    chunk-start states and u where given."""
     triton_kernels.chunk_fwd[sizes.state_grid](
-        q, k, w, u, qk, g, h0, dummy if o is None else o, dummy if ht is None else ht, cu,
-        dummy if snaps is None else snaps, sizes.offsets, *sizes.shape, sizes.scale,
+        q, k, v, beta, t, g, h0, dummy if o is None else o, dummy if ht is None else ht, cu,
+        dummy if snaps is None else snaps, dummy if u is None else u, sizes.offsets, *sizes.shape, sizes.scale,
         **sizes.constants(num_warps=sizes.warps_walk),
         HAS_H0=h0 is not dummy, STORE_HT=ht is not None, STORE_O=o is not None, STORE_SNAPS=snaps is not None,
     )  # fmt: skip
-    return w, u, t, qk
 
 
 def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, keep_t):
@@ -206,7 +237,8 @@ def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, m
     q, k, v, beta, g, h0, cu = _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy)
     t = None
     if mode == "chunk":
-        t = _states(sizes, q, k, v, beta, g, h0, cu, dummy, o=o, ht=ht)[2]
+        t = _inverses(sizes, k, beta, g, cu)
+        _walk(sizes, q, k, v, beta, t, g, h0, cu, dummy, o=o, ht=ht)
     else:
         triton_kernels.recurrent_fwd[sizes.state_grid](
             q, k, v, beta, g, h0, o, dummy if ht is None else ht, cu, *sizes.shape, sizes.scale,
@@ -230,17 +262,24 @@ def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht,
     dummy = sizes.empty(1)
     q, k, v, beta, g, h0, cu = _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy)
     do, dht = do.contiguous(), dummy if dht is None else dht.contiguous()
-    snaps = sizes.empty(sizes.chunks, sizes.heads, sizes.kdim, sizes.vdim)
-    w, u, t, qk = _states(sizes, q, k, v, beta, g, h0, cu, dummy, snaps=snaps, t=t)
-    du, dsnaps = sizes.empty(*v.shape), torch.empty_like(snaps)
+    if t is None:
+        t = _inverses(sizes, k, beta, g, cu)
+    snaps, u = sizes.stored(sizes.chunks, sizes.heads, sizes.kdim, sizes.vdim), sizes.stored(*v.shape)
+    _walk(sizes, q, k, v, beta, t, g, h0, cu, dummy, snaps=snaps, u=u)
+    y, dsnaps = sizes.stored(*v.shape), torch.empty_like(snaps)
     triton_kernels.chunk_bwd_states[sizes.state_grid](
-        q, k, w, qk, g, cu, do, dht, du, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale,
-        **sizes.constants(num_warps=sizes.warps_walk),
-        HAS_DHT=dht is not dummy,
+        q, k, beta, t, g, cu, do, dht, y, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale,
+        **sizes.constants(num_warps=sizes.warps_walk), HAS_DHT=dht is not dummy,
     )  # fmt: skip
-    triton_kernels.chunk_bwd_grads[sizes.chunk_grid](
-        q, k, v, beta, g, cu, sizes.chunk_index, u, t, snaps, dsnaps, du, do, dq, dk, dv, dbeta, dg,
-        *sizes.shape, sizes.scale, **sizes.constants(BV=sizes.bv_grads, num_warps=sizes.warps_grads),
+    key_blocks = -(-sizes.kdim // sizes.bk_grads)
+    parts = sizes.empty(sizes.chunks, sizes.heads, key_blocks, 2, sizes.chunk_size)
+    triton_kernels.chunk_bwd_dqk[(*sizes.chunk_grid, key_blocks)](
+        q, k, beta, g, cu, sizes.chunk_index, u, snaps, dsnaps, y, do, dq, dk, parts, *sizes.shape, sizes.scale,
+        **sizes.constants(BK=sizes.bk_grads, BV=sizes.bv_grads, num_warps=sizes.warps_grads),
+    )  # fmt: skip
+    triton_kernels.chunk_bwd_dv[sizes.chunk_grid](
+        v, beta, cu, sizes.chunk_index, y, parts, dv, dbeta, dg, *sizes.shape, C=sizes.chunk_size,
+        BK=sizes.bk_grads, BV=sizes.bv, HAS_G=sizes.has_g, VARLEN=sizes.varlen, ACC=sizes.tl_acc, num_stages=1,
     )  # fmt: skip
     return dq, dk, dv, dbeta, dg, dh0
 

@@ -1,27 +1,28 @@
 """Our Triton kernels for (gated) DeltaProduct: chunked UT/WY forward and backward, fused recurrent forward.
 
-The chunked algorithm is exactly :func:`kernels.reference.chunked`. Per chunk of C interleaved sub-step
+The chunked algorithm is :func:`kernels.reference.chunked`'s. Per chunk of C interleaved sub-step
 rows with local log-gates γ_r: decays D[r, s] = Σ_{s<t≤r} γ_t by a column-wise cumulative sum (a −inf
-gate zeroes every pair across it without NaN), A = strictly_lower(β_r k_rᵀk_s e^{D[r,s]}), T = (I + A)⁻¹,
-W = T(βΓ ⊙ K), U = T(β ⊙ V); then u = U − W S, o = scale(Γ ⊙ Q S + (QKᵀ ⊙ e^D) u),
-S ← Γ_C S + (e^{D[C,·]} ⊙ K)ᵀ u. The work is split like fla's, so that only the state recurrence is
+gate zeroes every pair across it without NaN), A = strictly_lower(β_r k_rᵀk_s e^{D[r,s]}), T = (I + A)⁻¹;
+then u = T(β ⊙ (V − Γ ⊙ K S)) (= U − W S with W = T(βΓ ⊙ K), U = T(β ⊙ V), which are never formed),
+o = scale(Γ ⊙ Q S + (QKᵀ ⊙ e^D) u), S ← Γ_C S + (e^{D[C,·]} ⊙ K)ᵀ u. Only the state recurrence is
 sequential:
 
-* ``chunk_wy`` — one program per (chunk, head), all in parallel: A, T by block forward substitution over
-  16×16 blocks (T is kept for the backward), W, U and the scores QKᵀ ⊙ e^D.
+* ``chunk_prep`` — one program per (chunk, head), all in parallel: A and T by block forward substitution
+  over 16×16 blocks (T is kept for the backward).
 * ``chunk_fwd`` — one program per (sequence × head, block of value columns), walking its chunks in
   order: u, o, the state (and, for the backward, the state at every chunk start and u).
 * ``chunk_bwd_states`` — the same programs walking the chunks in reverse: the state gradient dS at every
-  chunk end and du = ∂L/∂u.
-* ``chunk_bwd_grads`` — one program per (chunk, head), in parallel: dq, dk, dv, dβ, dg of the chunk
-  from its stored S₀, dS₁, du, T and u.
+  chunk end and y = Tᵀ du (du = ∂L/∂u).
+* ``chunk_bwd_dqk`` — one program per (chunk, head, block of key columns), in parallel: dq, dk and the
+  block's shares of dβ and dg, from the chunk's S₀, dS₁, u and y (dA = −y uᵀ needs no key block but its own).
+* ``chunk_bwd_dv`` — one program per (chunk, head): dv = β ⊙ y, dβ and dg.
 
-The sequential kernels need only the decays from the chunk start and to the chunk end (vectors, sums of
-log-gates); the C×C decays are formed in the parallel kernels.
-
-Every arithmetic step is in the accumulation dtype (fp32, or fp64 for fp64 inputs): inputs are upcast
-on load and outputs rounded once on store. Import this module lazily: it defines the kernels at import,
-after :func:`kernels.runtime.load_triton` has switched the interpreter on where there is no GPU.
+The sequential kernels form their C×C decays and scores QKᵀ ⊙ e^D per chunk, next to the recurrence
+(they do not depend on the state). Every arithmetic step is in the accumulation dtype (fp32, or fp64 for
+fp64 inputs): inputs are upcast on load and outputs rounded once on store; only products of two raw bf16
+or fp16 inputs run on the inputs themselves (:func:`_input_dot`: exact in the fp32 accumulator). Import
+this module lazily: it defines the kernels at import, after :func:`kernels.runtime.load_triton` has
+switched the interpreter on where there is no GPU.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from kernels.runtime import load_triton
 triton = load_triton()
 import triton.language as tl  # noqa: E402  (after load_triton: the interpreter must be chosen first)
 
-__all__ = ["chunk_wy", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_grads", "recurrent_fwd"]
+__all__ = ["chunk_prep", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv", "recurrent_fwd"]
 
 
 @triton.jit
@@ -165,8 +166,8 @@ def _inverse_in_blocks(base, a, ti, C: tl.constexpr, PREC: tl.constexpr, ACC: tl
     """T = (I + A)⁻¹ for strictly lower-triangular A [C, C], C ∈ {16, 32, 64}, by block forward
     substitution over 16×16 blocks: D_i = (I + A_ii)⁻¹ by :func:`_inverse_unit_lower` and
     T_ij = −D_i Σ_{j≤m<i} A_im T_mj (T_jj = D_j), as fla's solve_tril. Blocks are cut through the chunk's
-    C×C scratch tile at ``base``: A is stored there, its blocks read back, T written over it and read
-    whole (a barrier between each, the tile being shared by the program's threads)."""
+    C×C tile at ``base``, which ends holding T: A is stored there, its blocks read back and T written over
+    it (a barrier between each, the tile being shared by the program's threads)."""
     t16 = tl.arange(0, 16)
     z = tl.zeros((16, 16), dtype=ACC)
     tl.store(base + ti[:, None] * C + ti[None, :], a)
@@ -200,61 +201,54 @@ def _inverse_in_blocks(base, a, ti, C: tl.constexpr, PREC: tl.constexpr, ACC: tl
         tl.store(_block(base, 3, 1, t16, C), t31)
         tl.store(_block(base, 3, 2, t16, C), t32)
         tl.store(_block(base, 3, 3, t16, C), d3)
-    tl.debug_barrier()
-    return tl.load(base + ti[:, None] * C + ti[None, :])
 
 
 @triton.jit
-def chunk_wy(
-    q, k, v, beta, g, cu, chunk_map, w, u, t_buf, qk_buf,
-    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
-    C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    HAS_G: tl.constexpr, VARLEN: tl.constexpr, LOAD_T: tl.constexpr, ACC: tl.constexpr,
+def _input_dot(a, b, ACC: tl.constexpr, PRECISION: tl.constexpr):
+    """a·b for tiles of raw inputs: in their own dtype when bf16 or fp16 (the products of two such numbers
+    are exact in the fp32 accumulator, so the result is the tf32x3 or ieee one at half the registers and
+    twice the rate), else in the accumulation dtype at PRECISION."""
+    if a.dtype == tl.bfloat16 or a.dtype == tl.float16:
+        return tl.dot(a, b, out_dtype=ACC)
+    return tl.dot(a.to(ACC), b.to(ACC), input_precision=PRECISION, out_dtype=ACC)
+
+
+@triton.jit
+def chunk_prep(
+    k, beta, g, cu, chunk_map, t_buf,
+    T, H: tl.constexpr, K: tl.constexpr, NH: tl.constexpr,
+    C: tl.constexpr, BK: tl.constexpr, HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr,
     PRECISION: tl.constexpr, INV_PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """T = (I + A)⁻¹ (:func:`_inverse_in_blocks`), W = T(βΓ ⊙ K) and U = T(β ⊙ V), stored per sub-step row
-    like k and v (in the accumulation dtype). T is left in ``t_buf`` [chunks, H, C, C], or read from it if
-    LOAD_T (the forward's, when the backward runs at the forward's chunk size). The chunk's attention
-    scores QKᵀ ⊙ E (query rows only) go to ``qk_buf`` [chunks, H, C, C] for the sequential kernels."""
+    """T = (I + A)⁻¹ of one chunk (:func:`_inverse_in_blocks`) into ``t_buf`` [chunks, H, C, C], with
+    A = strictly_lower(β_r (k_rᵀk_s) E_rs) and the Gram matrix summed over blocks of BK key columns."""
     i_c, i_h = tl.program_id(0), tl.program_id(1)
     i_b, start, end = _chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
-    ti, ck = tl.arange(0, C), tl.arange(0, BK)
-    mk = ck < K
+    ti = tl.arange(0, C)
     flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, end, T, ti, H, NH)
-    kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
     bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
     e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
-    qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
-    scores = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC) * e
-    tl.store(_chunk_ptrs(qk_buf, i_c, i_h, ti, H, C), scores)
-    base = t_buf + (i_c * H + i_h).to(tl.int64) * C * C
-    if LOAD_T:
-        t_inv = tl.load(base + ti[:, None] * C + ti[None, :])
-    else:
-        gram = tl.dot(kc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
-        a = tl.where(ti[:, None] > ti[None, :], bc[:, None] * gram * e, 0.0).to(ACC)
-        t_inv = _inverse_in_blocks(base, a, ti, C, INV_PRECISION, ACC)
-    wc = tl.dot(t_inv, (bc * from_start)[:, None] * kc, input_precision=PRECISION, out_dtype=ACC)
-    _store_row_block(w, wc, flat, ck, valid, mk, K)
-    for i_v in range(0, tl.cdiv(V, BV)):
-        cv = i_v * BV + tl.arange(0, BV)
-        mv = cv < V
-        vc = _load_row_block(v, flat, cv, valid, mv, V).to(ACC)
-        uc = tl.dot(t_inv, bc[:, None] * vc, input_precision=PRECISION, out_dtype=ACC)
-        _store_row_block(u, uc, flat, cv, valid, mv, V)
+    gram = tl.zeros((C, C), dtype=ACC)
+    for i_k in range(0, tl.cdiv(K, BK)):
+        ck = i_k * BK + tl.arange(0, BK)
+        kc = _load_row_block(k, flat, ck, valid, ck < K, K)
+        gram += _input_dot(kc, tl.trans(kc), ACC, PRECISION)
+    a = tl.where(ti[:, None] > ti[None, :], bc[:, None] * gram * e, 0.0).to(ACC)
+    _inverse_in_blocks(t_buf + (i_c * H + i_h).to(tl.int64) * C * C, a, ti, C, INV_PRECISION, ACC)
 
 
 @triton.jit
 def chunk_fwd(
-    q, k, w, u, qk, g, h0, o, ht, cu, snaps, chunk_offsets,
+    q, k, v, beta, t_in, g, h0, o, ht, cu, snaps, u_out, chunk_offsets,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
     STORE_O: tl.constexpr, STORE_SNAPS: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """The state recurrence over chunks (from ``chunk_wy``'s W, U and scores); o if STORE_O; if STORE_SNAPS, the
-    state at every chunk start, and u = U − W S₀ in place of U (the backward's input); the final state if
-    STORE_HT."""
+    """The state recurrence over chunks, from each chunk's T (:func:`chunk_prep`):
+    u = T(β ⊙ (V − Γ ⊙ K S)) (= U − W S, as W = T diag(βΓ) K and U = T diag(β) V),
+    o = scale(Γ ⊙ Q S + (QKᵀ ⊙ E) u) if STORE_O, S ← Γ_C S + (e_L ⊙ K)ᵀ u; if STORE_SNAPS, the state at
+    every chunk start and u (the backward's inputs); the final state if STORE_HT."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
     scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
@@ -271,19 +265,24 @@ def chunk_fwd(
         i_c = first_chunk + (start - bos * NH) // C
         if STORE_SNAPS:
             p_snap, m_snap = _state_ptrs(snaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
-            tl.store(p_snap, s, mask=m_snap)
+            tl.store(p_snap, s.to(snaps.dtype.element_ty), mask=m_snap)
         flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, eos * NH, T, ti, H, NH)
-        kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
+        k_raw = _load_row_block(k, flat, ck, valid, mk, K)
+        kc = k_raw.to(ACC)
+        bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
         from_start, to_end = _decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)
-        uc = _load_row_block(u, flat, cv, valid, mv, V) - tl.dot(
-            _load_row_block(w, flat, ck, valid, mk, K), s, input_precision=PRECISION, out_dtype=ACC
-        )
+        x = _load_row_block(v, flat, cv, valid, mv, V).to(ACC)
+        x -= from_start[:, None] * tl.dot(kc, s, input_precision=PRECISION, out_dtype=ACC)
+        t_inv = tl.load(_chunk_ptrs(t_in, i_c, i_h, ti, H, C))
+        uc = tl.dot(t_inv, bc[:, None] * x, input_precision=PRECISION, out_dtype=ACC)
         if STORE_SNAPS:
-            _store_row_block(u, uc, flat, cv, valid, mv, V)
+            _store_row_block(u_out, uc, flat, cv, valid, mv, V)
         if STORE_O:
-            qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
-            scores = tl.load(_chunk_ptrs(qk, i_c, i_h, ti, H, C))
-            out = from_start[:, None] * tl.dot(qc, s, input_precision=PRECISION, out_dtype=ACC)
+            q_raw = _load_row_block(q, tok_flat, ck, is_query, mk, K)
+            scores = (
+                _input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)[0]
+            )
+            out = from_start[:, None] * tl.dot(q_raw.to(ACC), s, input_precision=PRECISION, out_dtype=ACC)
             out = scale * (out + tl.dot(scores, uc, input_precision=PRECISION, out_dtype=ACC))
             _store_row_block(o, out, tok_flat, cv, is_query, mv, V)
         s = _last(from_start, ti, C) * s + tl.dot(
@@ -296,14 +295,15 @@ def chunk_fwd(
 
 @triton.jit
 def chunk_bwd_states(
-    q, k, w, qk, g, cu, do, dht, du, dsnaps, dh0, chunk_offsets,
+    q, k, beta, t_in, g, cu, do, dht, y_out, dsnaps, dh0, chunk_offsets,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_DHT: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """The chunks in reverse, through o = scale(Γ⊙Q S₀ + (QKᵀ⊙E) u) and S₁ = Γ_L S₀ + (e_L⊙K)ᵀ u:
-    stores dS₁ (the state gradient at the chunk's end) and du = scale·(QKᵀ⊙E)ᵀ dO + (e_L⊙K) dS₁, and
-    carries dS₀ = scale·(Γ⊙Q)ᵀ dO + Γ_L dS₁ − Wᵀ du to the chunk before (dh0 after the first)."""
+    """The chunks in reverse, through o = scale(Γ⊙Q S₀ + (QKᵀ⊙E) u), u = T(β ⊙ (V − Γ⊙K S₀)) and
+    S₁ = Γ_L S₀ + (e_L⊙K)ᵀ u: stores dS₁ (the state gradient at the chunk's end) and y = Tᵀ du, with
+    du = scale·(QKᵀ⊙E)ᵀ dO + (e_L⊙K) dS₁, and carries dS₀ = scale·(Γ⊙Q)ᵀ dO + Γ_L dS₁ − Kᵀ(βΓ ⊙ y) to the
+    chunk before (dh0 after the first)."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
     scale = tl.load(scale_ptr)
@@ -321,100 +321,95 @@ def chunk_bwd_states(
         c = n_chunks - 1 - back
         start = bos * NH + c * C
         p_snap, m_snap = _state_ptrs(dsnaps, (first_chunk + c) * H + i_h, ck, cv, mk, mv, K, V)
-        tl.store(p_snap, ds, mask=m_snap)
+        tl.store(p_snap, ds.to(dsnaps.dtype.element_ty), mask=m_snap)
         flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, eos * NH, T, ti, H, NH)
-        kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)
-        qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
+        k_raw = _load_row_block(k, flat, ck, valid, mk, K)
+        q_raw = _load_row_block(q, tok_flat, ck, is_query, mk, K)
+        kc, qc = k_raw.to(ACC), q_raw.to(ACC)
         do_c = _load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
-        from_start, to_end = _decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)
-        scores = tl.load(_chunk_ptrs(qk, first_chunk + c, i_h, ti, H, C))
+        bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
+        e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
+        to_end = _decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)[1]
+        scores = _input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
         du_c = scale * tl.dot(tl.trans(scores), do_c, input_precision=PRECISION, out_dtype=ACC)
         du_c += tl.dot(to_end[:, None] * kc, ds, input_precision=PRECISION, out_dtype=ACC)
-        _store_row_block(du, du_c, flat, cv, valid, mv, V)
-        wc = _load_row_block(w, flat, ck, valid, mk, K)
-        ds = _last(from_start, ti, C) * ds - tl.dot(tl.trans(wc), du_c, input_precision=PRECISION, out_dtype=ACC)
+        t_inv = tl.load(_chunk_ptrs(t_in, first_chunk + c, i_h, ti, H, C))
+        yc = tl.dot(tl.trans(t_inv), du_c, input_precision=PRECISION, out_dtype=ACC)
+        _store_row_block(y_out, yc, flat, cv, valid, mv, V)
+        ds = _last(from_start, ti, C) * ds - tl.dot(
+            tl.trans(kc), (bc * from_start)[:, None] * yc, input_precision=PRECISION, out_dtype=ACC
+        )
         ds += scale * tl.dot(tl.trans(from_start[:, None] * qc), do_c, input_precision=PRECISION, out_dtype=ACC)
     p, m = _state_ptrs(dh0, i_n * H + i_h, ck, cv, mk, mv, K, V)
     tl.store(p, ds, mask=m)
 
 
 @triton.jit
-def chunk_bwd_grads(
-    q, k, v, beta, g, cu, chunk_map, u, t_in, snaps, dsnaps, du, do,
-    dq, dk, dv, dbeta, dg,
+def chunk_bwd_dqk(
+    q, k, beta, g, cu, chunk_map, u, snaps, dsnaps, y, do, dq, dk, parts,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """Gradients of one chunk from its S₀, dS₁, du, T and u = U − W S₀ (M = scale·dO uᵀ):
-    dQ = scale·Γ⊙(dO S₀ᵀ) + (M⊙E) K;  dW = −du S₀ᵀ;  dT = du (βV)ᵀ + dW (βΓK)ᵀ;  dA = −Tᵀ dT Tᵀ
-    (strictly lower); d(βV) = Tᵀ du and d(βΓK) = Tᵀ dW give dV and parts of dK, dβ, dΓ; dK also gets
-    (M⊙E)ᵀ Q + e_L ⊙ (u dS₁ᵀ) + (dG + dGᵀ) K with dG = dA ⊙ β E; and dγ_t = Σ_{r≥t} dΓ_r Γ_r +
-    Σ_{r≥t>s} dE_rs E_rs. The value columns are visited in blocks of BV; everything else is whole."""
-    i_c, i_h = tl.program_id(0), tl.program_id(1)
+    """dq and dk of one chunk's block of BK key columns, and that block's share of dβ and dγ, from the
+    chunk's S₀, dS₁, u and y = Tᵀ du (M = scale·dO uᵀ):
+    dQ = scale·Γ⊙(dO S₀ᵀ) + (M⊙E) K;  d(βΓK) = Tᵀ dW = −y S₀ᵀ (dW = −du S₀ᵀ);
+    dA = −Tᵀ du uᵀ = −y uᵀ (strictly lower): dA = −Tᵀ dT Tᵀ with dT = du(βV)ᵀ + dW(βΓK)ᵀ = du((I + A)u)ᵀ,
+    as (βΓK)S₀ = T⁻¹W S₀ = βV − (I + A)u, so that no key block needs another's;
+    dK = (M⊙E)ᵀ Q + e_L ⊙ (u dS₁ᵀ) + βΓ ⊙ d(βΓK) + (dG + dGᵀ) K with dG = dA ⊙ β E.
+    dβ and dγ are sums over the key columns: each block stores its share in ``parts`` [chunks, H, NK, 2, C]
+    (dβ's without Σ V ⊙ y, which :func:`chunk_bwd_dv` adds): dβ ∋ Γ Σ K⊙d(βΓK) + Σ_s dA_rs(k_rᵀk_s)E_rs,
+    and dγ_t = Σ_{r≥t} dΓ_r Γ_r + Σ_{r≥t>s} dE_rs E_rs. The value columns are visited in blocks of BV."""
+    i_c, i_h, i_k = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     scale = tl.load(scale_ptr)
     i_b, start, end = _chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
-    ti, ck = tl.arange(0, C), tl.arange(0, BK)
+    ti, ck = tl.arange(0, C), i_k * BK + tl.arange(0, BK)
     mk = ck < K
-    strict = ti[:, None] > ti[None, :]
     flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, end, T, ti, H, NH)
-    bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
-    t_inv = tl.load(_chunk_ptrs(t_in, i_c, i_h, ti, H, C))
-    e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
-    e_last = _last_row(e, ti, C)
     m_ = tl.zeros((C, C), dtype=ACC)
-    dt = tl.zeros((C, C), dtype=ACC)
+    y_u = tl.zeros((C, C), dtype=ACC)
     dq_c = tl.zeros((C, BK), dtype=ACC)
-    dw = tl.zeros((C, BK), dtype=ACC)
+    dbk = tl.zeros((C, BK), dtype=ACC)
     u_ds = tl.zeros((C, BK), dtype=ACC)
-    dbeta_c = tl.zeros((C,), dtype=ACC)
-    s0_ds1 = tl.zeros((C,), dtype=ACC)  # Σ S₀ ⊙ dS₁ on every row; only the last row's use is kept
+    s0_ds1 = tl.zeros((C,), dtype=ACC)  # Σ S₀ ⊙ dS₁ over the block on every row; only the last row's is kept
     for i_v in range(0, tl.cdiv(V, BV)):
         cv = i_v * BV + tl.arange(0, BV)
         mv = cv < V
         p_s, m_s = _state_ptrs(snaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
-        s0 = tl.load(p_s, mask=m_s, other=0.0)
+        s0 = tl.load(p_s, mask=m_s, other=0.0).to(ACC)
         p_s, m_s = _state_ptrs(dsnaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
-        ds1 = tl.load(p_s, mask=m_s, other=0.0)
-        vc = _load_row_block(v, flat, cv, valid, mv, V).to(ACC)
+        ds1 = tl.load(p_s, mask=m_s, other=0.0).to(ACC)
         do_c = _load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
-        du_c = _load_row_block(du, flat, cv, valid, mv, V)
-        uc = _load_row_block(u, flat, cv, valid, mv, V)
+        yc = _load_row_block(y, flat, cv, valid, mv, V).to(ACC)
+        uc = _load_row_block(u, flat, cv, valid, mv, V).to(ACC)
         m_ += scale * tl.dot(do_c, tl.trans(uc), input_precision=PRECISION, out_dtype=ACC)
+        y_u += tl.dot(yc, tl.trans(uc), input_precision=PRECISION, out_dtype=ACC)
         dq_c += tl.dot(do_c, tl.trans(s0), input_precision=PRECISION, out_dtype=ACC)
         if HAS_G:
             s0_ds1 += tl.sum(tl.sum(s0 * ds1, axis=1), axis=0)
         u_ds += tl.dot(uc, tl.trans(ds1), input_precision=PRECISION, out_dtype=ACC)
-        dw -= tl.dot(du_c, tl.trans(s0), input_precision=PRECISION, out_dtype=ACC)
-        dt += tl.dot(du_c, tl.trans(bc[:, None] * vc), input_precision=PRECISION, out_dtype=ACC)
-        dbv = tl.dot(tl.trans(t_inv), du_c, input_precision=PRECISION, out_dtype=ACC)
-        _store_row_block(dv, bc[:, None] * dbv, flat, cv, valid, mv, V)
-        dbeta_c += tl.sum(vc * dbv, axis=1)
-    kc = _load_row_block(k, flat, ck, valid, mk, K).to(ACC)  # loaded after the loop: fewer live registers in it
-    qc = _load_row_block(q, tok_flat, ck, is_query, mk, K).to(ACC)
+        dbk -= tl.dot(yc, tl.trans(s0), input_precision=PRECISION, out_dtype=ACC)
+    bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
+    e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
+    k_raw = _load_row_block(k, flat, ck, valid, mk, K)
+    q_raw = _load_row_block(q, tok_flat, ck, is_query, mk, K)
+    kc, qc = k_raw.to(ACC), q_raw.to(ACC)
     if HAS_G:
-        q_dq = tl.sum(qc * dq_c, axis=1)  # Σ_v (Q S₀)_rv dO_rv = Σ_k Q_rk (dO S₀ᵀ)_rk
+        q_dq = tl.sum(qc * dq_c, axis=1)  # Σ_v (Q S₀)_rv dO_rv = Σ_k Q_rk (dO S₀ᵀ)_rk over the block
     dq_c = scale * from_start[:, None] * dq_c + tl.dot(m_ * e, kc, input_precision=PRECISION, out_dtype=ACC)
-    dk_c = tl.dot(tl.trans(m_ * e), qc, input_precision=PRECISION, out_dtype=ACC) + e_last[:, None] * u_ds
-    bk = (bc * from_start)[:, None] * kc
-    dt += tl.dot(dw, tl.trans(bk), input_precision=PRECISION, out_dtype=ACC)
-    dbk = tl.dot(tl.trans(t_inv), dw, input_precision=PRECISION, out_dtype=ACC)
+    _store_row_block(dq, dq_c, tok_flat, ck, is_query, mk, K)
+    dk_c = tl.dot(tl.trans(m_ * e), qc, input_precision=PRECISION, out_dtype=ACC) + _last_row(e, ti, C)[:, None] * u_ds
     k_dbk = tl.sum(kc * dbk, axis=1)
     dk_c += (bc * from_start)[:, None] * dbk
-    dbeta_c += from_start * k_dbk
-    # through T = (I + A)⁻¹ and A = strictly_lower(β_r (k_rᵀk_s) E_rs)
-    da = -tl.dot(tl.trans(t_inv), tl.dot(dt, tl.trans(t_inv), input_precision=PRECISION, out_dtype=ACC),
-                 input_precision=PRECISION, out_dtype=ACC)  # fmt: skip
-    da = tl.where(strict, da, 0.0)
-    gram = tl.dot(kc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
-    dbeta_c += tl.sum(da * gram * e, axis=1)
+    da = tl.where(ti[:, None] > ti[None, :], -y_u, 0.0)
+    gram = _input_dot(k_raw, tl.trans(k_raw), ACC, PRECISION)
     dgram = da * bc[:, None] * e
     dk_c += tl.dot(dgram + tl.trans(dgram), kc, input_precision=PRECISION, out_dtype=ACC)
     _store_row_block(dk, dk_c, flat, ck, valid, mk, K)
-    _store_row_block(dq, dq_c, tok_flat, ck, is_query, mk, K)
-    tl.store(dbeta + flat.to(tl.int64), dbeta_c.to(dbeta.dtype.element_ty), mask=valid)
+    p_parts = parts + (((i_c * H + i_h) * tl.cdiv(K, BK) + i_k) * 2).to(tl.int64) * C + ti
+    tl.store(p_parts, from_start * k_dbk + tl.sum(da * gram * e, axis=1))
     if HAS_G:  # through E_rs = e^{Σ_{s<t≤r} γ_t} and Γ_r = e^{Σ_{t≤r} γ_t}
-        qk = tl.dot(qc, tl.trans(kc), input_precision=PRECISION, out_dtype=ACC)
+        qk = _input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION)
         de = tl.where(ti[:, None] >= ti[None, :], m_ * qk, 0.0) + da * bc[:, None] * gram
         de += tl.where((ti == C - 1)[:, None], tl.sum(kc * u_ds, axis=1)[None, :], 0.0)
         dgam_from = scale * q_dq + bc * k_dbk + tl.where(ti == C - 1, s0_ds1, 0.0)
@@ -423,6 +418,38 @@ def chunk_bwd_grads(
         dgam = tl.sum(tl.where(ti[:, None] >= ti[None, :], before, 0.0), axis=0)
         x = dgam_from * from_start
         dgam += tl.sum(x, axis=0) - tl.cumsum(x, axis=0) + x  # Σ_{r≥t} dΓ_r Γ_r
+        tl.store(p_parts + C, dgam)
+
+
+@triton.jit
+def chunk_bwd_dv(
+    v, beta, cu, chunk_map, y, parts, dv, dbeta, dg,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+    C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr,
+):  # fmt: skip
+    """dV = β ⊙ y (y = Tᵀ du = d(βV)) and dβ = Σ V ⊙ y + the key blocks' shares (:func:`chunk_bwd_dqk`);
+    dγ is the sum of their shares. BK is the key block those shares were computed over."""
+    i_c, i_h = tl.program_id(0), tl.program_id(1)
+    i_b, start, end = _chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
+    ti = tl.arange(0, C)
+    flat, tok_flat, valid, is_query, is_gate = _rows(i_b, i_h, start, end, T, ti, H, NH)
+    bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
+    dbeta_c = tl.zeros((C,), dtype=ACC)
+    dgam = tl.zeros((C,), dtype=ACC)
+    for i_k in range(0, tl.cdiv(K, BK)):
+        p_parts = parts + (((i_c * H + i_h) * tl.cdiv(K, BK) + i_k) * 2).to(tl.int64) * C + ti
+        dbeta_c += tl.load(p_parts)
+        if HAS_G:
+            dgam += tl.load(p_parts + C)
+    for i_v in range(0, tl.cdiv(V, BV)):
+        cv = i_v * BV + tl.arange(0, BV)
+        mv = cv < V
+        yc = _load_row_block(y, flat, cv, valid, mv, V).to(ACC)
+        _store_row_block(dv, bc[:, None] * yc, flat, cv, valid, mv, V)
+        dbeta_c += tl.sum(_load_row_block(v, flat, cv, valid, mv, V).to(ACC) * yc, axis=1)
+    tl.store(dbeta + flat.to(tl.int64), dbeta_c.to(dbeta.dtype.element_ty), mask=valid)
+    if HAS_G:
         tl.store(dg + tok_flat.to(tl.int64), dgam.to(dg.dtype.element_ty), mask=is_gate)
 
 

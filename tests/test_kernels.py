@@ -351,13 +351,15 @@ def test_triton_halves_the_chunk_where_shared_memory_is_short(monkeypatch):
 
 
 def test_tuning_changes_the_launch_not_the_result():
-    """kernels.triton_backend.tuning (the profiling knobs: value blocks and warps of each kernel) splits the
-    value columns differently, which leaves every column's arithmetic as it was: o, the final state and
-    every gradient agree with the default launch to float64 rounding; bad choices are refused by name."""
+    """kernels.triton_backend.tuning (the profiling knobs: key and value blocks and warps of each kernel)
+    splits the key and value columns differently, which leaves the arithmetic as it was up to reassociated
+    sums: o, the final state and every gradient agree with the default launch to float64 rounding. 16-bit
+    storage of the backward's intermediates rounds them (fp16 inputs: the gradients move, by about fp16's
+    unit roundoff); bad choices are refused by name."""
     from kernels import triton_backend
 
     gen = torch.Generator().manual_seed(3)
-    n_h, tokens, heads, kdim, vdim = 2, 11, 2, 8, 40  # V = 40: one value block by default, three of 16 tuned
+    n_h, tokens, heads, kdim, vdim = 2, 11, 2, 40, 40  # 40: one block by default, three of 16 tuned
     q = torch.randn(1, tokens, heads, kdim, generator=gen, dtype=torch.float64)
     k = torch.nn.functional.normalize(
         torch.randn(1, tokens * n_h, heads, kdim, generator=gen, dtype=torch.float64), dim=-1
@@ -366,24 +368,71 @@ def test_tuning_changes_the_launch_not_the_result():
     beta = 2 * torch.rand(1, tokens * n_h, heads, generator=gen, dtype=torch.float64)
     g = -torch.rand(1, tokens, heads, generator=gen, dtype=torch.float64)
 
-    def run():
-        leaves = [x.clone().requires_grad_(True) for x in (q, k, v, beta, g)]
+    def run(dtype=torch.float64):
+        leaves = [x.to(dtype if i < 3 else torch.float64).clone().requires_grad_(True)
+                  for i, x in enumerate((q, k, v, beta, g))]  # fmt: skip
         o, s = delta_product(*leaves[:4], g=leaves[4], num_householder=n_h, output_final_state=True,
                              chunk_size=16, backend="triton")  # fmt: skip
-        (o.sum() + s.sum()).backward()
-        return [o, s] + [x.grad for x in leaves]
+        (o.double().sum() + s.sum()).backward()
+        return [o.double(), s] + [x.grad.double() for x in leaves]
 
     default = run()
-    with triton_backend.tuning(bv=16, bv_grads=16, bv_wy=16, warps_wy=8, warps_walk=8, warps_grads=2):
+    choices = dict(bv=16, bk_prep=16, warps_prep=2, warps_walk=8, bk_grads=16, bv_grads=16, warps_grads=2)
+    with triton_backend.tuning(**choices):
         tuned = run()
         launch = triton_backend._launch(q, v, g, n_h, 1.0, None, 16)
-        assert (launch.bv, launch.bv_wy, launch.warps_wy, launch.warps_grads) == (16, 16, 8, 2)
-    assert triton_backend._launch(q, v, g, n_h, 1.0, None, 16).bv_wy == 64  # restored: _block(40)
+        assert all(getattr(launch, name) == value for name, value in choices.items())
+    assert triton_backend._launch(q, v, g, n_h, 1.0, None, 16).bk_grads == 64  # restored: _block(40)
     for a, b in zip(tuned, default):
-        assert _rel(a, b) <= 1e-13  # float64: identical operations per column, at most reassociated sums
+        assert _rel(a, b) <= 1e-13  # float64: identical operations, at most reassociated sums
+    half = run(torch.float16)
+    with triton_backend.tuning(store_bits=16):
+        stored = run(torch.float16)
+    assert _rel(stored[0], half[0]) == 0 and _rel(stored[1], half[1]) == 0  # the forward passes only T (fp32)
+    for a, b, ref in zip(stored[2:], half[2:], default[2:]):
+        # the backward's u, y and chunk states rounded to fp16 (unit roundoff 2⁻¹¹ ≈ 4.9e-4) before each
+        # use; gradients of 22 sub-steps through two such roundings stay within 16 of it
+        assert 0 < _rel(a, b) <= 16 * 2.0**-11 and _rel(a, ref) <= 16 * 2.0**-11
     with pytest.raises(ValueError, match="tuning: expected some of"):
         with triton_backend.tuning(bk=16):
             pass
     with pytest.raises(ValueError, match="value blocks at least 16"):
-        with triton_backend.tuning(bv_wy=8):
+        with triton_backend.tuning(bk_grads=8):
             pass
+    with pytest.raises(ValueError, match="store_bits 16 or 32"):
+        with triton_backend.tuning(store_bits=8):
+            pass
+
+
+def test_every_launch_passes_only_the_kernels_parameters(monkeypatch):
+    """The GPU launcher refuses a keyword that is not a parameter of the kernel (KeyError), while the
+    interpreter ignores it: every launch of a chunk-mode forward+backward, with gates, initial state and
+    final state, is intercepted and its keywords checked against the kernel's parameter names."""
+    from kernels import triton_kernels
+
+    launched = []
+    kind = type(triton_kernels.chunk_prep)  # JITFunction on a GPU, InterpretedFunction in the interpreter
+    original = kind.__getitem__
+
+    def getitem(self, grid):
+        launch = original(self, grid)
+
+        def checked(*args, **kwargs):
+            options = {"num_warps", "num_stages"}
+            launched.append((self.__name__, set(kwargs) - options - set(self.arg_names)))
+            return launch(*args, **kwargs)
+
+        return checked
+
+    monkeypatch.setattr(kind, "__getitem__", getitem)
+    gen = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(1, rows, 2, 4, generator=gen, requires_grad=True) for rows in (3, 6, 6))
+    beta = torch.rand(1, 6, 2, generator=gen, requires_grad=True)
+    g = (-torch.rand(1, 3, 2, generator=gen)).requires_grad_(True)
+    h0 = torch.randn(1, 2, 4, 4, generator=gen, requires_grad=True)
+    o, s = delta_product(q, k, v, beta, g=g, num_householder=2, initial_state=h0, output_final_state=True,
+                         backend="triton")  # fmt: skip
+    (o.sum() + s.sum()).backward()
+    names = {name for name, _ in launched}
+    assert {"chunk_prep", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"} <= names
+    assert all(not unknown for _, unknown in launched), launched
