@@ -167,6 +167,24 @@ class Launch:
         return torch.empty(shape, dtype=self.dtype if low else self.acc, device=self.offsets.device)
 
 
+def _chunk_layout(batch, tokens, n_h, cu_seqlens, chunk_size, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(offsets [N + 1], chunk_index [chunks, 2]) on ``device``: each sequence's first chunk, and (sequence,
+    chunk within it) of every chunk. Sequences of equal length are laid out by kernels on the device (a
+    copy from host memory would wait for the GPU's queue to drain); with cu_seqlens the lengths are read
+    on the host, as the number of chunks sizes the launch grid."""
+    if cu_seqlens is None:
+        per_sequence = -(-tokens * n_h // chunk_size)
+        chunk = torch.arange(batch * per_sequence, device=device)
+        index = torch.stack([chunk // max(per_sequence, 1), chunk % max(per_sequence, 1)], dim=1)
+        return torch.arange(batch + 1, device=device) * per_sequence, index
+    lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).to("cpu", torch.int64)
+    per_sequence = (lengths * n_h + chunk_size - 1) // chunk_size
+    offsets = torch.cat([torch.zeros(1, dtype=torch.int64), per_sequence.cumsum(0)])
+    sequence = torch.repeat_interleave(torch.arange(lengths.numel()), per_sequence)
+    index = torch.stack([sequence, torch.arange(int(offsets[-1])) - offsets[sequence]], dim=1)
+    return offsets.to(device), index.contiguous().to(device)
+
+
 def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size) -> Launch:
     """Blocks: the whole key dimension (BK) and a slice of the value columns (BV) for the kernels that walk
     a sequence; the parallel kernels visit the key columns in blocks of at most 64 (``chunk_bwd_dqk`` runs
@@ -177,21 +195,13 @@ def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size) -> Launch:
     bv = min(_block(vdim), 64 if bk <= 128 else 32)
     # chunk_bwd_dqk: five C×64 or C×C accumulators; value slices of 32 (16 in float64, shared memory)
     bv_grads = min(_block(vdim), 16 if q.dtype == torch.float64 else 32)
-    if cu_seqlens is None:
-        lengths = torch.full((batch,), tokens, dtype=torch.int64)
-    else:
-        lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).to("cpu", torch.int64)
-    per_sequence = (lengths * n_h + chunk_size - 1) // chunk_size
-    offsets = torch.cat([torch.zeros(1, dtype=torch.int64), per_sequence.cumsum(0)])
-    sequence = torch.repeat_interleave(torch.arange(lengths.numel()), per_sequence)
-    index = torch.stack([sequence, torch.arange(int(offsets[-1])) - offsets[sequence]], dim=1)
-    scale_t = torch.tensor([scale], dtype=reference.state_dtype(q.dtype), device=q.device)
+    offsets, index = _chunk_layout(batch, tokens, n_h, cu_seqlens, chunk_size, q.device)
+    scale_t = torch.full((1,), scale, dtype=reference.state_dtype(q.dtype), device=q.device)
     launch = Launch(
         batch=batch, tokens=tokens, heads=heads, kdim=kdim, vdim=vdim, n_h=n_h, scale=scale_t,
-        sequences=lengths.numel(), chunk_size=chunk_size, bk=bk, bv=bv, bk_prep=min(bk, 64), warps_prep=4,
+        sequences=offsets.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv, bk_prep=min(bk, 64), warps_prep=4,
         warps_walk=4, bk_grads=min(bk, 64), bv_grads=bv_grads, warps_grads=4, store_bits=32, has_g=g is not None,
-        varlen=cu_seqlens is not None, dtype=q.dtype, offsets=offsets.to(q.device),
-        chunk_index=index.contiguous().to(q.device),
+        varlen=cu_seqlens is not None, dtype=q.dtype, offsets=offsets, chunk_index=index,
     )  # fmt: skip
     return replace(launch, **_TUNING)
 

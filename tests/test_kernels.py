@@ -436,3 +436,19 @@ def test_every_launch_passes_only_the_kernels_parameters(monkeypatch):
     names = {name for name, _ in launched}
     assert {"chunk_prep", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"} <= names
     assert all(not unknown for _, unknown in launched), launched
+
+
+@pytest.mark.parametrize(
+    "batch, tokens, n_h, chunk_size", [(3, 7, 2, 16), (2, 32, 1, 32), (1, 0, 3, 64), (4, 1, 4, 16)]
+)
+def test_equal_length_chunk_layout_is_the_varlen_one(batch, tokens, n_h, chunk_size):
+    """Sequences of equal length are laid out on the device without reading lengths on the host; the
+    layout must be the one cu_seqlens = (0, T, 2T, …) gives: each sequence's first chunk, and (sequence,
+    chunk within it) of every chunk in order."""
+    from kernels.triton_backend import _chunk_layout
+
+    cu = torch.arange(batch + 1) * tokens
+    fixed, varlen = (_chunk_layout(batch, tokens, n_h, c, chunk_size, "cpu") for c in (None, cu))
+    per = -(-tokens * n_h // chunk_size)  # chunks of one sequence
+    assert fixed[0].tolist() == varlen[0].tolist() == [b * per for b in range(batch + 1)]
+    assert fixed[1].tolist() == varlen[1].tolist() == [[b, c] for b in range(batch) for c in range(per)]
