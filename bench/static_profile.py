@@ -135,7 +135,9 @@ def main():
                 with triton_backend.tuning(**triton_backend.parse_tuning(spec)):
                     launches = intercepted_launches(n_h, gated, args.dtype, args.chunk_size)
                 for fn, named, options in launches:
-                    key = (fn.__name__, tuple(sorted(signature(fn, named)[1].items(), key=str)), tuple(options.items()))
+                    types, constants = signature(fn, named)
+                    key = (fn.__name__, tuple(types.items()), tuple(sorted(constants.items(), key=str)),
+                           tuple(options.items()))  # fmt: skip
                     if key in seen:
                         continue
                     seen.add(key)

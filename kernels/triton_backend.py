@@ -27,7 +27,17 @@ from kernels import reference, triton_kernels
 __all__ = ["run"]
 
 
-_TUNABLE = ("bv", "bk_prep", "warps_prep", "warps_walk", "bk_grads", "bv_grads", "warps_grads", "store_bits")
+_TUNABLE = (
+    "bv",
+    "bk_prep",
+    "warps_prep",
+    "warps_walk",
+    "bk_grads",
+    "bv_grads",
+    "warps_grads",
+    "store_bits",
+    "dot_bits",
+)
 _TUNING: dict[str, int] = {}
 
 
@@ -35,18 +45,19 @@ _TUNING: dict[str, int] = {}
 def tuning(**choices: int):
     """Override the backend's launch choices inside the block, for profiling: ``bv`` (value block of the
     kernels that walk a sequence) and ``warps_walk`` (their warps), ``bk_prep`` and ``warps_prep``
-    (chunk_prep), ``bk_grads``, ``bv_grads`` and ``warps_grads`` (chunk_bwd_dqk), and ``store_bits``: 16 stores
-    the intermediates passed between kernels (u, y = Tᵀdu, the chunk states and their gradients) in a
-    16-bit input dtype, as fla does, instead of the accumulation dtype. Blocks and warps change only how
-    the work is split (results are the same function's, up to reassociated sums); 16-bit storage
-    rounds the intermediates."""
+    (chunk_prep), ``bk_grads``, ``bv_grads`` and ``warps_grads`` (chunk_bwd_dqk). Blocks and warps change
+    only how the work is split: results are the same function's, up to reassociated sums. Two precision
+    choices, for bf16 and fp16 inputs, as fla's kernels do: ``store_bits=16`` stores the backward's
+    intermediates (u, y = Tᵀdu, the chunk states and their gradients) in the input dtype, ``dot_bits=16``
+    rounds the operands of every product of the sequential and gradient kernels to it (the triangular
+    solve stays fp32-accurate)."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
     bad = {name: value for name, value in choices.items() if not _allowed(name, value)}
     if bad:
-        raise ValueError(f"tuning: expected powers of two (key and value blocks at least 16, store_bits 16 or 32), "
-                         f"got {bad}")  # fmt: skip
+        raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits and "
+                         f"dot_bits 16 or 32), got {bad}")  # fmt: skip
     saved = dict(_TUNING)
     _TUNING.update(choices)
     try:
@@ -57,10 +68,11 @@ def tuning(**choices: int):
 
 
 def _allowed(name: str, value) -> bool:
-    """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits 16 or 32."""
+    """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits and
+    dot_bits 16 or 32."""
     if not isinstance(value, int) or value < 1 or value & (value - 1):
         return False
-    if name == "store_bits":
+    if name in ("store_bits", "dot_bits"):
         return value in (16, 32)
     return value >= 16 or not name.startswith(("bk", "bv"))
 
@@ -105,6 +117,7 @@ class Launch:
     bv_grads: int
     warps_grads: int
     store_bits: int
+    dot_bits: int
     has_g: bool
     varlen: bool
     dtype: torch.dtype
@@ -143,8 +156,16 @@ class Launch:
         the loops' loads are large tiles, and staging them several deep overflows Hopper's shared memory
         (measured on the H200: 278,528 > 232,448 bytes for chunk_fwd at K = V = 128)."""
         base = dict(C=self.chunk_size, BK=self.bk, BV=self.bv, HAS_G=self.has_g, VARLEN=self.varlen, ACC=self.tl_acc,
-                    PRECISION=self.precision, num_stages=1)  # fmt: skip
+                    PRECISION=self.precision, DOT=self.tl_dot, num_stages=1)  # fmt: skip
         return {**base, **extra}
+
+    @property
+    def tl_dot(self):
+        """The operand dtype of the sequential and gradient kernels' products: the accumulation dtype, or
+        the 16-bit input dtype if ``dot_bits`` is 16."""
+        if self.dot_bits == 16 and self.dtype in (torch.bfloat16, torch.float16):
+            return triton_kernels.tl.bfloat16 if self.dtype == torch.bfloat16 else triton_kernels.tl.float16
+        return self.tl_acc
 
     @property
     def precision(self) -> str:
@@ -200,7 +221,8 @@ def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size) -> Launch:
     launch = Launch(
         batch=batch, tokens=tokens, heads=heads, kdim=kdim, vdim=vdim, n_h=n_h, scale=scale_t,
         sequences=offsets.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv, bk_prep=min(bk, 64), warps_prep=4,
-        warps_walk=4, bk_grads=min(bk, 64), bv_grads=bv_grads, warps_grads=4, store_bits=32, has_g=g is not None,
+        warps_walk=4, bk_grads=min(bk, 64), bv_grads=bv_grads, warps_grads=4, store_bits=32, dot_bits=32,
+        has_g=g is not None,
         varlen=cu_seqlens is not None, dtype=q.dtype, offsets=offsets, chunk_index=index,
     )  # fmt: skip
     return replace(launch, **_TUNING)

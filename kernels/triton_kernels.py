@@ -214,6 +214,15 @@ def _input_dot(a, b, ACC: tl.constexpr, PRECISION: tl.constexpr):
 
 
 @triton.jit
+def _dot(a, b, DOT: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr):
+    """a·b accumulated in ACC: at PRECISION if the operand dtype DOT is ACC, else with both operands
+    rounded to DOT (a 16-bit input dtype, as fla's kernels do: half the registers, twice the rate)."""
+    if DOT == ACC:
+        return tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+    return tl.dot(a.to(DOT), b.to(DOT), out_dtype=ACC)
+
+
+@triton.jit
 def chunk_prep(
     k, beta, g, cu, chunk_map, t_buf,
     T, H: tl.constexpr, K: tl.constexpr, NH: tl.constexpr,
@@ -244,6 +253,7 @@ def chunk_fwd(
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
     STORE_O: tl.constexpr, STORE_SNAPS: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    DOT: tl.constexpr,
 ):  # fmt: skip
     """The state recurrence over chunks, from each chunk's T (:func:`chunk_prep`):
     u = T(β ⊙ (V − Γ ⊙ K S)) (= U − W S, as W = T diag(βΓ) K and U = T diag(β) V),
@@ -272,9 +282,9 @@ def chunk_fwd(
         bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
         from_start, to_end = _decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)
         x = _load_row_block(v, flat, cv, valid, mv, V).to(ACC)
-        x -= from_start[:, None] * tl.dot(kc, s, input_precision=PRECISION, out_dtype=ACC)
+        x -= from_start[:, None] * _dot(kc, s, DOT, ACC, PRECISION)
         t_inv = tl.load(_chunk_ptrs(t_in, i_c, i_h, ti, H, C))
-        uc = tl.dot(t_inv, bc[:, None] * x, input_precision=PRECISION, out_dtype=ACC)
+        uc = _dot(t_inv, bc[:, None] * x, DOT, ACC, PRECISION)
         if STORE_SNAPS:
             _store_row_block(u_out, uc, flat, cv, valid, mv, V)
         if STORE_O:
@@ -282,12 +292,10 @@ def chunk_fwd(
             scores = (
                 _input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)[0]
             )
-            out = from_start[:, None] * tl.dot(q_raw.to(ACC), s, input_precision=PRECISION, out_dtype=ACC)
-            out = scale * (out + tl.dot(scores, uc, input_precision=PRECISION, out_dtype=ACC))
+            out = from_start[:, None] * _dot(q_raw.to(ACC), s, DOT, ACC, PRECISION)
+            out = scale * (out + _dot(scores, uc, DOT, ACC, PRECISION))
             _store_row_block(o, out, tok_flat, cv, is_query, mv, V)
-        s = _last(from_start, ti, C) * s + tl.dot(
-            tl.trans(to_end[:, None] * kc), uc, input_precision=PRECISION, out_dtype=ACC
-        )
+        s = _last(from_start, ti, C) * s + _dot(tl.trans(to_end[:, None] * kc), uc, DOT, ACC, PRECISION)
     if STORE_HT:
         p, m = _state_ptrs(ht, i_n * H + i_h, ck, cv, mk, mv, K, V)
         tl.store(p, s.to(ht.dtype.element_ty), mask=m)
@@ -299,6 +307,7 @@ def chunk_bwd_states(
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_DHT: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    DOT: tl.constexpr,
 ):  # fmt: skip
     """The chunks in reverse, through o = scale(Γ⊙Q S₀ + (QKᵀ⊙E) u), u = T(β ⊙ (V − Γ⊙K S₀)) and
     S₁ = Γ_L S₀ + (e_L⊙K)ᵀ u: stores dS₁ (the state gradient at the chunk's end) and y = Tᵀ du, with
@@ -331,15 +340,13 @@ def chunk_bwd_states(
         e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
         to_end = _decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)[1]
         scores = _input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
-        du_c = scale * tl.dot(tl.trans(scores), do_c, input_precision=PRECISION, out_dtype=ACC)
-        du_c += tl.dot(to_end[:, None] * kc, ds, input_precision=PRECISION, out_dtype=ACC)
+        du_c = scale * _dot(tl.trans(scores), do_c, DOT, ACC, PRECISION)
+        du_c += _dot(to_end[:, None] * kc, ds, DOT, ACC, PRECISION)
         t_inv = tl.load(_chunk_ptrs(t_in, first_chunk + c, i_h, ti, H, C))
-        yc = tl.dot(tl.trans(t_inv), du_c, input_precision=PRECISION, out_dtype=ACC)
+        yc = _dot(tl.trans(t_inv), du_c, DOT, ACC, PRECISION)
         _store_row_block(y_out, yc, flat, cv, valid, mv, V)
-        ds = _last(from_start, ti, C) * ds - tl.dot(
-            tl.trans(kc), (bc * from_start)[:, None] * yc, input_precision=PRECISION, out_dtype=ACC
-        )
-        ds += scale * tl.dot(tl.trans(from_start[:, None] * qc), do_c, input_precision=PRECISION, out_dtype=ACC)
+        ds = _last(from_start, ti, C) * ds - _dot(tl.trans(kc), (bc * from_start)[:, None] * yc, DOT, ACC, PRECISION)
+        ds += scale * _dot(tl.trans(from_start[:, None] * qc), do_c, DOT, ACC, PRECISION)
     p, m = _state_ptrs(dh0, i_n * H + i_h, ck, cv, mk, mv, K, V)
     tl.store(p, ds, mask=m)
 
@@ -349,7 +356,7 @@ def chunk_bwd_dqk(
     q, k, beta, g, cu, chunk_map, u, snaps, dsnaps, y, do, dq, dk, parts,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr, DOT: tl.constexpr,
 ):  # fmt: skip
     """dq and dk of one chunk's block of BK key columns, and that block's share of dβ and dγ, from the
     chunk's S₀, dS₁, u and y = Tᵀ du (M = scale·dO uᵀ):
@@ -382,13 +389,13 @@ def chunk_bwd_dqk(
         do_c = _load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
         yc = _load_row_block(y, flat, cv, valid, mv, V).to(ACC)
         uc = _load_row_block(u, flat, cv, valid, mv, V).to(ACC)
-        m_ += scale * tl.dot(do_c, tl.trans(uc), input_precision=PRECISION, out_dtype=ACC)
-        y_u += tl.dot(yc, tl.trans(uc), input_precision=PRECISION, out_dtype=ACC)
-        dq_c += tl.dot(do_c, tl.trans(s0), input_precision=PRECISION, out_dtype=ACC)
+        m_ += scale * _dot(do_c, tl.trans(uc), DOT, ACC, PRECISION)
+        y_u += _dot(yc, tl.trans(uc), DOT, ACC, PRECISION)
+        dq_c += _dot(do_c, tl.trans(s0), DOT, ACC, PRECISION)
         if HAS_G:
             s0_ds1 += tl.sum(tl.sum(s0 * ds1, axis=1), axis=0)
-        u_ds += tl.dot(uc, tl.trans(ds1), input_precision=PRECISION, out_dtype=ACC)
-        dbk -= tl.dot(yc, tl.trans(s0), input_precision=PRECISION, out_dtype=ACC)
+        u_ds += _dot(uc, tl.trans(ds1), DOT, ACC, PRECISION)
+        dbk -= _dot(yc, tl.trans(s0), DOT, ACC, PRECISION)
     bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
     e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
     k_raw = _load_row_block(k, flat, ck, valid, mk, K)
@@ -396,15 +403,15 @@ def chunk_bwd_dqk(
     kc, qc = k_raw.to(ACC), q_raw.to(ACC)
     if HAS_G:
         q_dq = tl.sum(qc * dq_c, axis=1)  # Σ_v (Q S₀)_rv dO_rv = Σ_k Q_rk (dO S₀ᵀ)_rk over the block
-    dq_c = scale * from_start[:, None] * dq_c + tl.dot(m_ * e, kc, input_precision=PRECISION, out_dtype=ACC)
+    dq_c = scale * from_start[:, None] * dq_c + _dot(m_ * e, kc, DOT, ACC, PRECISION)
     _store_row_block(dq, dq_c, tok_flat, ck, is_query, mk, K)
-    dk_c = tl.dot(tl.trans(m_ * e), qc, input_precision=PRECISION, out_dtype=ACC) + _last_row(e, ti, C)[:, None] * u_ds
+    dk_c = _dot(tl.trans(m_ * e), qc, DOT, ACC, PRECISION) + _last_row(e, ti, C)[:, None] * u_ds
     k_dbk = tl.sum(kc * dbk, axis=1)
     dk_c += (bc * from_start)[:, None] * dbk
     da = tl.where(ti[:, None] > ti[None, :], -y_u, 0.0)
     gram = _input_dot(k_raw, tl.trans(k_raw), ACC, PRECISION)
     dgram = da * bc[:, None] * e
-    dk_c += tl.dot(dgram + tl.trans(dgram), kc, input_precision=PRECISION, out_dtype=ACC)
+    dk_c += _dot(dgram + tl.trans(dgram), kc, DOT, ACC, PRECISION)
     _store_row_block(dk, dk_c, flat, ck, valid, mk, K)
     p_parts = parts + (((i_c * H + i_h) * tl.cdiv(K, BK) + i_k) * 2).to(tl.int64) * C + ti
     tl.store(p_parts, from_start * k_dbk + tl.sum(da * gram * e, axis=1))
