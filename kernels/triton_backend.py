@@ -32,6 +32,7 @@ _TUNABLE = (
     "bk_prep",
     "warps_prep",
     "warps_walk",
+    "stages_walk",
     "bk_grads",
     "bv_grads",
     "warps_grads",
@@ -44,20 +45,20 @@ _TUNING: dict[str, int] = {}
 @contextmanager
 def tuning(**choices: int):
     """Override the backend's launch choices inside the block, for profiling: ``bv`` (value block of the
-    kernels that walk a sequence) and ``warps_walk`` (their warps), ``bk_prep`` and ``warps_prep``
-    (chunk_prep), ``bk_grads``, ``bv_grads`` and ``warps_grads`` (chunk_bwd_dqk). Blocks and warps change
-    only how the work is split: results are the same function's, up to reassociated sums. Two precision
-    choices, for bf16 and fp16 inputs, as fla's kernels do: ``store_bits=16`` stores the backward's
-    intermediates (u, y = Tᵀdu, the chunk states and their gradients) in the input dtype, ``dot_bits=16``
-    rounds the operands of every product of the sequential and gradient kernels to it (the triangular
-    solve stays fp32-accurate)."""
+    kernels that walk a sequence), ``warps_walk`` and ``stages_walk`` (their warps and software-pipeline
+    stages), ``bk_prep`` and ``warps_prep`` (chunk_prep), ``bk_grads``, ``bv_grads`` and ``warps_grads``
+    (chunk_bwd_dqk). Blocks, warps and stages change only how the work is split and scheduled: results are
+    the same function's, up to reassociated sums. Two precision choices, for bf16 and fp16 inputs, as
+    fla's kernels do: ``store_bits=16`` stores the backward's intermediates (u, y = Tᵀdu, the chunk states
+    and their gradients) in the input dtype, ``dot_bits=16`` rounds the operands of every product of the
+    sequential and gradient kernels to it (the triangular solve stays fp32-accurate)."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
     bad = {name: value for name, value in choices.items() if not _allowed(name, value)}
     if bad:
         raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits and "
-                         f"dot_bits 16 or 32), got {bad}")  # fmt: skip
+                         f"dot_bits 16 or 32) and stages_walk 1 to 4, got {bad}")  # fmt: skip
     saved = dict(_TUNING)
     _TUNING.update(choices)
     try:
@@ -69,7 +70,9 @@ def tuning(**choices: int):
 
 def _allowed(name: str, value) -> bool:
     """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits and
-    dot_bits 16 or 32."""
+    dot_bits 16 or 32; stages_walk 1 to 4."""
+    if name == "stages_walk":
+        return isinstance(value, int) and 1 <= value <= 4
     if not isinstance(value, int) or value < 1 or value & (value - 1):
         return False
     if name in ("store_bits", "dot_bits"):
@@ -113,6 +116,7 @@ class Launch:
     bk_prep: int
     warps_prep: int
     warps_walk: int
+    stages_walk: int
     bk_grads: int
     bv_grads: int
     warps_grads: int
@@ -153,8 +157,9 @@ class Launch:
 
     def constants(self, **extra) -> dict:
         """The compile-time constants every chunked kernel takes, updated by ``extra``. One pipeline stage:
-        the loops' loads are large tiles, and staging them several deep overflows Hopper's shared memory
-        (measured on the H200: 278,528 > 232,448 bytes for chunk_fwd at K = V = 128)."""
+        the loops' loads are large tiles (two stages of an earlier walker were slower on the H200, and
+        staging the first one's loads several deep needed 278,528 > 232,448 bytes of shared memory at
+        K = V = 128); ``stages_walk`` tunes the walkers'."""
         base = dict(C=self.chunk_size, BK=self.bk, BV=self.bv, HAS_G=self.has_g, VARLEN=self.varlen, ACC=self.tl_acc,
                     PRECISION=self.precision, DOT=self.tl_dot, num_stages=1)  # fmt: skip
         return {**base, **extra}
@@ -221,7 +226,7 @@ def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size) -> Launch:
     launch = Launch(
         batch=batch, tokens=tokens, heads=heads, kdim=kdim, vdim=vdim, n_h=n_h, scale=scale_t,
         sequences=offsets.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv, bk_prep=min(bk, 64), warps_prep=4,
-        warps_walk=4, bk_grads=min(bk, 64), bv_grads=bv_grads, warps_grads=4, store_bits=32, dot_bits=32,
+        warps_walk=4, stages_walk=1, bk_grads=min(bk, 64), bv_grads=bv_grads, warps_grads=4, store_bits=32, dot_bits=32,
         has_g=g is not None,
         varlen=cu_seqlens is not None, dtype=q.dtype, offsets=offsets, chunk_index=index,
     )  # fmt: skip
@@ -250,7 +255,7 @@ def _walk(sizes: Launch, q, k, v, beta, t, g, h0, cu, dummy, *, o=None, ht=None,
     triton_kernels.chunk_fwd[sizes.state_grid](
         q, k, v, beta, t, g, h0, dummy if o is None else o, dummy if ht is None else ht, cu,
         dummy if snaps is None else snaps, dummy if u is None else u, sizes.offsets, *sizes.shape, sizes.scale,
-        **sizes.constants(num_warps=sizes.warps_walk),
+        **sizes.constants(num_warps=sizes.warps_walk, num_stages=sizes.stages_walk),
         HAS_H0=h0 is not dummy, STORE_HT=ht is not None, STORE_O=o is not None, STORE_SNAPS=snaps is not None,
     )  # fmt: skip
 
@@ -301,7 +306,7 @@ def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht,
     y, dsnaps = sizes.stored(*v.shape), torch.empty_like(snaps)
     triton_kernels.chunk_bwd_states[sizes.state_grid](
         q, k, beta, t, g, cu, do, dht, y, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale,
-        **sizes.constants(num_warps=sizes.warps_walk), HAS_DHT=dht is not dummy,
+        **sizes.constants(num_warps=sizes.warps_walk, num_stages=sizes.stages_walk), HAS_DHT=dht is not dummy,
     )  # fmt: skip
     key_blocks = -(-sizes.kdim // sizes.bk_grads)
     parts = sizes.empty(sizes.chunks, sizes.heads, key_blocks, 2, sizes.chunk_size)

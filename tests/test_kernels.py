@@ -377,7 +377,9 @@ def test_tuning_changes_the_launch_not_the_result():
         return [o.double(), s] + [x.grad.double() for x in leaves]
 
     default = run()
-    choices = dict(bv=16, bk_prep=16, warps_prep=2, warps_walk=8, bk_grads=16, bv_grads=16, warps_grads=2)
+    choices = dict(
+        bv=16, bk_prep=16, warps_prep=2, warps_walk=8, stages_walk=2, bk_grads=16, bv_grads=16, warps_grads=2
+    )
     with triton_backend.tuning(**choices):
         tuned = run()
         launch = triton_backend._launch(q, v, g, n_h, 1.0, None, 16)
