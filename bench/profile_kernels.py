@@ -6,8 +6,8 @@ Shape as bench/speed.py (B=8, T=2048, H=16, D=128, bf16); n_h and gating from th
 configuration the CUDA time of every kernel is summed over ``--repeats`` calls and divided by it, so the
 table says where one forward+backward spends its time. ``--variants`` profiles other launch choices,
 each ``name=value+name=value…`` over :func:`kernels.triton_backend.tuning` (``bv``, ``warps_walk``,
-``bk_prep``, ``warps_prep``, ``bk_grads``, ``bv_grads``, ``warps_grads``, ``store_bits``); ``default`` is
-the backend's own choice. ``--chunk-sizes`` profiles other chunk sizes.
+``stages_walk``, ``bk_prep``, ``warps_prep``, ``bk_grads``, ``bv_grads``, ``warps_grads``, ``store_bits``,
+``dot_bits``); ``default`` is the backend's own choice. ``--chunk-sizes`` profiles other chunk sizes.
 """
 
 from __future__ import annotations
