@@ -156,7 +156,7 @@ class Launch:
         return triton_kernels.tl.float64 if self.acc == torch.float64 else triton_kernels.tl.float32
 
     def constants(self, **extra) -> dict:
-        """The compile-time constants every chunked kernel takes, updated by ``extra``. One pipeline stage:
+        """The compile-time constants of the walkers and chunk_bwd_dqk, updated by ``extra``. One pipeline stage:
         the loops' loads are large tiles (two stages of an earlier walker were slower on the H200, and
         staging the first one's loads several deep needed 278,528 > 232,448 bytes of shared memory at
         K = V = 128); ``stages_walk`` tunes the walkers'."""
