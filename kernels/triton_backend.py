@@ -10,8 +10,9 @@ chunks, ``chunk_bwd_dqk`` (dq, dk and each key block's share of dβ, dγ) and ``
 Matrix products run in the accumulation dtype: ``ieee`` for float64; ``tf32x3`` (fp32-accurate) for
 float32 and float16 inputs; ``tf32`` (one pass, a 10-bit mantissa, finer than bf16's 7) for bf16, which
 halves the time of the bf16 backward at the cost of bf16-level rather than fp32-level errors in the
-returned state (measured on the H200, T = 1024, D = 128: final-state error 2.5e-3 instead of 8e-7; o and
-the gradients 2.9e-3 and ≤ 4.1e-3, below fla's 5.9e-3 and 5e-3 – 8e-3 on the same inputs). Products of
+returned state (measured on the H200, T = 1024, D = 128, n_h = 1: final-state error 2.1e-3 instead of
+8e-7 in fp32; o and the gradients 2.6e-3 and ≤ 3.7e-3, below fla's 5.9e-3 and 5.5e-3 – 8.1e-3 on the same
+inputs; bench/results/verify_kernels.json). Products of
 two raw bf16 or fp16 inputs (QKᵀ, KKᵀ) run on the inputs themselves: their products are exact in fp32.
 """
 
@@ -164,11 +165,15 @@ class Launch:
                     PRECISION=self.precision, DOT=self.tl_dot, num_stages=1)  # fmt: skip
         return {**base, **extra}
 
+    def _sixteen(self, bits: int) -> bool:
+        """Whether a ``*_bits`` choice of 16 applies: only to bf16 and fp16 inputs."""
+        return bits == 16 and self.dtype in (torch.bfloat16, torch.float16)
+
     @property
     def tl_dot(self):
         """The operand dtype of the sequential and gradient kernels' products: the accumulation dtype, or
         the 16-bit input dtype if ``dot_bits`` is 16."""
-        if self.dot_bits == 16 and self.dtype in (torch.bfloat16, torch.float16):
+        if self._sixteen(self.dot_bits):
             return triton_kernels.tl.bfloat16 if self.dtype == torch.bfloat16 else triton_kernels.tl.float16
         return self.tl_acc
 
@@ -189,8 +194,8 @@ class Launch:
     def stored(self, *shape) -> torch.Tensor:
         """A buffer for the backward's intermediates (u, y = Tᵀ du, the chunk states and their gradients):
         in the accumulation dtype, or in the 16-bit input dtype if ``store_bits`` is 16."""
-        low = self.store_bits == 16 and self.dtype in (torch.bfloat16, torch.float16)
-        return torch.empty(shape, dtype=self.dtype if low else self.acc, device=self.offsets.device)
+        dtype = self.dtype if self._sixteen(self.store_bits) else self.acc
+        return torch.empty(shape, dtype=dtype, device=self.offsets.device)
 
 
 def _chunk_layout(batch, tokens, n_h, cu_seqlens, chunk_size, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,7 +206,8 @@ def _chunk_layout(batch, tokens, n_h, cu_seqlens, chunk_size, device) -> tuple[t
     if cu_seqlens is None:
         per_sequence = -(-tokens * n_h // chunk_size)
         chunk = torch.arange(batch * per_sequence, device=device)
-        index = torch.stack([chunk // max(per_sequence, 1), chunk % max(per_sequence, 1)], dim=1)
+        divisor = max(per_sequence, 1)  # no chunks at T = 0
+        index = torch.stack([chunk // divisor, chunk % divisor], dim=1)
         return torch.arange(batch + 1, device=device) * per_sequence, index
     lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).to("cpu", torch.int64)
     per_sequence = (lengths * n_h + chunk_size - 1) // chunk_size

@@ -338,7 +338,7 @@ def chunk_bwd_states(
         do_c = _load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
         bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
         e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
-        to_end = _decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)[1]
+        to_end = _last_row(e, ti, C)  # e^{Σ_{s<t<C} γ_t}
         scores = _input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
         du_c = scale * _dot(tl.trans(scores), do_c, DOT, ACC, PRECISION)
         du_c += _dot(to_end[:, None] * kc, ds, DOT, ACC, PRECISION)

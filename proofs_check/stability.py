@@ -236,7 +236,7 @@ def kernel_models(backend: str, dtype: str, steps: int, chunk_size: int = 64) ->
     from the per-factor estimate of the arithmetic format (:func:`theory.precision.product_error_estimate`):
     the dtype itself for the op-by-op reference; fp32 accumulation for our Triton kernels and fla's, plus
     one rounding per chunk of their chunk products' operands — tf32 in ours for bf16 inputs (one-pass tf32
-    dots on the fp32 state, W and U), the input format in fla's (which stores its chunk states and W, U in
+    dots on the fp32 state, T and u), the input format in fla's (which stores its chunk states and W, U in
     it), none in ours for fp16 and fp32 (tf32x3) — over steps / C chunks; the kernels then round o once
     to the dtype (RMS u/√3)."""
     if backend == "reference":
