@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -32,18 +33,51 @@ def _expect_shape(x: torch.Tensor, name: str, shape: tuple, meaning: str) -> Non
         raise ValueError(f"{name}: expected shape {shape} ({meaning}), got {tuple(x.shape)}")
 
 
-def _ranges(tensors: list[tuple[str, torch.Tensor]]) -> dict[str, tuple[float, float]]:
-    """(min, max) of every non-empty tensor, NaN where it holds a NaN: one reduction kernel per tensor and
-    a single transfer to the host, so that validating GPU inputs costs one synchronisation."""
+@dataclass(frozen=True)
+class ValueChecks:
+    """The value checks of :func:`validate`, queued on the inputs' device and not yet read: ``stats``
+    [n, 2] holds (min, max) of each named non-empty tensor in float64, NaN where it holds a NaN (one
+    reduction kernel per tensor). Calling it reads them — a single transfer, so one synchronisation for GPU
+    inputs — and raises on non-finite values, β outside [0, 2] or a log-gate above 0. The triton backend
+    calls it after its host-side preparation, just before its first kernel, so that the synchronisation
+    does not leave the GPU idle while Python prepares the launches."""
+
+    names: tuple[str, ...]
+    stats: torch.Tensor | None
+
+    def __call__(self) -> None:
+        if self.stats is None:
+            return
+        ranges = dict(zip(self.names, self.stats.tolist()))
+        for name, (lo, hi) in ranges.items():
+            if name != "g" and not (math.isfinite(lo) and math.isfinite(hi)):
+                raise ValueError(f"{name}: expected finite values, got NaN or infinity")
+        if "beta" in ranges and not (0 <= ranges["beta"][0] and ranges["beta"][1] <= 2):
+            raise ValueError(
+                f"beta: expected values in [0, 2] (the GH factor I − βkkᵀ has ‖·‖ ≤ 1 there), got range "
+                f"[{ranges['beta'][0]}, {ranges['beta'][1]}]"
+            )
+        if "g" in ranges:
+            if math.isnan(ranges["g"][0]):
+                raise ValueError("g: expected log-gates ≤ 0 (−inf allowed: a reset), got NaN")
+            if ranges["g"][1] > 0:
+                raise ValueError(f"g: expected log-gates ≤ 0 (decay γ = e^g ≤ 1), got a maximum of {ranges['g'][1]}")
+
+
+def _value_checks(tensors: list[tuple[str, torch.Tensor]]) -> ValueChecks:
     named = [(name, x) for name, x in tensors if x.numel()]
     if not named:
-        return {}
-    stats = torch.stack([torch.stack(torch.aminmax(x)).double() for _, x in named]).tolist()
-    return {name: (lo, hi) for (name, _), (lo, hi) in zip(named, stats)}
+        return ValueChecks((), None)
+    stats = torch.stack([torch.stack(torch.aminmax(x)).double() for _, x in named])
+    return ValueChecks(tuple(name for name, _ in named), stats)
 
 
-def validate(q, k, v, beta, g, num_householder, scale, initial_state, cu_seqlens, mode, chunk_size, backend):
-    """Check every argument of :func:`delta_product` before any kernel runs. Errors name the argument."""
+def validate(
+    q, k, v, beta, g, num_householder, scale, initial_state, cu_seqlens, mode, chunk_size, backend
+) -> ValueChecks:
+    """Check every argument of :func:`delta_product`: types, shapes, devices, cu_seqlens and scale here;
+    the tensors' values (finite, β ∈ [0, 2], g ≤ 0) by the returned :class:`ValueChecks`, which must be
+    called before any of the backend's kernels runs. Errors name the argument."""
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
     if mode not in MODES:
@@ -83,24 +117,11 @@ def validate(q, k, v, beta, g, num_householder, scale, initial_state, cu_seqlens
     for name, x in tensors[1:] + ([("cu_seqlens", cu_seqlens)] if cu_seqlens is not None else []):
         if x.device != device:
             raise ValueError(f"{name}: expected q's device {device}, got {x.device}")
-    ranges = _ranges(tensors)
-    for name, (lo, hi) in ranges.items():
-        if name != "g" and not (math.isfinite(lo) and math.isfinite(hi)):
-            raise ValueError(f"{name}: expected finite values, got NaN or infinity")
-    if "beta" in ranges and not (0 <= ranges["beta"][0] and ranges["beta"][1] <= 2):
-        raise ValueError(
-            f"beta: expected values in [0, 2] (the GH factor I − βkkᵀ has ‖·‖ ≤ 1 there), got range "
-            f"[{ranges['beta'][0]}, {ranges['beta'][1]}]"
-        )
-    if "g" in ranges:
-        if math.isnan(ranges["g"][0]):
-            raise ValueError("g: expected log-gates ≤ 0 (−inf allowed: a reset), got NaN")
-        if ranges["g"][1] > 0:
-            raise ValueError(f"g: expected log-gates ≤ 0 (decay γ = e^g ≤ 1), got a maximum of {ranges['g'][1]}")
     if scale is not None and (
         isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale)
     ):
         raise ValueError(f"scale: expected a finite number, got {scale!r}")
+    return _value_checks(tensors)
 
 
 def _check_cu_seqlens(cu_seqlens, batch: int, tokens: int) -> int:
@@ -162,7 +183,7 @@ def delta_product(
     ‖A_t‖ ≤ 1 for every token, and so stability of the state recurrence, needs unit-norm keys; they are not
     required here (stability studies feed keys normalised in low precision).
     """
-    validate(q, k, v, beta, g, num_householder, scale, initial_state, cu_seqlens, mode, chunk_size, backend)
+    checks = validate(q, k, v, beta, g, num_householder, scale, initial_state, cu_seqlens, mode, chunk_size, backend)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
     if backend == "auto":
         backend = "triton" if q.is_cuda else "reference"
@@ -174,6 +195,8 @@ def delta_product(
         output_final_state=output_final_state,
         cu_seqlens=cu_seqlens,
     )
+    if backend in ("reference", "fla"):
+        checks()
     if backend == "reference":
         if mode == "recurrent":
             return reference.recurrent(*args, **options)
@@ -184,4 +207,4 @@ def delta_product(
         return fla_backend.run(*args, **options, mode=mode, chunk_size=chunk_size)
     from kernels import triton_backend
 
-    return triton_backend.run(*args, **options, mode=mode, chunk_size=chunk_size)
+    return triton_backend.run(*args, **options, mode=mode, chunk_size=chunk_size, checks=checks)

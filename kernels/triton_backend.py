@@ -7,13 +7,18 @@ forward's T is kept at this chunk size, ``chunk_fwd`` again for u and the state 
 ``chunk_bwd_states`` for the state gradient at every chunk end and y = Tᵀ du, then, in parallel over
 chunks, ``chunk_bwd_dqk`` (dq, dk and each key block's share of dβ, dγ) and ``chunk_bwd_dv`` (dv, dβ, dγ).
 
-Matrix products run in the accumulation dtype: ``ieee`` for float64; ``tf32x3`` (fp32-accurate) for
-float32 and float16 inputs; ``tf32`` (one pass, a 10-bit mantissa, finer than bf16's 7) for bf16, which
-halves the time of the bf16 backward at the cost of bf16-level rather than fp32-level errors in the
-returned state (measured on the H200, T = 1024, D = 128, n_h = 1: final-state error 2.1e-3 instead of
-8e-7 in fp32; o and the gradients 2.6e-3 and ≤ 3.7e-3, below fla's 5.9e-3 and 5.5e-3 – 8.1e-3 on the same
-inputs; bench/results/verify_kernels.json). Products of
-two raw bf16 or fp16 inputs (QKᵀ, KKᵀ) run on the inputs themselves: their products are exact in fp32.
+Precision. Every sum accumulates in fp32 (fp64 for float64 inputs). The triangular solve's products are
+fp32-accurate (``tf32x3``; ``ieee`` for float64). Products of two raw bf16 or fp16 inputs (QKᵀ, KKᵀ) run
+on the inputs themselves: their products are exact in fp32. The other products — the sequential and
+gradient kernels' — take, for bf16 and fp16 inputs whose value block is 64 wide (K ≤ 128 and V > 32, the
+usual heads), operands rounded to the input dtype and the backward stores its intermediates in it, as
+fla's kernels do (:func:`tuning`'s ``dot_bits=16``, ``store_bits=16``, with two pipeline stages in the
+walkers): on the H200 at B=8, T=2048, H=16, D=128, n_h=2 this takes forward+backward from 4.7 to 2.9 ms of
+GPU time (bench/results/profile_kernels.json). Other blocks keep fp32 operands (``tf32`` for bf16,
+``tf32x3`` for fp16 and fp32, ``ieee`` for float64): Triton 3.6.0 miscompiles the walkers with 16-bit
+operands at a value block of 32 or 16 and a key block of 128 or more (wrong results, or an illegal memory
+access, on the H200: bench/results/tuning_check.json), and the small heads of constructions gain nothing
+from them.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ _TUNABLE = (
     "warps_grads",
     "store_bits",
     "dot_bits",
+    "keep_states",
 )
 _TUNING: dict[str, int] = {}
 
@@ -52,14 +58,16 @@ def tuning(**choices: int):
     the same function's, up to reassociated sums. Two precision choices, for bf16 and fp16 inputs, as
     fla's kernels do: ``store_bits=16`` stores the backward's intermediates (u, y = Tᵀdu, the chunk states
     and their gradients) in the input dtype, ``dot_bits=16`` rounds the operands of every product of the
-    sequential and gradient kernels to it (the triangular solve stays fp32-accurate)."""
+    sequential and gradient kernels to it (the triangular solve stays fp32-accurate); the module's
+    docstring says where they are the default. ``keep_states=1`` makes a forward that needs gradients keep
+    the chunk-start states and u for the backward (more memory, one pass of ``chunk_fwd`` fewer)."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
     bad = {name: value for name, value in choices.items() if not _allowed(name, value)}
     if bad:
         raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits and "
-                         f"dot_bits 16 or 32) and stages_walk 1 to 4, got {bad}")  # fmt: skip
+                         f"dot_bits 16 or 32), stages_walk 1 to 4 and keep_states 0 or 1, got {bad}")  # fmt: skip
     saved = dict(_TUNING)
     _TUNING.update(choices)
     try:
@@ -71,9 +79,11 @@ def tuning(**choices: int):
 
 def _allowed(name: str, value) -> bool:
     """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits and
-    dot_bits 16 or 32; stages_walk 1 to 4."""
+    dot_bits 16 or 32; stages_walk 1 to 4; keep_states 0 or 1."""
     if name == "stages_walk":
         return isinstance(value, int) and 1 <= value <= 4
+    if name == "keep_states":
+        return value in (0, 1) and not isinstance(value, bool)
     if not isinstance(value, int) or value < 1 or value & (value - 1):
         return False
     if name in ("store_bits", "dot_bits"):
@@ -123,6 +133,7 @@ class Launch:
     warps_grads: int
     store_bits: int
     dot_bits: int
+    keep_states: int
     has_g: bool
     varlen: bool
     dtype: torch.dtype
@@ -157,10 +168,10 @@ class Launch:
         return triton_kernels.tl.float64 if self.acc == torch.float64 else triton_kernels.tl.float32
 
     def constants(self, **extra) -> dict:
-        """The compile-time constants of the walkers and chunk_bwd_dqk, updated by ``extra``. One pipeline stage:
-        the loops' loads are large tiles (two stages of an earlier walker were slower on the H200, and
-        staging the first one's loads several deep needed 278,528 > 232,448 bytes of shared memory at
-        K = V = 128); ``stages_walk`` tunes the walkers'."""
+        """The compile-time constants of the walkers and chunk_bwd_dqk, updated by ``extra``. One pipeline stage
+        unless ``extra`` says otherwise: the loops' loads are large tiles (with fp32 operands, two stages of
+        the walkers were slower on the H200; with 16-bit ones they are faster, and the walkers take
+        ``stages_walk``)."""
         base = dict(C=self.chunk_size, BK=self.bk, BV=self.bv, HAS_G=self.has_g, VARLEN=self.varlen, ACC=self.tl_acc,
                     PRECISION=self.precision, DOT=self.tl_dot, num_stages=1)  # fmt: skip
         return {**base, **extra}
@@ -227,16 +238,24 @@ def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size) -> Launch:
     bv = min(_block(vdim), 64 if bk <= 128 else 32)
     # chunk_bwd_dqk: five C×64 or C×C accumulators; value slices of 32 (16 in float64, shared memory)
     bv_grads = min(_block(vdim), 16 if q.dtype == torch.float64 else 32)
+    bits = 16 if q.dtype in (torch.bfloat16, torch.float16) and bv == 64 else 32  # see the module's docstring
     offsets, index = _chunk_layout(batch, tokens, n_h, cu_seqlens, chunk_size, q.device)
     scale_t = torch.full((1,), scale, dtype=reference.state_dtype(q.dtype), device=q.device)
     launch = Launch(
         batch=batch, tokens=tokens, heads=heads, kdim=kdim, vdim=vdim, n_h=n_h, scale=scale_t,
         sequences=offsets.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv, bk_prep=min(bk, 64), warps_prep=4,
-        warps_walk=4, stages_walk=1, bk_grads=min(bk, 64), bv_grads=bv_grads, warps_grads=4, store_bits=32, dot_bits=32,
-        has_g=g is not None,
+        warps_walk=4, stages_walk=1 if bits == 32 else 2, bk_grads=min(bk, 64), bv_grads=bv_grads, warps_grads=4,
+        store_bits=bits, dot_bits=bits, keep_states=0, has_g=g is not None,
         varlen=cu_seqlens is not None, dtype=q.dtype, offsets=offsets, chunk_index=index,
     )  # fmt: skip
-    return replace(launch, **_TUNING)
+    launch = replace(launch, **_TUNING)
+    if launch.tl_dot != launch.tl_acc and launch.bv < 64 and launch.bk >= 128:
+        raise ValueError(
+            f"tuning: dot_bits=16 with a value block bv={launch.bv} < 64 at a key block of {launch.bk} is refused: "
+            "Triton 3.6.0 miscompiles it on the H200 (wrong results or an illegal memory access; "
+            "bench/results/tuning_check.json)"
+        )
+    return launch
 
 
 def _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy):
@@ -266,36 +285,50 @@ def _walk(sizes: Launch, q, k, v, beta, t, g, h0, cu, dummy, *, o=None, ht=None,
     )  # fmt: skip
 
 
-def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, keep_t):
-    """(o, final state or None, T or None): T = (I + A)⁻¹ of every chunk is kept for the backward if
-    ``keep_t`` (chunk mode; its size is C² per chunk and head in the accumulation dtype)."""
+def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, keep, checks):
+    """(o, final state or None, kept, the launch). If ``keep`` (chunk mode, gradients needed), ``kept`` is
+    what the backward reuses: (T, None, None) with T = (I + A)⁻¹ of every chunk (C² per chunk and head in
+    the accumulation dtype), or with the ``keep_states`` choice (T, chunk-start states, u), which spares
+    the backward its pass of ``chunk_fwd`` for K·V per chunk and head and the size of v more memory;
+    otherwise (None, None, None). ``checks`` (:class:`kernels.api.ValueChecks`) runs after the host-side
+    preparation, before any kernel."""
     sizes = _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size)
     o = torch.empty(sizes.batch, sizes.tokens, sizes.heads, sizes.vdim, dtype=q.dtype, device=q.device)
     ht = sizes.empty(sizes.sequences, sizes.heads, sizes.kdim, sizes.vdim) if output_final_state else None
+    checks()
     if not (sizes.sequences * sizes.heads and sizes.tokens):
         if ht is not None:
             ht.copy_(h0 if h0 is not None else torch.zeros_like(ht))
-        return o.zero_(), ht, None
+        return o.zero_(), ht, (None, None, None), sizes
     dummy = sizes.empty(1)
     q, k, v, beta, g, h0, cu = _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy)
-    t = None
+    kept = (None, None, None)
     if mode == "chunk":
         t = _inverses(sizes, k, beta, g, cu)
-        _walk(sizes, q, k, v, beta, t, g, h0, cu, dummy, o=o, ht=ht)
+        snaps = u = None
+        if keep and sizes.keep_states:
+            snaps, u = _backward_buffers(sizes, v)
+        _walk(sizes, q, k, v, beta, t, g, h0, cu, dummy, o=o, ht=ht, snaps=snaps, u=u)
+        kept = (t, snaps, u) if keep else kept
     else:
         triton_kernels.recurrent_fwd[sizes.state_grid](
             q, k, v, beta, g, h0, o, dummy if ht is None else ht, cu, *sizes.shape, sizes.scale,
             BK=sizes.bk, BV=sizes.bv, HAS_G=sizes.has_g, HAS_H0=h0 is not dummy, STORE_HT=ht is not None,
             VARLEN=sizes.varlen, ACC=sizes.tl_acc,
         )  # fmt: skip
-    return o, ht, t if keep_t else None
+    return o, ht, kept, sizes
 
 
-def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht, t):
+def _backward_buffers(sizes: Launch, v) -> tuple[torch.Tensor, torch.Tensor]:
+    """Buffers for the state at every chunk start [chunks, H, K, V] and u (v's shape)."""
+    return sizes.stored(sizes.chunks, sizes.heads, sizes.kdim, sizes.vdim), sizes.stored(*v.shape)
+
+
+def _backward(sizes: Launch, q, k, v, beta, g, h0, cu_seqlens, do, dht, kept):
     """(dq, dk, dv, dβ, dg, dh0) by the chunked backward kernels, each in its input's dtype (dh0 in the
     accumulation dtype without an initial state): the kernels round every gradient once, on store.
-    ``t``: the forward's T at this chunk size, or None to solve again."""
-    sizes = _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size)
+    ``kept``: (T, chunk-start states, u) from the forward at this launch's chunk size, None where not kept
+    (they are then computed again)."""
     dq, dk, dv, dbeta = (torch.empty(x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v, beta))
     dg = sizes.empty(*q.shape[:3]) if g is None else torch.empty(g.shape, dtype=g.dtype, device=g.device)
     dh0 = sizes.empty(sizes.sequences, sizes.heads, sizes.kdim, sizes.vdim)
@@ -305,10 +338,12 @@ def _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, chunk_size, do, dht,
     dummy = sizes.empty(1)
     q, k, v, beta, g, h0, cu = _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy)
     do, dht = do.contiguous(), dummy if dht is None else dht.contiguous()
+    t, snaps, u = kept
     if t is None:
         t = _inverses(sizes, k, beta, g, cu)
-    snaps, u = sizes.stored(sizes.chunks, sizes.heads, sizes.kdim, sizes.vdim), sizes.stored(*v.shape)
-    _walk(sizes, q, k, v, beta, t, g, h0, cu, dummy, snaps=snaps, u=u)
+    if snaps is None:
+        snaps, u = _backward_buffers(sizes, v)
+        _walk(sizes, q, k, v, beta, t, g, h0, cu, dummy, snaps=snaps, u=u)
     y, dsnaps = sizes.stored(*v.shape), torch.empty_like(snaps)
     triton_kernels.chunk_bwd_states[sizes.state_grid](
         q, k, beta, t, g, cu, do, dht, y, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale,
@@ -351,35 +386,45 @@ def _fitting(run, q, v, g, chunk_size: int, backward: bool):
 
 class _DeltaProduct(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size):
-        keep_t = mode == "chunk" and any(ctx.needs_input_grad[:6])
-        o, ht, t, size = _fitting(
-            lambda size: (*_forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, size,
-                                    keep_t), size),
+    def forward(ctx, q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, checks):
+        keep = mode == "chunk" and any(ctx.needs_input_grad[:6])
+        o, ht, kept, sizes = _fitting(
+            lambda size: _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, size,
+                                  keep, checks),
             q, v, g, chunk_size, backward=False,
         )  # fmt: skip
-        ctx.save_for_backward(q, k, v, beta, g, h0, t)
+        ctx.save_for_backward(q, k, v, beta, g, h0, *kept)
         # the backward is chunked in both modes; the recurrent mode has no chunk size of its own
-        ctx.options = (n_h, scale, cu_seqlens, chunk_size if mode == "chunk" else 64, size)
+        ctx.options = (n_h, scale, cu_seqlens, chunk_size if mode == "chunk" else 64, sizes)
         return (o, ht) if ht is not None else (o,)
 
     @staticmethod
     def backward(ctx, do, dht=None):
-        q, k, v, beta, g, h0, t = ctx.saved_tensors
-        n_h, scale, cu_seqlens, chunk_size, t_size = ctx.options
-        grads = _fitting(
-            lambda size: _backward(q, k, v, beta, g, h0, n_h, scale, cu_seqlens, size, do, dht,
-                                   t if size == t_size else None),
-            q, v, g, chunk_size, backward=True,
-        )  # fmt: skip
+        q, k, v, beta, g, h0, *kept = ctx.saved_tensors
+        n_h, scale, cu_seqlens, chunk_size, forward_sizes = ctx.options
+
+        def run(size):
+            """The backward at ``size`` rows, reusing the forward's launch and what it kept when its chunk
+            size is the same."""
+            if size == forward_sizes.chunk_size:
+                return _backward(forward_sizes, q, k, v, beta, g, h0, cu_seqlens, do, dht, kept)
+            sizes = _launch(q, v, g, n_h, scale, cu_seqlens, size)
+            return _backward(sizes, q, k, v, beta, g, h0, cu_seqlens, do, dht, (None, None, None))
+
+        grads = _fitting(run, q, v, g, chunk_size, backward=True)
         result = []
         for x, grad, need in zip((q, k, v, beta, g, h0), grads, ctx.needs_input_grad[:6]):
             result.append(grad.to(x.dtype) if x is not None and need else None)
-        return (*result, None, None, None, None, None, None)
+        return (*result, None, None, None, None, None, None, None)
 
 
-def run(q, k, v, beta, g, *, num_householder, scale, initial_state, output_final_state, cu_seqlens, mode, chunk_size):
+def run(
+    q, k, v, beta, g, *, num_householder, scale, initial_state, output_final_state, cu_seqlens, mode, chunk_size, checks
+):
+    """:func:`kernels.delta_product` on our kernels; ``checks`` (the input values' pending checks) runs
+    before the first kernel."""
     out = _DeltaProduct.apply(
-        q, k, v, beta, g, initial_state, num_householder, scale, output_final_state, cu_seqlens, mode, chunk_size
-    )
+        q, k, v, beta, g, initial_state, num_householder, scale, output_final_state, cu_seqlens, mode, chunk_size,
+        checks,
+    )  # fmt: skip
     return (out[0], out[1]) if output_final_state else (out[0], None)

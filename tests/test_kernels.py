@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernels import delta_product
+from kernels import MODES, delta_product
 from kernels.reference import chunked, recurrent
 from theory import token_map, unit_roundoff
 
@@ -377,9 +377,8 @@ def test_tuning_changes_the_launch_not_the_result():
         return [o.double(), s] + [x.grad.double() for x in leaves]
 
     default = run()
-    choices = dict(
-        bv=16, bk_prep=16, warps_prep=2, warps_walk=8, stages_walk=2, bk_grads=16, bv_grads=16, warps_grads=2
-    )
+    choices = dict(bv=16, bk_prep=16, warps_prep=2, warps_walk=8, stages_walk=2, bk_grads=16, bv_grads=16,
+                   warps_grads=2, keep_states=1)  # fmt: skip
     with triton_backend.tuning(**choices):
         tuned = run()
         launch = triton_backend._launch(q, v, g, n_h, 1.0, None, 16)
@@ -387,20 +386,28 @@ def test_tuning_changes_the_launch_not_the_result():
     assert triton_backend._launch(q, v, g, n_h, 1.0, None, 16).bk_grads == 64  # restored: _block(40)
     for a, b in zip(tuned, default):
         assert _rel(a, b) <= 1e-13  # float64: identical operations, at most reassociated sums
-    half = run(torch.float16)
-    with triton_backend.tuning(store_bits=16):
+    with triton_backend.tuning(store_bits=32, dot_bits=32):
+        half = run(torch.float16)  # fp32 products and storage
+    with triton_backend.tuning(store_bits=16, dot_bits=32):
         stored = run(torch.float16)
     assert _rel(stored[0], half[0]) == 0 and _rel(stored[1], half[1]) == 0  # the forward passes only T (fp32)
     for a, b, ref in zip(stored[2:], half[2:], default[2:]):
         # the backward's u, y and chunk states rounded to fp16 (unit roundoff 2⁻¹¹ ≈ 4.9e-4) before each
         # use; the gradients move by about one unit roundoff (measured ≤ 1.3 u; bound 4 u)
         assert 0 < _rel(a, b) <= 4 * 2.0**-11 and _rel(a, ref) <= 4 * 2.0**-11
-    with triton_backend.tuning(dot_bits=16):
+    with triton_backend.tuning(store_bits=32, dot_bits=16):
         rounded = run(torch.float16)
     for a, b, ref in zip(rounded, half, default):
         # every product's operands rounded to fp16 as well (2⁻¹¹ each): the same order of error as the
         # rounded inputs (measured ≤ 1.4 u over 22 sub-steps; bound 4 u)
         assert 0 < _rel(a, b) <= 4 * 2.0**-11 and _rel(a, ref) <= 4 * 2.0**-11
+    # fp16 at a value block of 64 defaults to both, with two pipeline stages in the walkers
+    both = run(torch.float16)
+    launch = triton_backend._launch(q.half(), v.half(), g, n_h, 1.0, None, 16)
+    assert (launch.store_bits, launch.dot_bits, launch.stages_walk) == (16, 16, 2)
+    assert all(_rel(a, ref) <= 4 * 2.0**-11 for a, ref in zip(both, default))
+    with triton_backend.tuning(store_bits=16, dot_bits=16):
+        assert all(_rel(a, b) == 0 for a, b in zip(run(torch.float16), both))
     with pytest.raises(ValueError, match="tuning: expected some of"):
         with triton_backend.tuning(bk=16):
             pass
@@ -410,15 +417,22 @@ def test_tuning_changes_the_launch_not_the_result():
     with pytest.raises(ValueError, match="store_bits and dot_bits 16 or 32"):
         with triton_backend.tuning(dot_bits=8):
             pass
+    wide = torch.zeros(1, 1, 1, 128, dtype=torch.float16)
+    with pytest.raises(ValueError, match="dot_bits=16 with a value block bv=32 < 64 at a key block of 128"):
+        with triton_backend.tuning(dot_bits=16, bv=32):
+            triton_backend._launch(wide, wide, None, 1, 1.0, None, 64)
+    with pytest.raises(ValueError, match="keep_states 0 or 1"):
+        with triton_backend.tuning(keep_states=2):
+            pass
 
 
-def test_every_launch_passes_only_the_kernels_parameters(monkeypatch):
-    """The GPU launcher refuses a keyword that is not a parameter of the kernel (KeyError), while the
-    interpreter ignores it: every launch of a chunk-mode forward+backward, with gates, initial state and
-    final state, is intercepted and its keywords checked against the kernel's parameter names."""
+@pytest.fixture
+def launched(monkeypatch):
+    """Every launch of one of our Triton kernels, recorded as (kernel name, keywords that are not its
+    parameters) before it runs."""
     from kernels import triton_kernels
 
-    launched = []
+    record = []
     kind = type(triton_kernels.chunk_prep)  # JITFunction on a GPU, InterpretedFunction in the interpreter
     original = kind.__getitem__
 
@@ -427,22 +441,58 @@ def test_every_launch_passes_only_the_kernels_parameters(monkeypatch):
 
         def checked(*args, **kwargs):
             options = {"num_warps", "num_stages"}
-            launched.append((self.__name__, set(kwargs) - options - set(self.arg_names)))
+            record.append((self.__name__, set(kwargs) - options - set(self.arg_names)))
             return launch(*args, **kwargs)
 
         return checked
 
     monkeypatch.setattr(kind, "__getitem__", getitem)
+    return record
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(beta=torch.ones(1, 6, 2) * 2.5), r"beta: expected values in \[0, 2\]"),
+        (dict(q=torch.full((1, 3, 2, 4), float("nan"))), "q: expected finite values"),
+        (dict(g=torch.ones(1, 3, 2) * 0.1), "g: expected log-gates ≤ 0"),
+    ],
+)
+def test_triton_backend_checks_values_before_its_first_kernel(launched, mode, change, match):
+    """The triton backend reads the value checks after its host-side preparation (so that on a GPU the
+    synchronisation does not idle it); they must still refuse bad values before any of our kernels runs."""
+    args = {**_ok(), **change}
+    q, k, v, beta = (args.pop(n) for n in ("q", "k", "v", "beta"))
+    with pytest.raises(ValueError, match=match):
+        delta_product(q, k, v, beta, **args, mode=mode, backend="triton")
+    assert launched == []
+    good = _ok()
+    tensors = [good.pop(n) for n in ("q", "k", "v", "beta")]
+    delta_product(*tensors, **good, mode=mode, backend="triton")
+    assert launched  # the control: good values reach the kernels
+
+
+def test_every_launch_passes_only_the_kernels_parameters(launched):
+    """The GPU launcher refuses a keyword that is not a parameter of the kernel (KeyError), while the
+    interpreter ignores it: every launch of a chunk-mode forward+backward, with gates, initial state and
+    final state, is intercepted and its keywords checked against the kernel's parameter names; with
+    ``keep_states``, the forward's walker stores o and the backward's inputs in one launch."""
+    from kernels import triton_backend
+
     gen = torch.Generator().manual_seed(5)
     q, k, v = (torch.randn(1, rows, 2, 4, generator=gen, requires_grad=True) for rows in (3, 6, 6))
     beta = torch.rand(1, 6, 2, generator=gen, requires_grad=True)
     g = (-torch.rand(1, 3, 2, generator=gen)).requires_grad_(True)
     h0 = torch.randn(1, 2, 4, 4, generator=gen, requires_grad=True)
-    o, s = delta_product(q, k, v, beta, g=g, num_householder=2, initial_state=h0, output_final_state=True,
-                         backend="triton")  # fmt: skip
-    (o.sum() + s.sum()).backward()
-    names = {name for name, _ in launched}
-    assert {"chunk_prep", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"} <= names
+    for keep_states in (0, 1):
+        with triton_backend.tuning(keep_states=keep_states):
+            o, s = delta_product(q, k, v, beta, g=g, num_householder=2, initial_state=h0, output_final_state=True,
+                                 backend="triton")  # fmt: skip
+            (o.sum() + s.sum()).backward()
+    names = [name for name, _ in launched]
+    kernels = ["chunk_prep", "chunk_fwd", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
+    assert names == kernels + [n for i, n in enumerate(kernels) if i != 2]  # keep_states: one chunk_fwd
     assert all(not unknown for _, unknown in launched), launched
 
 
