@@ -14,7 +14,12 @@ gradient kernels' — take, for bf16 and fp16 inputs whose value block is 64 wid
 usual heads), operands rounded to the input dtype and the backward stores its intermediates in it, as
 fla's kernels do (:func:`tuning`'s ``dot_bits=16``, ``store_bits=16``, with two pipeline stages in the
 walkers): on the H200 at B=8, T=2048, H=16, D=128, n_h=2 this takes forward+backward from 4.7 to 2.9 ms of
-GPU time (bench/results/profile_kernels.json). Other blocks keep fp32 operands (``tf32`` for bf16,
+GPU time (bench/results/profile_kernels.json), and raises the bf16 errors (o from 2.6e-3 at T=1024,
+n_h=1) to fla's level, each still below fla's on the same inputs (o 5.3e-3 against 5.9e-3, final state
+5.2e-3 against 6.0e-3, gradients ≤ 6.9e-3 against ≤ 8.1e-3; bench/results/verify_kernels.json). The
+recurrent mode's backward, chunked, keeps fp32-accurate products and 32-bit storage (``accurate``), so
+that its gradients carry little more than the rounding of their own stores, as fla's fused recurrent
+backward's do. Other blocks keep fp32 operands (``tf32`` for bf16,
 ``tf32x3`` for fp16 and fp32, ``ieee`` for float64): Triton 3.6.0 miscompiles the walkers with 16-bit
 operands at a value block of 32 or 16 and a key block of 128 or more (wrong results, or an illegal memory
 access, on the H200: bench/results/tuning_check.json), and the small heads of constructions gain nothing
@@ -134,6 +139,7 @@ class Launch:
     store_bits: int
     dot_bits: int
     keep_states: int
+    accurate: bool
     has_g: bool
     varlen: bool
     dtype: torch.dtype
@@ -190,8 +196,11 @@ class Launch:
 
     @property
     def precision(self) -> str:
-        """Dot precision: ieee for float64, one-pass tf32 for bf16, fp32-accurate tf32x3 otherwise."""
-        return {torch.float64: "ieee", torch.bfloat16: "tf32"}.get(self.dtype, "tf32x3")
+        """Dot precision: ieee for float64, one-pass tf32 for bf16 unless ``accurate``, fp32-accurate tf32x3
+        otherwise."""
+        if self.dtype == torch.bfloat16 and not self.accurate:
+            return "tf32"
+        return "ieee" if self.dtype == torch.float64 else "tf32x3"
 
     @property
     def inv_precision(self) -> str:
@@ -228,24 +237,27 @@ def _chunk_layout(batch, tokens, n_h, cu_seqlens, chunk_size, device) -> tuple[t
     return offsets.to(device), index.contiguous().to(device)
 
 
-def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size) -> Launch:
+def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate: bool) -> Launch:
     """Blocks: the whole key dimension (BK) and a slice of the value columns (BV) for the kernels that walk
     a sequence; the parallel kernels visit the key columns in blocks of at most 64 (``chunk_bwd_dqk`` runs
-    one program per key block) and the value columns in narrower slices where their tiles need it."""
+    one program per key block) and the value columns in narrower slices where their tiles need it.
+    ``accurate`` (the recurrent mode, whose backward is chunked): fp32-accurate products and 32-bit storage
+    for every input dtype, so that its gradients carry only the rounding of their own stores, as fla's
+    fused recurrent backward's do."""
     batch, tokens, heads, kdim = q.shape
     vdim = v.shape[-1]
     bk = _block(kdim)
     bv = min(_block(vdim), 64 if bk <= 128 else 32)
     # chunk_bwd_dqk: five C×64 or C×C accumulators; value slices of 32 (16 in float64, shared memory)
     bv_grads = min(_block(vdim), 16 if q.dtype == torch.float64 else 32)
-    bits = 16 if q.dtype in (torch.bfloat16, torch.float16) and bv == 64 else 32  # see the module's docstring
+    bits = 16 if q.dtype in (torch.bfloat16, torch.float16) and bv == 64 and not accurate else 32  # module docstring
     offsets, index = _chunk_layout(batch, tokens, n_h, cu_seqlens, chunk_size, q.device)
     scale_t = torch.full((1,), scale, dtype=reference.state_dtype(q.dtype), device=q.device)
     launch = Launch(
         batch=batch, tokens=tokens, heads=heads, kdim=kdim, vdim=vdim, n_h=n_h, scale=scale_t,
         sequences=offsets.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv, bk_prep=min(bk, 64), warps_prep=4,
         warps_walk=4, stages_walk=1 if bits == 32 else 2, bk_grads=min(bk, 64), bv_grads=bv_grads, warps_grads=4,
-        store_bits=bits, dot_bits=bits, keep_states=0, has_g=g is not None,
+        store_bits=bits, dot_bits=bits, keep_states=0, accurate=accurate, has_g=g is not None,
         varlen=cu_seqlens is not None, dtype=q.dtype, offsets=offsets, chunk_index=index,
     )  # fmt: skip
     launch = replace(launch, **_TUNING)
@@ -292,7 +304,7 @@ def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, m
     the backward its pass of ``chunk_fwd`` for K·V per chunk and head and the size of v more memory;
     otherwise (None, None, None). ``checks`` (:class:`kernels.api.ValueChecks`) runs after the host-side
     preparation, before any kernel."""
-    sizes = _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size)
+    sizes = _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate=mode == "recurrent")
     o = torch.empty(sizes.batch, sizes.tokens, sizes.heads, sizes.vdim, dtype=q.dtype, device=q.device)
     ht = sizes.empty(sizes.sequences, sizes.heads, sizes.kdim, sizes.vdim) if output_final_state else None
     checks()
@@ -408,7 +420,7 @@ class _DeltaProduct(torch.autograd.Function):
             size is the same."""
             if size == forward_sizes.chunk_size:
                 return _backward(forward_sizes, q, k, v, beta, g, h0, cu_seqlens, do, dht, kept)
-            sizes = _launch(q, v, g, n_h, scale, cu_seqlens, size)
+            sizes = _launch(q, v, g, n_h, scale, cu_seqlens, size, forward_sizes.accurate)
             return _backward(sizes, q, k, v, beta, g, h0, cu_seqlens, do, dht, (None, None, None))
 
         grads = _fitting(run, q, v, g, chunk_size, backward=True)

@@ -368,11 +368,11 @@ def test_tuning_changes_the_launch_not_the_result():
     beta = 2 * torch.rand(1, tokens * n_h, heads, generator=gen, dtype=torch.float64)
     g = -torch.rand(1, tokens, heads, generator=gen, dtype=torch.float64)
 
-    def run(dtype=torch.float64):
+    def run(dtype=torch.float64, mode="chunk"):
         leaves = [x.to(dtype if i < 3 else torch.float64).clone().requires_grad_(True)
                   for i, x in enumerate((q, k, v, beta, g))]  # fmt: skip
         o, s = delta_product(*leaves[:4], g=leaves[4], num_householder=n_h, output_final_state=True,
-                             chunk_size=16, backend="triton")  # fmt: skip
+                             chunk_size=16, mode=mode, backend="triton")  # fmt: skip
         (o.double().sum() + s.sum()).backward()
         return [o.double(), s] + [x.grad.double() for x in leaves]
 
@@ -381,9 +381,9 @@ def test_tuning_changes_the_launch_not_the_result():
                    warps_grads=2, keep_states=1)  # fmt: skip
     with triton_backend.tuning(**choices):
         tuned = run()
-        launch = triton_backend._launch(q, v, g, n_h, 1.0, None, 16)
+        launch = triton_backend._launch(q, v, g, n_h, 1.0, None, 16, False)
         assert all(getattr(launch, name) == value for name, value in choices.items())
-    assert triton_backend._launch(q, v, g, n_h, 1.0, None, 16).bk_grads == 64  # restored: _block(40)
+    assert triton_backend._launch(q, v, g, n_h, 1.0, None, 16, False).bk_grads == 64  # restored: _block(40)
     for a, b in zip(tuned, default):
         assert _rel(a, b) <= 1e-13  # float64: identical operations, at most reassociated sums
     with triton_backend.tuning(store_bits=32, dot_bits=32):
@@ -403,11 +403,17 @@ def test_tuning_changes_the_launch_not_the_result():
         assert 0 < _rel(a, b) <= 4 * 2.0**-11 and _rel(a, ref) <= 4 * 2.0**-11
     # fp16 at a value block of 64 defaults to both, with two pipeline stages in the walkers
     both = run(torch.float16)
-    launch = triton_backend._launch(q.half(), v.half(), g, n_h, 1.0, None, 16)
+    launch = triton_backend._launch(q.half(), v.half(), g, n_h, 1.0, None, 16, False)
     assert (launch.store_bits, launch.dot_bits, launch.stages_walk) == (16, 16, 2)
     assert all(_rel(a, ref) <= 4 * 2.0**-11 for a, ref in zip(both, default))
     with triton_backend.tuning(store_bits=16, dot_bits=16):
         assert all(_rel(a, b) == 0 for a, b in zip(run(torch.float16), both))
+    # the recurrent mode's (chunked) backward keeps fp32 products and storage
+    recurrent = run(torch.float16, "recurrent")
+    with triton_backend.tuning(store_bits=32, dot_bits=32):
+        assert all(_rel(a, b) == 0 for a, b in zip(run(torch.float16, "recurrent"), recurrent))
+    with triton_backend.tuning(store_bits=16, dot_bits=16):
+        assert all(_rel(a, b) > 0 for a, b in zip(run(torch.float16, "recurrent")[2:], recurrent[2:]))
     with pytest.raises(ValueError, match="tuning: expected some of"):
         with triton_backend.tuning(bk=16):
             pass
@@ -420,7 +426,7 @@ def test_tuning_changes_the_launch_not_the_result():
     wide = torch.zeros(1, 1, 1, 128, dtype=torch.float16)
     with pytest.raises(ValueError, match="dot_bits=16 with a value block bv=32 < 64 at a key block of 128"):
         with triton_backend.tuning(dot_bits=16, bv=32):
-            triton_backend._launch(wide, wide, None, 1, 1.0, None, 64)
+            triton_backend._launch(wide, wide, None, 1, 1.0, None, 64, False)
     with pytest.raises(ValueError, match="keep_states 0 or 1"):
         with triton_backend.tuning(keep_states=2):
             pass
