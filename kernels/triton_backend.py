@@ -35,7 +35,7 @@ import torch
 
 from kernels import reference, triton_kernels
 
-__all__ = ["run"]
+__all__ = ["run", "operand_format", "tuning"]
 
 
 _TUNABLE = (
@@ -237,6 +237,31 @@ def _chunk_layout(batch, tokens, n_h, cu_seqlens, chunk_size, device) -> tuple[t
     return offsets.to(device), index.contiguous().to(device)
 
 
+def _blocks(kdim: int, vdim: int) -> tuple[int, int]:
+    """(BK, BV) of the kernels that walk a sequence: the whole key dimension and a slice of the value
+    columns (64 wide, 32 at K > 128 for registers)."""
+    bk = _block(kdim)
+    return bk, min(_block(vdim), 64 if bk <= 128 else 32)
+
+
+def _default_bits(dtype: torch.dtype, bv: int, accurate: bool) -> int:
+    """16 (16-bit operands and storage, two pipeline stages in the walkers) for bf16 and fp16 at a value
+    block of 64 unless ``accurate``; 32 otherwise (the module's docstring says why)."""
+    return 16 if dtype in (torch.bfloat16, torch.float16) and bv == 64 and not accurate else 32
+
+
+def operand_format(dtype: torch.dtype, kdim: int, vdim: int, mode: str = "chunk") -> str | None:
+    """The format to which a default forward rounds the operands of the products that carry the state (K S,
+    T x, Q S, scores·u, Kᵀu), once per chunk: the input format where the 16-bit path applies, "tf32" for
+    other bf16 chunk-mode calls (one-pass tf32), None where they are fp32-accurate (tf32x3 or ieee, and the
+    recurrent mode's elementwise kernel). For error models (:func:`proofs_check.stability.kernel_models`)."""
+    if mode == "recurrent":
+        return None
+    if _default_bits(dtype, _blocks(kdim, vdim)[1], accurate=False) == 16:
+        return str(dtype).removeprefix("torch.")
+    return "tf32" if dtype == torch.bfloat16 else None
+
+
 def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate: bool) -> Launch:
     """Blocks: the whole key dimension (BK) and a slice of the value columns (BV) for the kernels that walk
     a sequence; the parallel kernels visit the key columns in blocks of at most 64 (``chunk_bwd_dqk`` runs
@@ -246,11 +271,10 @@ def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate: bool) -> Laun
     fused recurrent backward's do."""
     batch, tokens, heads, kdim = q.shape
     vdim = v.shape[-1]
-    bk = _block(kdim)
-    bv = min(_block(vdim), 64 if bk <= 128 else 32)
+    bk, bv = _blocks(kdim, vdim)
     # chunk_bwd_dqk: five C×64 or C×C accumulators; value slices of 32 (16 in float64, shared memory)
     bv_grads = min(_block(vdim), 16 if q.dtype == torch.float64 else 32)
-    bits = 16 if q.dtype in (torch.bfloat16, torch.float16) and bv == 64 and not accurate else 32  # module docstring
+    bits = _default_bits(q.dtype, bv, accurate)
     offsets, index = _chunk_layout(batch, tokens, n_h, cu_seqlens, chunk_size, q.device)
     scale_t = torch.full((1,), scale, dtype=reference.state_dtype(q.dtype), device=q.device)
     launch = Launch(

@@ -8,7 +8,8 @@ A. forward: relative errors of o and the final state against the float64 UT/WY r
    fp32) and fla's chunk op (bf16 at T = 1024 by default: ``fla_dtypes``, ``fla_lengths``), over T, β
    ranges ([0, 1], [0, 2], [1.9, 2]), gates (none, 5 % −inf, strong decay) and keys normalised in float64
    or in the input format; each against its probabilistic model (:func:`proofs_check.stability.kernel_models`:
-   fp32 accumulation plus one rounding per chunk, tf32 in ours for bf16 inputs, the input format in fla's;
+   fp32 accumulation plus one rounding per chunk of the kernel's operands, recorded with each row:
+   :func:`proofs_check.stability.kernel_operands`, the input format in fla's and in ours on its 16-bit path;
    ``over_model``; ``suspect`` above 10× or not finite: :func:`proofs_check.stability.verdict`).
 B. chunk size: ours at C = 16, 32, 64 with β ∈ [1.9, 2], where the UT system is worst conditioned.
 C. the gated backward: gradients of ours and of fla's chunk op with its Triton-version guard lifted
@@ -54,8 +55,10 @@ def _fla_guard_lifted():
 
 def judged(row: dict) -> dict:
     """``row`` with its (state, o) probabilistic models, its ratio to them and the suspect flag (see the
-    module docstring); a non-finite error is suspect."""
-    state, model_o = stability.kernel_models(row["backend"], row["dtype"], row["tokens"] * row["n_h"], row["chunk"])
+    module docstring); a non-finite error is suspect. ``row["operands"]`` is the per-chunk rounding of the
+    kernel as it ran (:func:`proofs_check.stability.kernel_operands`, recorded with the measurement)."""
+    state, model_o = stability.kernel_models(row["backend"], row["dtype"], row["tokens"] * row["n_h"], row["chunk"],
+                                             row["operands"])  # fmt: skip
     return dict(row, model_state=state, model_o=model_o, **stability.verdict(row["o"], row["state"], model_o, state))
 
 
@@ -73,8 +76,9 @@ def _forward_row(backend, dtype, make, n_h, chunk, device, **labels) -> dict:
     inputs = make()
     kernel = functools.partial(delta_product, backend=backend, chunk_size=chunk)
     err_o, err_s = stability.kernel_errors(kernel, _on(device, inputs), dtype=dtype, n_h=n_h, reference_mode="chunk")
+    operands = stability.kernel_operands(backend, dtype, inputs[0].shape[-1], inputs[2].shape[-1])
     return judged(dict(labels, backend=backend, dtype=dtype, tokens=inputs[0].shape[1], n_h=n_h, chunk=chunk,
-                       o=err_o, state=err_s))  # fmt: skip
+                       operands=operands, o=err_o, state=err_s))  # fmt: skip
 
 
 def _gradient_row(backend, dtype, make, n_h, device, **labels) -> dict:

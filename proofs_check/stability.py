@@ -45,6 +45,7 @@ __all__ = [
     "kernel_errors",
     "check_kernel",
     "kernel_models",
+    "kernel_operands",
     "verdict",
     "run_kernels",
     "plot_kernels",
@@ -231,23 +232,34 @@ def _kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, keys_in):
     return q, k, v, beta, g
 
 
-def kernel_models(backend: str, dtype: str, steps: int, chunk_size: int = 64) -> tuple[float, float]:
+def kernel_operands(backend: str, dtype: str, kdim: int, vdim: int, mode: str = "chunk") -> str | None:
+    """The format a kernel's default forward rounds the operands of its state-carrying chunk products to,
+    once per chunk, or None where they are fp32-accurate: ours by :func:`kernels.triton_backend.operand_format`
+    (the input format on the 16-bit path, one-pass tf32 for other bf16 calls), fla's chunk op the input
+    format (it stores its chunk states and W, U in it); None for the reference and the recurrent kernels."""
+    if backend == "triton":
+        from kernels.triton_backend import operand_format
+
+        return operand_format(getattr(torch, dtype), kdim, vdim, mode)
+    return dtype if backend == "fla" and mode == "chunk" else None
+
+
+def kernel_models(
+    backend: str, dtype: str, steps: int, chunk_size: int = 64, operands: str | None = None
+) -> tuple[float, float]:
     """Probabilistic relative errors (state, o) of a kernel run of ``steps`` sub-steps, grown by √(steps)
     from the per-factor estimate of the arithmetic format (:func:`theory.precision.product_error_estimate`):
     the dtype itself for the op-by-op reference; fp32 accumulation for our Triton kernels and fla's, plus
-    one rounding per chunk of their chunk products' operands — tf32 in ours for bf16 inputs (one-pass tf32
-    dots on the fp32 state, T and u), the input format in fla's (which stores its chunk states and W, U in
-    it), none in ours for fp16 and fp32 (tf32x3) — over steps / C chunks; the kernels then round o once
-    to the dtype (RMS u/√3)."""
+    one rounding per chunk of their chunk products' operands to ``operands`` (:func:`kernel_operands`, None:
+    fp32-accurate) over steps / C chunks; the kernels then round o once to the dtype (RMS u/√3)."""
     if backend == "reference":
         state = product_error_estimate(dtype, steps)
         return state, state
     if backend not in ("triton", "fla"):
         raise ValueError(f"backend: expected 'reference', 'triton' or 'fla', got {backend!r}")
     state = product_error_estimate("float32", steps)
-    per_chunk = dtype if backend == "fla" else ("tf32" if dtype == "bfloat16" else None)
-    if per_chunk:
-        state += product_error_estimate(per_chunk, max(1, steps // chunk_size))
+    if operands:
+        state += product_error_estimate(operands, max(1, steps // chunk_size))
     return state, state + FORMATS[dtype].unit_roundoff / 3**0.5
 
 
@@ -337,7 +349,8 @@ def run_kernels(lengths=(16, 64, 256), *, triton_length: int = 64, n_h: int = 2,
                             continue
                         kernel = functools.partial(delta_product, backend=backend, mode=mode)
                         err_o, err_s = kernel_errors(kernel, base, dtype=dtype, n_h=n_h)
-                        model_s, model_o = kernel_models(backend, dtype, tokens * n_h)
+                        operands = kernel_operands(backend, dtype, dim, dim, mode)
+                        model_s, model_o = kernel_models(backend, dtype, tokens * n_h, operands=operands)
                         rows.append({"betas": betas, "gates": gates, "keys_normalised_in": keys_in, "length": tokens,
                                      "backend": backend, "mode": mode, "dtype": dtype, "o": err_o, "state": err_s,
                                      "model_state": model_s, "model_o": model_o,

@@ -401,7 +401,12 @@ def test_tuning_changes_the_launch_not_the_result():
         # every product's operands rounded to fp16 as well (2⁻¹¹ each): the same order of error as the
         # rounded inputs (measured ≤ 1.4 u over 22 sub-steps; bound 4 u)
         assert 0 < _rel(a, b) <= 4 * 2.0**-11 and _rel(a, ref) <= 4 * 2.0**-11
-    # fp16 at a value block of 64 defaults to both, with two pipeline stages in the walkers
+    # fp16 at a value block of 64 defaults to both, with two pipeline stages in the walkers (and says so to
+    # the error models); at a narrower value block to neither
+    assert triton_backend.operand_format(torch.float16, kdim, vdim) == "float16"
+    narrow = triton_backend._launch(q.half(), v[..., :16].half(), g, n_h, 1.0, None, 16, False)
+    assert (narrow.bv, narrow.store_bits, narrow.dot_bits, narrow.stages_walk) == (16, 32, 32, 1)
+    assert triton_backend.operand_format(torch.float16, kdim, 16) is None
     both = run(torch.float16)
     launch = triton_backend._launch(q.half(), v.half(), g, n_h, 1.0, None, 16, False)
     assert (launch.store_bits, launch.dot_bits, launch.stages_walk) == (16, 16, 2)
