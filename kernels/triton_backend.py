@@ -50,6 +50,7 @@ _TUNABLE = (
     "store_bits",
     "dot_bits",
     "keep_states",
+    "decays_in_prep",
 )
 _TUNING: dict[str, int] = {}
 
@@ -65,14 +66,17 @@ def tuning(**choices: int):
     and their gradients) in the input dtype, ``dot_bits=16`` rounds the operands of every product of the
     sequential and gradient kernels to it (the triangular solve stays fp32-accurate); the module's
     docstring says where they are the default. ``keep_states=1`` makes a forward that needs gradients keep
-    the chunk-start states and u for the backward (more memory, one pass of ``chunk_fwd`` fewer)."""
+    the chunk-start states and u for the backward (more memory, one pass of ``chunk_fwd`` fewer).
+    ``decays_in_prep=1`` (gated calls) has ``chunk_prep`` store each chunk's C×C decays E beside T for the
+    other kernels to read, instead of each forming them (C² more numbers per chunk and head)."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
     bad = {name: value for name, value in choices.items() if not _allowed(name, value)}
     if bad:
         raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits and "
-                         f"dot_bits 16 or 32), stages_walk 1 to 4 and keep_states 0 or 1, got {bad}")  # fmt: skip
+                         "dot_bits 16 or 32), stages_walk 1 to 4, keep_states and decays_in_prep 0 or 1, "
+                         f"got {bad}")  # fmt: skip
     saved = dict(_TUNING)
     _TUNING.update(choices)
     try:
@@ -84,10 +88,10 @@ def tuning(**choices: int):
 
 def _allowed(name: str, value) -> bool:
     """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits and
-    dot_bits 16 or 32; stages_walk 1 to 4; keep_states 0 or 1."""
+    dot_bits 16 or 32; stages_walk 1 to 4; keep_states and decays_in_prep 0 or 1."""
     if name == "stages_walk":
         return isinstance(value, int) and 1 <= value <= 4
-    if name == "keep_states":
+    if name in ("keep_states", "decays_in_prep"):
         return value in (0, 1) and not isinstance(value, bool)
     if not isinstance(value, int) or value < 1 or value & (value - 1):
         return False
@@ -139,6 +143,7 @@ class Launch:
     store_bits: int
     dot_bits: int
     keep_states: int
+    decays_in_prep: int
     accurate: bool
     has_g: bool
     varlen: bool
@@ -149,6 +154,12 @@ class Launch:
     @property
     def acc(self) -> torch.dtype:
         return reference.state_dtype(self.dtype)
+
+    @property
+    def mats(self) -> int:
+        """C×C matrices per chunk and head that chunk_prep stores: T, and the decays E if ``decays_in_prep``
+        applies (a gated call)."""
+        return 2 if self.decays_in_prep and self.has_g else 1
 
     @property
     def chunks(self) -> int:
@@ -179,7 +190,7 @@ class Launch:
         the walkers were slower on the H200; with 16-bit ones they are faster, and the walkers take
         ``stages_walk``)."""
         base = dict(C=self.chunk_size, BK=self.bk, BV=self.bv, HAS_G=self.has_g, VARLEN=self.varlen, ACC=self.tl_acc,
-                    PRECISION=self.precision, DOT=self.tl_dot, num_stages=1)  # fmt: skip
+                    PRECISION=self.precision, DOT=self.tl_dot, MATS=self.mats, num_stages=1)  # fmt: skip
         return {**base, **extra}
 
     def _sixteen(self, bits: int) -> bool:
@@ -281,7 +292,7 @@ def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate: bool) -> Laun
         batch=batch, tokens=tokens, heads=heads, kdim=kdim, vdim=vdim, n_h=n_h, scale=scale_t,
         sequences=offsets.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv, bk_prep=min(bk, 64), warps_prep=4,
         warps_walk=4, stages_walk=1 if bits == 32 else 2, bk_grads=min(bk, 64), bv_grads=bv_grads, warps_grads=4,
-        store_bits=bits, dot_bits=bits, keep_states=0, accurate=accurate, has_g=g is not None,
+        store_bits=bits, dot_bits=bits, keep_states=0, decays_in_prep=0, accurate=accurate, has_g=g is not None,
         varlen=cu_seqlens is not None, dtype=q.dtype, offsets=offsets, chunk_index=index,
     )  # fmt: skip
     launch = replace(launch, **_TUNING)
@@ -300,12 +311,14 @@ def _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy):
 
 
 def _inverses(sizes: Launch, k, beta, g, cu) -> torch.Tensor:
-    """``chunk_prep``: T = (I + A)⁻¹ of every chunk and head, [chunks, H, C, C] in the accumulation dtype."""
-    t = sizes.empty(sizes.chunks, sizes.heads, sizes.chunk_size, sizes.chunk_size)
+    """``chunk_prep``: T = (I + A)⁻¹ of every chunk and head (and the decays E, see :attr:`Launch.mats`),
+    [chunks, H, mats, C, C] in the accumulation dtype."""
+    t = sizes.empty(sizes.chunks, sizes.heads, sizes.mats, sizes.chunk_size, sizes.chunk_size)
     triton_kernels.chunk_prep[sizes.chunk_grid](
         k, beta, g, cu, sizes.chunk_index, t, sizes.tokens, sizes.heads, sizes.kdim, sizes.n_h,
         C=sizes.chunk_size, BK=sizes.bk_prep, HAS_G=sizes.has_g, VARLEN=sizes.varlen, ACC=sizes.tl_acc,
-        PRECISION=sizes.precision, INV_PRECISION=sizes.inv_precision, num_warps=sizes.warps_prep, num_stages=1,
+        PRECISION=sizes.precision, INV_PRECISION=sizes.inv_precision, MATS=sizes.mats, num_warps=sizes.warps_prep,
+        num_stages=1,
     )  # fmt: skip
     return t
 
@@ -323,7 +336,8 @@ def _walk(sizes: Launch, q, k, v, beta, t, g, h0, cu, dummy, *, o=None, ht=None,
 
 def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, keep, checks):
     """(o, final state or None, kept, the launch). If ``keep`` (chunk mode, gradients needed), ``kept`` is
-    what the backward reuses: (T, None, None) with T = (I + A)⁻¹ of every chunk (C² per chunk and head in
+    what the backward reuses: (T, None, None) with T = (I + A)⁻¹ of every chunk (C² per chunk and head, 2C² with
+    the decays, in
     the accumulation dtype), or with the ``keep_states`` choice (T, chunk-start states, u), which spares
     the backward its pass of ``chunk_fwd`` for K·V per chunk and head and the size of v more memory;
     otherwise (None, None, None). ``checks`` (:class:`kernels.api.ValueChecks`) runs after the host-side
@@ -388,7 +402,7 @@ def _backward(sizes: Launch, q, k, v, beta, g, h0, cu_seqlens, do, dht, kept):
     key_blocks = -(-sizes.kdim // sizes.bk_grads)
     parts = sizes.empty(sizes.chunks, sizes.heads, key_blocks, 2, sizes.chunk_size)
     triton_kernels.chunk_bwd_dqk[(*sizes.chunk_grid, key_blocks)](
-        q, k, beta, g, cu, sizes.chunk_index, u, snaps, dsnaps, y, do, dq, dk, parts, *sizes.shape, sizes.scale,
+        q, k, beta, g, cu, sizes.chunk_index, u, snaps, dsnaps, y, do, dq, dk, parts, t, *sizes.shape, sizes.scale,
         **sizes.constants(BK=sizes.bk_grads, BV=sizes.bv_grads, num_warps=sizes.warps_grads),
     )  # fmt: skip
     triton_kernels.chunk_bwd_dv[sizes.chunk_grid](

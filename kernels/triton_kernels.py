@@ -18,9 +18,11 @@ sequential:
 * ``chunk_bwd_dv`` — one program per (chunk, head): dv = β ⊙ y, dβ and dg.
 
 The sequential kernels form their C×C decays and scores QKᵀ ⊙ e^D per chunk, next to the recurrence
-(they do not depend on the state). Every arithmetic step is in the accumulation dtype (fp32, or fp64 for
-fp64 inputs): inputs are upcast on load and outputs rounded once on store; only products of two raw bf16
-or fp16 inputs run on the inputs themselves (:func:`_input_dot`: exact in the fp32 accumulator). Import
+(they do not depend on the state), or, with MATS = 2, read the decays that chunk_prep stored beside T.
+Sums accumulate in the accumulation dtype (fp32, or fp64 for fp64 inputs): inputs are upcast on load and
+outputs rounded once on store; products of two raw bf16 or fp16 inputs run on the inputs themselves
+(:func:`_input_dot`: exact in the fp32 accumulator), and the operands of the other products are rounded to
+the operand dtype DOT (:func:`_dot`: the accumulation dtype, or a 16-bit input dtype). Import
 this module lazily: it defines the kernels at import, after :func:`kernels.runtime.load_triton` has
 switched the interpreter on where there is no GPU.
 """
@@ -121,8 +123,23 @@ def _state_ptrs(ptr, index, ck, cv, mk, mv, K: tl.constexpr, V: tl.constexpr):
 
 
 @triton.jit
-def _chunk_ptrs(ptr, i_c, i_h, ti, H: tl.constexpr, C: tl.constexpr):
-    return ptr + ((i_c * H + i_h).to(tl.int64) * C + ti[:, None]) * C + ti[None, :]
+def _chunk_ptrs(ptr, i_c, i_h, slot: tl.constexpr, ti, H: tl.constexpr, MATS: tl.constexpr, C: tl.constexpr):
+    """Pointers to C×C matrix ``slot`` of chunk i_c and head i_h in a buffer [chunks, H, MATS, C, C] (slot 0:
+    T = (I + A)⁻¹; slot 1, if MATS = 2: the decays E)."""
+    return ptr + ((((i_c * H + i_h) * MATS + slot).to(tl.int64)) * C + ti[:, None]) * C + ti[None, :]
+
+
+@triton.jit
+def _decay_matrix(
+    mats, i_c, i_h, g, tok_flat, is_gate, ti,
+    H: tl.constexpr, C: tl.constexpr, MATS: tl.constexpr, HAS_G: tl.constexpr, ACC: tl.constexpr,
+):  # fmt: skip
+    """(E, Γ) as :func:`_decays`: E read from the chunk's matrices where chunk_prep stored it (MATS = 2, gated
+    calls: the C×C cumulative sum and exponentials then leave the sequential kernels), else formed here."""
+    if MATS == 2:
+        e = tl.load(_chunk_ptrs(mats, i_c, i_h, 1, ti, H, MATS, C))
+        return e, _decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)[0]
+    return _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
 
 
 @triton.jit
@@ -227,10 +244,11 @@ def chunk_prep(
     k, beta, g, cu, chunk_map, t_buf,
     T, H: tl.constexpr, K: tl.constexpr, NH: tl.constexpr,
     C: tl.constexpr, BK: tl.constexpr, HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr,
-    PRECISION: tl.constexpr, INV_PRECISION: tl.constexpr,
+    PRECISION: tl.constexpr, INV_PRECISION: tl.constexpr, MATS: tl.constexpr,
 ):  # fmt: skip
-    """T = (I + A)⁻¹ of one chunk (:func:`_inverse_in_blocks`) into ``t_buf`` [chunks, H, C, C], with
-    A = strictly_lower(β_r (k_rᵀk_s) E_rs) and the Gram matrix summed over blocks of BK key columns."""
+    """T = (I + A)⁻¹ of one chunk (:func:`_inverse_in_blocks`) into ``t_buf`` [chunks, H, MATS, C, C], with
+    A = strictly_lower(β_r (k_rᵀk_s) E_rs) and the Gram matrix summed over blocks of BK key columns; the
+    decays E beside it if MATS = 2."""
     i_c, i_h = tl.program_id(0), tl.program_id(1)
     i_b, start, end = _chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
     ti = tl.arange(0, C)
@@ -243,7 +261,9 @@ def chunk_prep(
         kc = _load_row_block(k, flat, ck, valid, ck < K, K)
         gram += _input_dot(kc, tl.trans(kc), ACC, PRECISION)
     a = tl.where(ti[:, None] > ti[None, :], bc[:, None] * gram * e, 0.0).to(ACC)
-    _inverse_in_blocks(t_buf + (i_c * H + i_h).to(tl.int64) * C * C, a, ti, C, INV_PRECISION, ACC)
+    _inverse_in_blocks(t_buf + ((i_c * H + i_h) * MATS).to(tl.int64) * C * C, a, ti, C, INV_PRECISION, ACC)
+    if MATS == 2:
+        tl.store(_chunk_ptrs(t_buf, i_c, i_h, 1, ti, H, MATS, C), e)
 
 
 @triton.jit
@@ -253,9 +273,9 @@ def chunk_fwd(
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
     STORE_O: tl.constexpr, STORE_SNAPS: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
-    DOT: tl.constexpr,
+    DOT: tl.constexpr, MATS: tl.constexpr,
 ):  # fmt: skip
-    """The state recurrence over chunks, from each chunk's T (:func:`chunk_prep`):
+    """The state recurrence over chunks, from each chunk's T (and E if MATS = 2: :func:`chunk_prep`):
     u = T(β ⊙ (V − Γ ⊙ K S)) (= U − W S, as W = T diag(βΓ) K and U = T diag(β) V),
     o = scale(Γ ⊙ Q S + (QKᵀ ⊙ E) u) if STORE_O, S ← Γ_C S + (e_L ⊙ K)ᵀ u; if STORE_SNAPS, the state at
     every chunk start and u (the backward's inputs); the final state if STORE_HT."""
@@ -283,14 +303,15 @@ def chunk_fwd(
         from_start, to_end = _decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)
         x = _load_row_block(v, flat, cv, valid, mv, V).to(ACC)
         x -= from_start[:, None] * _dot(kc, s, DOT, ACC, PRECISION)
-        t_inv = tl.load(_chunk_ptrs(t_in, i_c, i_h, ti, H, C))
+        t_inv = tl.load(_chunk_ptrs(t_in, i_c, i_h, 0, ti, H, MATS, C))
         uc = _dot(t_inv, bc[:, None] * x, DOT, ACC, PRECISION)
         if STORE_SNAPS:
             _store_row_block(u_out, uc, flat, cv, valid, mv, V)
         if STORE_O:
             q_raw = _load_row_block(q, tok_flat, ck, is_query, mk, K)
             scores = (
-                _input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)[0]
+                _input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION)
+                * _decay_matrix(t_in, i_c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)[0]
             )
             out = from_start[:, None] * _dot(q_raw.to(ACC), s, DOT, ACC, PRECISION)
             out = scale * (out + _dot(scores, uc, DOT, ACC, PRECISION))
@@ -307,7 +328,7 @@ def chunk_bwd_states(
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_DHT: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
-    DOT: tl.constexpr,
+    DOT: tl.constexpr, MATS: tl.constexpr,
 ):  # fmt: skip
     """The chunks in reverse, through o = scale(Γ⊙Q S₀ + (QKᵀ⊙E) u), u = T(β ⊙ (V − Γ⊙K S₀)) and
     S₁ = Γ_L S₀ + (e_L⊙K)ᵀ u: stores dS₁ (the state gradient at the chunk's end) and y = Tᵀ du, with
@@ -337,12 +358,12 @@ def chunk_bwd_states(
         kc, qc = k_raw.to(ACC), q_raw.to(ACC)
         do_c = _load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
         bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
-        e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
+        e, from_start = _decay_matrix(t_in, first_chunk + c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)
         to_end = _last_row(e, ti, C)  # e^{Σ_{s<t<C} γ_t}
         scores = _input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
         du_c = scale * _dot(tl.trans(scores), do_c, DOT, ACC, PRECISION)
         du_c += _dot(to_end[:, None] * kc, ds, DOT, ACC, PRECISION)
-        t_inv = tl.load(_chunk_ptrs(t_in, first_chunk + c, i_h, ti, H, C))
+        t_inv = tl.load(_chunk_ptrs(t_in, first_chunk + c, i_h, 0, ti, H, MATS, C))
         yc = _dot(tl.trans(t_inv), du_c, DOT, ACC, PRECISION)
         _store_row_block(y_out, yc, flat, cv, valid, mv, V)
         ds = _last(from_start, ti, C) * ds - _dot(tl.trans(kc), (bc * from_start)[:, None] * yc, DOT, ACC, PRECISION)
@@ -353,10 +374,11 @@ def chunk_bwd_states(
 
 @triton.jit
 def chunk_bwd_dqk(
-    q, k, beta, g, cu, chunk_map, u, snaps, dsnaps, y, do, dq, dk, parts,
+    q, k, beta, g, cu, chunk_map, u, snaps, dsnaps, y, do, dq, dk, parts, mats,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr, DOT: tl.constexpr,
+    MATS: tl.constexpr,
 ):  # fmt: skip
     """dq and dk of one chunk's block of BK key columns, and that block's share of dβ and dγ, from the
     chunk's S₀, dS₁, u and y = Tᵀ du (M = scale·dO uᵀ):
@@ -397,7 +419,7 @@ def chunk_bwd_dqk(
         u_ds += _dot(uc, tl.trans(ds1), DOT, ACC, PRECISION)
         dbk -= _dot(yc, tl.trans(s0), DOT, ACC, PRECISION)
     bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
-    e, from_start = _decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
+    e, from_start = _decay_matrix(mats, i_c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)
     k_raw = _load_row_block(k, flat, ck, valid, mk, K)
     q_raw = _load_row_block(q, tok_flat, ck, is_query, mk, K)
     kc, qc = k_raw.to(ACC), q_raw.to(ACC)

@@ -378,7 +378,7 @@ def test_tuning_changes_the_launch_not_the_result():
 
     default = run()
     choices = dict(bv=16, bk_prep=16, warps_prep=2, warps_walk=8, stages_walk=2, bk_grads=16, bv_grads=16,
-                   warps_grads=2, keep_states=1)  # fmt: skip
+                   warps_grads=2, keep_states=1, decays_in_prep=1)  # fmt: skip
     with triton_backend.tuning(**choices):
         tuned = run()
         launch = triton_backend._launch(q, v, g, n_h, 1.0, None, 16, False)
@@ -432,7 +432,7 @@ def test_tuning_changes_the_launch_not_the_result():
     with pytest.raises(ValueError, match="dot_bits=16 with a value block bv=32 < 64 at a key block of 128"):
         with triton_backend.tuning(dot_bits=16, bv=32):
             triton_backend._launch(wide, wide, None, 1, 1.0, None, 64, False)
-    with pytest.raises(ValueError, match="keep_states 0 or 1"):
+    with pytest.raises(ValueError, match="keep_states and decays_in_prep 0 or 1"):
         with triton_backend.tuning(keep_states=2):
             pass
 
@@ -488,7 +488,8 @@ def test_every_launch_passes_only_the_kernels_parameters(launched):
     """The GPU launcher refuses a keyword that is not a parameter of the kernel (KeyError), while the
     interpreter ignores it: every launch of a chunk-mode forward+backward, with gates, initial state and
     final state, is intercepted and its keywords checked against the kernel's parameter names; with
-    ``keep_states``, the forward's walker stores o and the backward's inputs in one launch."""
+    ``keep_states``, the forward's walker stores o and the backward's inputs in one launch (and with
+    ``decays_in_prep`` the kernels read the decays chunk_prep stored)."""
     from kernels import triton_backend
 
     gen = torch.Generator().manual_seed(5)
@@ -497,7 +498,7 @@ def test_every_launch_passes_only_the_kernels_parameters(launched):
     g = (-torch.rand(1, 3, 2, generator=gen)).requires_grad_(True)
     h0 = torch.randn(1, 2, 4, 4, generator=gen, requires_grad=True)
     for keep_states in (0, 1):
-        with triton_backend.tuning(keep_states=keep_states):
+        with triton_backend.tuning(keep_states=keep_states, decays_in_prep=keep_states):
             o, s = delta_product(q, k, v, beta, g=g, num_householder=2, initial_state=h0, output_final_state=True,
                                  backend="triton")  # fmt: skip
             (o.sum() + s.sum()).backward()
