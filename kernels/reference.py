@@ -10,13 +10,12 @@ fla's ``chunk_gated_delta_product`` semantics):
 * :func:`recurrent` is that loop, literally (ground truth in float64; in bf16 it models a naive
   low-precision recurrence, every operation rounded to bf16).
 * :func:`chunked` is the UT/WY form on the interleaved sequence of sub-step rows — the algorithm the
-  chunked Triton kernel computes (which forms u = T · (β ⊙ (V − e^{D[r,0]} ⊙ K S₀)) without W and U:
-  the same numbers in exact arithmetic, rounded in another order; the error models of
-  :mod:`theory.precision` describe this form). Within a chunk of C rows with local log-gates γ_r (g_t
-  at a token's first sub-step, 0 elsewhere), decays D[r, s] = Σ_{s<t≤r} γ_t, and
-  A = strictly_lower(β_r e^{D[r,s]} k_rᵀk_s):
+  chunked Triton kernel computes, in the kernel's order (the error models of :mod:`theory.precision`
+  describe it). Within a chunk of C rows with local log-gates γ_r (g_t at a token's first sub-step, 0
+  elsewhere), decays D[r, s] = Σ_{s<t≤r} γ_t, and A = strictly_lower(β_r e^{D[r,s]} k_rᵀk_s):
 
-      T = (I + A)⁻¹,   W = T · (β e^{D[r,0]} ⊙ K),   U = T · (β ⊙ V),   u = U − W S₀
+      T = (I + A)⁻¹,   u = T · (β ⊙ (V − e^{D[r,0]} ⊙ K S₀))   (= U − W S₀ with U = T · (β ⊙ V) and
+                                                               W = T · (β e^{D[r,0]} ⊙ K), never formed)
       S_end = e^{D[L,0]} S₀ + Σ_s e^{D[L,s]} k_s u_sᵀ
       o_r = scale · (e^{D[r,0]} q_rᵀ S₀ + Σ_{s≤r} e^{D[r,s]} (q_rᵀ k_s) u_s)
 
@@ -154,8 +153,7 @@ def chunked(
             decay, from_start = _chunk_decays(gamma[:, sl])
             a = torch.tril(bc[:, :, None] * (kc @ kc.transpose(1, 2)) * decay, diagonal=-1)
             t_inv = unit_lower_inverse(a)
-            w = t_inv @ ((bc * from_start)[:, :, None] * kc)
-            u = t_inv @ (bc[:, :, None] * vc) - w @ s
+            u = t_inv @ (bc[:, :, None] * (vc - from_start[:, :, None] * (kc @ s)))
             scores = (qc @ kc.transpose(1, 2)) * decay
             out_rows.append(scale * (from_start[:, :, None] * (qc @ s) + scores @ u))
             s = from_start[:, -1, None, None] * s + (decay[:, -1, :, None] * kc).transpose(1, 2) @ u

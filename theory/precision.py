@@ -197,9 +197,11 @@ def key_rounding_defects(keys, betas, fmt) -> tuple[np.ndarray, np.ndarray]:
 def chunk_growth(keys: np.ndarray, betas: np.ndarray, chunk_size: int) -> float:
     """Root mean square over chunks of g_c = ‖K_c‖₂·‖W_c‖₂, W_c = T_c diag(β_c) K_c, T_c = (I + A_c)⁻¹,
     A_c = strictly_lower(diag(β_c) K_c K_cᵀ): keys [rows, d] and betas [rows] of one head, cut into chunks
-    of ``chunk_size`` rows. g_c is what the rounding errors of the chunk's intermediate W_c S are multiplied
-    by on their way into the state; the product K_cᵀW_c = I − P_c itself has norm ≤ 2, but g_c grows with
-    the chunk size and with β near 2 (bench/results/chunked_error_cpu.json: from 1.5 to 13 for C = 16 – 64)."""
+    of ``chunk_size`` rows. An error δ = K_c ε in the chunk's intermediate K_c S (the size and direction of
+    K_c S itself) reaches the state as K_cᵀ T_c diag(β_c) δ = K_cᵀ W_c ε, of norm at most g_c‖ε‖: g_c is the
+    amplification of the chunk's intermediate roundings; the product K_cᵀW_c = I − P_c itself has norm ≤ 2,
+    but g_c grows with the chunk size and with β near 2 (bench/results/chunked_error_cpu.json: from 1.5 to
+    13 for C = 16 – 64)."""
     keys, betas = np.asarray(keys, dtype=np.float64), np.asarray(betas, dtype=np.float64)
     if keys.ndim != 2 or betas.shape != keys.shape[:1]:
         raise ValueError(f"keys, betas: expected shapes [rows, d] and [rows], got {keys.shape} and {betas.shape}")
@@ -216,20 +218,23 @@ def chunk_growth(keys: np.ndarray, betas: np.ndarray, chunk_size: int) -> float:
 def chunked_error_estimate(fmt, steps: int, chunk_size: int, growth: float, beta_max: float = 2.0) -> float:
     """Probabilistic relative state error of the chunked UT/WY recurrence after ``steps`` sub-steps.
 
-    Per chunk the state update is S' = S + Kᵀ(U − W S). Besides the per-factor roundings of
+    Per chunk the state update is S' = S + Kᵀu with u = T diag(β)(V − K S) (= U − W S; the order of our
+    kernel and of :func:`kernels.reference.chunked`). Besides the per-factor roundings of
     :func:`factor_error_estimate` (the keys, the final additions: C of them per chunk), two intermediates
-    of size ‖W S‖ are rounded — the product W S and the difference U − W S — and their errors, independent
-    with variance u²/3 per entry (Higham & Mary 2019), reach the state through Kᵀ, amplified by at most
-    g = ‖K‖₂‖W‖₂ (:func:`chunk_growth`, RMS over chunks). Chunks add in quadrature like factors do:
+    of the size of K S are rounded — the product K S and the difference V − K S — and their errors,
+    independent with variance u²/3 per entry (Higham & Mary 2019), reach the state through Kᵀ T diag(β),
+    amplified by about g = ‖K‖₂‖W‖₂ (:func:`chunk_growth`, RMS over chunks). Chunks add in quadrature like
+    factors do:
 
         ε² ≈ steps·c_p²·u² + (steps / C)·(2/3)·g²·u²,   c_p = √((1 + 7β_max²)/3).
 
-    The error of forming T = (I + A)⁻¹ itself is not modelled. Measured (bench/chunked_error.py, the
-    op-by-op reference in the format, T = 256 tokens, n_h = 2, d = 16, C = 16 – 64, β up to 2): where the
-    chunked form is less accurate than the sub-step loop, the second term is 0.6 – 6.3× its measured
-    excess √(ε_chunked² − ε_loop²) in fp32 and 1.8 – 6.4× in bf16; with β ≤ 1 in bf16 (and at C = 16 with
-    β ≤ 1 in fp32) the chunked form is as accurate as the loop and the term is an overestimate. For a
-    guaranteed bound see :func:`chunked_error_bound`."""
+    The error of forming T = (I + A)⁻¹ itself, and of the product with it, are not modelled. Measured
+    (bench/chunked_error.py, the op-by-op reference in the format, T = 256 tokens, n_h = 2, d = 16,
+    C = 16 – 64, β up to 2): where the chunked form is less accurate than the sub-step loop, the second
+    term is 0.65 – 6.1× its measured excess √(ε_chunked² − ε_loop²) in fp32 and 1.8 – 7.4× in bf16; with
+    β ≤ 1 in bf16 (and at C = 16 with β ≤ 1 in fp32) the chunked form is as accurate as the loop and the
+    term is an overestimate. (The former order, U − W S with W S rounded, gave chunked errors
+    0.95 – 1.12× these.) For a guaranteed bound see :func:`chunked_error_bound`."""
     if chunk_size < 1 or steps < 0:
         raise ValueError(f"steps, chunk_size: expected steps ≥ 0 and chunk_size ≥ 1, got {steps}, {chunk_size}")
     u = format_of(fmt).unit_roundoff
@@ -243,17 +248,20 @@ def _gamma(n: int, u: float) -> float:
 
 def chunked_error_bound(fmt, keys: np.ndarray, betas: np.ndarray, chunk_size: int, width: int) -> float:
     """Worst-case relative state error ‖Ŝ − S‖₂/‖S₀‖₂, to first order in u, of the ungated chunked UT/WY
-    recurrence S ← S − Kᵀ(W S), W = T diag(β) K, T = (I + A)⁻¹, A = strictly_lower(diag(β) K Kᵀ), run in
-    ``fmt`` with values 0 (the state-transition error), on one head's ``keys`` [rows, d] and ``betas`` [rows]
-    cut into chunks; ``width`` = min(d, d_v) converts ‖|S|‖₂ ≤ √width·‖S‖₂.
+    recurrence S ← S + Kᵀ(T B (0 − K S)), B = diag(β), T = (I + A)⁻¹, A = strictly_lower(B K Kᵀ) (the order
+    of our kernel and of :func:`kernels.reference.chunked`), run in ``fmt`` with values 0 (the
+    state-transition error), on one head's ``keys`` [rows, d] and ``betas`` [rows] cut into chunks;
+    ``width`` = min(d, d_v) converts ‖|S|‖₂ ≤ √width·‖S‖₂.
 
     Model: every product, sum and matrix-product entry rounded (an n-term inner product within γ_n of the
     exact one, Higham Lemma 3.1 and §3.5), keys and β rounded to the format. Per chunk, with |·| entrywise,
-    M = |K|ᵀ|T||B||K| and B = diag(β):
+    M = |K|ᵀ|T||B||K|:
     Â = A + ΔA, |ΔA| ≤ (γ_d + u)|B||K||K|ᵀ; T̂ from forward substitution, |T̂ − T| ≤ γ_C|T||I + A||T| +
     |T||ΔA||T| (each column solved by substitution: |(I + A)T̂ − I| ≤ γ_C|I + A||T̂|, Higham §8.1, §14.2);
-    |Ŵ − W| ≤ (γ_C + u)|T||B||K| + |T̂ − T||B||K|; fl(Ŵ S) within γ_d|W||S|; fl(Kᵀ ·) within γ_C|K|ᵀ|W||S|;
-    the final addition within u|S|. Collecting, the chunk commits at most
+    fl(K S) within γ_d|K||S|; the difference from the zero values exact; the scaling by B within u; fl(T̂ ·)
+    within γ_C|T||B||K||S| plus |T̂ − T||B||K||S|; fl(Kᵀ ·) within γ_C M|S|; the final addition within u|S|.
+    Collecting (the bound keeps a second u for the difference, which nonzero values would round), the chunk
+    commits at most
 
         ε_c = 3β_max·C·u + √width·[u + (2u + 2γ_C + γ_d)‖M‖ + γ_C‖|K|ᵀ|T||I + A||T||B||K|‖ + (γ_d + u)‖M²‖]
 
