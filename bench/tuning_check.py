@@ -67,6 +67,9 @@ def main():
     parser.add_argument("--out", type=Path, default=Path("bench/results/tuning_check.json"))
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
+    for config in args.configs:
+        if len(config.split()) != 5:
+            parser.error(f'configs: expected "TUNING K V DTYPE GATED" (five fields), got {config!r}')
     if args.one:
         spec, kdim, vdim, dtype, gated = args.configs[0].split()
         print(json.dumps(errors(spec, int(kdim), int(vdim), getattr(torch, dtype), bool(int(gated)))))

@@ -266,6 +266,13 @@ def operand_format(dtype: torch.dtype, kdim: int, vdim: int, mode: str = "chunk"
     T x, Q S, scores·u, Kᵀu), once per chunk: the input format where the 16-bit path applies, "tf32" for
     other bf16 chunk-mode calls (one-pass tf32), None where they are fp32-accurate (tf32x3 or ieee, and the
     recurrent mode's elementwise kernel). For error models (:func:`proofs_check.stability.kernel_models`)."""
+    if dtype not in (torch.bfloat16, torch.float16, torch.float32, torch.float64):
+        raise ValueError(f"dtype: expected bfloat16, float16, float32 or float64, got {dtype!r}")
+    for name, d in (("kdim", kdim), ("vdim", vdim)):
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(f"{name}: expected a positive head dimension, got {d!r}")
+    if mode not in ("chunk", "recurrent"):
+        raise ValueError(f"mode: expected 'chunk' or 'recurrent', got {mode!r}")
     if mode == "recurrent":
         return None
     if _default_bits(dtype, _blocks(kdim, vdim)[1], accurate=False) == 16:

@@ -143,6 +143,13 @@ def _decay_matrix(
 
 
 @triton.jit
+def _parts_ptrs(parts, i_c, i_h, i_k, ti, H: tl.constexpr, K: tl.constexpr, BK: tl.constexpr, C: tl.constexpr):
+    """Pointers to key block i_k's share of dβ for chunk i_c and head i_h in ``parts`` [chunks, H, NK, 2, C]
+    (its share of dγ follows, C further)."""
+    return parts + (((i_c * H + i_h) * tl.cdiv(K, BK) + i_k) * 2).to(tl.int64) * C + ti
+
+
+@triton.jit
 def _inverse_unit_lower(a, ti, C: tl.constexpr, INV_PRECISION: tl.constexpr, ACC: tl.constexpr):
     """T = (I + A)⁻¹ for strictly lower-triangular A [C, C] by recursive 2×2 block inversion.
 
@@ -435,7 +442,7 @@ def chunk_bwd_dqk(
     dgram = da * bc[:, None] * e
     dk_c += _dot(dgram + tl.trans(dgram), kc, DOT, ACC, PRECISION)
     _store_row_block(dk, dk_c, flat, ck, valid, mk, K)
-    p_parts = parts + (((i_c * H + i_h) * tl.cdiv(K, BK) + i_k) * 2).to(tl.int64) * C + ti
+    p_parts = _parts_ptrs(parts, i_c, i_h, i_k, ti, H, K, BK, C)
     tl.store(p_parts, from_start * k_dbk + tl.sum(da * gram * e, axis=1))
     if HAS_G:  # through E_rs = e^{Σ_{s<t≤r} γ_t} and Γ_r = e^{Σ_{t≤r} γ_t}
         qk = _input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION)
@@ -467,7 +474,7 @@ def chunk_bwd_dv(
     dbeta_c = tl.zeros((C,), dtype=ACC)
     dgam = tl.zeros((C,), dtype=ACC)
     for i_k in range(0, tl.cdiv(K, BK)):
-        p_parts = parts + (((i_c * H + i_h) * tl.cdiv(K, BK) + i_k) * 2).to(tl.int64) * C + ti
+        p_parts = _parts_ptrs(parts, i_c, i_h, i_k, ti, H, K, BK, C)
         dbeta_c += tl.load(p_parts)
         if HAS_G:
             dgam += tl.load(p_parts + C)

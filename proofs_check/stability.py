@@ -237,6 +237,10 @@ def kernel_operands(backend: str, dtype: str, kdim: int, vdim: int, mode: str = 
     once per chunk, or None where they are fp32-accurate: ours by :func:`kernels.triton_backend.operand_format`
     (the input format on the 16-bit path, one-pass tf32 for other bf16 calls), fla's chunk op the input
     format (it stores its chunk states and W, U in it); None for the reference and the recurrent kernels."""
+    if backend not in ("reference", "triton", "fla"):
+        raise ValueError(f"backend: expected 'reference', 'triton' or 'fla', got {backend!r}")
+    if dtype not in ("bfloat16", "float16", "float32", "float64"):
+        raise ValueError(f"dtype: expected 'bfloat16', 'float16', 'float32' or 'float64', got {dtype!r}")
     if backend == "triton":
         from kernels.triton_backend import operand_format
 

@@ -206,3 +206,11 @@ def test_kernel_models_add_the_per_chunk_rounding_where_a_kernel_makes_one():
     assert o == state + FORMATS["bfloat16"].unit_roundoff / 3**0.5
     with pytest.raises(ValueError, match="backend: expected"):
         kernel_models("cuda", "bfloat16", 2048)
+    with pytest.raises(ValueError, match="backend: expected"):
+        kernel_operands("cuda", "bfloat16", 128, 128)
+    with pytest.raises(ValueError, match="dtype: expected"):
+        kernel_operands("triton", "tf32", 128, 128)
+    with pytest.raises(ValueError, match="kdim: expected a positive head dimension"):
+        kernel_operands("triton", "bfloat16", 0, 128)
+    with pytest.raises(ValueError, match="mode: expected 'chunk' or 'recurrent'"):
+        kernel_operands("triton", "bfloat16", 128, 128, "parallel")
