@@ -22,7 +22,8 @@ def main():
     parser.add_argument("--budget-s", type=float, default=float("inf"), help="start no row after this many seconds")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the plan, not the kernels")
-    parser.add_argument("--fla-dtypes", default="bfloat16", help="comma-separated formats for fla's rows")
+    parser.add_argument("--fla-dtypes", default="bfloat16",
+                        help="comma-separated formats for fla's rows; empty: no fla rows")  # fmt: skip
     parser.add_argument("--fla-lengths", default="1024", help="comma-separated token counts for fla's rows")
     parser.add_argument("--sections", default="A,B,C,D", help="comma-separated sections to measure")
     parser.add_argument("--report-only", action="store_true", help="rewrite report.md and errors.png from rows.json")
@@ -39,7 +40,7 @@ def main():
             (args.out_dir / "rows.json").write_text(json.dumps(written, indent=1))
 
         rows = kernel_verdict.run(args.device, quick=args.quick, sections=tuple(args.sections.split(",")),
-                                  budget_s=args.budget_s, fla_dtypes=args.fla_dtypes.split(","),
+                                  budget_s=args.budget_s, fla_dtypes=[d for d in args.fla_dtypes.split(",") if d],
                                   fla_lengths=[int(t) for t in args.fla_lengths.split(",")], on_row=keep)  # fmt: skip
     (args.out_dir / "report.md").write_text(kernel_verdict.report_markdown(rows))
     kernel_verdict.plot(rows, args.out_dir / "errors.png")

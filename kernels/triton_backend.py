@@ -10,20 +10,23 @@ chunks, ``chunk_bwd_dqk`` (dq, dk and each key block's share of dβ, dγ) and ``
 Precision. Every sum accumulates in fp32 (fp64 for float64 inputs). The triangular solve's products are
 fp32-accurate (``tf32x3``; ``ieee`` for float64). Products of two raw bf16 or fp16 inputs (QKᵀ, KKᵀ) run
 on the inputs themselves: their products are exact in fp32. The other products — the sequential and
-gradient kernels' — take, for bf16 and fp16 inputs whose value block is 64 wide (K ≤ 128 and V > 32, the
-usual heads), operands rounded to the input dtype and the backward stores its intermediates in it, as
-fla's kernels do (:func:`tuning`'s ``dot_bits=16``, ``store_bits=16``, with two pipeline stages in the
-walkers): on the H200 at B=8, T=2048, H=16, D=128, n_h=2 this takes forward+backward from 4.7 to 2.9 ms of
-GPU time (bench/results/profile_kernels.json), and raises the bf16 errors (o from 2.6e-3 at T=1024,
-n_h=1) to fla's level, each still below fla's on the same inputs (o 5.3e-3 against 5.9e-3, final state
-5.2e-3 against 6.0e-3, gradients ≤ 6.9e-3 against ≤ 8.1e-3; bench/results/verify_kernels.json). The
-recurrent mode's backward, chunked, keeps fp32-accurate products and 32-bit storage (``accurate``), so
-that its gradients carry little more than the rounding of their own stores, as fla's fused recurrent
-backward's do. Other blocks keep fp32 operands (``tf32`` for bf16,
-``tf32x3`` for fp16 and fp32, ``ieee`` for float64): Triton 3.6.0 miscompiles the walkers with 16-bit
-operands at a value block of 32 or 16 and a key block of 128 or more (wrong results, or an illegal memory
-access, on the H200: bench/results/tuning_check.json), and the small heads of constructions gain nothing
-from them.
+gradient kernels' — take, for bf16 inputs whose value block is 64 wide (K ≤ 128 and V > 32, the usual
+heads), operands rounded to bf16 and the backward stores its intermediates in it, as fla's kernels do
+(:func:`tuning`'s ``dot_bits=16``, ``store_bits=16``, with two pipeline stages in the walkers): on the
+H200 at B=8, T=2048, H=16, D=128, n_h=2 this takes forward+backward from 4.7 to 2.9 ms of GPU time
+(bench/results/profile_kernels.json), and raises the bf16 errors (o from 2.6e-3 at T=1024, n_h=1) to
+fla's level, each still below fla's on the same inputs (o 5.3e-3 against 5.9e-3, final state 5.2e-3
+against 6.0e-3, gradients ≤ 6.9e-3 against ≤ 8.1e-3; bench/results/verify_kernels.json). The recurrent
+mode's backward, chunked, keeps fp32-accurate products and 32-bit storage (``accurate``), so that its
+gradients carry little more than the rounding of their own stores, as fla's fused recurrent backward's
+do. fp16 calls keep fp32 operands and 32-bit storage at every block: those operands include the state
+and u, which outgrow fp16's range (65 504) where bf16's (that of fp32) holds them — states may grow
+linearly (claim stability.state_growth), and fla, which stores its chunk states in fp16, returns NaN
+there (bench/results/stability_gpu, section D); ``tuning(dot_bits=16, store_bits=16)`` opts in. Other
+blocks keep fp32 operands (``tf32`` for bf16, ``tf32x3`` for fp16 and fp32, ``ieee`` for float64):
+Triton 3.6.0 miscompiles the walkers with 16-bit operands at a value block of 32 or 16 and a key block
+of 128 or more (wrong results, or an illegal memory access, on the H200:
+bench/results/tuning_check.json), and the small heads of constructions gain nothing from them.
 """
 
 from __future__ import annotations
@@ -256,9 +259,9 @@ def _blocks(kdim: int, vdim: int) -> tuple[int, int]:
 
 
 def _default_bits(dtype: torch.dtype, bv: int, accurate: bool) -> int:
-    """16 (16-bit operands and storage, two pipeline stages in the walkers) for bf16 and fp16 at a value
-    block of 64 unless ``accurate``; 32 otherwise (the module's docstring says why)."""
-    return 16 if dtype in (torch.bfloat16, torch.float16) and bv == 64 and not accurate else 32
+    """16 (16-bit operands and storage, two pipeline stages in the walkers) for bf16 at a value block of 64
+    unless ``accurate``; 32 otherwise, fp16 included (the module's docstring says why)."""
+    return 16 if dtype == torch.bfloat16 and bv == 64 and not accurate else 32
 
 
 def operand_format(dtype: torch.dtype, kdim: int, vdim: int, mode: str = "chunk") -> str | None:

@@ -355,9 +355,9 @@ def test_tuning_changes_the_launch_not_the_result():
     splits the key and value columns differently, which leaves the arithmetic as it was up to reassociated
     sums: o, the final state and every gradient agree with the default launch to float64 rounding. 16-bit
     storage of the backward's intermediates and 16-bit operands of the products round them (fp16 inputs:
-    the results move, by about fp16's unit roundoff); both are fp16's default at value blocks of 64 and
-    neither at narrower ones, nor in the recurrent mode's backward; bad choices are refused by name, and
-    so is 16-bit operands at the value and key blocks that Triton 3.6.0 miscompiles."""
+    the results move, by about fp16's unit roundoff); both are bf16's default at value blocks of 64 and
+    neither at narrower ones, nor fp16's (its range), nor in the recurrent mode's backward; bad choices are
+    refused by name, and so is 16-bit operands at the value and key blocks that Triton 3.6.0 miscompiles."""
     from kernels import triton_backend
 
     gen = torch.Generator().manual_seed(3)
@@ -403,18 +403,21 @@ def test_tuning_changes_the_launch_not_the_result():
         # every product's operands rounded to fp16 as well (2⁻¹¹ each): the same order of error as the
         # rounded inputs (measured ≤ 1.4 u over 22 sub-steps; bound 4 u)
         assert 0 < _rel(a, b) <= 4 * 2.0**-11 and _rel(a, ref) <= 4 * 2.0**-11
-    # fp16 at a value block of 64 defaults to both, with two pipeline stages in the walkers (and says so to
-    # the error models); at a narrower value block to neither
-    assert triton_backend.operand_format(torch.float16, kdim, vdim) == "float16"
-    narrow = triton_backend._launch(q.half(), v[..., :16].half(), g, n_h, 1.0, None, 16, False)
+    # bf16 at a value block of 64 defaults to both, with two pipeline stages in the walkers (and says so to
+    # the error models); bf16 at a narrower value block, and fp16 at any, to neither
+    launch = triton_backend._launch(q.bfloat16(), v.bfloat16(), g, n_h, 1.0, None, 16, False)
+    assert (launch.bv, launch.store_bits, launch.dot_bits, launch.stages_walk) == (64, 16, 16, 2)
+    assert triton_backend.operand_format(torch.bfloat16, kdim, vdim) == "bfloat16"
+    narrow = triton_backend._launch(q.bfloat16(), v[..., :16].bfloat16(), g, n_h, 1.0, None, 16, False)
     assert (narrow.bv, narrow.store_bits, narrow.dot_bits, narrow.stages_walk) == (16, 32, 32, 1)
-    assert triton_backend.operand_format(torch.float16, kdim, 16) is None
-    both = run(torch.float16)
+    assert triton_backend.operand_format(torch.bfloat16, kdim, 16) == "tf32"
     launch = triton_backend._launch(q.half(), v.half(), g, n_h, 1.0, None, 16, False)
-    assert (launch.store_bits, launch.dot_bits, launch.stages_walk) == (16, 16, 2)
-    assert all(_rel(a, ref) <= 4 * 2.0**-11 for a, ref in zip(both, default))
+    assert (launch.bv, launch.store_bits, launch.dot_bits, launch.stages_walk) == (64, 32, 32, 1)
+    assert triton_backend.operand_format(torch.float16, kdim, vdim) is None
+    assert all(_rel(a, b) == 0 for a, b in zip(run(torch.float16), half))
     with triton_backend.tuning(store_bits=16, dot_bits=16):
-        assert all(_rel(a, b) == 0 for a, b in zip(run(torch.float16), both))
+        both = run(torch.float16)
+    assert all(_rel(a, ref) <= 4 * 2.0**-11 for a, ref in zip(both, default))
     # the recurrent mode's (chunked) backward keeps fp32 products and storage
     recurrent = run(torch.float16, "recurrent")
     with triton_backend.tuning(store_bits=32, dot_bits=32):
@@ -524,3 +527,41 @@ def test_equal_length_chunk_layout_is_the_varlen_one(batch, tokens, n_h, chunk_s
     per = -(-tokens * n_h // chunk_size)  # chunks of one sequence
     assert fixed[0].tolist() == varlen[0].tolist() == [b * per for b in range(batch + 1)]
     assert fixed[1].tolist() == varlen[1].tolist() == [[b, c] for b in range(batch) for c in range(per)]
+
+
+def test_fp16_states_beyond_fp16s_range_stay_finite():
+    """fp16 inputs whose state outgrows fp16's maximum (65 504; here an initial-state entry of 10⁵, which
+    the updates spread to 8.8·10⁴ in the final state): the default launch keeps the state, u and the
+    operands of the products that carry them in fp32, so o, the final state and every gradient match
+    float64 on the same rounded inputs. With 16-bit operands and storage — fla's choice, which returns NaN
+    on growing states (bench/results/stability_gpu, section D) — they overflow: why it is not fp16's
+    default."""
+    from kernels import triton_backend
+
+    gen = torch.Generator().manual_seed(5)
+    tokens, dim = 5, 64  # a value block of 64, where bf16 takes the 16-bit path
+    q = torch.randn(1, tokens, 1, dim, generator=gen, dtype=torch.float64)
+    k = torch.nn.functional.normalize(torch.randn(1, tokens, 1, dim, generator=gen, dtype=torch.float64), dim=-1)
+    v = torch.randn(1, tokens, 1, dim, generator=gen, dtype=torch.float64)
+    beta = 2 * torch.rand(1, tokens, 1, generator=gen, dtype=torch.float64)
+    h0 = torch.randn(1, 1, dim, dim, generator=gen, dtype=torch.float64)
+    h0[..., 0, 0] = 1e5
+    cotangent = 1e-3 * torch.randn(1, tokens, 1, dim, generator=gen, dtype=torch.float64)  # dq, dk in range
+
+    def run(backend, dtype):
+        leaves = [x.half().to(dtype) if i < 3 else x.clone() for i, x in enumerate((q, k, v, beta, h0))]
+        leaves = [x.requires_grad_(True) for x in leaves]
+        o, s = delta_product(*leaves[:4], initial_state=leaves[4], output_final_state=True, chunk_size=16,
+                             backend=backend)  # fmt: skip
+        ((o.double() * cotangent).sum() + 1e-3 * s.sum()).backward()
+        return [o.double(), s.double()] + [x.grad.double() for x in leaves]
+
+    ref = run("reference", torch.float64)
+    assert ref[1].abs().max() > 65504
+    for got, want in zip(run("triton", torch.float16), ref):
+        # o and the gradients of q, k, v are rounded to fp16 (2⁻¹¹ ≈ 4.9e-4); the rest is fp32 arithmetic
+        # (measured ≤ 0.52 · 2⁻¹¹)
+        assert _rel(got, want) <= 2 * 2.0**-11
+    with triton_backend.tuning(store_bits=16, dot_bits=16):
+        overflowed = run("triton", torch.float16)
+    assert not torch.isfinite(overflowed[0]).all() and not torch.isfinite(overflowed[1]).all()
