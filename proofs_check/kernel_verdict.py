@@ -14,7 +14,8 @@ A. forward: relative errors of o and the final state against the float64 UT/WY r
 B. chunk size: ours at C = 16, 32, 64 with β ∈ [1.9, 2], where the UT system is worst conditioned.
 C. the gated backward: gradients of ours and of fla's chunk op with its Triton-version guard lifted
    (fla issue #640: refused on Hopper with Triton 3.4 – 3.7.0 because it "produces incorrect results"),
-   against float64 autograd through the reference; does the checker find the error, and where?
+   against float64 autograd through the reference, at head dims D and D/2; does the checker find the
+   error, and where?
 D. fp16 range: states that grow past fp16's maximum (β = 2 with alternating values grows them linearly,
    claim stability.state_growth) — ours keeps its state in fp32, fla stores its chunk states in fp16.
 """
@@ -101,8 +102,8 @@ def _gradient_row(backend, dtype, make, n_h, device, **labels) -> dict:
     for name, a, b in zip(("dq", "dk", "dv", "dbeta", "dg"), got, ref):
         if b is not None:
             errors[name] = float((a - b).norm() / b.norm()) if bool(torch.isfinite(a).all()) else float("inf")
-    return dict(labels, backend=backend, dtype=dtype, tokens=inputs[0].shape[1], n_h=n_h, **errors,
-                worst=max(errors.values()))  # fmt: skip
+    return dict(labels, backend=backend, dtype=dtype, tokens=inputs[0].shape[1], dim=inputs[0].shape[-1], n_h=n_h,
+                **errors, worst=max(errors.values()))  # fmt: skip
 
 
 def _growing_inputs(tokens, n_h, heads, dim, scale):
@@ -141,10 +142,10 @@ def _plan(quick: bool, device: str, fla_dtypes: list[str], fla_lengths: list[int
                                 functools.partial(_forward_row, backend, dtype, inputs, n_h, 64, device, **labels),
                             )
 
-    def backward(tokens):
+    def backward(tokens, width):
         dtype = "float32" if device == "cpu" else "bfloat16"
         for gates in ("with -inf", "strong decay", "none"):
-            inputs = functools.partial(_study_inputs, tokens, n_h, heads, dim, "[0, 2]", gates, "float64", 2)
+            inputs = functools.partial(_study_inputs, tokens, n_h, heads, width, "[0, 2]", gates, "float64", 2)
             for backend in ["triton"] + (["fla"] if fla else []):
                 yield "C", functools.partial(_gradient_row, backend, dtype, inputs, n_h, device, gates=gates)
 
@@ -163,9 +164,9 @@ def _plan(quick: bool, device: str, fla_dtypes: list[str], fla_lengths: list[int
             for dtype in ours:
                 yield "B", functools.partial(_forward_row, "triton", dtype, inputs, n_h, chunk, device, **labels)
 
-    first = [*forward(lengths[0]), *backward(grad_lengths[0]), *growth()]
+    first = [*forward(lengths[0]), *backward(grad_lengths[0], dim), *backward(grad_lengths[0], dim // 2), *growth()]
     longer = [step for t in lengths[1:] for step in forward(t)] + [
-        step for t in grad_lengths[1:] for step in backward(t)
+        step for t in grad_lengths[1:] for step in backward(t, dim)
     ]
     return first + list(chunk_sizes()) + longer
 
@@ -194,7 +195,8 @@ def run(device: str = "cuda", *, quick: bool = False, sections=SECTIONS, budget_
             with _fla_guard_lifted() if backend == "fla" and section == "C" else contextlib.nullcontext():
                 row = step()
         except Exception as err:  # noqa: BLE001  (a refusal or failure is a result to record)
-            row = dict(step.keywords, backend=backend, dtype=step.args[1],
+            shape = step.args[2].args  # the inputs' (tokens, n_h, heads, dim, ...)
+            row = dict(step.keywords, backend=backend, dtype=step.args[1], tokens=shape[0], dim=shape[3],
                        error=f"{type(err).__name__}: {str(err)[:2000]}")  # fmt: skip
         rows.append(dict(row, section=section))
         if on_row is not None:
@@ -219,17 +221,18 @@ def report_markdown(rows: list[dict]) -> str:
     c = [r for r in rows if r["section"] == "C"]
     if c:
         lines += ["", "## C: gradients against float64 autograd (fla with its #640 guard lifted)", "",
-                  "| backend | dtype | T | gates | dq | dk | dv | dβ | dg |",
-                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "| backend | dtype | T | D | gates | dq | dk | dv | dβ | dg |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for r in c:
             cells = " | ".join(f"{r[n]:.2e}" if n in r else "—" for n in ("dq", "dk", "dv", "dbeta", "dg"))
-            lines.append(f"| {r['backend']} | {r['dtype']} | {r['tokens']} | {r['gates']} | {cells} |")
+            lines.append(f"| {r['backend']} | {r['dtype']} | {r['tokens']} | {r['dim']} | {r['gates']} | {cells} |")
     if failed:
         lines += ["", "## Refused or failed", ""]
         for r in failed:
             said = [line.strip() for line in r["error"].splitlines() if line.strip()]
             gist = said[0] if len(said) == 1 else f"{said[0]} … {said[-1]}"
-            lines.append(f"- {r['section']} {r['backend']} {r['dtype']} {r.get('gates', '')}: {gist[:300]}")
+            where = f"T = {r['tokens']}, D = {r['dim']}" if "dim" in r else ""
+            lines.append(f"- {r['section']} {r['backend']} {r['dtype']} {r.get('gates', '')} {where}: {gist[:300]}")
     return "\n".join(lines) + "\n"
 
 
