@@ -5,8 +5,11 @@
   rows — queries only at each token's last sub-step, the log-gate only at its first — keeping every
   n_h-th output, as fla's GatedDeltaProduct layer does at inference.
 
-fla's own limits are passed on as errors, never worked around by casting: its chunk op refuses float32
-and float64, and its gated fused recurrent kernel has no backward.
+fla's own limits are passed on as errors, before fla is imported and never worked around by casting: its
+chunk op refuses float32 and float64 inputs and chunks other than 64 rows, its chunk backward does not
+compile with float64 log-gates (``prepare_wy_repr_bwd``'s loop-carried dg is float32, and g's float64
+promotes it: a Triton CompilationError, measured on the H200 at D = 64 and 128,
+bench/results/stability_gpu/report.md), and its gated fused recurrent kernel has no backward.
 """
 
 from __future__ import annotations
@@ -29,27 +32,44 @@ def _require_fla():
         raise RuntimeError("backend='fla' needs fla-core: pip install 'deltaproof[fla]' (and a CUDA GPU)")
 
 
+def _refuse_fla_limits(q, k, v, beta, g, initial_state, mode, chunk_size):
+    """fla's known limits (the module's docstring) as errors naming the argument."""
+    tensors = (q, k, v, beta, g, initial_state)
+    grads = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+    if mode == "chunk":
+        if q.dtype not in (torch.bfloat16, torch.float16):
+            raise TypeError(
+                f"q: backend='fla' mode='chunk' (chunk_gated_delta_product) accepts only bfloat16 and float16, got "
+                f"{q.dtype}; use backend='triton' or 'reference' for this dtype"
+            )
+        if chunk_size != 64:
+            raise ValueError(f"chunk_size: fla's chunk_gated_delta_product uses 64-row chunks only, got {chunk_size}")
+        if grads and g is not None and g.dtype == torch.float64:
+            raise TypeError(
+                "g: backend='fla' mode='chunk' differentiates log-gates in float32 or a 16-bit format; fla's chunk "
+                "backward does not compile with float64 g (a float32 accumulator promoted to float64); got "
+                "float64: pass g.float(), or use backend='triton'"
+            )
+    elif g is not None and grads:
+        raise NotImplementedError(
+            "backend='fla' mode='recurrent' with a gate: fla's fused_recurrent_gated_delta_rule has no "
+            "backward; run under torch.no_grad(), or use mode='chunk' or backend='triton' for gradients"
+        )
+
+
 def run(q, k, v, beta, g, *, num_householder, scale, initial_state, output_final_state, cu_seqlens, mode, chunk_size):
+    _refuse_fla_limits(q, k, v, beta, g, initial_state, mode, chunk_size)
     _require_fla()
     if not q.is_cuda:
         raise RuntimeError(f"backend='fla' runs fla's Triton kernels, which need a CUDA GPU; q is on {q.device}")
     if mode == "chunk":
-        return _chunk(
-            q, k, v, beta, g, num_householder, scale, initial_state, output_final_state, cu_seqlens, chunk_size
-        )
+        return _chunk(q, k, v, beta, g, num_householder, scale, initial_state, output_final_state, cu_seqlens)
     return _recurrent(q, k, v, beta, g, num_householder, scale, initial_state, output_final_state, cu_seqlens)
 
 
-def _chunk(q, k, v, beta, g, n_h, scale, initial_state, output_final_state, cu_seqlens, chunk_size):
+def _chunk(q, k, v, beta, g, n_h, scale, initial_state, output_final_state, cu_seqlens):
     from fla.ops.gated_delta_product import chunk_gated_delta_product
 
-    if q.dtype not in (torch.bfloat16, torch.float16):
-        raise TypeError(
-            f"q: backend='fla' mode='chunk' (chunk_gated_delta_product) accepts only bfloat16 and float16, got "
-            f"{q.dtype}; use backend='triton' or 'reference' for this dtype"
-        )
-    if chunk_size != 64:
-        raise ValueError(f"chunk_size: fla's chunk_gated_delta_product uses 64-row chunks only, got {chunk_size}")
     return chunk_gated_delta_product(
         q,
         k,
@@ -76,12 +96,6 @@ def _recurrent(q, k, v, beta, g, n_h, scale, initial_state, output_final_state, 
     if g is None:
         o, final = fused_recurrent_delta_rule(q_rows, k, v, beta=beta, **common)
     else:
-        tensors = (q, k, v, beta, g, initial_state)
-        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
-            raise NotImplementedError(
-                "backend='fla' mode='recurrent' with a gate: fla's fused_recurrent_gated_delta_rule has no "
-                "backward; run under torch.no_grad(), or use mode='chunk' or backend='triton' for gradients"
-            )
         g_rows = g.new_zeros(batch, tokens * n_h, heads)
         g_rows[:, ::n_h] = g
         o, final = fused_recurrent_gated_delta_rule(q_rows, k, v, g=g_rows, beta=beta, **common)

@@ -83,19 +83,23 @@ def _forward_row(backend, dtype, make, n_h, chunk, device, **labels) -> dict:
 
 
 def _gradient_row(backend, dtype, make, n_h, device, **labels) -> dict:
-    """Relative errors of every gradient against float64 autograd through the chunked reference."""
+    """Relative errors of every gradient against float64 autograd through the chunked reference, on the
+    same inputs: q, k, v rounded to ``dtype``, the log-gates to float32 (as models keep them; fla's chunk
+    backward does not compile with float64 gates, :mod:`kernels.fla_backend`), β in float64."""
     inputs = make()
     gen = torch.Generator().manual_seed(7)
     do = torch.randn(inputs[0].shape[:-1] + inputs[2].shape[-1:], generator=gen, dtype=torch.float64)
 
+    formats = (DTYPES[dtype],) * 3 + (torch.float64, torch.float32)  # q, k, v, β, g
+
     def grads(xs, kernel_backend, cast):
-        leaves = [None if x is None else (x.to(DTYPES[dtype]) if cast and i < 3 else x).clone().requires_grad_(True)
+        leaves = [None if x is None else (x.to(formats[i]) if cast else x).clone().requires_grad_(True)
                   for i, x in enumerate(_on(device, xs))]  # fmt: skip
         o, _ = delta_product(*leaves[:4], g=leaves[4], num_householder=n_h, backend=kernel_backend)
         o.backward(do.to(device, o.dtype))
         return [None if x is None else x.grad.double() for x in leaves]
 
-    low = [x.to(DTYPES[dtype]).double() if i < 3 else x for i, x in enumerate(inputs)]  # the rounded inputs
+    low = [None if x is None else x.to(formats[i]).double() for i, x in enumerate(inputs)]  # the rounded inputs
     ref = grads(low, "reference", cast=False)
     got = grads(low, backend, cast=True)
     errors = {}
