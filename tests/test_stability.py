@@ -154,9 +154,10 @@ def test_products_study_records_overflow_instead_of_crashing(monkeypatch):
 
 
 def test_the_gpu_kernel_verdict_plan_runs_in_small_form(tmp_path):
-    """proofs_check.kernel_verdict on the CPU (quick: D = 16, T = 64, our kernel in the interpreter, fp32):
-    gradients within fp32 rounding of float64 autograd (√(sub-steps)·u ≈ 7e-7 for 128 sub-steps; bound 1e-5),
-    and the growing state of section D exact (its entries are integers, exact in fp32), none suspect; the
+    """proofs_check.kernel_verdict on the CPU (quick: D = 16 and 8, T = 64, our kernel in the interpreter, fp32):
+    gradients within fp32 rounding of float64 autograd (√(sub-steps)·u ≈ 7e-7 for 128 sub-steps; bound 1e-5)
+    and within their model, and the growing state of section D exact (its entries are integers, exact in
+    fp32), none suspect, while a gradient 30× its model or NaN is; the
     report and the plot are written, and bad arguments are refused before any measurement."""
     from proofs_check import kernel_verdict
 
@@ -165,7 +166,10 @@ def test_the_gpu_kernel_verdict_plan_runs_in_small_form(tmp_path):
     assert rows == seen and {r["section"] for r in rows} == {"C", "D"} and not any("error" in r for r in rows)
     for r in rows:
         if r["section"] == "C":
-            assert r["worst"] < 1e-5 and {"dq", "dk", "dv", "dbeta"} <= set(r)
+            assert r["worst"] < 1e-5 and {"dq", "dk", "dv", "dbeta"} <= set(r) and not r["suspect"]
+            # a gradient of the right order but 30× the model, and a NaN gradient, are flagged
+            assert kernel_verdict.judged(dict(r, worst=30 * r["model"]))["suspect"]
+            assert kernel_verdict.judged(dict(r, worst=float("nan")))["suspect"]
         else:
             assert r["state"] == 0.0 and not r["suspect"]
     assert "## C: gradients" in kernel_verdict.report_markdown(rows)
