@@ -46,9 +46,9 @@ def _refuse_fla_limits(q, k, v, beta, g, initial_state, mode, chunk_size):
             raise ValueError(f"chunk_size: fla's chunk_gated_delta_product uses 64-row chunks only, got {chunk_size}")
         if grads and g is not None and g.dtype == torch.float64:
             raise TypeError(
-                "g: backend='fla' mode='chunk' differentiates log-gates in float32 or a 16-bit format; fla's chunk "
-                "backward does not compile with float64 g (a float32 accumulator promoted to float64); got "
-                "float64: pass g.float(), or use backend='triton'"
+                "g: backend='fla' mode='chunk' with gradients expects float32 log-gates: fla's chunk backward "
+                "does not compile with float64 g (a float32 accumulator promoted to float64); got float64: pass "
+                "g.float(), or use backend='triton'"
             )
     elif g is not None and grads:
         raise NotImplementedError(

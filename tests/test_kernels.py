@@ -209,7 +209,7 @@ def test_fla_backend_refuses_its_known_limits_by_name():
         delta_product(q.float(), k.float(), v.float(), beta, backend="fla")
     with pytest.raises(ValueError, match="chunk_size: fla's chunk_gated_delta_product uses 64-row chunks only"):
         delta_product(q, k, v, beta, chunk_size=32, backend="fla")
-    with pytest.raises(TypeError, match="g: backend='fla' mode='chunk' differentiates log-gates in float32"):
+    with pytest.raises(TypeError, match="g: backend='fla' mode='chunk' with gradients expects float32 log-gates"):
         delta_product(q, k, v, beta, g=g.clone().requires_grad_(True), backend="fla")
     with pytest.raises(TypeError, match="g: backend='fla'"):
         delta_product(q.requires_grad_(True), k, v, beta, g=g, backend="fla")
