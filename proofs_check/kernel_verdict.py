@@ -10,7 +10,9 @@ A. forward: relative errors of o and the final state against the float64 UT/WY r
    or in the input format; each against its probabilistic model (:func:`proofs_check.stability.kernel_models`:
    fp32 accumulation plus one rounding per chunk of the kernel's operands, recorded with each row:
    :func:`proofs_check.stability.kernel_operands`, the input format in fla's and in ours on its 16-bit path;
-   ``over_model``; ``suspect`` above 10× or not finite: :func:`proofs_check.stability.verdict`).
+   over the sub-steps the recurrence remembers, from the run's β, gates and key dimension, also recorded:
+   :func:`proofs_check.stability.run_contraction`), their ratio ``over_model``, and ``suspect`` above 10× or
+   not finite (:func:`proofs_check.stability.verdict`).
 B. chunk size: ours at C = 16, 32, 64 with β ∈ [1.9, 2], where the UT system is worst conditioned.
 C. the gated backward: gradients of ours and of fla's chunk op with its Triton-version guard lifted
    (fla issue #640: refused on Hopper with Triton 3.4 – 3.7.0 because it "produces incorrect results"),
@@ -63,7 +65,7 @@ def judged(row: dict) -> dict:
     (``model``): the backward walks the same chunks transposed, with the same per-chunk roundings, and
     rounds its results to the input format as the forward rounds o."""
     state, model_o = stability.kernel_models(row["backend"], row["dtype"], row["tokens"] * row["n_h"], row["chunk"],
-                                             row["operands"])  # fmt: skip
+                                             row["operands"], row["contraction"])  # fmt: skip
     if "worst" in row:
         return dict(row, model=model_o, **stability.verdict(row["worst"], row["worst"], model_o, model_o))
     return dict(row, model_state=state, model_o=model_o, **stability.verdict(row["o"], row["state"], model_o, state))
@@ -85,7 +87,8 @@ def _forward_row(backend, dtype, make, n_h, chunk, device, **labels) -> dict:
     err_o, err_s = stability.kernel_errors(kernel, _on(device, inputs), dtype=dtype, n_h=n_h, reference_mode="chunk")
     operands = stability.kernel_operands(backend, dtype, inputs[0].shape[-1], inputs[2].shape[-1])
     return judged(dict(labels, backend=backend, dtype=dtype, tokens=inputs[0].shape[1], n_h=n_h, chunk=chunk,
-                       operands=operands, o=err_o, state=err_s))  # fmt: skip
+                       operands=operands, contraction=stability.run_contraction(inputs, n_h), o=err_o,
+                       state=err_s))  # fmt: skip
 
 
 def _gradient_row(backend, dtype, make, n_h, device, **labels) -> dict:
@@ -114,7 +117,8 @@ def _gradient_row(backend, dtype, make, n_h, device, **labels) -> dict:
             errors[name] = float((a - b).norm() / b.norm()) if bool(torch.isfinite(a).all()) else float("inf")
     dim = inputs[0].shape[-1]
     return judged(dict(labels, backend=backend, dtype=dtype, tokens=inputs[0].shape[1], dim=dim, n_h=n_h, chunk=64,
-                       operands=stability.kernel_operands(backend, dtype, dim, inputs[2].shape[-1]), **errors,
+                       operands=stability.kernel_operands(backend, dtype, dim, inputs[2].shape[-1]),
+                       contraction=stability.run_contraction(low, n_h), **errors,
                        worst=float(np.max(list(errors.values())))))  # fmt: skip
 
 

@@ -31,9 +31,11 @@ from theory.constructions import compile_group
 from theory.precision import (
     FORMATS,
     cast,
+    effective_steps,
     factor_error_bound,
     factor_error_estimate,
     key_rounding_defects,
+    mean_square_contraction,
     product_error_bound,
     product_error_estimate,
 )
@@ -46,6 +48,7 @@ __all__ = [
     "check_kernel",
     "kernel_models",
     "kernel_operands",
+    "run_contraction",
     "verdict",
     "run_kernels",
     "plot_kernels",
@@ -249,22 +252,35 @@ def kernel_operands(backend: str, dtype: str, kdim: int, vdim: int, mode: str = 
 
 
 def kernel_models(
-    backend: str, dtype: str, steps: int, chunk_size: int = 64, operands: str | None = None
+    backend: str, dtype: str, steps: int, chunk_size: int = 64, operands: str | None = None, contraction: float = 1.0
 ) -> tuple[float, float]:
     """Probabilistic relative errors (state, o) of a kernel run of ``steps`` sub-steps, grown by √(steps)
     from the per-factor estimate of the arithmetic format (:func:`theory.precision.product_error_estimate`):
     the dtype itself for the op-by-op reference; fp32 accumulation for our Triton kernels and fla's, plus
     one rounding per chunk of their chunk products' operands to ``operands`` (:func:`kernel_operands`, None:
-    fp32-accurate) over steps / C chunks; the kernels then round o once to the dtype (RMS u/√3)."""
+    fp32-accurate) over steps / C chunks; the kernels then round o once to the dtype (RMS u/√3).
+    The roundings add in quadrature only as far back as the recurrence remembers them: ``contraction``
+    (:func:`run_contraction`, the mean-square factor c per sub-step; 1 = orthogonal steps, pure √T) turns
+    the steps into :func:`theory.precision.effective_steps` (steps, c) and the chunks into
+    effective_steps(chunks, c^C)."""
     if backend == "reference":
-        state = product_error_estimate(dtype, steps)
+        state = product_error_estimate(dtype, effective_steps(steps, contraction))
         return state, state
     if backend not in ("triton", "fla"):
         raise ValueError(f"backend: expected 'reference', 'triton' or 'fla', got {backend!r}")
-    state = product_error_estimate("float32", steps)
+    state = product_error_estimate("float32", effective_steps(steps, contraction))
     if operands:
-        state += product_error_estimate(operands, max(1, steps // chunk_size))
+        chunks = max(1, steps // chunk_size)
+        state += product_error_estimate(operands, effective_steps(chunks, contraction**chunk_size))
     return state, state + FORMATS[dtype].unit_roundoff / 3**0.5
+
+
+def run_contraction(inputs, n_h: int) -> float:
+    """:func:`theory.precision.mean_square_contraction` of a run's inputs (q, k, v, β, g): its β, its
+    log-gates (None: no gate) and its key dimension."""
+    beta, g, kdim = inputs[3], inputs[4], inputs[1].shape[-1]
+    return mean_square_contraction(beta.detach().cpu().numpy(), None if g is None else g.detach().cpu().numpy(),
+                                   kdim, n_h)  # fmt: skip
 
 
 def kernel_errors(kernel, inputs, *, dtype: str, n_h: int, reference_mode: str = "recurrent") -> tuple[float, float]:
@@ -305,9 +321,10 @@ def check_kernel(kernel, *, dtype: str = "float32", accumulation: str = "float32
 
     Each row holds the relative errors of o and the final state, the probabilistic models for a kernel that
     accumulates in ``accumulation`` and rounds o to ``dtype`` (√(sub-steps)·u-type growth, see
-    :func:`theory.precision.product_error_estimate`), their largest ratio ``over_model`` and ``suspect``
-    (ratio > 10 or not finite: :func:`verdict`): a kernel within its model is consistent with rounding
-    alone; one far above it is not."""
+    :func:`theory.precision.product_error_estimate`, over the sub-steps the recurrence remembers:
+    :func:`run_contraction`, :func:`theory.precision.effective_steps`), their largest ratio ``over_model``
+    and ``suspect`` (ratio > 10 or not finite: :func:`verdict`): a kernel within its model is consistent
+    with rounding alone; one far above it is not."""
     if dtype not in _DTYPES:
         raise ValueError(f"dtype: expected one of {tuple(_DTYPES)}, got {dtype!r}")
     if accumulation not in FORMATS:
@@ -321,11 +338,12 @@ def check_kernel(kernel, *, dtype: str = "float32", accumulation: str = "float32
             for tokens in lengths:
                 inputs = _kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, "float64")
                 err_o, err_s = kernel_errors(kernel, inputs, dtype=dtype, n_h=n_h)
-                model_s = product_error_estimate(accumulation, tokens * n_h)
+                contraction = run_contraction(inputs, n_h)
+                model_s = product_error_estimate(accumulation, effective_steps(tokens * n_h, contraction))
                 model_o = model_s + FORMATS[dtype].unit_roundoff / 3**0.5
-                rows.append({"betas": betas, "gates": gates, "length": tokens, "dtype": dtype, "o": err_o,
-                             "state": err_s, "model_state": model_s, "model_o": model_o,
-                             **verdict(err_o, err_s, model_o, model_s)})  # fmt: skip
+                rows.append({"betas": betas, "gates": gates, "length": tokens, "dtype": dtype,
+                             "contraction": contraction, "o": err_o, "state": err_s, "model_state": model_s,
+                             "model_o": model_o, **verdict(err_o, err_s, model_o, model_s)})  # fmt: skip
     return rows
 
 
@@ -348,16 +366,18 @@ def run_kernels(lengths=(16, 64, 256), *, triton_length: int = 64, n_h: int = 2,
                 rng = np.random.default_rng(seed)
                 for tokens in sorted(set(lengths) | {triton_length}):
                     base = _kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, keys_in)
+                    contraction = run_contraction(base, n_h)
                     for backend, mode, dtype in KERNEL_RUNS:
                         if tokens != triton_length if backend == "triton" else tokens not in lengths:
                             continue
                         kernel = functools.partial(delta_product, backend=backend, mode=mode)
                         err_o, err_s = kernel_errors(kernel, base, dtype=dtype, n_h=n_h)
                         operands = kernel_operands(backend, dtype, dim, dim, mode)
-                        model_s, model_o = kernel_models(backend, dtype, tokens * n_h, operands=operands)
+                        model_s, model_o = kernel_models(backend, dtype, tokens * n_h, operands=operands,
+                                                         contraction=contraction)  # fmt: skip
                         rows.append({"betas": betas, "gates": gates, "keys_normalised_in": keys_in, "length": tokens,
-                                     "backend": backend, "mode": mode, "dtype": dtype, "o": err_o, "state": err_s,
-                                     "model_state": model_s, "model_o": model_o,
+                                     "backend": backend, "mode": mode, "dtype": dtype, "contraction": contraction,
+                                     "o": err_o, "state": err_s, "model_state": model_s, "model_o": model_o,
                                      **verdict(err_o, err_s, model_o, model_s)})  # fmt: skip
                         if progress is not None:
                             progress(1)
@@ -375,8 +395,11 @@ def plot_kernels(rows: list[dict], path: Path) -> None:
             if not sel:
                 continue
             marker = "s" if backend == "triton" else "o" if mode == "recurrent" else "^"
-            ax.loglog([r["length"] for r in sel], [r["state"] for r in sel], marker + "-", ms=4,
-                      label=f"{backend} {mode} {dtype}")  # fmt: skip
+            (line,) = ax.loglog([r["length"] for r in sel], [r["state"] for r in sel], marker + "-", ms=4,
+                                label=f"{backend} {mode} {dtype}")  # fmt: skip
+            if (backend, mode) == ("reference", "recurrent"):
+                ax.loglog([r["length"] for r in sel], [r["model_state"] for r in sel], ":", color=line.get_color(),
+                          label=f"model, {dtype}")  # fmt: skip
         lengths = sorted({r["length"] for r in rows})
         ax.set_xticks(lengths, [str(t) for t in lengths])
         ax.minorticks_off()

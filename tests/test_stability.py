@@ -189,9 +189,11 @@ def test_kernel_models_add_the_per_chunk_rounding_where_a_kernel_makes_one():
     """fp32 accumulation for ours and fla's; one rounding per chunk of 64 sub-steps on top, in the format the
     kernel rounds its chunk products' operands to — the input format for fla and for ours on its 16-bit
     path (bf16 at value blocks of 64), one-pass tf32 for our other bf16 calls, none for our fp16 and fp32
-    calls (tf32x3); o adds the dtype's rounding (u/√3)."""
+    calls (tf32x3); o adds the dtype's rounding (u/√3). A forgetting run (mean-square contraction c < 1 per
+    sub-step) counts only the roundings it remembers: effective_steps of the sub-steps under c and of the
+    chunks under c^C."""
     from proofs_check.stability import kernel_models, kernel_operands
-    from theory.precision import FORMATS, product_error_estimate
+    from theory.precision import FORMATS, effective_steps, product_error_estimate
 
     fp32 = product_error_estimate("float32", 2048)
     assert kernel_models("reference", "bfloat16", 2048) == (product_error_estimate("bfloat16", 2048),) * 2
@@ -208,6 +210,11 @@ def test_kernel_models_add_the_per_chunk_rounding_where_a_kernel_makes_one():
     state, o = kernel_models("fla", "bfloat16", 2048, chunk_size=64, operands="bfloat16")
     assert state == fp32 + product_error_estimate("bfloat16", 32)
     assert o == state + FORMATS["bfloat16"].unit_roundoff / 3**0.5
+    forgetting, _ = kernel_models("fla", "bfloat16", 2048, chunk_size=64, operands="bfloat16", contraction=0.99)
+    assert forgetting == product_error_estimate("float32", effective_steps(2048, 0.99)) + product_error_estimate(
+        "bfloat16", effective_steps(32, 0.99**64)
+    )
+    assert forgetting < state / 3  # remembers ~100 of 2048 sub-steps and ~2 of 32 chunks
     with pytest.raises(ValueError, match="backend: expected"):
         kernel_models("cuda", "bfloat16", 2048)
     with pytest.raises(ValueError, match="backend: expected"):

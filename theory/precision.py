@@ -43,6 +43,8 @@ __all__ = [
     "factor_error_estimate",
     "product_error_bound",
     "product_error_estimate",
+    "mean_square_contraction",
+    "effective_steps",
     "chunk_growth",
     "key_rounding_defects",
     "chunked_error_estimate",
@@ -166,6 +168,34 @@ def product_error_estimate(fmt, steps: int, beta_max: float = 2.0) -> float:
     """Probabilistic estimate after ``steps`` factors: independent per-step errors carried by non-expansive
     maps add in quadrature, √T·√((1 + 7β_max²)/3)·u·‖x_0‖ — growing like √T."""
     return steps**0.5 * factor_error_estimate(fmt, beta_max)
+
+
+def mean_square_contraction(betas, log_gates, kdim: int, n_h: int) -> float:
+    """The factor c by which one sub-step shrinks, on average, the mean square of an error that is
+    isotropic in the key space, for random unit keys in ``kdim`` dimensions. One GH factor maps x to
+    x − βk(kᵀx), and E‖x − βk(kᵀx)‖² = (1 − β(2 − β)/K)·‖x‖² since E(kᵀx)² = ‖x‖²/K; a token's gate
+    multiplies by e^{2g}, shared by its n_h sub-steps. Averaging over the run (independent steps):
+    c = mean(1 − β(2 − β)/K) · mean(e^{2g})^{1/n_h}, with ``log_gates`` None for no gate (e^{−∞} = 0:
+    a reset forgets the error). c = 1 for β ∈ {0, 2} and no gate: orthogonal steps forget nothing."""
+    betas = np.asarray(betas, dtype=np.float64)
+    if betas.size == 0 or isinstance(kdim, bool) or int(kdim) < 1 or isinstance(n_h, bool) or int(n_h) < 1:
+        raise ValueError(f"betas, kdim, n_h: expected some β, kdim ≥ 1 and n_h ≥ 1, got {betas.size} β, {kdim}, {n_h}")
+    c = float(np.mean(1.0 - betas * (2.0 - betas) / kdim))
+    if log_gates is not None:
+        c *= float(np.mean(np.exp(2.0 * np.asarray(log_gates, dtype=np.float64)))) ** (1.0 / n_h)
+    return c
+
+
+def effective_steps(steps: float, contraction: float = 1.0) -> float:
+    """How many independent roundings an error of the last step still carries after ``steps`` steps that
+    each shrink the mean square of the earlier ones by ``contraction`` c (:func:`mean_square_contraction`):
+    Σ_{j<T} c^j = (1 − c^T)/(1 − c) — T when c = 1 (the √T growth of :func:`product_error_estimate`),
+    at most 1/(1 − c) however long the run (the error of a forgetting recurrence stops growing)."""
+    if not 0.0 <= contraction <= 1.0:
+        raise ValueError(f"contraction: expected a mean-square factor in [0, 1], got {contraction!r}")
+    if contraction == 1.0:
+        return float(steps)
+    return (1.0 - contraction**steps) / (1.0 - contraction)
 
 
 def key_rounding_defects(keys, betas, fmt) -> tuple[np.ndarray, np.ndarray]:
