@@ -260,6 +260,8 @@ def test_mean_square_contraction_matches_sampled_gh_factors_and_gates():
     assert mean_square_contraction(np.array([1.0, 1.0]), np.array([float("-inf")]), kdim, 2) == 0.0
     with pytest.raises(ValueError, match="betas, kdim, n_h"):
         mean_square_contraction(np.array([]), None, kdim, 1)
+    with pytest.raises(ValueError, match="betas, kdim, n_h"):
+        mean_square_contraction(betas, None, "8", 1)
 
 
 def test_effective_steps_grow_like_t_then_saturate():
@@ -274,3 +276,5 @@ def test_effective_steps_grow_like_t_then_saturate():
         assert effective_steps(10**7, c) <= cap and effective_steps(math.ceil(5 * cap), c) >= 0.99 * cap
     with pytest.raises(ValueError, match="contraction: expected a mean-square factor in"):
         effective_steps(10, 1.5)
+    with pytest.raises(ValueError, match="steps: expected a count"):
+        effective_steps(-1, 0.5)

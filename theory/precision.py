@@ -178,8 +178,10 @@ def mean_square_contraction(betas, log_gates, kdim: int, n_h: int) -> float:
     c = mean(1 − β(2 − β)/K) · mean(e^{2g})^{1/n_h}, with ``log_gates`` None for no gate (e^{−∞} = 0:
     a reset forgets the error). c = 1 for β ∈ {0, 2} and no gate: orthogonal steps forget nothing."""
     betas = np.asarray(betas, dtype=np.float64)
-    if betas.size == 0 or isinstance(kdim, bool) or int(kdim) < 1 or isinstance(n_h, bool) or int(n_h) < 1:
-        raise ValueError(f"betas, kdim, n_h: expected some β, kdim ≥ 1 and n_h ≥ 1, got {betas.size} β, {kdim}, {n_h}")
+    if betas.size == 0 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in (kdim, n_h)):
+        raise ValueError(
+            f"betas, kdim, n_h: expected some β and integers kdim, n_h ≥ 1, got {betas.size} β, {kdim!r}, {n_h!r}"
+        )
     c = float(np.mean(1.0 - betas * (2.0 - betas) / kdim))
     if log_gates is not None:
         c *= float(np.mean(np.exp(2.0 * np.asarray(log_gates, dtype=np.float64)))) ** (1.0 / n_h)
@@ -193,6 +195,8 @@ def effective_steps(steps: float, contraction: float = 1.0) -> float:
     at most 1/(1 − c) however long the run (the error of a forgetting recurrence stops growing)."""
     if not 0.0 <= contraction <= 1.0:
         raise ValueError(f"contraction: expected a mean-square factor in [0, 1], got {contraction!r}")
+    if not steps >= 0:
+        raise ValueError(f"steps: expected a count ≥ 0, got {steps!r}")
     if contraction == 1.0:
         return float(steps)
     return (1.0 - contraction**steps) / (1.0 - contraction)
