@@ -6,10 +6,12 @@
   n_h-th output, as fla's GatedDeltaProduct layer does at inference.
 
 fla's own limits are passed on as errors, before fla is imported and never worked around by casting: its
-chunk op refuses float32 and float64 inputs and chunks other than 64 rows, its chunk backward does not
-compile with float64 log-gates (``prepare_wy_repr_bwd``'s loop-carried dg is float32, and g's float64
-promotes it: a Triton CompilationError, measured on the H200 at D = 64 and 128,
-bench/results/stability_gpu/report.md), and its gated fused recurrent kernel has no backward.
+chunk op refuses float32 and float64 inputs and chunks other than 64 rows, its gated chunk backward does
+not compile with float64 β or float64 log-gates (``prepare_wy_repr_bwd`` accumulates
+``b_dg += sum(b_dkbg * b_kbg)`` in a float32 loop-carried variable, and ``b_kbg = b_k * (b_b * exp2(b_g))``
+is float64 when β or g is: a Triton CompilationError, measured on the H200 with float64 β and float32 g at
+D = 64 and 128, bench/results/stability_gpu/report.md), and its gated fused recurrent kernel has no
+backward.
 """
 
 from __future__ import annotations
@@ -44,12 +46,13 @@ def _refuse_fla_limits(q, k, v, beta, g, initial_state, mode, chunk_size):
             )
         if chunk_size != 64:
             raise ValueError(f"chunk_size: fla's chunk_gated_delta_product uses 64-row chunks only, got {chunk_size}")
-        if grads and g is not None and g.dtype == torch.float64:
-            raise TypeError(
-                "g: backend='fla' mode='chunk' with gradients expects float32 log-gates: fla's chunk backward "
-                "does not compile with float64 g (a float32 accumulator promoted to float64); got float64: pass "
-                "g.float(), or use backend='triton'"
-            )
+        for name, x in (("beta", beta), ("g", g)):
+            if grads and g is not None and x.dtype == torch.float64:
+                raise TypeError(
+                    f"{name}: backend='fla' mode='chunk' with a gate and gradients expects float32 beta and g: fla's "
+                    f"chunk backward does not compile with either in float64 (a float32 accumulator promoted to "
+                    f"float64); got float64 {name}: pass {name}.float(), or use backend='triton'"
+                )
     elif g is not None and grads:
         raise NotImplementedError(
             "backend='fla' mode='recurrent' with a gate: fla's fused_recurrent_gated_delta_rule has no "

@@ -201,18 +201,23 @@ def test_fla_backend_refuses_clearly_without_fla_or_gpu():
 
 def test_fla_backend_refuses_its_known_limits_by_name():
     """fla's limits (kernels.fla_backend's docstring) are refused before fla is needed, naming the argument:
-    its chunk op's dtypes and chunk size, its chunk backward with float64 log-gates (which does not compile),
-    its gated recurrent kernel's missing backward. The same float64 gates are accepted without gradients."""
+    its chunk op's dtypes and chunk size, its gated chunk backward with float64 log-gates or float64 β (which
+    does not compile), its gated recurrent kernel's missing backward. The same float64 gates, and float64 β
+    without a gate, are accepted past the refusals."""
     q, k, v = (torch.randn(1, 2, 1, 4, dtype=torch.bfloat16) for _ in range(3))
     beta, g = torch.ones(1, 2, 1), torch.zeros(1, 2, 1, dtype=torch.float64)
     with pytest.raises(TypeError, match="q: backend='fla' mode='chunk'.*accepts only bfloat16 and float16"):
         delta_product(q.float(), k.float(), v.float(), beta, backend="fla")
     with pytest.raises(ValueError, match="chunk_size: fla's chunk_gated_delta_product uses 64-row chunks only"):
         delta_product(q, k, v, beta, chunk_size=32, backend="fla")
-    with pytest.raises(TypeError, match="g: backend='fla' mode='chunk' with gradients expects float32 log-gates"):
+    with pytest.raises(TypeError, match="g: backend='fla' mode='chunk' with a gate and gradients expects float32"):
         delta_product(q, k, v, beta, g=g.clone().requires_grad_(True), backend="fla")
     with pytest.raises(TypeError, match="g: backend='fla'"):
         delta_product(q.requires_grad_(True), k, v, beta, g=g, backend="fla")
+    with pytest.raises(TypeError, match="beta: backend='fla' .* got float64 beta: pass beta.float()"):
+        delta_product(q, k, v, beta.double().requires_grad_(True), g=g.float(), backend="fla")
+    with pytest.raises(RuntimeError, match="backend='fla' needs fla-core|need a CUDA GPU"):
+        delta_product(q, k, v, beta.double().requires_grad_(True), backend="fla")  # no gate: float64 β passes
     with pytest.raises(NotImplementedError, match="mode='recurrent' with a gate: .* has no backward"):
         delta_product(q, k, v, beta, g=g.float(), mode="recurrent", backend="fla")
     with torch.no_grad(), pytest.raises(RuntimeError, match="backend='fla' needs fla-core|need a CUDA GPU"):
