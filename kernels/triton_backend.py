@@ -1,11 +1,16 @@
 """backend="triton": our kernels behind :func:`kernels.delta_product`, with autograd.
 
 Forward, chunk mode: ``chunk_prep`` (every chunk's T = (I + A)⁻¹, in parallel) then ``chunk_fwd`` (the
-state recurrence); recurrent mode: ``recurrent_fwd``. When gradients are needed the chunk-mode forward
-keeps T (C² numbers per chunk and head). Backward (both modes, chunked): ``chunk_prep`` unless the
-forward's T is kept at this chunk size, ``chunk_fwd`` again for u and the state at every chunk start,
-``chunk_bwd_states`` for the state gradient at every chunk end and y = Tᵀ du, then, in parallel over
-chunks, ``chunk_bwd_dqk`` (dq, dk and each key block's share of dβ, dγ) and ``chunk_bwd_dv`` (dv, dβ, dγ).
+state recurrence); recurrent mode: ``recurrent_fwd``. With gates, ``chunk_prep`` also stores each chunk's
+C×C decays E[r, s] = e^{D[r, s]} for the other kernels to read (:func:`tuning`'s ``decays_in_prep``): on
+the H200 at B=8, T=2048, H=16, D=128 in bf16 this takes gated forward+backward from 5.27 to 4.77 ms at
+n_h=2 (7.86 to 7.02 at n_h=3; bench/results/speed_decays_in_prep.json), with the same errors against
+float64 (bench/results/verify_kernels_decays_in_prep.json). When gradients are needed the chunk-mode
+forward keeps T (and E; C² numbers per chunk and head each). Backward (both modes, chunked):
+``chunk_prep`` unless the forward's T is kept at this chunk size, ``chunk_fwd`` again for u and the state
+at every chunk start, ``chunk_bwd_states`` for the state gradient at every chunk end and y = Tᵀ du, then,
+in parallel over chunks, ``chunk_bwd_dqk`` (dq, dk and each key block's share of dβ, dγ) and
+``chunk_bwd_dv`` (dv, dβ, dγ).
 
 Precision. Every sum accumulates in fp32 (fp64 for float64 inputs). The triangular solve's products are
 fp32-accurate (``tf32x3``; ``ieee`` for float64). Products of two raw bf16 or fp16 inputs (QKᵀ, KKᵀ) run
@@ -70,8 +75,9 @@ def tuning(**choices: int):
     sequential and gradient kernels to it (the triangular solve stays fp32-accurate); the module's
     docstring says where they are the default. ``keep_states=1`` makes a forward that needs gradients keep
     the chunk-start states and u for the backward (more memory, one pass of ``chunk_fwd`` fewer).
-    ``decays_in_prep=1`` (gated calls) has ``chunk_prep`` store each chunk's C×C decays E beside T for the
-    other kernels to read, instead of each forming them (C² more numbers per chunk and head)."""
+    ``decays_in_prep`` (gated calls; 1 by default, the module's docstring) has ``chunk_prep`` store each
+    chunk's C×C decays E beside T for the other kernels to read (C² more numbers per chunk and head); 0 has
+    each kernel form them itself."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
@@ -302,7 +308,7 @@ def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate: bool) -> Laun
         batch=batch, tokens=tokens, heads=heads, kdim=kdim, vdim=vdim, n_h=n_h, scale=scale_t,
         sequences=offsets.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv, bk_prep=min(bk, 64), warps_prep=4,
         warps_walk=4, stages_walk=1 if bits == 32 else 2, bk_grads=min(bk, 64), bv_grads=bv_grads, warps_grads=4,
-        store_bits=bits, dot_bits=bits, keep_states=0, decays_in_prep=0, accurate=accurate, has_g=g is not None,
+        store_bits=bits, dot_bits=bits, keep_states=0, decays_in_prep=1, accurate=accurate, has_g=g is not None,
         varlen=cu_seqlens is not None, dtype=q.dtype, offsets=offsets, chunk_index=index,
     )  # fmt: skip
     launch = replace(launch, **_TUNING)

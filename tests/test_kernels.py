@@ -376,13 +376,13 @@ def test_triton_halves_the_chunk_where_shared_memory_is_short(monkeypatch):
 
 
 def test_tuning_changes_the_launch_not_the_result():
-    """kernels.triton_backend.tuning (the profiling knobs: key and value blocks and warps of each kernel)
-    splits the key and value columns differently, which leaves the arithmetic as it was up to reassociated
-    sums: o, the final state and every gradient agree with the default launch to float64 rounding. 16-bit
-    storage of the backward's intermediates and 16-bit operands of the products round them (fp16 inputs:
-    the results move, by about fp16's unit roundoff); both are bf16's default at value blocks of 64 and
-    neither at narrower ones, nor fp16's (its range), nor in the recurrent mode's backward; bad choices are
-    refused by name, and so is 16-bit operands at the value and key blocks that Triton 3.6.0 miscompiles."""
+    """kernels.triton_backend.tuning (the profiling knobs: key and value blocks and warps of each kernel, and where
+    the gated decays are formed) splits the work differently, which leaves the arithmetic as it was up to
+    reassociated sums: o, the final state and every gradient agree with the default launch to float64 rounding.
+    16-bit storage of the backward's intermediates and 16-bit operands of the products round them (fp16 inputs: the
+    results move, by about fp16's unit roundoff); both are bf16's default at value blocks of 64 and neither at
+    narrower ones, nor fp16's (its range), nor in the recurrent mode's backward; bad choices are refused by name,
+    and so is 16-bit operands at the value and key blocks that Triton 3.6.0 miscompiles."""
     from kernels import triton_backend
 
     gen = torch.Generator().manual_seed(3)
@@ -405,7 +405,7 @@ def test_tuning_changes_the_launch_not_the_result():
 
     default = run()
     choices = dict(bv=16, bk_prep=16, warps_prep=2, warps_walk=8, stages_walk=2, bk_grads=16, bv_grads=16,
-                   warps_grads=2, keep_states=1, decays_in_prep=1)  # fmt: skip
+                   warps_grads=2, keep_states=1, decays_in_prep=0)  # fmt: skip
     with triton_backend.tuning(**choices):
         tuned = run()
         launch = triton_backend._launch(q, v, g, n_h, 1.0, None, 16, False)
