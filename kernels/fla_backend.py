@@ -46,13 +46,13 @@ def _refuse_fla_limits(q, k, v, beta, g, initial_state, mode, chunk_size):
             )
         if chunk_size != 64:
             raise ValueError(f"chunk_size: fla's chunk_gated_delta_product uses 64-row chunks only, got {chunk_size}")
-        for name, x in (("beta", beta), ("g", g)):
-            if grads and g is not None and x.dtype == torch.float64:
-                raise TypeError(
-                    f"{name}: backend='fla' mode='chunk' with a gate and gradients expects float32 beta and g: fla's "
-                    f"chunk backward does not compile with either in float64 (a float32 accumulator promoted to "
-                    f"float64); got float64 {name}: pass {name}.float(), or use backend='triton'"
-                )
+        wide = [name for name, x in (("beta", beta), ("g", g)) if x is not None and x.dtype == torch.float64]
+        if grads and g is not None and wide:
+            raise TypeError(
+                f"{wide[0]}: backend='fla' mode='chunk' with a gate and gradients expects float32 beta and g: fla's "
+                f"chunk backward does not compile with either in float64 (a float32 accumulator promoted to "
+                f"float64); got float64 {wide[0]}: pass {wide[0]}.float(), or use backend='triton'"
+            )
     elif g is not None and grads:
         raise NotImplementedError(
             "backend='fla' mode='recurrent' with a gate: fla's fused_recurrent_gated_delta_rule has no "

@@ -351,13 +351,12 @@ def _walk(sizes: Launch, q, k, v, beta, t, g, h0, cu, dummy, *, o=None, ht=None,
 
 
 def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, keep, checks):
-    """(o, final state or None, kept, the launch). If ``keep`` (chunk mode, gradients needed), ``kept`` is
-    what the backward reuses: (T, None, None) with T = (I + A)⁻¹ of every chunk (C² per chunk and head,
-    2C² with the decays, in the accumulation dtype), or with the ``keep_states`` choice (T, chunk-start
-    states, u), which spares
-    the backward its pass of ``chunk_fwd`` for K·V per chunk and head and the size of v more memory;
-    otherwise (None, None, None). ``checks`` (:class:`kernels.api.ValueChecks`) runs after the host-side
-    preparation, before any kernel."""
+    """(o, final state or None, kept, the launch). If ``keep`` (chunk mode, gradients needed), ``kept`` is what the
+    backward reuses: (T, None, None) with T = (I + A)⁻¹ of every chunk (C² per chunk and head, 2C² with the decays,
+    in the accumulation dtype), or with the ``keep_states`` choice (T, chunk-start states, u), which spares the
+    backward its pass of ``chunk_fwd`` for K·V per chunk and head and the size of v more memory; otherwise (None,
+    None, None). ``checks`` (:class:`kernels.api.ValueChecks`) runs after the host-side preparation, before any
+    kernel."""
     sizes = _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate=mode == "recurrent")
     o = torch.empty(sizes.batch, sizes.tokens, sizes.heads, sizes.vdim, dtype=q.dtype, device=q.device)
     ht = sizes.empty(sizes.sequences, sizes.heads, sizes.kdim, sizes.vdim) if output_final_state else None

@@ -404,12 +404,15 @@ def test_tuning_changes_the_launch_not_the_result():
         return [o.double(), s] + [x.grad.double() for x in leaves]
 
     default = run()
+    # by default a gated launch has chunk_prep store the decays beside T (two C×C matrices), an ungated one T only
+    assert triton_backend._launch(q, v, g, n_h, 1.0, None, 16, False).mats == 2
+    assert triton_backend._launch(q, v, None, n_h, 1.0, None, 16, False).mats == 1
     choices = dict(bv=16, bk_prep=16, warps_prep=2, warps_walk=8, stages_walk=2, bk_grads=16, bv_grads=16,
                    warps_grads=2, keep_states=1, decays_in_prep=0)  # fmt: skip
     with triton_backend.tuning(**choices):
         tuned = run()
         launch = triton_backend._launch(q, v, g, n_h, 1.0, None, 16, False)
-        assert all(getattr(launch, name) == value for name, value in choices.items())
+        assert all(getattr(launch, name) == value for name, value in choices.items()) and launch.mats == 1
     assert triton_backend._launch(q, v, g, n_h, 1.0, None, 16, False).bk_grads == 64  # restored: _block(40)
     for a, b in zip(tuned, default):
         assert _rel(a, b) <= 1e-13  # float64: identical operations, at most reassociated sums
