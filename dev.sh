@@ -10,17 +10,19 @@
 # to take the CPU wheel from PyTorch's index instead of PyPI's CUDA build). Override the choice with
 #   DELTAPROOF_TORCH='torch==2.x.y'   any pip requirement for torch
 #   DELTAPROOF_TORCH_INDEX=URL        pip --index-url for torch only
-# A torch already in the venv is kept. DELTAPROOF_VENV picks the venv folder (default .venv), PYTHON the
-# interpreter that creates it (default python3).
+# A torch already in the venv is kept. DELTAPROOF_VENV picks the venv folder (default .venv, relative to
+# this folder), PYTHON the interpreter that creates it (default python3). `check` runs in the caller's
+# folder, so relative paths (--json out.json) land where you are; the others run in this folder.
 set -euo pipefail
-cd "$(dirname "$0")"
+root=$(cd "$(dirname "$0")" && pwd)
 
 venv=${DELTAPROOF_VENV:-.venv}
+case "$venv" in /*) ;; *) venv="$root/$venv" ;; esac
 python=${PYTHON:-python3}
 
 setup() {
   local extras=$1
-  local stamp="$venv/.deltaproof-setup-$extras-$(cksum < pyproject.toml | cut -d' ' -f1)"
+  local stamp="$venv/.deltaproof-setup-$extras-$(cksum < "$root/pyproject.toml" | cut -d' ' -f1)"
   [ -f "$stamp" ] && return 0
   "$python" -c 'import sys; assert sys.version_info >= (3, 10), f"Python >= 3.10 needed, this is {sys.version}"'
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
@@ -42,7 +44,7 @@ setup() {
     fi
   fi
   echo "setup: installing deltaproof[$extras] into $venv" >&2
-  "${pip[@]}" -e ".[$extras]"
+  "${pip[@]}" -e "$root[$extras]"
   rm -f "$venv"/.deltaproof-setup-*
   touch "$stamp"
 }
@@ -56,17 +58,22 @@ case "$command" in
     ;;
   test)
     setup dev
+    cd "$root"
     exec "$venv/bin/python" -m pytest "$@"
     ;;
   notebooks)
     setup dev,notebooks
+    cd "$root"
     exec "$venv/bin/jupyter" lab notebooks/ "$@"
     ;;
   setup)
     setup "${1:-dev}"
     ;;
+  "" | -h | --help)
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    ;;
   *)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
-    [ -z "$command" ] || { echo "dev.sh: unknown command '$command'" >&2; exit 2; }
+    echo "dev.sh: unknown command '$command' (expected check, test, notebooks or setup; ./dev.sh --help)" >&2
+    exit 2
     ;;
 esac

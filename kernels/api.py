@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from kernels import reference
+from kernels.runtime import interpreting
 
 __all__ = ["delta_product", "BACKENDS", "MODES", "CHUNK_SIZES"]
 
@@ -95,6 +96,17 @@ def validate(
     for name, x in (("k", k), ("v", v)):
         if x.dtype != q.dtype:
             raise TypeError(f"{name}: expected q's dtype {q.dtype} (q, k, v share one dtype), got {x.dtype}")
+    if backend == "triton" and not q.is_cuda and torch.cuda.is_available() and not interpreting():
+        raise ValueError(
+            f"q: backend='triton' compiles for the GPU on this machine, but q is on {q.device}: move the tensors "
+            "to cuda, or use backend='reference' on the CPU"
+        )
+    if backend == "triton" and q.dtype == torch.bfloat16 and not q.is_cuda:
+        raise TypeError(
+            "q: backend='triton' on the CPU runs Triton's interpreter, which does not support bfloat16 (its dot "
+            "products return garbage, and the output NaN); got bfloat16 q, k, v: use float32 or float16 inputs, "
+            "backend='reference' (op by op in bfloat16), or a CUDA GPU"
+        )
     _expect_shape(k, "k", (batch, rows, heads, kdim), f"[B, T·n_h, H, K] with T = {tokens}, n_h = {n_h}")
     _expect_shape(v, "v", (batch, rows, heads, vdim), f"[B, T·n_h, H, V] with T = {tokens}, n_h = {n_h}")
     _expect_shape(beta, "beta", (batch, rows, heads), "[B, T·n_h, H]")

@@ -1,8 +1,9 @@
 """``deltaproof`` — the command line.
 
     deltaproof check [--full] [--only PATTERN] [--list] [--json PATH]
-    deltaproof simulate --group SPEC --length T [--rep R] [--nh N] [--words W] [--dtype D] [--backend B] …
-    deltaproof export --group SPEC --length K --samples N [--seed S] --out FILE.csv
+    deltaproof simulate (--group SPEC | --program FILE) --length T [--rep R] [--nh N] [--layers L] [--words W]
+                        [--dtype D] [--backend B] [--device D] [--save FILE] [--json PATH] [--max-order N] …
+    deltaproof export --group SPEC --length K --samples N [--seed S] --out FILE.csv [--max-order N]
     deltaproof stability products|kernels|constructions [--max-length T] [--json PATH] [--plot PATH.png] …
     deltaproof stability kernels --device cuda [--sections A,B,C,D] [--budget-s S] [--report PATH.md] …
 
@@ -10,14 +11,23 @@
 table (id, source, method, status, evidence) and exits non-zero if any claim failed or errored.
 ``simulate`` and ``export`` are described in :mod:`proofs_check.word_problems`, ``stability`` in
 :mod:`proofs_check.stability`.
+
+One error path: every failure the toolkit foresees (bad arguments, a group too large for a method, a
+missing GPU or fla, an output that cannot be written — checked before the work starts) prints one line on
+stderr, ``deltaproof COMMAND: error: OPTION: what was expected, what came``, and exits non-zero; an
+unforeseen one prints one line too and asks for ``--debug``, which shows the traceback. Exit codes: 0 done,
+1 a claim failed, 2 bad input, 3 a budget the theory refuses, 70 an internal error, 130 interrupted.
+Results go to stdout, progress and notes (files written, folders created) to stderr. JSON output is valid
+JSON: non-finite numbers are the strings "NaN", "Infinity", "-Infinity".
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +36,41 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from proofs_check.command import CommandError, check_output, json_text, one_line, require_device, write_output
 from proofs_check.registry import Result, run_claim, select
 
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta", "skipped": "yellow"}
+_COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+MAX_ORDER_HELP = "refuse groups of more elements than this (every element is enumerated and compiled exactly)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (raised, printed by :func:`main`) instead of usage + message."""
+
+    def error(self, message: str):
+        raise CommandError(f"{message} (see {self.prog} --help)", prog=self.prog)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Help that shows the default of every option that has one (not of flags, required or unset options)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not (action.default is None or action.default is False or action.default == argparse.SUPPRESS
+                or action.required):  # fmt: skip
+            text += " (default: %(default)s)"
+        return text
 
 
 def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not text.isdigit() or int(text) < 1 or len(text) > 12:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (at most 12 digits), got {text!r}")
+    return int(text)
+
+
+def _natural(text: str) -> int:
+    if not text.isdigit() or len(text) > 12:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer (at most 12 digits), got {text!r}")
     return int(text)
 
 
@@ -41,15 +78,47 @@ def _budget(text: str) -> int | str:
     return text if text == "auto" else _positive(text)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds (inf allowed), got {text!r}")
+    return value
+
+
+def _names(allowed: tuple[str, ...]):
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in text.split(","))
+        unknown = [n for n in names if n not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"expected comma-separated names among {', '.join(allowed)}, got {text!r}")
+        return names
+
+    return parse
+
+
+def _version() -> str:
+    try:
+        return metadata.version("deltaproof")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="deltaproof", description="Verification toolkit for DeltaProduct-style linear RNNs."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error instead of its one-line message")  # fmt: skip
+    kw = dict(formatter_class=_Formatter, parents=[common])
+    parser = _Parser(prog="deltaproof", description="Verification toolkit for DeltaProduct-style linear RNNs.", **kw)
+    parser.add_argument("--version", action="version", version=f"deltaproof {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     check = sub.add_parser(
         "check",
         help="check the papers' claims",
         description="Run the registered claims (fast tier on the CPU by default) and report the evidence.",
+        **kw,
     )
     check.add_argument("--full", action="store_true", help="also run the expensive tier")
     check.add_argument("--only", metavar="PATTERN", help="glob on claim ids, e.g. 'grazzi.prop1.*'")
@@ -57,58 +126,73 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", metavar="PATH", type=Path, help="write the results as a JSON list to PATH")
     sim = sub.add_parser(
         "simulate",
-        help="compile a group's word problem and run it through a kernel",
-        description="Compile a group into a DeltaProduct program, run random words through a kernel backend, "
-        "decode every position from the kernel's outputs and report accuracy against the exact products.",
+        help="compile a group's word problem (or load a program) and run it through a kernel",
+        description="Compile a group into a DeltaProduct program (or load a saved one, validated and re-proved), run "
+        "random words through a kernel backend, decode every position from the kernel's outputs and report "
+        "accuracy against the exact products.",
+        **kw,
     )
-    sim.add_argument("--group", required=True, help="S5, A5, D7, Z12, A4xZ3, or perm:(0 1 2);(0 1)")
-    sim.add_argument("--rep", default="auto", choices=("auto", "permutation", "orthogonal", "scalar"))
+    source = sim.add_mutually_exclusive_group(required=True)
+    source.add_argument("--group", help="the group to compile: S5, A5, D7, Z12, A4xZ3, or perm:(0 1 2);(0 1)")
+    source.add_argument("--program", metavar="FILE", type=Path,
+                        help="run a saved program (.json or .safetensors, as --save writes)")  # fmt: skip
+    sim.add_argument("--rep", default="auto", choices=("auto", "permutation", "orthogonal", "scalar"),
+                     help="one-layer representation (auto: the one needing the least n_h)")  # fmt: skip
     sim.add_argument("--nh", type=_budget, default="auto", help="per-layer budget n_h (an integer) or auto")
-    sim.add_argument(
-        "--layers",
-        type=_positive,
-        default=1,
-        help="1; 2 for Z_m (Grazzi Thm 6) and D_m (Siems Thm 3); 3 (n_h ≥ 2) or 4 for S_n (Siems Thm 1(ii)/(iii))",
-    )
-    sim.add_argument("--length", type=_positive, required=True)
-    sim.add_argument("--words", type=_positive, default=1)
-    sim.add_argument("--inputs", default="elements", choices=("elements", "generators"))
-    sim.add_argument("--dtype", default="float64", choices=("float64", "float32", "float16", "bfloat16"))
-    sim.add_argument("--backend", default="reference", choices=("reference", "triton", "fla"))
-    sim.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--json", metavar="PATH", type=Path)
+    sim.add_argument("--layers", type=int, default=1, choices=(1, 2, 3, 4),
+                     help="1: one layer; 2: Z_m (Grazzi Thm 6) and D_m (Siems Thm 3); 3 (n_h ≥ 2) or 4: S_n "
+                     "(Siems Thm 1(ii)/(iii))")  # fmt: skip
+    sim.add_argument("--length", type=_natural, required=True, help="tokens per word")
+    sim.add_argument("--words", type=_positive, default=1, help="number of random words")
+    sim.add_argument("--inputs", default="elements", choices=("elements", "generators"),
+                     help="tokens drawn from all elements or from the generators")  # fmt: skip
+    sim.add_argument("--dtype", default="float64", choices=("float64", "float32", "float16", "bfloat16"),
+                     help="dtype of the kernel's inputs")  # fmt: skip
+    sim.add_argument("--backend", default="reference", choices=("auto", "reference", "triton", "fla"),
+                     help="kernel backend (auto: triton on cuda, reference on cpu)")  # fmt: skip
+    sim.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the kernel runs")
+    sim.add_argument("--seed", type=_natural, default=0, help="seed of the random words")
+    sim.add_argument("--max-order", type=_positive, default=1000, help=MAX_ORDER_HELP)
+    sim.add_argument("--save", metavar="FILE", type=Path,
+                     help="also write the program (.json, or .safetensors with float64 tensors)")  # fmt: skip
+    sim.add_argument("--json", metavar="PATH", type=Path, help="write the result object to PATH")
     export = sub.add_parser(
         "export",
         help="write word-problem data (Illusion-of-State CSV: seed,input,target)",
-        description="Random words over a group with their running products, as CSV.",
+        description="Random distinct words over a group with their running products, as CSV.",
+        **kw,
     )
-    export.add_argument("--group", required=True)
-    export.add_argument("--length", type=_positive, required=True)
-    export.add_argument("--samples", type=_positive, required=True)
-    export.add_argument("--seed", type=int, default=0)
-    export.add_argument("--out", required=True, type=Path)
+    export.add_argument("--group", required=True, help="S5, A5, D7, Z12, A4xZ3, or perm:(0 1 2);(0 1)")
+    export.add_argument("--length", type=_natural, required=True, help="tokens per word")
+    export.add_argument("--samples", type=_positive, required=True,
+                        help="number of distinct words (all words if there are fewer)")  # fmt: skip
+    export.add_argument("--seed", type=_natural, default=0, help="seed of the random words (written in each row)")
+    export.add_argument("--max-order", type=_positive, default=100_000, help=MAX_ORDER_HELP)
+    export.add_argument("--out", required=True, type=Path, help="the CSV file to write (folders are created)")
     stab = sub.add_parser(
         "stability",
         help="measure rounding error against the error models",
         description="Measure the rounding error of GH products per format (products) and of every CPU kernel "
         "backend (kernels) against the worst-case (∝ T) and probabilistic (∝ √T) models of theory.precision, and "
         "the safe lengths they predict for compiled programs against the first measured error (constructions).",
+        **kw,
     )
-    stab.add_argument("study", choices=("products", "kernels", "constructions"))
+    stab.add_argument("study", choices=("products", "kernels", "constructions"), help="what to measure")
     stab.add_argument("--max-length", type=_positive, default=10_000,
                       help="products: the largest number of factors; constructions: the word length")  # fmt: skip
-    stab.add_argument("--dim", type=_positive, default=8)
-    stab.add_argument("--batch", type=_positive, default=16)
-    stab.add_argument("--formats", default="bfloat16,float16,float32")
-    stab.add_argument("--seed", type=int, default=0)
-    stab.add_argument("--json", metavar="PATH", type=Path)
-    stab.add_argument("--plot", metavar="PATH.png", type=Path)
-    stab.add_argument("--device", default="cpu",
+    stab.add_argument("--dim", type=_positive, default=8, help="products: the matrix size")
+    stab.add_argument("--batch", type=_positive, default=16, help="products: independent products per setting")
+    stab.add_argument("--formats", type=_names(("bfloat16", "float16", "float32")), default="bfloat16,float16,float32",
+                      help="products and constructions: the formats, comma-separated")  # fmt: skip
+    stab.add_argument("--seed", type=_natural, default=0, help="random seed")
+    stab.add_argument("--json", metavar="PATH", type=Path, help="write the rows as JSON")
+    stab.add_argument("--plot", metavar="PATH.png", type=Path, help="write the plot (.png, .pdf or .svg)")
+    stab.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                       help="kernels: cpu (every CPU backend, small) or cuda (the GPU verdict: ours and fla's at "
                       "T = 1024 – 8192, D = 128; proofs_check.kernel_verdict)")  # fmt: skip
-    stab.add_argument("--sections", default="A,B,C,D", help="kernels on cuda: the verdict's sections to measure")
-    stab.add_argument("--budget-s", type=float, default=float("inf"),
+    stab.add_argument("--sections", type=_names(("A", "B", "C", "D")), default="A,B,C,D",
+                      help="kernels on cuda: the verdict's sections to measure")  # fmt: skip
+    stab.add_argument("--budget-s", type=_seconds, default=float("inf"),
                       help="kernels on cuda: start no measurement after this many seconds")  # fmt: skip
     stab.add_argument("--report", metavar="PATH.md", type=Path, help="kernels on cuda: write the markdown report")
     return parser
@@ -140,28 +224,32 @@ def _report(console: Console, results: list[Result], seconds: float) -> None:
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" in {seconds:.1f} s")
 
 
-def check(args: argparse.Namespace, console: Console) -> int:
+def check(args: argparse.Namespace, console: Console, note, progress) -> int:
     chosen = select(full=args.full, only=args.only)
     if not chosen:
-        console.print(f"[red]--only {args.only!r} matches no claim[/]; see deltaproof check --list --full")
-        return 2
+        raise CommandError(f"--only: {args.only!r} matches no claim; see deltaproof check --list --full")
+    if args.json is not None:
+        check_output("--json", args.json)
     if args.list:
-        return _list(console, chosen)
+        _list(console, chosen)
+        if args.json is not None:
+            listing = [{"id": c.id, "statement": c.statement, "source": c.source, "method": c.method, "tier": c.tier}
+                       for c in chosen]  # fmt: skip
+            write_output("--json", args.json, json_text(listing, indent=2), note)
+            note(f"wrote {args.json}")
+        return 0
     results: list[Result] = []
     start = time.perf_counter()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("checking", total=len(chosen))
-        for c in chosen:
-            progress.update(task, description=f"checking {c.id}")
+    with progress("checking", len(chosen)) as advance:
+        for done, c in enumerate(chosen):
+            advance(done, f"checking {c.id}")
             results.append(run_claim(c))
-            progress.advance(task)
+        advance(len(chosen))
     elapsed = time.perf_counter() - start
     _report(console, results, elapsed)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps([r.as_json() for r in results], indent=2, default=str) + "\n")
-        console.print(f"wrote {args.json}")
+        write_output("--json", args.json, json_text([r.as_json() for r in results], indent=2), note)
+        note(f"wrote {args.json}")
     return 1 if any(r.status in ("failed", "error") for r in results) else 0
 
 
@@ -239,7 +327,7 @@ def _constructions_table(rows: list[dict], args, study) -> Table:
     return table
 
 
-def stability(args, console) -> int:
+def stability(args, console, note, progress) -> int:
     """``deltaproof stability``: run a study with a progress bar, print its summary table, write JSON / plot
     (and the markdown report of the GPU kernel verdict)."""
     from proofs_check import kernel_verdict
@@ -247,9 +335,16 @@ def stability(args, console) -> int:
 
     gpu_verdict = args.study == "kernels" and args.device != "cpu"
     if args.report is not None and not gpu_verdict:
-        raise ValueError(f"--report: only the GPU kernel verdict (kernels --device cuda) writes one, got {args.study} "
-                         f"on {args.device}")  # fmt: skip
-    formats = tuple(args.formats.split(","))
+        raise CommandError(f"--report: only the GPU kernel verdict (kernels --device cuda) writes one, got "
+                           f"{args.study} on {args.device}")  # fmt: skip
+    require_device(args.device)
+    plots = (".png", ".pdf", ".svg")
+    outputs = (("--json", args.json, ()), ("--plot", args.plot, plots), ("--report", args.report, ()))
+    for option, path, suffixes in outputs:
+        if path is not None:
+            check_output(option, path, suffixes)
+    formats = args.formats
+    programs = len(study.CONSTRUCTION_PROGRAMS) + len(study.CONSTRUCTION_LAYERED)
     studies = {  # study → (progress label, total steps or None, run(progress), summary table, plot)
         "products": ("GH products", args.max_length * len(study.SETTINGS),
                      lambda progress: study.run_products(args.max_length, formats=formats, dim=args.dim,
@@ -257,47 +352,117 @@ def stability(args, console) -> int:
                      _products_table, study.plot_products),
         "kernels": ("kernels vs float64", None, lambda progress: study.run_kernels(seed=args.seed, progress=progress),
                     _kernels_table, study.plot_kernels),
-        "constructions": ("constructions", (len(study.CONSTRUCTION_PROGRAMS) + len(study.CONSTRUCTION_LAYERED)) * 3,
-                          lambda progress: study.run_constructions(args.max_length, seed=args.seed, progress=progress),
+        "constructions": ("constructions", programs * len(formats),
+                          lambda progress: study.run_constructions(args.max_length, formats=formats, seed=args.seed,
+                                                                   progress=progress),
                           _constructions_table, study.plot_constructions),
     }  # fmt: skip
     if gpu_verdict:
-        sections = tuple(args.sections.split(","))
         studies["kernels"] = ("kernel verdict", None,
-                              lambda progress: kernel_verdict.run(args.device, sections=sections,
+                              lambda progress: kernel_verdict.run(args.device, sections=args.sections,
                                                                   budget_s=args.budget_s, on_row=lambda r: progress(1)),
                               _verdict_table, kernel_verdict.plot)  # fmt: skip
     label, total, run, summary, plot = studies[args.study]
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        rows = run(lambda n: bar.advance(task, n))
+    with progress(label, total) as advance:
+        done = [0]
+
+        def step(n: int) -> None:
+            done[0] += n
+            advance(done[0])
+
+        rows = run(step)
     console.print(summary(rows, args, study))
     if args.json is not None:
-        study.write_json(rows, args.json, "kernel_verdict" if gpu_verdict else args.study)
+        write_output("--json", args.json, json_text({"study": "kernel_verdict" if gpu_verdict else args.study,
+                                                     "rows": rows}), note)  # fmt: skip
+        note(f"wrote {args.json}")
     if args.plot is not None:
-        plot(rows, args.plot)
+        write_output("--plot", args.plot, lambda path: plot(rows, path), note)
+        note(f"wrote {args.plot}")
     if args.report is not None:
-        args.report.write_text(kernel_verdict.report_markdown(rows))
+        write_output("--report", args.report, kernel_verdict.report_markdown(rows), note)
+        note(f"wrote {args.report}")
     return 0
 
 
+def _progress_bar(console: Console):
+    """``progress(label, total)``: a context manager giving ``advance(completed, label=None)`` over a rich
+    progress bar on ``console`` (stderr), removed when done; nothing when stderr is not a terminal."""
+
+    @contextlib.contextmanager
+    def progress(label: str, total: int | None):
+        with Progress(*_COLUMNS, console=console, transient=True, disable=not console.is_terminal) as bar:
+            task = bar.add_task(label, total=total)
+
+            def advance(completed: int, description: str | None = None) -> None:
+                bar.update(task, completed=completed, **({} if description is None else {"description": description}))
+
+            yield advance
+
+    return progress
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one command; returns its exit code (see the module docstring)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
     console = Console(width=None if sys.stdout.isatty() else 160)
-    if args.command == "check":
-        return check(args, console)
-    from proofs_check import word_problems
+    notes: list[str] = []  # said on stderr when the command succeeds (a failure says one line only)
+
+    def note(message: str) -> None:
+        notes.append(message)
 
     try:
-        if args.command == "simulate":
-            return word_problems.run_simulate(args, console)
-        if args.command == "stability":
-            return stability(args, console)
-        return word_problems.run_export(args, console)
-    except ValueError as err:
-        console.print(f"[red]error:[/] {err}")
+        code = _run(argv, console, errors, note)
+        for message in notes:
+            errors.print(Text(message))
+        return code
+    except CommandError as err:
+        if debug:
+            raise
+        _fail(f"{err.prog or _prog(argv)}: error: {err}")
+        return err.code
+    except KeyboardInterrupt:
+        _fail(f"{_prog(argv)}: interrupted")
+        return 130
+    except (ValueError, TypeError, RuntimeError, NotImplementedError, OSError, MemoryError) as err:
+        if debug:
+            raise
+        _fail(f"{_prog(argv)}: error: {one_line(err) or type(err).__name__}")
         return 2
+    except Exception as err:  # noqa: BLE001 — a bug: one line, the traceback with --debug
+        if debug:
+            raise
+        _fail(f"{_prog(argv)}: internal error: {type(err).__name__}: {one_line(err)} (run with --debug for the "
+              "traceback)")  # fmt: skip
+        return 70
+
+
+def _prog(argv: list[str]) -> str:
+    """``deltaproof COMMAND`` for messages (the first argument that names a command)."""
+    command = next((a for a in argv if a in ("check", "simulate", "export", "stability")), None)
+    return "deltaproof" if command is None else f"deltaproof {command}"
+
+
+def _run(argv: list[str], console: Console, errors: Console, note) -> int:
+    args = _parser().parse_args(argv)
+    progress = _progress_bar(errors)
+    if args.command == "check":
+        return check(args, console, note, progress)
+    if args.command == "stability":
+        return stability(args, console, note, progress)
+    from proofs_check import word_problems
+
+    if args.command == "simulate":
+        return word_problems.run_simulate(args, console, note, progress)
+    return word_problems.run_export(args, console, note, progress)
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, as plain text."""
+    sys.stderr.write(one_line(message) + "\n")
+    sys.stderr.flush()
 
 
 if __name__ == "__main__":

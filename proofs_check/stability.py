@@ -20,7 +20,6 @@ while fp32 keeps its errors (≈ 1e-6); keys in ℚ(√5) (A_5) have no such lat
 from __future__ import annotations
 
 import functools
-import json
 import math
 from pathlib import Path
 
@@ -55,7 +54,6 @@ __all__ = [
     "run_constructions",
     "kernel_safe_lengths",
     "plot_constructions",
-    "write_json",
 ]
 
 SETTINGS = ("random", "reflections", "construction")
@@ -193,12 +191,6 @@ def plot_products(rows: list[dict], path: Path) -> None:
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel("error ‖X̂_T − X_T‖₂ / ‖X_0‖₂ (dimensionless)")
     _save(fig, axes, path, columns=3, bottom=0.16)
-
-
-def write_json(rows: list[dict], path: Path, study: str) -> None:
-    """The rows of one study (``study`` names it) as JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"study": study, "rows": rows}, indent=1) + "\n")
 
 
 KERNEL_BETAS = {"[0, 1]": (0.0, 1.0), "[0, 2]": (0.0, 2.0), "[1.9, 2]": (1.9, 2.0)}

@@ -112,8 +112,11 @@ def test_cli_simulate_refuses_with_the_theorem(capsys):
     from proofs_check.cli import main
 
     assert main(["simulate", "--group", "Z3", "--nh", "1", "--length", "5"]) == 3
-    assert "Theorem 2" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("deltaproof simulate: error: --nh: refused:") and "Theorem 2" in err
+    assert err.count("\n") == 1  # one line on stderr
     assert main(["simulate", "--group", "S4", "--length", "5", "--layers", "2"]) == 2
+    assert capsys.readouterr().err.startswith("deltaproof simulate: error: --group: S4 has no two-layer construction")
 
 
 def test_export_matches_the_group_and_the_format(tmp_path):

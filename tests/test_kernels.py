@@ -188,6 +188,25 @@ def test_auto_is_reference_on_cpu_and_empty_sequences_keep_their_state():
     assert s is None
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal is for Triton's interpreter on the CPU")
+def test_bfloat16_through_the_interpreter_is_refused_not_nan():
+    """Triton's interpreter has no bfloat16: its dot products return garbage and the output was all NaN.
+    bf16 q, k, v on the CPU are refused by name with the alternatives; bf16 β, gates and initial states
+    (read into fp32 by the kernels) still run and match float64 to bf16's rounding of the inputs."""
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(1, 4, 1, 8, generator=gen)
+    k = torch.nn.functional.normalize(torch.randn(1, 8, 1, 8, generator=gen), dim=-1)
+    v, beta = torch.randn(1, 8, 1, 8, generator=gen), 2 * torch.rand(1, 8, 1, generator=gen)
+    with pytest.raises(TypeError, match="q: backend='triton' on the CPU runs Triton's interpreter, which does not "
+                                        "support bfloat16.*float32 or float16.*backend='reference'"):  # fmt: skip
+        delta_product(q.bfloat16(), k.bfloat16(), v.bfloat16(), beta, num_householder=2, backend="triton")
+    ref, _ = delta_product(q.double(), k.double(), v.double(), beta.bfloat16().double(), num_householder=2,
+                           backend="reference")  # fmt: skip
+    out, _ = delta_product(q, k, v, beta.bfloat16(), num_householder=2, backend="triton")
+    # fp32 inputs and accumulation over 8 sub-steps: a few hundred fp32 roundings at most
+    assert torch.isfinite(out).all() and _rel(out, ref) < 8 * 16 * unit_roundoff("float32") * 8
+
+
 def test_fla_backend_refuses_clearly_without_fla_or_gpu():
     q = torch.randn(1, 2, 1, 4, dtype=torch.bfloat16)
     k, v, beta = (

@@ -17,11 +17,13 @@ verifies exhaustively that they are homomorphisms and injective.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 
+import numpy as np
 import sympy as sp
 from sympy.combinatorics import Permutation, PermutationGroup
 from sympy.combinatorics.group_constructs import DirectProduct
@@ -29,6 +31,7 @@ from sympy.combinatorics.named_groups import AlternatingGroup, CyclicGroup, Dihe
 
 __all__ = [
     "Group",
+    "GroupSizeError",
     "Representation",
     "parse_group",
     "permutation_matrix",
@@ -37,6 +40,11 @@ __all__ = [
     "mirror_axes",
     "planar_label",
     "compose_planar",
+    "planar_point",
+    "planar_key",
+    "planar_point_label",
+    "planar_key_label",
+    "planar_lemma",
 ]
 
 
@@ -46,12 +54,25 @@ def permutation_matrix(perm: Permutation) -> sp.Matrix:
     return sp.Matrix(n, n, lambda i, j: 1 if perm(j) == i else 0)
 
 
+MAX_NAMED_DEGREE = 100_000
+MAX_SYMMETRIC_DEGREE = 1_000
+MAX_PERM_DEGREE = 32
+MAX_SPEC = 1_000
+
+
+class GroupSizeError(ValueError):
+    """A group larger than a method handles; the message gives the limit and how to raise it."""
+
+
 @dataclass(frozen=True, eq=False)
 class Group:
-    """A finite group given by permutation generators, with a pinned element order (see the module)."""
+    """A finite group given by permutation generators, with a pinned element order (see the module).
+    ``known_order``: |G| where the spec gives it (named groups and their products), so that sizes are
+    checked before anything enumerates the elements; otherwise sympy's Schreier–Sims computes it."""
 
     name: str
     generators: tuple[Permutation, ...]
+    known_order: int | None = field(default=None, repr=False)
 
     @cached_property
     def elements(self) -> tuple[Permutation, ...]:
@@ -75,9 +96,23 @@ class Group:
     def degree(self) -> int:
         return max(g.size for g in self.generators)
 
-    @property
+    @cached_property
     def order(self) -> int:
-        return len(self.elements)
+        """|G|, without enumerating the elements."""
+        if self.known_order is not None:
+            return self.known_order
+        return int(PermutationGroup(*self.generators).order())
+
+    def check_order(self, max_order: int, work: str, option: str = "max_order") -> None:
+        """Refuse (:class:`GroupSizeError`) a group of more than ``max_order`` elements for ``work``, saying
+        how to raise the limit (``option``: the keyword or command-line option that sets it)."""
+        if self.order > max_order:
+            raise GroupSizeError(
+                f"group: {self.name} has {_count(self.order)} elements; {work} enumerates every element and takes "
+                f"at most {max_order:,} " + (f"(raise the limit with {option}{'' if option.endswith('=') else ' '}"
+                                             f"{self.order})" if self.order <= 10**9
+                                             else "(and no limit can be raised that far)")
+            )  # fmt: skip
 
     def product(self, word: list[int]) -> int:
         """Index of the running product of a word of element indices (x_1 acts first)."""
@@ -95,16 +130,34 @@ class Group:
         return dict(sorted(counts.items()))
 
 
+def _count(n: int) -> str:
+    """A group order for messages: digits with separators, or its size in digits when it is huge."""
+    return f"{n:,}" if n < 10**15 else f"about 10^{int((n.bit_length() - 1) * math.log10(2))}"
+
+
+_SPEC_HELP = "a spec like 'S5', 'D7', 'A4xZ3' or 'perm:(0 1 2);(0 1)'"
+
+
 def _named(letter: str, n: int) -> Group:
     if n < 1:
         raise ValueError(f"group: expected a positive size, got {letter}{n}")
+    if n < 2:
+        raise ValueError(f"group: {letter}{n} is the trivial group (one element), whose word problem has nothing to "
+                         f"track; expected {letter}n with n ≥ {3 if letter in 'AD' else 2}")  # fmt: skip
+    if n > MAX_NAMED_DEGREE:
+        raise GroupSizeError(f"group: {letter}{n} acts on {n:,} points; the toolkit builds groups on at most "
+                             f"{MAX_NAMED_DEGREE:,}")  # fmt: skip
+    if letter in "SA" and n > MAX_SYMMETRIC_DEGREE:
+        raise GroupSizeError(f"group: {letter}{n} has about 10^{int(math.lgamma(n + 1) / math.log(10))} elements; the "
+                             f"toolkit builds S_n and A_n for n ≤ {MAX_SYMMETRIC_DEGREE:,}")  # fmt: skip
     builders = {"S": SymmetricGroup, "A": AlternatingGroup, "D": DihedralGroup, "Z": CyclicGroup}
     if letter == "D" and n < 3:
         raise ValueError(f"group: expected D_m with m ≥ 3 (sympy's dihedral group of the m-gon), got D{n}")
     if letter == "A" and n < 3:
         raise ValueError(f"group: expected A_n with n ≥ 3, got A{n}")
-    gens = PermutationGroup(*builders[letter](n).generators).generators if n > 1 else [Permutation(0)]
-    return Group(f"{letter}{n}", tuple(gens))
+    orders = {"S": math.factorial(n), "A": math.factorial(n) // 2, "D": 2 * n, "Z": n}
+    gens = PermutationGroup(*builders[letter](n).generators).generators
+    return Group(f"{letter}{n}", tuple(gens), orders[letter])
 
 
 def _from_cycles(text: str) -> Group:
@@ -115,29 +168,44 @@ def _from_cycles(text: str) -> Group:
             raise ValueError(f"group: expected generators like 'perm:(0 1 2);(0 1)', got the generator {part!r}")
         perm = Permutation()
         for cycle in cycles:
-            points = [int(p) for p in cycle.replace(",", " ").split()]
-            perm = perm * Permutation([points])
+            points = cycle.replace(",", " ").split()
+            if not all(p.isdigit() and len(p) <= 3 for p in points) or len(set(points)) != len(points):
+                raise ValueError(f"group: expected a cycle of distinct points 0, 1, 2, … like (0 1 2), got ({cycle})")
+            if any(int(p) >= MAX_PERM_DEGREE for p in points):
+                raise GroupSizeError(f"group: perm: groups act on at most {MAX_PERM_DEGREE} points (0 … "
+                                     f"{MAX_PERM_DEGREE - 1}), got ({cycle})")  # fmt: skip
+            perm = perm * Permutation([[int(p) for p in points]]) if len(points) > 1 else perm
         gens.append(perm)
-    size = max(g.size for g in gens)
-    return Group(f"perm:{text}", tuple(Permutation(g.array_form + list(range(g.size, size))) for g in gens))
+    size = max(2, max(g.size for g in gens))
+    group = Group(f"perm:{text}", tuple(Permutation(g.array_form + list(range(g.size, size))) for g in gens))
+    if group.order < 2:
+        raise ValueError(f"group: perm:{text} generates the trivial group (one element); expected a group of order ≥ 2")
+    return group
 
 
 def parse_group(spec: str) -> Group:
     """A group from its spec: ``S5``, ``A5``, ``D7`` (the 14 symmetries of the 7-gon), ``Z12``, direct
-    products ``A4xZ3`` (or ``A4_x_Z3``), or ``perm:(0 1 2 3);(0 1)`` (generators in cycle notation)."""
+    products ``A4xZ3`` (or ``A4_x_Z3``), or ``perm:(0 1 2 3);(0 1)`` (generators in cycle notation).
+    Named groups act on at most :data:`MAX_NAMED_DEGREE` points (S_n, A_n on :data:`MAX_SYMMETRIC_DEGREE`),
+    ``perm:`` groups on at most :data:`MAX_PERM_DEGREE`; trivial groups are refused (their word problem is
+    empty). Building a group does not enumerate it: see :meth:`Group.check_order`."""
     if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"group: expected a spec like 'S5', 'D7', 'A4xZ3' or 'perm:(0 1 2);(0 1)', got {spec!r}")
+        raise ValueError(f"group: expected {_SPEC_HELP}, got {spec!r}")
+    if len(spec) > MAX_SPEC:
+        raise ValueError(f"group: expected {_SPEC_HELP} of at most {MAX_SPEC} characters, got {len(spec)}")
     spec = spec.strip()
     if spec.startswith("perm:") and "x" not in spec.split(")")[-1]:
         return _from_cycles(spec[5:])
     factors = re.split(r"_x_|x(?=[SADZp])", spec)
     if len(factors) > 1:
         groups = [parse_group(f) for f in factors]
+        if sum(g.degree for g in groups) > MAX_NAMED_DEGREE:
+            raise GroupSizeError(f"group: {spec} acts on more than {MAX_NAMED_DEGREE:,} points")
         product = DirectProduct(*[PermutationGroup(*g.generators) for g in groups])
-        return Group("x".join(g.name for g in groups), tuple(product.generators))
+        return Group("x".join(g.name for g in groups), tuple(product.generators), math.prod(g.order for g in groups))
     match = re.fullmatch(r"([SADZ])(\d+)", spec)
-    if not match:
-        raise ValueError(f"group: expected a spec like 'S5', 'D7', 'A4xZ3' or 'perm:(0 1 2);(0 1)', got {spec!r}")
+    if not match or len(match.group(2)) > 7:
+        raise ValueError(f"group: expected {_SPEC_HELP}, got {spec!r}")
     return _named(match.group(1), int(match.group(2)))
 
 
@@ -202,6 +270,51 @@ def compose_planar(a: tuple[str, int], b: tuple[str, int], m: int) -> tuple[str,
     sign = 1 if ka == "R" else -1
     kind = "R" if ka == kb else "H"
     return kind, (ja + sign * jb) % m
+
+
+def planar_point(label: int, units: int) -> tuple:
+    """(cos bπ/N, sin bπ/N) for label b, N = units, expanded (sympy writes some of these sines and cosines
+    as radicals; the expanded form is the one a program file reads back unchanged)."""
+    angle = sp.Integer(label) * sp.pi / units
+    return (sp.expand(sp.cos(angle)), sp.expand(sp.sin(angle)))
+
+
+def planar_key(label: int, units: int) -> tuple:
+    """The unit normal (−sin aπ/2N, cos aπ/2N) of the mirror of H(aπ/N): I − 2kkᵀ = H(aπ/N)
+    (:func:`planar_lemma`), expanded as in :func:`planar_point`."""
+    half = sp.Integer(label) * sp.pi / (2 * units)
+    return (sp.expand(-sp.sin(half)), sp.expand(sp.cos(half)))
+
+
+def planar_point_label(vector: tuple, units: int) -> int:
+    """The label b (mod 2N) with ``planar_point(b, units) == vector``, located in float64 and confirmed by exact
+    (structural) equality; ValueError if there is none."""
+    return _planar_label(vector, units, planar_point, 2 * units, lambda x, y: np.arctan2(y, x) / np.pi * units)
+
+
+def planar_key_label(vector: tuple, units: int) -> int:
+    """The label a (mod 2N) with ``planar_key(a, units) == ±vector`` (k and −k give the same reflection),
+    located in float64 and confirmed by exact equality; ValueError if there is none."""
+    return _planar_label(vector, units, planar_key, 4 * units, lambda x, y: np.arctan2(-x, y) / np.pi * 2 * units)
+
+
+def _planar_label(vector: tuple, units: int, maker, turn: int, angle) -> int:
+    x, y = (float(e) for e in vector)
+    label = int(round(angle(x, y))) % turn
+    if tuple(maker(label, units)) != tuple(vector):
+        raise ValueError(f"planar layer: {tuple(vector)} is not {maker.__name__}({label}, {units})")
+    return label % (2 * units)
+
+
+@cache
+def planar_lemma() -> bool:
+    """H(α)(cos φ, sin φ) = (cos(α − φ), sin(α − φ)) with H(α) = I − 2kkᵀ, k = (−sin α/2, cos α/2), for all
+    real α, φ — proved by sympy on symbols (every proof on planar labels rests on it)."""
+    alpha, phi = sp.symbols("alpha phi", real=True)
+    k = sp.Matrix([-sp.sin(alpha / 2), sp.cos(alpha / 2)])
+    image = (sp.eye(2) - 2 * k * k.T) * sp.Matrix([sp.cos(phi), sp.sin(phi)])
+    target = sp.Matrix([sp.cos(alpha - phi), sp.sin(alpha - phi)])
+    return all(sp.simplify(sp.expand_trig(e)) == 0 for e in image - target)
 
 
 @dataclass(frozen=True, eq=False)

@@ -47,9 +47,29 @@ import numpy as np
 import sympy as sp
 from sympy.combinatorics import Permutation
 
-from theory.constructions import BudgetError, _from_str, _to_str
+from theory.constructions import (
+    MAX_NH,
+    MAX_ORDER,
+    BudgetError,
+    check_beta,
+    check_unit_keys,
+    exact_texts,
+    read_group,
+)
+from theory.documents import DocumentError, Fields, integer_in, read_document
 from theory.factorize import permutation_swaps
-from theory.groups import Group, compose_planar, parse_group, permutation_matrix, planar_label
+from theory.groups import (
+    Group,
+    compose_planar,
+    parse_group,
+    permutation_matrix,
+    planar_key,
+    planar_key_label,
+    planar_label,
+    planar_lemma,
+    planar_point,
+    planar_point_label,
+)
 
 __all__ = [
     "Layer",
@@ -130,23 +150,100 @@ class LayeredProgram:
         for layer in self.layers:
             entry = {k: getattr(layer, k) for k in ("kind", "n_h", "dim", "symbol_map", "units", "decode", "period")}
             entry["map_layers"] = list(layer.map_layers)
-            entry.update({k: _to_str(getattr(layer, k)) for k in _EXACT_FIELDS})
+            entry.update({k: exact_texts(getattr(layer, k)) for k in _EXACT_FIELDS})
             layers.append(entry)
         meta = {k: getattr(self, k) for k in ("group", "construction", "theorem", "decoder_name")}
-        return json.dumps({"format": "deltaproof.layered/1", **meta, "layers": layers, "decoder": list(self.decoder),
+        return json.dumps({"format": FORMAT, **meta, "layers": layers, "decoder": list(self.decoder),
                            "decoder_layers": list(self.decoder_layers)}, indent=1)  # fmt: skip
 
     @classmethod
-    def from_json(cls, text: str) -> LayeredProgram:
-        data = json.loads(text)
-        if data.pop("format", None) != "deltaproof.layered/1":
-            raise ValueError("text: expected a deltaproof.layered/1 document")
-        layers = []
-        for entry in data.pop("layers"):
-            exact = {k: _from_str(entry.pop(k)) for k in _EXACT_FIELDS}
-            layers.append(Layer(**{**entry, **exact, "map_layers": tuple(entry["map_layers"])}))
-        tuples = {k: tuple(data[k]) for k in ("decoder", "decoder_layers")}
-        return cls(**{**data, "layers": tuple(layers), **tuples})
+    def from_json(cls, text: str | bytes, *, max_order: int = MAX_ORDER) -> LayeredProgram:
+        """Read a program written by :meth:`to_json`, validating every field (names, counts of symbols from
+        the symbol maps and the layers below, shapes, β a rational in [0, 2], unit keys, the decoder), then
+        re-prove it exactly (:func:`prove_blocks` for block programs, else :func:`prove`): a
+        :class:`theory.documents.DocumentError` naming the field otherwise. Nothing is evaluated."""
+        _, doc = read_document(text, (FORMAT,))
+        return read_layered(doc, max_order)
+
+
+FORMAT = "deltaproof.layered/1"
+MAX_LAYERS = 8
+MAX_DIM = 256
+MAX_READOUTS = 100_000
+MAX_SEARCH = 1_000_000
+
+
+def read_layered(doc: Fields, max_order: int) -> LayeredProgram:
+    group = read_group(doc, max_order)
+    construction = doc.choice("construction", tuple(_THEOREMS))
+    theorem = doc.text("theorem")
+    decoder_name = doc.choice("decoder_name", ("lookup", "block_product"))
+    layers: list[Layer] = []
+    for index, entry in enumerate(doc.objects("layers", MAX_LAYERS)):
+        layers.append(_read_layer(entry, index, layers, group))
+    if not layers:
+        raise DocumentError(doc.name("layers"), "expected at least one layer, got none")
+    if decoder_name == "lookup":
+        items = doc.items("decoder", len(layers[-1].readouts))
+        decoder = tuple(integer_in(v, f"decoder[{i}]", 0, group.order - 1) for i, v in enumerate(items))
+        decoder_layers = tuple(doc.items("decoder_layers", 0))
+    else:
+        decoder = tuple(doc.items("decoder", 0))
+        items = doc.items("decoder_layers", 3)
+        decoder_layers = tuple(integer_in(v, f"decoder_layers[{i}]", 0, len(layers) - 1) for i, v in enumerate(items))
+        if len(set(decoder_layers)) != 3:
+            raise DocumentError("decoder_layers", f"expected three distinct layers, got {list(decoder_layers)}")
+    doc.done()
+    program = LayeredProgram(group.name, construction, theorem, tuple(layers), decoder, decoder_name, decoder_layers)
+    try:
+        proof = (prove_blocks if decoder_name == "block_product" else prove)(program)
+    except (IndexError, KeyError, TypeError, ZeroDivisionError) as err:
+        raise DocumentError("program", f"the exact proof cannot run on this program ({err!r})") from None
+    if not proof.holds:
+        raise DocumentError("program", f"the exact proof of the loaded program fails: {proof.failure}")
+    return program
+
+
+def _read_layer(doc: Fields, index: int, below: list[Layer], group: Group) -> Layer:
+    """One layer of a layered document; ``below``: the layers already read (its symbol map reads them)."""
+    kind = doc.choice("kind", ("exact", "planar"))
+    n_h = doc.integer("n_h", 1, MAX_NH)
+    dim = doc.integer("dim", 2, 2) if kind == "planar" else doc.integer("dim", 1, MAX_DIM)
+    symbol_map = doc.choice("symbol_map", tuple(SYMBOL_MAPS))
+    units = doc.integer("units", 1 if kind == "planar" else 0, 1 << 20)
+    decode = doc.choice("decode", ("nearest", "grid"))
+    period = doc.integer("period", 0, 1 << 16)
+    items = doc.items("map_layers", max_length=index)
+    map_layers = tuple(integer_in(v, doc.name(f"map_layers[{i}]"), 0, index - 1) for i, v in enumerate(items))
+    if symbol_map == "element":
+        symbols = group.order
+    elif symbol_map == "element_with":
+        symbols = group.order
+        for i in map_layers:
+            if below[i].decode != "nearest":
+                message = f"layer {i} decodes to a grid, which element_with cannot read"
+                raise DocumentError(doc.name("map_layers"), message)
+            symbols *= len(below[i].readouts)
+    else:
+        pairs = group.degree * (group.degree - 1) // 2
+        symbols = 1 + pairs
+        if len(map_layers) != 2 or period < 2 or period & (period - 1):
+            message = f"block_swaps expects (counter, buffer) layers, period 2^k ≥ 2; got {list(map_layers)}, {period}"
+            raise DocumentError(doc.name("map_layers"), message)
+    if symbols > MAX_READOUTS:
+        raise DocumentError(doc.name("symbol_map"), f"expected at most {MAX_READOUTS} symbols, got {symbols}")
+    keys = doc.exact("keys", (symbols, n_h, dim))
+    betas = doc.exact("betas", (symbols, n_h), check_beta)
+    values = doc.exact("values", (symbols, n_h))
+    initial_state = doc.exact("initial_state", (dim,))
+    count = len(doc.items("readouts", max_length=MAX_READOUTS))
+    readouts = doc.exact("readouts", (count, 1 if decode == "grid" else dim))
+    if not readouts:
+        raise DocumentError(doc.name("readouts"), "expected at least one readout, got none")
+    doc.done()
+    check_unit_keys(keys, doc.name("keys"))
+    return Layer(kind, n_h, dim, keys, betas, values, initial_state, readouts, symbol_map, map_layers, units, decode,
+                 period)  # fmt: skip
 
 
 _EXACT_FIELDS = ("keys", "betas", "values", "initial_state", "readouts")
@@ -248,18 +345,6 @@ def _block_product(context: Context, decoded: list) -> int:
     return context.product(current, group.index[acc])
 
 
-def _point(label: int, units: int) -> tuple:
-    """(cos bπ/N, sin bπ/N) for label b, N = units."""
-    angle = sp.Integer(label) * sp.pi / units
-    return (sp.cos(angle), sp.sin(angle))
-
-
-def _key(label: int, units: int) -> tuple:
-    """The unit normal (−sin aπ/2N, cos aπ/2N) of the mirror of H(aπ/N): I − 2kkᵀ = H(aπ/N)."""
-    half = sp.Integer(label) * sp.pi / (2 * units)
-    return (-sp.sin(half), sp.cos(half))
-
-
 def _scalar_layer(betas: list, values: list, h0, readouts: list, symbol_map: str = "element") -> Layer:
     """A one-dimensional layer with key 1 and one sub-step per symbol."""
     one = (sp.Integer(1),)
@@ -270,11 +355,11 @@ def _scalar_layer(betas: list, values: list, h0, readouts: list, symbol_map: str
 
 def _planar_layer(reflections: list, h0: int, readouts: list[int], units: int, map_layers: tuple) -> Layer:
     """A 2-D layer with one sub-step per symbol: the reflection H(aπ/N) for label a, or the identity (None)."""
-    keys = tuple((_key(0 if a is None else a, units),) for a in reflections)
+    keys = tuple((planar_key(0 if a is None else a, units),) for a in reflections)
     betas = tuple((sp.Integer(0 if a is None else 2),) for a in reflections)
     values = tuple((sp.Integer(0),) for _ in reflections)
-    return Layer("planar", 1, 2, keys, betas, values, _point(h0, units),
-                 tuple(_point(b, units) for b in readouts), "element_with", map_layers, units)  # fmt: skip
+    return Layer("planar", 1, 2, keys, betas, values, planar_point(h0, units),
+                 tuple(planar_point(b, units) for b in readouts), "element_with", map_layers, units)  # fmt: skip
 
 
 def _cyclic_labels(group: Group) -> list[int] | None:
@@ -379,9 +464,9 @@ def _compile_symmetric(group: Group, layers: int) -> LayeredProgram:
     period = block_period(n)
     if layers == 3:  # the counter t mod P as one rotation R(2π/P) = H(2π/P) H(0) per token (n_h = 2)
         ones = [(0, 2)] * order
-        counter = Layer("planar", 2, 2, tuple((_key(0, period), _key(2, period)) for _ in ones),
+        counter = Layer("planar", 2, 2, tuple((planar_key(0, period), planar_key(2, period)) for _ in ones),
                         tuple((sp.Integer(2), sp.Integer(2)) for _ in ones), tuple((0, 0) for _ in ones),
-                        _point(0, period), tuple(_point(2 * i, period) for i in range(period)), "element",
+                        planar_point(0, period), tuple(planar_point(2 * i, period) for i in range(period)), "element",
                         units=period)  # fmt: skip
         below = [counter]
     else:  # parity, then Theorem 6's reflections on the constant input 1 of Z_P (n_h = 1)
@@ -456,27 +541,6 @@ class Proof:
     failure: str | None
 
 
-def planar_lemma() -> bool:
-    """H(α)(cos φ, sin φ) = (cos(α − φ), sin(α − φ)) with H(α) = I − 2kkᵀ, k = (−sin α/2, cos α/2), for all
-    real α, φ — proved by sympy on symbols (the planar layers' transitions rest on it)."""
-    alpha, phi = sp.symbols("alpha phi", real=True)
-    k = sp.Matrix([-sp.sin(alpha / 2), sp.cos(alpha / 2)])
-    image = (sp.eye(2) - 2 * k * k.T) * sp.Matrix([sp.cos(phi), sp.sin(phi)])
-    target = sp.Matrix([sp.cos(alpha - phi), sp.sin(alpha - phi)])
-    return all(sp.simplify(sp.expand_trig(e)) == 0 for e in image - target)
-
-
-def _label(vector: tuple, maker, units: int) -> int:
-    """The label a with maker(a, units) == vector, found in float64 and confirmed by exact equality."""
-    x, y = (float(e) for e in vector)
-    turn = 2 * units if maker is _point else 4 * units
-    angle = np.arctan2(y, x) if maker is _point else np.arctan2(-x, y)
-    label = int(round(angle / np.pi * (units if maker is _point else 2 * units))) % turn
-    if tuple(maker(label, units)) != tuple(vector):
-        raise ValueError(f"planar layer: {vector} is not {maker.__name__.strip('_')}({label}) in units π/{units}")
-    return label % (2 * units)
-
-
 class _Transitions:
     """Exact transitions of one layer on its readouts, memoized: ``(symbol, readout) → readout``."""
 
@@ -489,7 +553,7 @@ class _Transitions:
         elif layer.decode != "nearest":
             raise ValueError(f"layer decode: expected 'nearest' or 'grid', got {layer.decode!r}")
         if layer.kind == "planar":
-            self.points = [_label(r, _point, layer.units) for r in layer.readouts]
+            self.points = [planar_point_label(r, layer.units) for r in layer.readouts]
             self.index = {b: i for i, b in enumerate(self.points)}
             if len(self.index) != len(self.points):
                 raise ValueError("planar layer: two readouts are the same point")
@@ -505,7 +569,7 @@ class _Transitions:
                 raise ValueError(f"layer state {tuple(state)} has an entry off the levels")
             return tuple(self.levels[sp.sympify(e)] for e in state)
         if self.layer.kind == "planar":
-            return self.index[_label(state, _point, self.layer.units)]
+            return self.index[planar_point_label(state, self.layer.units)]
         vector = np.array([float(e) for e in state])
         r = int(((self.approx - vector) ** 2).sum(1).argmin())
         if any(sp.expand(a - b) != 0 for a, b in zip(state, self.layer.readouts[r])):
@@ -532,7 +596,7 @@ class _Transitions:
                 if value != 0 or beta not in (0, 2):
                     raise ValueError("planar layer: factors must have value 0 and β ∈ {0, 2}")
                 if beta == 2:
-                    b = (_label(key, _key, layer.units) - b) % (2 * layer.units)
+                    b = (planar_key_label(key, layer.units) - b) % (2 * layer.units)
             if b not in self.index:
                 raise ValueError(f"planar layer: symbol {symbol} maps readout {r} off the readouts")
             return self.index[b]
@@ -554,21 +618,22 @@ def _margin(layer: Layer) -> sp.Expr:
     return sp.sqrt(sp.nsimplify(sp.simplify(diff.dot(diff)))) / 2
 
 
-def prove(program: LayeredProgram) -> Proof:
+def prove(program: LayeredProgram, *, max_states: int = MAX_SEARCH) -> Proof:
     """Breadth-first search over configurations (readout of every layer, running product) from the initial
     states: for every configuration and token, each layer's exact transition must land on a readout and
     the decoder must return the new running product. Every prefix of every word reaches only these
-    configurations, so this proves the program for all lengths."""
+    configurations, so this proves the program for all lengths. A search that reaches more than
+    ``max_states`` configurations stops unproved."""
     group = parse_group(program.group)
     if any(layer.kind == "planar" for layer in program.layers) and not planar_lemma():
         return Proof(False, 0, 0, (), "the planar reflection lemma did not simplify to zero")
     try:
-        return _search(program, group)
+        return _search(program, group, max_states)
     except ValueError as err:  # a state off the readouts, a key or point not of its planar form
         return Proof(False, 0, 0, (), str(err))
 
 
-def _search(program: LayeredProgram, group: Group) -> Proof:
+def _search(program: LayeredProgram, group: Group, max_states: int) -> Proof:
     context = Context(program)
     steps = [_Transitions(layer) for layer in program.layers]
     start = (tuple(step.initial() for step in steps), 0)
@@ -586,6 +651,9 @@ def _search(program: LayeredProgram, group: Group) -> Proof:
                 return Proof(False, len(seen), sum(len(s.table) for s in steps), (), failure)
             nxt = (tuple(decoded), product)
             if nxt not in seen:
+                if len(seen) >= max_states:
+                    failure = f"the search passed {max_states:,} configurations (max_states) before it closed"
+                    return Proof(False, len(seen), sum(len(s.table) for s in steps), (), failure)
                 seen.add(nxt)
                 queue.append(nxt)
     margins = tuple(_margin(layer) for layer in program.layers)

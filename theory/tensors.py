@@ -5,20 +5,22 @@ program inside.
 values): ``layer{l}.keys`` [symbols, n_h, d], ``layer{l}.betas`` [symbols, n_h], ``layer{l}.values``
 [symbols, n_h], ``layer{l}.initial_state`` [d] and ``layer{l}.readouts`` [R, d], all float64 (each entry
 the exact value rounded once), and the exact JSON document of the program in the metadata under
-``program``. :func:`load` returns the exact program and refuses a file whose tensors are not the rounding
-of that program (edited tensors, or metadata from another file).
+``program``. :func:`load` reads that document with the validating loaders (nothing is evaluated; the
+program is re-proved) and refuses a file whose tensors are not the rounding of that program (edited
+tensors, or metadata from another file): every refusal is a :class:`theory.documents.DocumentError`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
-from theory.constructions import Program
+from theory import constructions, layered
+from theory.constructions import MAX_ORDER, Program
+from theory.documents import MAX_DOCUMENT, DocumentError, read_document
 from theory.layered import LayeredProgram
 
 __all__ = ["save", "load", "tensors"]
@@ -48,16 +50,29 @@ def save(program: Program | LayeredProgram, path: str | Path) -> None:
     save_file(tensors(program), str(path), metadata={"program": program.to_json()})
 
 
-def load(path: str | Path) -> Program | LayeredProgram:
-    with safe_open(str(path), framework="numpy") as f:
-        metadata = f.metadata() or {}
-        stored = {name: f.get_tensor(name) for name in f.keys()}
+def load(path: str | Path, *, max_order: int = MAX_ORDER) -> Program | LayeredProgram:
+    """The exact program of a file written by :func:`save`, validated and re-proved (see the module)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DocumentError("path", f"expected a safetensors file, got {'a folder' if path.is_dir() else 'nothing'} "
+                                    f"at {path}")  # fmt: skip
+    if path.stat().st_size > 4 * MAX_DOCUMENT:
+        raise DocumentError("path", f"expected a program file of at most {4 * MAX_DOCUMENT} bytes, got "
+                                    f"{path.stat().st_size} at {path}")  # fmt: skip
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            metadata = f.metadata() or {}
+            stored = {name: f.get_tensor(name) for name in f.keys()}
+    except (SafetensorError, OSError, ValueError, TypeError) as err:
+        raise DocumentError("path", f"expected a safetensors file, got one safetensors cannot read: {err}") from None
     if "program" not in metadata:
-        raise ValueError(f"path: {path} has no 'program' metadata; it was not written by theory.tensors.save")
-    text = metadata["program"]
-    kind = json.loads(text).get("format")
-    program = LayeredProgram.from_json(text) if kind == "deltaproof.layered/1" else Program.from_json(text)
+        raise DocumentError("metadata", f"{path} has no 'program' metadata; it was not written by theory.tensors.save")
+    kind, doc = read_document(metadata["program"], (constructions.FORMAT, layered.FORMAT), "metadata.program")
+    read = constructions.read_program if kind == constructions.FORMAT else layered.read_layered
+    program = read(doc, max_order)
     expected = tensors(program)
-    if set(stored) != set(expected) or any(not np.array_equal(stored[k], expected[k]) for k in expected):
-        raise ValueError(f"path: the tensors in {path} are not the float64 rounding of its program metadata")
+    if set(stored) != set(expected) or any(
+        stored[k].shape != expected[k].shape or not np.array_equal(stored[k], expected[k]) for k in expected
+    ):
+        raise DocumentError("tensors", f"the tensors in {path} are not the float64 rounding of its program metadata")
     return program
