@@ -109,6 +109,32 @@ def test_layered_files_are_validated_and_reproved(edit, match):
     _layered_refusal(compile_layers("Z5", layers=2), edit, match)
 
 
+INJECTIONS = [SENTINEL, "lambda: 0", "(1).__class__", "sqrt.__globals__", "2**2**2**30", "9" * 5000, "x+y"]
+
+
+@pytest.mark.parametrize("text", INJECTIONS)
+def test_injections_through_every_loader_fail_by_name_and_run_nothing(text, tmp_path, monkeypatch):
+    """The issue's injection and its variants, placed in a key of a one-layer program, of a layered program,
+    in the metadata of a safetensors file and in a file given to ``deltaproof simulate --program``."""
+    from proofs_check.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    one, layered = _doc(compile_group("S3")), _doc(compile_layers("Z3", layers=2))
+    one["keys"][1][0][0] = text
+    layered["layers"][1]["keys"][2][0][1] = text
+    field = r"^keys\[1\]\[0\]\[0\]: expected an exact number"
+    with pytest.raises(DocumentError, match=field):
+        Program.from_json(json.dumps(one))
+    with pytest.raises(DocumentError, match=r"^layers\[1\].keys\[2\]\[0\]\[1\]: expected an exact number"):
+        LayeredProgram.from_json(json.dumps(layered))
+    save_file(tensors.tensors(compile_group("S3")), "p.safetensors", metadata={"program": json.dumps(one)})
+    with pytest.raises(DocumentError, match=field):
+        tensors.load("p.safetensors")
+    Path("p.json").write_text(json.dumps(one))
+    assert main(["simulate", "--program", "p.json", "--length", "3"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json", "p.safetensors"]
+
+
 def test_block_programs_are_validated_and_reproved_by_blocks():
     program = compile_layers("S3", layers=3)
     assert LayeredProgram.from_json(program.to_json()) == program

@@ -80,3 +80,18 @@ def test_integer_and_complex_inputs():
         gh_product(torch.tensor([[0, 1]]), [2])
     with pytest.raises(TypeError, match="keys: expected a real float or integer array, got dtype complex128"):
         gh_product(np.array([[1j, 0]]), [2])
+
+
+def test_exact_arithmetic_never_evaluates_text(tmp_path, monkeypatch):
+    """sympy turns strings into numbers by evaluating them as Python; the exact system refuses them by name."""
+    monkeypatch.chdir(tmp_path)
+    code = "__import__('os').system('touch owned')"
+    with pytest.raises(TypeError, match="keys: expected sympy numbers, got the string"):
+        gh_product([[sp.Integer(1), code]], [2])
+    with pytest.raises(TypeError, match=r"betas\[0\]: expected sympy numbers, got the string '2'"):
+        gh_product(sp.Matrix([[1, 0]]), ["2"])
+    from theory import nh2_has_nonreal_eigenvalues
+
+    with pytest.raises(TypeError, match="c: expected a number, got the string"):
+        nh2_has_nonreal_eigenvalues(code, 2, 2)
+    assert not (tmp_path / "owned").exists()

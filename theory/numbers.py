@@ -170,6 +170,17 @@ def number_system(x: Any, *, name: str = "keys") -> NumberSystem:
     return Numpy(np.dtype(np.float64))
 
 
+def _refuse_text(x: Any, *, name: str) -> None:
+    """Strings are never turned into numbers here (sympy would evaluate them as Python): exact numbers read
+    from text go through :func:`theory.documents.exact_from_text`."""
+    if isinstance(x, str):
+        raise TypeError(f"{name}: expected sympy numbers, got the string {x[:40]!r}; text is never evaluated: "
+                        "parse it with theory.documents.exact_from_text")  # fmt: skip
+    if isinstance(x, (list, tuple)):
+        for item in x:
+            _refuse_text(item, name=name)
+
+
 def _torch_if_loaded():
     """torch, if it was imported (a torch tensor can only exist then); avoids importing torch here."""
     return sys.modules.get("torch")
@@ -187,6 +198,7 @@ class Exact(NumberSystem):
             x = x.tolist()
         if isinstance(x, (list, tuple)) and len(x) > 0 and not isinstance(x[0], (list, tuple)):
             x = [list(x)]
+        _refuse_text(x, name=name)
         try:
             m = sp.Matrix(x)
         except (TypeError, ValueError, sp.SympifyError) as err:
@@ -200,6 +212,7 @@ class Exact(NumberSystem):
                 f"{name}: exact arithmetic needs exact numbers, got the float {x!r}; pass a sympy number "
                 "(sympy.Rational(1, 2), sympy.sqrt(2)/2) or use a numeric system (numpy, torch, mpmath)"
             )
+        _refuse_text(x, name=name)
         v = sp.sympify(x)
         self._refuse_floats(sp.Matrix([v]), name=name)
         return v
@@ -228,7 +241,7 @@ class Exact(NumberSystem):
         return np.array(sp.Matrix(m).evalf(20).tolist(), dtype=np.float64)
 
     def is_number(self, x: Any) -> bool:
-        return bool(sp.sympify(x).is_number)
+        return not isinstance(x, str) and bool(sp.sympify(x).is_number)
 
     def unit_residual(self, key: Any) -> sp.Expr:
         return sp.simplify((key.T * key)[0, 0] - 1)
