@@ -36,7 +36,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from proofs_check.command import CommandError, check_output, json_text, one_line, require_device, write_output
+from proofs_check.command import (
+    CommandError,
+    check_memory,
+    check_output,
+    json_text,
+    one_line,
+    require_device,
+    write_output,
+)
 from proofs_check.registry import Result, run_claim, select
 
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta", "skipped": "yellow"}
@@ -343,6 +351,10 @@ def stability(args, console, note, progress) -> int:
     for option, path, suffixes in outputs:
         if path is not None:
             check_output(option, path, suffixes)
+    if args.study == "products":  # X̂ and X of every setting, in float64 and the format, a few copies in flight
+        need = 8.0 * args.batch * args.dim**2 * len(study.SETTINGS) * 8
+        check_memory("--dim", need, f"{args.batch} products of {args.dim}×{args.dim} matrices", "use a smaller "
+                     "--dim or --batch")  # fmt: skip
     formats = args.formats
     programs = len(study.CONSTRUCTION_PROGRAMS) + len(study.CONSTRUCTION_LAYERED)
     studies = {  # study → (progress label, total steps or None, run(progress), summary table, plot)

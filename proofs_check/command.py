@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "require_device",
     "require_backend",
     "one_line",
+    "check_memory",
 ]
 
 
@@ -124,6 +126,18 @@ def json_safe(x):
 def json_text(x, indent: int | None = 1) -> str:
     """Valid JSON for ``x`` (see :func:`json_safe`; anything else JSON cannot hold is written with ``str``)."""
     return json.dumps(json_safe(x), indent=indent, allow_nan=False, default=str) + "\n"
+
+
+def check_memory(option: str, need: float, what: str, remedy: str) -> None:
+    """Refuse work that needs ``need`` bytes (an estimate) when less memory is free now: one line naming
+    ``option``, ``what`` needs it, and the ``remedy``. Where the free memory cannot be read, nothing is refused."""
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > free:
+        raise CommandError(f"{option}: {what} need about {need / 2**30:.1f} GiB, more than the {free / 2**30:.1f} "
+                           f"GiB free; {remedy}")  # fmt: skip
 
 
 def require_device(device: str, option: str = "--device") -> None:

@@ -15,14 +15,21 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from proofs_check.command import CommandError, check_output, json_text, require_backend, require_device, write_output
+from proofs_check.command import (
+    CommandError,
+    check_memory,
+    check_output,
+    json_text,
+    require_backend,
+    require_device,
+    write_output,
+)
 from proofs_check.simulate import simulate
 from theory import tensors
 from theory.constructions import BudgetError, Program, compile_group
@@ -111,18 +118,11 @@ def _compile(args) -> Program | LayeredProgram:
 
 
 def _check_memory(program, words: int, length: int, dtype: str) -> None:
-    """Refuse a run whose kernel inputs alone would not fit the memory available now (an estimate: keys,
-    values and queries of every layer as dense tensors in the run's dtype and in float64)."""
+    """Refuse a run whose kernel inputs alone would not fit the memory free now (an estimate: keys, values
+    and queries of every layer as dense tensors in the run's dtype and in float64, three times over)."""
     size = max(words * length * max(1, layer.n_h) * max(layer.dim, 1) ** 2 for layer in _layers(program))
     need = size * (torch.finfo(DTYPES[dtype]).bits // 8 + 8) * 3
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return
-    if need > free:
-        raise CommandError(f"--length: {words} words of {length} tokens need about {need / 2**30:.1f} GiB for the "
-                           f"kernel inputs, more than the {free / 2**30:.1f} GiB free; use fewer --words or a "
-                           "shorter --length")  # fmt: skip
+    check_memory("--length", need, f"{words} words of {length} tokens", "use fewer --words or a shorter --length")
 
 
 def run_simulate(args, console, note, progress) -> int:
@@ -226,13 +226,7 @@ def run_export(args, console, note, progress) -> int:
         raise CommandError(f"--group: {str(err).removeprefix('group: ')}") from None
     count = word_count(group.order, args.length, args.samples)
     need = count * (120 + 16 * args.length)  # the set of distinct words and the rows in flight
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        free = need
-    if need > free:
-        raise CommandError(f"--samples: {count} distinct words of {args.length} tokens need about {need / 2**30:.1f} "
-                           f"GiB to draw, more than the {free / 2**30:.1f} GiB free; use fewer --samples")  # fmt: skip
+    check_memory("--samples", need, f"{count} distinct words of {args.length} tokens", "use fewer --samples")
 
     def write(path: Path) -> None:
         with path.open("w", newline="") as f, progress("words", count) as advance:
