@@ -565,9 +565,9 @@ class _Transitions:
 
     def _find(self, state) -> int | tuple:
         if self.layer.decode == "grid":
-            if any(sp.sympify(e) not in self.levels for e in state):
+            if any(e not in self.levels for e in state):
                 raise ValueError(f"layer state {tuple(state)} has an entry off the levels")
-            return tuple(self.levels[sp.sympify(e)] for e in state)
+            return tuple(self.levels[e] for e in state)
         if self.layer.kind == "planar":
             return self.index[planar_point_label(state, self.layer.units)]
         vector = np.array([float(e) for e in state])

@@ -213,7 +213,7 @@ class Exact(NumberSystem):
                 "(sympy.Rational(1, 2), sympy.sqrt(2)/2) or use a numeric system (numpy, torch, mpmath)"
             )
         _refuse_text(x, name=name)
-        v = sp.sympify(x)
+        v = sp.sympify(x, strict=True)
         self._refuse_floats(sp.Matrix([v]), name=name)
         return v
 
@@ -241,7 +241,7 @@ class Exact(NumberSystem):
         return np.array(sp.Matrix(m).evalf(20).tolist(), dtype=np.float64)
 
     def is_number(self, x: Any) -> bool:
-        return not isinstance(x, str) and bool(sp.sympify(x).is_number)
+        return not isinstance(x, str) and bool(sp.sympify(x, strict=True).is_number)
 
     def unit_residual(self, key: Any) -> sp.Expr:
         return sp.simplify((key.T * key)[0, 0] - 1)

@@ -100,7 +100,7 @@ def _nh2_inputs(c: Any, beta1: Any, beta2: Any) -> tuple[Any, Any, Any]:
         else:
             if isinstance(x, str):
                 raise TypeError(f"{name}: expected a number, got the string {x[:40]!r} (text is never evaluated)")
-            v = sp.sympify(x)
+            v = sp.sympify(x, strict=True)
             if v.is_number and not (v.is_real and lo <= v <= hi):
                 raise ValueError(f"{name}: expected a real number in [{lo}, {hi}], got {v}")
             values.append(v)
