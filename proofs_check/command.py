@@ -17,6 +17,7 @@ writing its outputs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -78,10 +79,10 @@ def check_output(option: str, path: Path, suffixes: tuple[str, ...] = ()) -> Pat
     return path
 
 
-def write_output(option: str, path: Path, write: str | bytes | Callable[[Path], None], note=None) -> None:
-    """Write ``write`` (text, bytes, or a function that writes the file at the path it is given) to
-    ``path``, creating its missing folders; ``note(message)`` reports the folders created. Any OSError
-    becomes a :class:`CommandError` naming ``option``, and a file this call created is removed again."""
+def write_output(option: str, path: Path, write: str | Callable[[Path], None], note=None) -> None:
+    """Write ``write`` (text, or a function that writes the file at the path it is given) to ``path``,
+    creating its missing folders; ``note(message)`` reports the folders created. Any OSError becomes a
+    :class:`CommandError` naming ``option``, and the file and folders this call created are removed again."""
     created = []
     folder = path.absolute().parent
     while not folder.exists():
@@ -93,14 +94,14 @@ def write_output(option: str, path: Path, write: str | bytes | Callable[[Path], 
         if isinstance(write, str):
             with path.open("w", encoding="utf-8") as f:
                 f.write(write)
-        elif isinstance(write, bytes):
-            with path.open("wb") as f:
-                f.write(write)
         else:
             write(path)
     except OSError as err:
         if not existed and path.is_file():
             path.unlink()  # no partial file of ours is left behind
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise CommandError(f"{option}: cannot write {str(path)!r}: {err.strerror or err}") from None
     if note is not None:
         for folder in reversed(created):

@@ -75,10 +75,7 @@ def load_program(path: Path, max_order: int) -> Program | LayeredProgram:
     try:
         if path.suffix.lower() == ".safetensors":
             return tensors.load(path, max_order=max_order)
-        data = path.read_bytes()
-        if b'"deltaproof.layered/1"' in data:
-            return LayeredProgram.from_json(data, max_order=max_order)
-        return Program.from_json(data, max_order=max_order)
+        return tensors.program_from_json(path.read_bytes(), max_order=max_order)
     except DocumentError as err:
         raise CommandError(f"--program: {path}: {err}") from None
     except OSError as err:

@@ -23,7 +23,7 @@ from theory.constructions import MAX_ORDER, Program
 from theory.documents import MAX_DOCUMENT, DocumentError, read_document
 from theory.layered import LayeredProgram
 
-__all__ = ["save", "load", "tensors"]
+__all__ = ["save", "load", "tensors", "program_from_json"]
 
 
 def _array(x) -> np.ndarray:
@@ -50,6 +50,16 @@ def save(program: Program | LayeredProgram, path: str | Path) -> None:
     save_file(tensors(program), str(path), metadata={"program": program.to_json()})
 
 
+def program_from_json(
+    text: str | bytes, *, max_order: int = MAX_ORDER, field: str = "text"
+) -> Program | LayeredProgram:
+    """A one-layer or layered program document, whichever its ``format`` says, validated and re-proved by
+    :meth:`Program.from_json` / :meth:`LayeredProgram.from_json`'s readers (``field`` names the text)."""
+    kind, doc = read_document(text, (constructions.FORMAT, layered.FORMAT), field)
+    read = constructions.read_program if kind == constructions.FORMAT else layered.read_layered
+    return read(doc, max_order)
+
+
 def load(path: str | Path, *, max_order: int = MAX_ORDER) -> Program | LayeredProgram:
     """The exact program of a file written by :func:`save`, validated and re-proved (see the module)."""
     path = Path(path)
@@ -67,9 +77,7 @@ def load(path: str | Path, *, max_order: int = MAX_ORDER) -> Program | LayeredPr
         raise DocumentError("path", f"expected a safetensors file, got one safetensors cannot read: {err}") from None
     if "program" not in metadata:
         raise DocumentError("metadata", f"{path} has no 'program' metadata; it was not written by theory.tensors.save")
-    kind, doc = read_document(metadata["program"], (constructions.FORMAT, layered.FORMAT), "metadata.program")
-    read = constructions.read_program if kind == constructions.FORMAT else layered.read_layered
-    program = read(doc, max_order)
+    program = program_from_json(metadata["program"], max_order=max_order, field="metadata.program")
     expected = tensors(program)
     if set(stored) != set(expected) or any(
         stored[k].shape != expected[k].shape or not np.array_equal(stored[k], expected[k]) for k in expected
