@@ -47,6 +47,7 @@ from proofs_check.command import (
 )
 from proofs_check.registry import Result, run_claim, select
 
+COMMANDS = ("check", "simulate", "export", "stability")
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta", "skipped": "yellow"}
 _COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 MAX_ORDER_HELP = "refuse groups of more elements than this (every element is enumerated and compiled exactly)"
@@ -108,9 +109,17 @@ def _names(allowed: tuple[str, ...]):
 
 
 def _version() -> str:
+    """The installed distribution's version, else (a source tree on the path) pyproject.toml's."""
     try:
         return metadata.version("deltaproof")
     except metadata.PackageNotFoundError:
+        pass
+    try:
+        import tomllib
+
+        project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+        return f"{project['version']} (source tree, not installed)"
+    except (ImportError, OSError, KeyError, ValueError):
         return "unknown (not installed)"
 
 
@@ -453,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _prog(argv: list[str]) -> str:
     """``deltaproof COMMAND`` for messages (the first argument that names a command)."""
-    command = next((a for a in argv if a in ("check", "simulate", "export", "stability")), None)
+    command = next((a for a in argv if a in COMMANDS), None)
     return "deltaproof" if command is None else f"deltaproof {command}"
 
 

@@ -153,7 +153,8 @@ def require_device(device: str, option: str = "--device") -> None:
 
 def require_backend(backend: str, device: str, dtype: str) -> None:
     """Refuse a backend that cannot run here: fla without fla-core, off the GPU or in a dtype its chunk op
-    does not take; our Triton kernels with bfloat16 on the CPU (Triton's interpreter has no bfloat16)."""
+    does not take; our Triton kernels on the CPU of a machine with a GPU (they compile for the GPU there),
+    or with bfloat16 on the CPU (Triton's interpreter has no bfloat16)."""
     if backend == "fla":
         from kernels import fla_backend
 
@@ -165,6 +166,14 @@ def require_backend(backend: str, device: str, dtype: str) -> None:
         if dtype not in ("bfloat16", "float16"):
             raise CommandError(f"--dtype: fla's chunk_gated_delta_product takes bfloat16 or float16, got {dtype}; "
                                "use --backend triton or reference for this dtype")  # fmt: skip
+    if backend == "triton" and device == "cpu":
+        import torch
+
+        from kernels import interpreting
+
+        if torch.cuda.is_available() and not interpreting():
+            raise CommandError("--device: --backend triton compiles its kernels for the GPU on this machine; use "
+                               "--device cuda, or --backend reference on the CPU")  # fmt: skip
     if backend == "triton" and device == "cpu" and dtype == "bfloat16":
         raise CommandError("--dtype: bfloat16 with --backend triton on the CPU: Triton's interpreter does not "
                            "support bfloat16 (its results are NaN); use --dtype float32 or float16, or --backend "
