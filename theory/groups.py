@@ -169,7 +169,7 @@ def _from_cycles(text: str) -> Group:
         perm = Permutation()
         for cycle in cycles:
             points = cycle.replace(",", " ").split()
-            if not all(p.isdigit() and len(p) <= 3 for p in points) or len(set(points)) != len(points):
+            if not all(p.isdigit() and len(p) <= 3 for p in points) or len({int(p) for p in points}) != len(points):
                 raise ValueError(f"group: expected a cycle of distinct points 0, 1, 2, … like (0 1 2), got ({cycle})")
             if any(int(p) >= MAX_PERM_DEGREE for p in points):
                 raise GroupSizeError(f"group: perm: groups act on at most {MAX_PERM_DEGREE} points (0 … "
