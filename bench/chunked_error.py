@@ -1,6 +1,6 @@
 """How much the chunked UT/WY form adds to the rounding error of the sub-step recurrence (CPU, minutes).
 
-    python bench/chunked_error.py --out bench/results/chunked_error_cpu.json
+    python bench/chunked_error.py --out bench/results/chunked_error/chunked_error_cpu.json
 
 Both forms run op by op in the same format (the reference backend: recurrent and chunk modes) on the same
 rounded inputs (unit keys, n_h = 2, H = 4, d = 16, T = 256 tokens) and are compared with the float64 sub-step
@@ -25,7 +25,7 @@ from theory.precision import FORMATS, chunk_growth
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, default=Path("bench/results/chunked_error_cpu.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results/chunked_error/chunked_error_cpu.json"))
     parser.add_argument("--tokens", type=int, default=256)
     args = parser.parse_args()
     rng = np.random.default_rng(0)

@@ -1,6 +1,6 @@
 """The longest word each compiled program tracks through each kernel backend and dtype (GPU).
 
-    python bench/constructions.py --length 1000000 --out bench/results/constructions.json
+    python bench/constructions.py --length 1000000 --out bench/results/constructions_h200/constructions.json
 
 One row per program (one-layer: parity, S3/S4/A5/S5 permutations, S4/A5 in SO(3), D8/Z12 in O(2);
 multi-layer: Z12 and D8 in two layers, S4 in three and four), one column per (backend, dtype): our Triton
@@ -69,7 +69,7 @@ def main():
     parser.add_argument("--width", type=int, default=8, help="pad every layer's state to this many coordinates "
                         "(exact; one kernel shape for all programs); 0: no padding")  # fmt: skip
     parser.add_argument("--budget-s", type=float, default=1e9, help="start no new program after this many seconds")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/constructions.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results/constructions_h200/constructions.json"))
     args = parser.parse_args()
     programs = [p for p in PROGRAMS if not args.only or p[0] in args.only.split(",")]
     columns = [tuple(c.split(":")) for c in args.columns.split(",")] if args.columns else COLUMNS

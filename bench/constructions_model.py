@@ -1,7 +1,7 @@
 """Predicted against measured first errors of the one-layer programs through our kernel on the H200.
 
-    python bench/constructions_model.py --measured bench/results/constructions_h200.json \
-        --out bench/results/constructions_h200_model.json
+    python bench/constructions_model.py --measured bench/results/constructions_h200/constructions_h200.json \
+        --out bench/results/constructions_h200/constructions_h200_model.json
 
 For each one-layer program of bench/constructions.py and each low-precision column of the measured table,
 :func:`proofs_check.stability.kernel_safe_lengths` predicts the first wrong decode of a kernel that keeps its
@@ -23,8 +23,9 @@ from proofs_check.stability import kernel_safe_lengths
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--measured", type=Path, default=Path("bench/results/constructions_h200.json"))
-    parser.add_argument("--out", type=Path, default=Path("bench/results/constructions_h200_model.json"))
+    results = Path("bench/results/constructions_h200")
+    parser.add_argument("--measured", type=Path, default=results / "constructions_h200.json")
+    parser.add_argument("--out", type=Path, default=results / "constructions_h200_model.json")
     args = parser.parse_args()
     measured = {r["program"]: r for r in json.loads(args.measured.read_text())["rows"]}
     rows = []

@@ -1,6 +1,6 @@
 """Per-kernel GPU time of our chunked kernels (torch.profiler), forward+backward, as a user calls them.
 
-    python bench/profile_kernels.py --out bench/results/profile_kernels.json
+    python bench/profile_kernels.py --out bench/results/speed/profile_kernels.json
 
 Shape as bench/speed.py (B=8, T=2048, H=16, D=128, bf16); n_h and gating from the command line. For each
 configuration the CUDA time of every kernel is summed over ``--repeats`` calls and divided by it, so the
@@ -51,7 +51,7 @@ def profile(leaves, n_h, repeats, backward, chunk_size=64):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, default=Path("bench/results/profile_kernels.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results/speed/profile_kernels.json"))
     parser.add_argument("--n-h", default="2,3")
     parser.add_argument("--gated", default="0")
     parser.add_argument("--variants", default="default",

@@ -1,6 +1,6 @@
 """Time our kernels and fla's side by side on the GPU (the public call, validation included).
 
-    python bench/speed.py --out bench/results/speed.json
+    python bench/speed.py --out bench/results/speed/speed.json
 
 Shape B=8, T=2048, H=16, D=128, bf16; n_h = 2, 3, 1, gated and not; forward and forward+backward;
 median of triton.testing.do_bench. Prints fla_time / our_time where fla runs (> 1 means ours is faster).
@@ -48,7 +48,7 @@ def timer(backend, leaves, n_h, backward):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, default=Path("bench/results/speed.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results/speed/speed.json"))
     parser.add_argument("--budget-s", type=float, default=1e9)
     parser.add_argument("--tokens", type=int, default=2048)
     parser.add_argument("--backends", default="triton,fla", help="comma-separated; fla only if installed")

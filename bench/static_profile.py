@@ -2,7 +2,7 @@
 
     python -m venv /tmp/t36 && /tmp/t36/bin/pip install triton==3.6.0     # the H200's Triton
     mkdir -p /tmp/t36only && ln -s /tmp/t36/lib/python3.11/site-packages/triton /tmp/t36only/triton
-    PYTHONPATH=/tmp/t36only:. .venv/bin/python bench/static_profile.py --out bench/results/static_profile.json
+    PYTHONPATH=/tmp/t36only:. .venv/bin/python bench/static_profile.py --out bench/results/speed/static_profile.json
 
 A forward+backward call of ``kernels.delta_product`` (backend "triton") runs on CPU tensors with every
 kernel launch intercepted: each launch's arguments give the kernel's exact signature and compile-time
@@ -112,7 +112,7 @@ def resources(fn, named: dict, options: dict) -> dict:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, default=Path("bench/results/static_profile.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results/speed/static_profile.json"))
     parser.add_argument("--nh", default="1,2,3", help="comma-separated n_h")
     parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--chunk-size", type=int, default=64)

@@ -1,6 +1,6 @@
 """Check launch choices against float64 on the GPU, each configuration in a fresh process.
 
-    python bench/tuning_check.py --out bench/results/tuning_check.json \
+    python bench/tuning_check.py --out bench/results/verify_kernels/tuning_check.json \
         "default 128 128 bfloat16 1" "dot_bits=32+store_bits=32 256 256 float16 0" …
 
 Each configuration is "TUNING K V DTYPE GATED" (TUNING as :func:`kernels.triton_backend.parse_tuning`).
@@ -64,7 +64,7 @@ def errors(spec: str, kdim: int, vdim: int, dtype: torch.dtype, gated: bool, n_h
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("configs", nargs="+", help='"TUNING K V DTYPE GATED", e.g. "default 128 128 bfloat16 1"')
-    parser.add_argument("--out", type=Path, default=Path("bench/results/tuning_check.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results/verify_kernels/tuning_check.json"))
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     for config in args.configs:

@@ -1,6 +1,6 @@
 """Check our kernels and fla's against float64 on the GPU at realistic sizes.
 
-    python bench/verify_kernels.py [--quick] --out bench/results/verify_kernels.json
+    python bench/verify_kernels.py [--quick] --out bench/results/verify_kernels/verify_kernels.json
 
 For every case (T, D = K = V, n_h, gate) and dtype it draws unit keys, β ∈ [0, 2] (with 0, 1 and 2
 exactly), values, queries, an initial state and — for gated cases — log-gates with some −inf (resets),
@@ -69,7 +69,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="only the first two cases")
     parser.add_argument("--skip", type=int, default=0, help="skip the first SKIP cases")
     parser.add_argument("--dtypes", default="bfloat16,float16,float32,float64")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/verify_kernels.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results/verify_kernels/verify_kernels.json"))
     parser.add_argument("--budget-s", type=float, default=1e9, help="start no new case after this many seconds")
     parser.add_argument("--fla-dtypes", default="bfloat16", help="dtypes for fla's chunk op (its autotune is slow)")
     parser.add_argument("--backends", default="triton,fla", help="comma-separated; fla only if installed")

@@ -4,8 +4,8 @@ Forward, chunk mode: ``chunk_prep`` (every chunk's T = (I + A)⁻¹, in parallel
 state recurrence); recurrent mode: ``recurrent_fwd``. With gates, ``chunk_prep`` also stores each chunk's
 C×C decays E[r, s] = e^{D[r, s]} for the other kernels to read (:func:`tuning`'s ``decays_in_prep``): on
 the H200 at B=8, T=2048, H=16, D=128 in bf16 this takes gated forward+backward from 5.27 to 4.77 ms at
-n_h=2 (7.86 to 7.02 at n_h=3; bench/results/speed_decays_in_prep.json), with the same errors against
-float64 (bench/results/verify_kernels_decays_in_prep.json). When gradients are needed the chunk-mode
+n_h=2 (7.86 to 7.02 at n_h=3; bench/results/speed/speed_decays_in_prep.json), with the same errors against
+float64 (bench/results/verify_kernels/verify_kernels_decays_in_prep.json). When gradients are needed the chunk-mode
 forward keeps T (and E; C² numbers per chunk and head each). Backward (both modes, chunked):
 ``chunk_prep`` unless the forward's T is kept at this chunk size, ``chunk_fwd`` again for u and the state
 at every chunk start, ``chunk_bwd_states`` for the state gradient at every chunk end and y = Tᵀ du, then,
@@ -19,9 +19,9 @@ gradient kernels' — take, for bf16 inputs whose value block is 64 wide (K ≤ 
 heads), operands rounded to bf16 and the backward stores its intermediates in it, as fla's kernels do
 (:func:`tuning`'s ``dot_bits=16``, ``store_bits=16``, with two pipeline stages in the walkers): on the
 H200 at B=8, T=2048, H=16, D=128, n_h=2 this takes forward+backward from 4.7 to 2.9 ms of GPU time
-(bench/results/profile_kernels.json), and raises the bf16 errors (o from 2.6e-3 at T=1024, n_h=1) to
+(bench/results/speed/profile_kernels.json), and raises the bf16 errors (o from 2.6e-3 at T=1024, n_h=1) to
 fla's level, each still below fla's on the same inputs (o 5.3e-3 against 5.9e-3, final state 5.2e-3
-against 6.0e-3, gradients ≤ 6.9e-3 against ≤ 8.1e-3; bench/results/verify_kernels.json). The recurrent
+against 6.0e-3, gradients ≤ 6.9e-3 against ≤ 8.1e-3; bench/results/verify_kernels/verify_kernels.json). The recurrent
 mode's backward, chunked, keeps fp32-accurate products and 32-bit storage (``accurate``), so that its
 gradients carry little more than the rounding of their own stores, as fla's fused recurrent backward's
 do. fp16 calls keep fp32 operands and 32-bit storage at every block: those operands include the state
@@ -31,7 +31,7 @@ there (bench/results/stability_gpu, section D); ``tuning(dot_bits=16, store_bits
 blocks keep fp32 operands (``tf32`` for bf16, ``tf32x3`` for fp16 and fp32, ``ieee`` for float64):
 Triton 3.6.0 miscompiles the walkers with 16-bit operands at a value block of 32 or 16 and a key block
 of 128 or more (wrong results, or an illegal memory access, on the H200:
-bench/results/tuning_check.json), and the small heads of constructions gain nothing from them.
+bench/results/verify_kernels/tuning_check.json), and the small heads of constructions gain nothing from them.
 """
 
 from __future__ import annotations
@@ -316,7 +316,7 @@ def _launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate: bool) -> Laun
         raise ValueError(
             f"tuning: dot_bits=16 with a value block bv={launch.bv} < 64 at a key block of {launch.bk} is refused: "
             "Triton 3.6.0 miscompiles it on the H200 (wrong results or an illegal memory access; "
-            "bench/results/tuning_check.json)"
+            "bench/results/verify_kernels/tuning_check.json)"
         )
     return launch
 

@@ -440,8 +440,8 @@ def _margin_and_radius(program) -> tuple[float, float]:
 def kernel_safe_lengths(program, fmt: str) -> dict:
     """Predicted first wrong decode of a one-layer program (values 0, uniform random words) through a kernel
     that keeps its state in fp32 or wider but receives the keys rounded to ``fmt`` — the failure mode of our
-    Triton kernel on the H200 (bench/results/constructions_h200.md), where nothing rounds the state back
-    onto the orbit, unlike the op-by-op reference of :func:`run_constructions`.
+    Triton kernel on the H200 (bench/results/constructions_h200/), where nothing rounds the state back onto
+    the orbit, unlike the op-by-op reference of :func:`run_constructions`.
 
     Per token the exact state h (norm r: the orbit's radius) meets M̂_x = M_x + Δ_x
     (:func:`theory.precision.key_rounding_defects`), so the error e obeys e_{t+1} ≤ ρ·e_t + d·r with

@@ -234,7 +234,7 @@ def chunk_growth(keys: np.ndarray, betas: np.ndarray, chunk_size: int) -> float:
     of ``chunk_size`` rows. An error δ = K_c ε in the chunk's intermediate K_c S (the size and direction of
     K_c S itself) reaches the state as K_cᵀ T_c diag(β_c) δ = K_cᵀ W_c ε, of norm at most g_c‖ε‖: g_c is the
     amplification of the chunk's intermediate roundings; the product K_cᵀW_c = I − P_c itself has norm ≤ 2,
-    but g_c grows with the chunk size and with β near 2 (bench/results/chunked_error_cpu.json: from 1.5 to
+    but g_c grows with the chunk size and with β near 2 (bench/results/chunked_error/chunked_error_cpu.json: from 1.5 to
     13 for C = 16 – 64)."""
     keys, betas = np.asarray(keys, dtype=np.float64), np.asarray(betas, dtype=np.float64)
     if keys.ndim != 2 or betas.shape != keys.shape[:1]:
