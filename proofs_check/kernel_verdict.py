@@ -77,8 +77,8 @@ def _on(device, inputs):
 
 @functools.lru_cache(maxsize=1)
 def _study_inputs(tokens, n_h, heads, dim, betas, gates, keys_in, seed):
-    """The kernel study's float64 inputs (stability._kernel_inputs), built once for the rows that share them."""
-    return stability._kernel_inputs(np.random.default_rng(seed), tokens, n_h, heads, dim, betas, gates, keys_in)
+    """The kernel study's float64 inputs (stability.kernel_inputs), built once for the rows that share them."""
+    return stability.kernel_inputs(np.random.default_rng(seed), tokens, n_h, heads, dim, betas, gates, keys_in)
 
 
 def _forward_row(backend, dtype, make, n_h, chunk, device, **labels) -> dict:

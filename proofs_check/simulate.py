@@ -19,9 +19,9 @@ import torch
 from kernels import delta_product
 from theory.constructions import Program
 from theory.groups import parse_group
-from theory.layered import Context, Layer, LayeredProgram, _Transitions
+from theory.layered import Context, Layer, LayeredProgram, Transitions
 
-__all__ = ["Simulation", "Exact", "simulate", "exact_run", "random_words"]
+__all__ = ["Simulation", "Exact", "simulate", "exact_run", "random_words", "exact_floats"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ def random_words(order: int, words: int, length: int, seed: int = 0) -> np.ndarr
     return np.random.default_rng(seed).integers(0, order, size=(words, length))
 
 
-def _float(x) -> np.ndarray:
+def exact_floats(x) -> np.ndarray:
+    """Rows of exact numbers (nested tuples) → a float64 array, each entry rounded once."""
     return np.array([[float(e) for e in row] for row in x], dtype=np.float64)
 
 
@@ -57,14 +58,14 @@ def _kernel_states(layer: Layer | Program, symbols: np.ndarray, values, options:
     d, n_h = layer.dim, layer.n_h
     n = max(d, options["width"] or d)
     keys = np.zeros((len(layer.keys), n_h, n))
-    keys[..., :d] = np.stack([_float(k) for k in layer.keys])  # [S, n_h, n]
-    betas = _float(layer.betas)  # [S, n_h]
+    keys[..., :d] = np.stack([exact_floats(k) for k in layer.keys])  # [S, n_h, n]
+    betas = exact_floats(layer.betas)  # [S, n_h]
     k = torch.tensor(keys[symbols].reshape(n_words, length * n_h, 1, n)).expand(-1, -1, n, -1)
     beta = torch.tensor(betas[symbols].reshape(n_words, length * n_h, 1)).expand(-1, -1, n)
     v = torch.tensor(values[symbols].reshape(n_words, length * n_h, 1, 1)).expand(-1, -1, n, -1)
     q = torch.eye(n, dtype=torch.float64).expand(n_words, length, n, n)
     h0 = torch.zeros(n, dtype=torch.float64)
-    h0[:d] = torch.tensor(_float([layer.initial_state])[0])
+    h0[:d] = torch.tensor(exact_floats([layer.initial_state])[0])
     h0 = h0.reshape(1, 1, n, 1).expand(n_words, n, n, 1)
     dtype, device = options["dtype"], options["device"]
     cast = dict(dtype=dtype, device=device)
@@ -127,7 +128,7 @@ def _at(outputs: np.ndarray, w: int, t: int):
 def _exact_states(context: Context, words: np.ndarray) -> list[np.ndarray]:
     """Exact states [W, T, d] of every layer, by the exact transition tables (no float recurrence)."""
     program = context.program
-    steps = [_Transitions(layer) for layer in program.layers]
+    steps = [Transitions(layer) for layer in program.layers]
     out = [np.zeros((*words.shape, layer.dim)) for layer in program.layers]
     floats: list[dict] = [{} for _ in steps]  # decoded output → its exact state in float64
     for w in range(words.shape[0]):
@@ -158,8 +159,8 @@ def _layered(program: LayeredProgram, words: np.ndarray, exact: tuple, options: 
                 symbols[w, t] = context.symbol(layer, int(words[w, t]), [_at(b, w, t) for b in below])
         else:
             symbols = context.symbol(layer, words, below)
-        states = _kernel_states(layer, symbols, _float(layer.values), options)
-        levels = _float(layer.readouts)
+        states = _kernel_states(layer, symbols, exact_floats(layer.values), options)
+        levels = exact_floats(layer.readouts)
         if layer.decode == "grid":
             below.append(np.abs(states[..., None] - levels[:, 0]).argmin(-1))
         else:
@@ -198,7 +199,7 @@ def simulate(
     exact = exact_run(program, words) if exact is None else exact
     options = dict(dtype=dtype, backend=backend, device=device, mode=mode, chunk_size=chunk_size, width=width)
     if isinstance(program, Program):
-        readouts = _float(program.readouts)
+        readouts = exact_floats(program.readouts)
         states = _kernel_states(program, words, np.zeros((order, program.n_h)), options)
         decoded = _decode(states, readouts)
         state_error = float(np.abs(states - readouts[exact.products]).max()) if states.size else 0.0

@@ -50,6 +50,7 @@ __all__ = [
     "run_contraction",
     "verdict",
     "run_kernels",
+    "kernel_inputs",
     "plot_kernels",
     "run_constructions",
     "kernel_safe_lengths",
@@ -206,7 +207,7 @@ KERNEL_RUNS = (  # (backend, mode, dtype): the reference in low precision models
 )
 
 
-def _kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, keys_in):
+def kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, keys_in):
     """float64 inputs: unit keys (or keys normalised in ``keys_in``'s arithmetic), β in a range, gates."""
     rows = tokens * n_h
     q = torch.from_numpy(rng.standard_normal((1, tokens, heads, dim)))
@@ -328,7 +329,7 @@ def check_kernel(kernel, *, dtype: str = "float32", accumulation: str = "float32
         for gates in KERNEL_GATES:
             rng = np.random.default_rng(seed)
             for tokens in lengths:
-                inputs = _kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, "float64")
+                inputs = kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, "float64")
                 err_o, err_s = kernel_errors(kernel, inputs, dtype=dtype, n_h=n_h)
                 contraction = run_contraction(inputs, n_h)
                 model_s = product_error_estimate(accumulation, effective_steps(tokens * n_h, contraction))
@@ -357,7 +358,7 @@ def run_kernels(lengths=(16, 64, 256), *, triton_length: int = 64, n_h: int = 2,
             for keys_in in ("float64", "bfloat16"):
                 rng = np.random.default_rng(seed)
                 for tokens in sorted(set(lengths) | {triton_length}):
-                    base = _kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, keys_in)
+                    base = kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, keys_in)
                     contraction = run_contraction(base, n_h)
                     for backend, mode, dtype in KERNEL_RUNS:
                         if tokens != triton_length if backend == "triton" else tokens not in lengths:
@@ -450,12 +451,13 @@ def kernel_safe_lengths(program, fmt: str) -> dict:
     the symbols' defects, carried by (nearly) orthogonal products, add in quadrature, e_T ≈ √T·d_rms·r with
     d_rms the root mean square over symbols, so T_p = (m/(d_rms·r))² — which ignores expansion. Both are
     infinite when the keys are exact in ``fmt`` (d = 0)."""
-    from proofs_check.simulate import _float
+    from proofs_check.simulate import exact_floats
     from theory.constructions import Program
 
     if not isinstance(program, Program):
         raise ValueError(f"program: expected a one-layer Program (theory.compile_group), got {type(program).__name__}")
-    defects, norms = key_rounding_defects(np.stack([_float(k) for k in program.keys]), _float(program.betas), fmt)
+    keys = np.stack([exact_floats(k) for k in program.keys])
+    defects, norms = key_rounding_defects(keys, exact_floats(program.betas), fmt)
     margin, radius = _margin_and_radius(program)
     worst_defect, rms_defect, rho = float(defects.max()), float(np.sqrt(np.mean(defects**2))), float(norms.max())
     if worst_defect == 0:

@@ -82,6 +82,7 @@ __all__ = [
     "Proof",
     "block_period",
     "lookup_table_size",
+    "Transitions",
 ]
 
 SYMBOL_MAPS = {
@@ -541,8 +542,9 @@ class Proof:
     failure: str | None
 
 
-class _Transitions:
-    """Exact transitions of one layer on its readouts, memoized: ``(symbol, readout) → readout``."""
+class Transitions:
+    """Exact transitions of one layer on its readouts, memoized: ``(symbol, readout) → readout`` (the
+    interpreter that the provers and the exact reference of :mod:`proofs_check.simulate` share)."""
 
     def __init__(self, layer: Layer):
         self.layer = layer
@@ -635,7 +637,7 @@ def prove(program: LayeredProgram, *, max_states: int = MAX_SEARCH) -> Proof:
 
 def _search(program: LayeredProgram, group: Group, max_states: int) -> Proof:
     context = Context(program)
-    steps = [_Transitions(layer) for layer in program.layers]
+    steps = [Transitions(layer) for layer in program.layers]
     start = (tuple(step.initial() for step in steps), 0)
     seen, queue = {start}, deque([start])
     while queue:
@@ -718,7 +720,7 @@ def _prove_blocks(program: LayeredProgram) -> Proof:
                     layer.values[base],
                 ):
                     fail(f"counter: token {x} has factors of its own in layer {index}")
-    steps = [_Transitions(layer) for layer in below]
+    steps = [Transitions(layer) for layer in below]
     current = tuple(step.initial() for step in steps)
     seen = {current: 0}
     for t in range(1, 2 * period + 2):
@@ -776,7 +778,7 @@ def _prove_blocks(program: LayeredProgram) -> Proof:
             acc = acc * taus[s]
         if len(symbols) > b or group.index[acc] != element:
             fail(f"swaps: element {element} is not the product of its {len(symbols)} swaps")
-    transitions = _Transitions(swap)
+    transitions = Transitions(swap)
     if transitions.initial() != 0:
         fail("swap layer: h_0 is not the identity's readout")
     for sigma in range(order):
