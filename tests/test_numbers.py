@@ -92,6 +92,6 @@ def test_exact_arithmetic_never_evaluates_text(tmp_path, monkeypatch):
         gh_product(sp.Matrix([[1, 0]]), ["2"])
     from theory import nh2_has_nonreal_eigenvalues
 
-    with pytest.raises(TypeError, match="c: expected a number, got the string"):
+    with pytest.raises(TypeError, match="c: expected sympy numbers, got the string"):
         nh2_has_nonreal_eigenvalues(code, 2, 2)
     assert not (tmp_path / "owned").exists()

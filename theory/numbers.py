@@ -28,6 +28,7 @@ import sys
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import mpmath
@@ -46,6 +47,7 @@ __all__ = [
     "unit_roundoff",
     "as_rows",
     "as_square",
+    "exact_number",
 ]
 
 
@@ -170,6 +172,21 @@ def number_system(x: Any, *, name: str = "keys") -> NumberSystem:
     return Numpy(np.dtype(np.float64))
 
 
+def exact_number(x: Any, *, name: str) -> sp.Expr:
+    """A value as a sympy number, converted by its type alone: sympy objects as they are, integers (numpy's
+    too) as ``Integer``, ``Fraction`` as ``Rational``. Anything else is refused naming the argument — strings
+    above all, which sympy would evaluate as Python (exact numbers read from text go through
+    :func:`theory.documents.exact_from_text`)."""
+    _refuse_text(x, name=name)
+    if isinstance(x, sp.Basic):
+        return x
+    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
+        return sp.Integer(int(x))
+    if isinstance(x, Fraction):
+        return sp.Rational(x.numerator, x.denominator)
+    raise TypeError(f"{name}: expected a sympy number, an integer or a Fraction, got {type(x).__name__} {x!r:.40}")
+
+
 def _refuse_text(x: Any, *, name: str) -> None:
     """Strings are never turned into numbers here (sympy would evaluate them as Python): exact numbers read
     from text go through :func:`theory.documents.exact_from_text`."""
@@ -212,8 +229,7 @@ class Exact(NumberSystem):
                 f"{name}: exact arithmetic needs exact numbers, got the float {x!r}; pass a sympy number "
                 "(sympy.Rational(1, 2), sympy.sqrt(2)/2) or use a numeric system (numpy, torch, mpmath)"
             )
-        _refuse_text(x, name=name)
-        v = sp.sympify(x, strict=True)
+        v = exact_number(x, name=name)
         self._refuse_floats(sp.Matrix([v]), name=name)
         return v
 
@@ -241,7 +257,7 @@ class Exact(NumberSystem):
         return np.array(sp.Matrix(m).evalf(20).tolist(), dtype=np.float64)
 
     def is_number(self, x: Any) -> bool:
-        return not isinstance(x, str) and bool(sp.sympify(x, strict=True).is_number)
+        return bool(exact_number(x, name="x").is_number)
 
     def unit_residual(self, key: Any) -> sp.Expr:
         return sp.simplify((key.T * key)[0, 0] - 1)

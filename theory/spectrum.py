@@ -15,7 +15,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from theory.numbers import Exact, Mpmath, Torch, as_square, unit_roundoff
+from theory.numbers import Exact, Mpmath, Torch, as_square, exact_number, unit_roundoff
 from theory.sampling import gh_product_batch, random_betas, random_unit_keys
 
 __all__ = [
@@ -98,9 +98,7 @@ def _nh2_inputs(c: Any, beta1: Any, beta2: Any) -> tuple[Any, Any, Any]:
                 raise ValueError(f"{name}: expected a real number in [{lo}, {hi}], got {x}")
             values.append(float(x))
         else:
-            if isinstance(x, str):
-                raise TypeError(f"{name}: expected a number, got the string {x[:40]!r} (text is never evaluated)")
-            v = sp.sympify(x, strict=True)
+            v = exact_number(x, name=name)
             if v.is_number and not (v.is_real and lo <= v <= hi):
                 raise ValueError(f"{name}: expected a real number in [{lo}, {hi}], got {v}")
             values.append(v)
