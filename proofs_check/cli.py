@@ -123,7 +123,8 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (public for documentation and tests)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of an error instead of its one-line message")  # fmt: skip
@@ -215,14 +216,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _list(console: Console, chosen) -> int:
+def _list(console: Console, chosen) -> None:
     table = Table(title=f"{len(chosen)} claims", show_lines=False)
     for col in ("id", "tier", "method", "source"):
         table.add_column(col, overflow="fold")
     for c in chosen:
         table.add_row(Text(c.id), c.tier, c.method, Text(c.source))
     console.print(table)
-    return 0
 
 
 def _report(console: Console, results: list[Result], seconds: float) -> None:
@@ -467,7 +467,7 @@ def _prog(argv: list[str]) -> str:
 
 
 def _run(argv: list[str], console: Console, errors: Console, note) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     progress = _progress_bar(errors)
     if args.command == "check":
         return check(args, console, note, progress)

@@ -61,6 +61,8 @@ __all__ = [
     "read_group",
     "check_beta",
     "check_unit_keys",
+    "read_program",
+    "FORMAT",
 ]
 
 MAX_ORDER = 1_000
@@ -184,6 +186,8 @@ def _planar_form(key: tuple) -> bool:
 
 
 def read_program(doc: Fields, max_order: int) -> Program:
+    """A one-layer program from a parsed document (its fields checked, then re-proved): see
+    :meth:`Program.from_json`."""
     group = read_group(doc, max_order)
     name = doc.choice("representation", REPRESENTATIONS[1:])
     theorem = doc.text("theorem")

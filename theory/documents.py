@@ -47,6 +47,9 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_DOCUMENT",
     "sign",
+    "integer_in",
+    "list_of",
+    "exact_array",
 ]
 
 MAX_TEXT = 2_000
@@ -279,7 +282,7 @@ def read_document(text: Any, formats: Iterable[str], field: str = "text") -> tup
     except RecursionError:
         raise DocumentError(field, "expected JSON, got arrays or objects nested too deeply") from None
     except ValueError as err:  # e.g. an integer of more digits than Python converts
-        raise DocumentError(field, f"expected JSON the toolkit writes, got {one_line(err)}") from None
+        raise DocumentError(field, f"expected JSON the toolkit writes, got {_one_line(err)}") from None
     if not isinstance(data, dict):
         raise DocumentError(field, f"expected a JSON object, got {type(data).__name__}")
     fields = Fields(data, "")
@@ -287,7 +290,8 @@ def read_document(text: Any, formats: Iterable[str], field: str = "text") -> tup
     return kind, fields
 
 
-def one_line(err) -> str:
+def _one_line(err) -> str:
+    """An exception's message on one line, at most 200 characters (for messages that quote it)."""
     return " ".join(str(err).split())[:200]
 
 

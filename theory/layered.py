@@ -83,6 +83,8 @@ __all__ = [
     "block_period",
     "lookup_table_size",
     "Transitions",
+    "read_layered",
+    "FORMAT",
 ]
 
 SYMBOL_MAPS = {
@@ -175,6 +177,8 @@ MAX_SEARCH = 1_000_000
 
 
 def read_layered(doc: Fields, max_order: int) -> LayeredProgram:
+    """A layered program from a parsed document (its fields checked, then re-proved): see
+    :meth:`LayeredProgram.from_json`."""
     group = read_group(doc, max_order)
     construction = doc.choice("construction", tuple(_THEOREMS))
     theorem = doc.text("theorem")
