@@ -5,8 +5,8 @@
 Both forms run op by op in the same format (the reference backend: recurrent and chunk modes) on the same
 rounded inputs (unit keys, n_h = 2, H = 4, d = 16, T = 256 tokens) and are compared with the float64 sub-step
 loop; per β range and chunk size C the final-state errors, their ratio, the chunk growth g = ‖K‖₂‖W‖₂
-(theory.precision.chunk_growth, RMS over the chunks of one head) and the chunked form's error beyond the
-sub-step loop's, √(chunked² − recurrent²), against the term theory.precision.chunked_error_estimate adds
+(theory.error_models.chunk_growth, RMS over the chunks of one head) and the chunked form's error beyond the
+sub-step loop's, √(chunked² − recurrent²), against the term theory.error_models.chunked_error_estimate adds
 for it, √(steps/C · 2/3)·g·u.
 """
 
@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from kernels import delta_product
-from theory.precision import FORMATS, chunk_growth
+from theory.error_models import chunk_growth
+from theory.formats import FORMATS
 
 
 def main():

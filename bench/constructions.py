@@ -7,7 +7,7 @@ multi-layer: Z12 and D8 in two layers, S4 in three and four), one column per (ba
 kernel in bf16, fp16, fp32, float64 and fla in bf16/fp16. A cell is the first position (0-based) at which
 the decoded running product is wrong — the longest tracked length — or "≥ L" when a word of L tokens is
 tracked throughout; "n/a: ..." where a backend refuses. The exact reference of each word is computed once
-per program (:func:`proofs_check.simulate.exact_run`). Every layer's state is padded with zero coordinates
+per program (:func:`proofs_check.execute.exact_run`). Every layer's state is padded with zero coordinates
 to ``--width`` (8), an exact change that gives all programs one kernel shape: fla autotunes once per dtype
 (about a minute each on the H200) instead of once per program. Rows are written as they finish. On the CPU:
 
@@ -25,10 +25,9 @@ from pathlib import Path
 import torch
 
 from kernels.fla_backend import available as fla_available
-from proofs_check.simulate import exact_run, random_words, simulate
-from theory.constructions import compile_group
+from proofs_check.execute import exact_run, random_words, simulate
 from theory.groups import parse_group
-from theory.layered import compile_layers
+from theory.programs import compile_group, compile_layers
 
 PROGRAMS = [  # (label, group, layers, rep, n_h)
     ("parity", "Z2", 1, "scalar", "auto"),

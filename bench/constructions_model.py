@@ -4,7 +4,7 @@
         --out bench/results/constructions_h200/constructions_h200_model.json
 
 For each one-layer program of bench/constructions.py and each low-precision column of the measured table,
-:func:`proofs_check.stability.kernel_safe_lengths` predicts the first wrong decode of a kernel that keeps its
+:func:`theory.error_models.kernel_safe_lengths` predicts the first wrong decode of a kernel that keeps its
 state in fp32 but receives keys rounded to the input format (worst case and probabilistic); the table puts
 them beside the measured first error and the ratio measured / probabilistic. CPU only, a few seconds.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from constructions import PROGRAMS, compile_program
 
-from proofs_check.stability import kernel_safe_lengths
+from theory.error_models import kernel_safe_lengths
 
 
 def main():

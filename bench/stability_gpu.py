@@ -1,4 +1,4 @@
-"""The Stability issue's verdict on real kernels on the H200 (:mod:`proofs_check.kernel_verdict`), written
+"""The Stability issue's verdict on real kernels on the H200 (:mod:`proofs_check.studies.verdict`), written
 under ``--out-dir`` as it runs: ``rows.json`` after every row, then ``report.md`` and ``errors.png``.
 
     python bench/stability_gpu.py --out-dir bench/results/stability_gpu --budget-s 500
@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from proofs_check import kernel_verdict
+from proofs_check.studies import verdict as kernel_verdict
 
 
 def main():

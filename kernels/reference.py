@@ -10,7 +10,7 @@ fla's ``chunk_gated_delta_product`` semantics):
 * :func:`recurrent` is that loop, literally (ground truth in float64; in bf16 it models a naive
   low-precision recurrence, every operation rounded to bf16).
 * :func:`chunked` is the UT/WY form on the interleaved sequence of sub-step rows — the algorithm the
-  chunked Triton kernel computes, in the kernel's order (the error models of :mod:`theory.precision`
+  chunked Triton kernel computes, in the kernel's order (the error models of :mod:`theory.error_models`
   describe it). Within a chunk of C rows with local log-gates γ_r (g_t at a token's first sub-step, 0
   elsewhere), decays D[r, s] = Σ_{s<t≤r} γ_t, and A = strictly_lower(β_r e^{D[r,s]} k_rᵀk_s):
 

@@ -10,7 +10,7 @@
 ``check`` runs the registered claims (the fast tier by default, on the CPU) with a progress bar, prints a
 table (id, source, method, status, evidence) and exits non-zero if any claim failed or errored.
 ``simulate`` and ``export`` are described in :mod:`proofs_check.word_problems`, ``stability`` in
-:mod:`proofs_check.stability`.
+:mod:`proofs_check.studies`.
 
 One error path: every failure the toolkit foresees (bad arguments, a group too large for a method, a
 missing GPU or fla, an output that cannot be written — checked before the work starts) prints one line on
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         "stability",
         help="measure rounding error against the error models",
         description="Measure the rounding error of GH products per format (products) and of every CPU kernel "
-        "backend (kernels) against the worst-case (∝ T) and probabilistic (∝ √T) models of theory.precision, and "
+        "backend (kernels) against the worst-case (∝ T) and probabilistic (∝ √T) models of theory.error_models, and "
         "the safe lengths they predict for compiled programs against the first measured error (constructions).",
         **kw,
     )
@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     stab.add_argument("--plot", metavar="PATH.png", type=Path, help="write the plot (.png, .pdf or .svg)")
     stab.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                       help="kernels: cpu (every CPU backend, small) or cuda (the GPU verdict: ours and fla's at "
-                      "T = 1024 – 8192, D = 128; proofs_check.kernel_verdict)")  # fmt: skip
+                      "T = 1024 – 8192, D = 128; proofs_check.studies.verdict)")  # fmt: skip
     stab.add_argument("--sections", type=_names(("A", "B", "C", "D")), default="A,B,C,D",
                       help="kernels on cuda: the verdict's sections to measure")  # fmt: skip
     stab.add_argument("--budget-s", type=_seconds, default=float("inf"),
@@ -282,7 +282,7 @@ def _growth(rows: list[dict], last: dict) -> str:
     return f"{math.log(last['error_max'] / first['error_max']) / math.log(last['length'] / first['length']):.2f}"
 
 
-def _products_table(rows: list[dict], args, study) -> Table:
+def _products_table(rows: list[dict], args) -> Table:
     table = Table(title=f"GH products: error at T = {args.max_length} (relative to ‖X_0‖)")
     for name in ("setting", "format", "measured (max)", "bound ∝ T", "estimate ∝ √T", "growth T^a", "‖X̂ᵀX̂ − I‖"):
         table.add_column(name)
@@ -294,11 +294,13 @@ def _products_table(rows: list[dict], args, study) -> Table:
     return table
 
 
-def _kernels_table(rows: list[dict], args, study) -> Table:
+def _kernels_table(rows: list[dict], args) -> Table:
+    from proofs_check.studies.kernels import KERNEL_RUNS
+
     table = Table(title="kernels vs float64 (worst over β ranges, gates, key normalisation, lengths)")
     for name in ("backend", "mode", "dtype", "worst o", "worst state", "worst / model", "suspect runs"):
         table.add_column(name)
-    for backend, mode, dtype in study.KERNEL_RUNS:
+    for backend, mode, dtype in KERNEL_RUNS:
         sel = [r for r in rows if (r["backend"], r["mode"], r["dtype"]) == (backend, mode, dtype)]
         worst_o, worst_s = _worst(r["o"] for r in sel), _worst(r["state"] for r in sel)
         ratio, suspects = _worst(r["over_model"] for r in sel), sum(r["suspect"] for r in sel)
@@ -311,7 +313,7 @@ def _worst(values) -> float:
     return float(np.max(list(values)))
 
 
-def _verdict_table(rows: list[dict], args, study) -> Table:
+def _verdict_table(rows: list[dict], args) -> Table:
     table = Table(title="kernels vs float64 on the GPU (forward: state error; C: worst gradient)")
     for name in ("section", "backend", "dtype", "T", "β", "gates", "error", "× model", "suspect"):
         table.add_column(name)
@@ -333,7 +335,7 @@ def _verdict_table(rows: list[dict], args, study) -> Table:
     return table
 
 
-def _constructions_table(rows: list[dict], args, study) -> Table:
+def _constructions_table(rows: list[dict], args) -> Table:
     table = Table(title=f"programs through the op-by-op reference, words of {args.max_length} tokens")
     for name in ("program", "format", "margin", "safe T (worst)", "T (probabilistic)", "first error", "max error"):
         table.add_column(name)
@@ -347,8 +349,7 @@ def _constructions_table(rows: list[dict], args, study) -> Table:
 def stability(args, console, note, progress) -> int:
     """``deltaproof stability``: run a study with a progress bar, print its summary table, write JSON / plot
     (and the markdown report of the GPU kernel verdict)."""
-    from proofs_check import kernel_verdict
-    from proofs_check import stability as study
+    from proofs_check.studies import constructions, kernels, products, verdict
 
     gpu_verdict = args.study == "kernels" and args.device != "cpu"
     if args.report is not None and not gpu_verdict:
@@ -361,28 +362,28 @@ def stability(args, console, note, progress) -> int:
         if path is not None:
             check_output(option, path, suffixes)
     if args.study == "products":  # X̂ and X of every setting, in float64 and the format, a few copies in flight
-        need = 8.0 * args.batch * args.dim**2 * len(study.SETTINGS) * 8
+        need = 8.0 * args.batch * args.dim**2 * len(products.SETTINGS) * 8
         check_memory("--dim", need, f"{args.batch} products of {args.dim}×{args.dim} matrices", "use a smaller "
                      "--dim or --batch")  # fmt: skip
     formats = args.formats
-    programs = len(study.CONSTRUCTION_PROGRAMS) + len(study.CONSTRUCTION_LAYERED)
+    programs = len(constructions.CONSTRUCTION_PROGRAMS) + len(constructions.CONSTRUCTION_LAYERED)
     studies = {  # study → (progress label, total steps or None, run(progress), summary table, plot)
-        "products": ("GH products", args.max_length * len(study.SETTINGS),
-                     lambda progress: study.run_products(args.max_length, formats=formats, dim=args.dim,
+        "products": ("GH products", args.max_length * len(products.SETTINGS),
+                     lambda progress: products.run_products(args.max_length, formats=formats, dim=args.dim,
                                                          batch=args.batch, seed=args.seed, progress=progress),
-                     _products_table, study.plot_products),
-        "kernels": ("kernels vs float64", None, lambda progress: study.run_kernels(seed=args.seed, progress=progress),
-                    _kernels_table, study.plot_kernels),
+                     _products_table, products.plot_products),
+        "kernels": ("kernels vs float64", None, lambda progress: kernels.run_kernels(seed=args.seed, progress=progress),
+                    _kernels_table, kernels.plot_kernels),
         "constructions": ("constructions", programs * len(formats),
-                          lambda progress: study.run_constructions(args.max_length, formats=formats, seed=args.seed,
-                                                                   progress=progress),
-                          _constructions_table, study.plot_constructions),
+                          lambda progress: constructions.run_constructions(args.max_length, formats=formats,
+                                                                           seed=args.seed, progress=progress),
+                          _constructions_table, constructions.plot_constructions),
     }  # fmt: skip
     if gpu_verdict:
         studies["kernels"] = ("kernel verdict", None,
-                              lambda progress: kernel_verdict.run(args.device, sections=args.sections,
+                              lambda progress: verdict.run(args.device, sections=args.sections,
                                                                   budget_s=args.budget_s, on_row=lambda r: progress(1)),
-                              _verdict_table, kernel_verdict.plot)  # fmt: skip
+                              _verdict_table, verdict.plot)  # fmt: skip
     label, total, run, summary, plot = studies[args.study]
     with progress(label, total) as advance:
         done = [0]
@@ -392,7 +393,7 @@ def stability(args, console, note, progress) -> int:
             advance(done[0])
 
         rows = run(step)
-    console.print(summary(rows, args, study))
+    console.print(summary(rows, args))
     if args.json is not None:
         write_output("--json", args.json, json_text({"study": "kernel_verdict" if gpu_verdict else args.study,
                                                      "rows": rows}), note)  # fmt: skip
@@ -401,7 +402,7 @@ def stability(args, console, note, progress) -> int:
         write_output("--plot", args.plot, lambda path: plot(rows, path), note)
         note(f"wrote {args.plot}")
     if args.report is not None:
-        write_output("--report", args.report, kernel_verdict.report_markdown(rows), note)
+        write_output("--report", args.report, verdict.report_markdown(rows), note)
         note(f"wrote {args.report}")
     return 0
 

@@ -38,8 +38,11 @@ class Skip(Exception):
 
 @dataclass(frozen=True)
 class Claim:
-    """A registered claim: a stable ``id`` (``paper.item``), the statement, its ``source`` (paper,
-    numbered result, provenance tag of notes/theory.md), the ``method`` and ``tier`` of its check."""
+    """A registered claim: a stable ``id`` (``paper.item``), the statement, its ``source`` (paper, numbered
+    result, provenance tag: [U] the full text of Grazzi et al. 2025; [DP-sec], [DP-quote] summaries and
+    quoted sentences of the DeltaProduct paper; [DP-code] its code; [RECON] a construction we rebuilt to meet
+    a theorem's hypotheses and conclusion, which may differ from the paper's proof; [✔] our own check),
+    the ``method`` and ``tier`` of its check."""
 
     id: str
     statement: str

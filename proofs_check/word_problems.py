@@ -30,12 +30,11 @@ from proofs_check.command import (
     require_device,
     write_output,
 )
-from proofs_check.simulate import simulate
-from theory import tensors
-from theory.constructions import BudgetError, Program, compile_group
+from proofs_check.execute import DTYPES, simulate
 from theory.documents import DocumentError
 from theory.groups import Group, parse_group
-from theory.layered import LayeredProgram, compile_layers, lookup_table_size
+from theory.programs import BudgetError, Program, compile_group, compile_layers, lookup_table_size, tensors
+from theory.programs.codec import program_from_json
 
 __all__ = [
     "run_simulate",
@@ -48,7 +47,6 @@ __all__ = [
     "PROGRAM_SUFFIXES",
 ]
 
-DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 PROGRAM_SUFFIXES = (".json", ".safetensors")
 
 
@@ -60,12 +58,8 @@ def _words(group: Group, count: int, length: int, inputs: str, seed: int) -> np.
     return rng.integers(0, group.order, size=(count, length))
 
 
-def _layers(program: Program | LayeredProgram) -> tuple:
-    return (program,) if isinstance(program, Program) else program.layers
-
-
-def load_program(path: Path, max_order: int) -> Program | LayeredProgram:
-    """A program file (``.json`` from ``to_json``, ``.safetensors`` from :func:`theory.tensors.save`),
+def load_program(path: Path, max_order: int) -> Program:
+    """A program file (``.json`` from ``to_json``, ``.safetensors`` from :func:`theory.programs.tensors.save`),
     validated and re-proved by the toolkit's loaders; a :class:`CommandError` naming ``--program`` otherwise."""
     if path.suffix.lower() not in PROGRAM_SUFFIXES:
         raise CommandError(f"--program: expected a .json or .safetensors program file, got {str(path)!r}")
@@ -75,14 +69,14 @@ def load_program(path: Path, max_order: int) -> Program | LayeredProgram:
     try:
         if path.suffix.lower() == ".safetensors":
             return tensors.load(path, max_order=max_order)
-        return tensors.program_from_json(path.read_bytes(), max_order=max_order)
+        return program_from_json(path.read_bytes(), max_order=max_order)
     except DocumentError as err:
         raise CommandError(f"--program: {path}: {err}") from None
     except OSError as err:
         raise CommandError(f"--program: cannot read {str(path)!r}: {err.strerror or err}") from None
 
 
-def save_program(program: Program | LayeredProgram, path: Path) -> None:
+def save_program(program: Program, path: Path) -> None:
     """Write a program as JSON or safetensors, by the file's suffix."""
     if path.suffix.lower() == ".safetensors":
         tensors.save(program, path)
@@ -90,7 +84,7 @@ def save_program(program: Program | LayeredProgram, path: Path) -> None:
         path.write_text(program.to_json() + "\n")
 
 
-def _compile(args) -> Program | LayeredProgram:
+def _compile(args) -> Program:
     fixed = (("--rep", args.rep, "auto"), ("--nh", args.nh, "auto"), ("--layers", args.layers, 1))
     for option, value, default in fixed:
         if args.program is not None and value != default:
@@ -117,7 +111,7 @@ def _compile(args) -> Program | LayeredProgram:
 def _check_memory(program, words: int, length: int, dtype: str) -> None:
     """Refuse a run whose kernel inputs alone would not fit the memory free now (an estimate: keys, values
     and queries of every layer as dense tensors in the run's dtype and in float64, three times over)."""
-    size = max(words * length * max(1, layer.n_h) * max(layer.dim, 1) ** 2 for layer in _layers(program))
+    size = max(words * length * max(1, layer.n_h) * max(layer.dim, 1) ** 2 for layer in program.layers)
     need = size * (torch.finfo(DTYPES[dtype]).bits // 8 + 8) * 3
     check_memory("--length", need, f"{words} words of {length} tokens", "use fewer --words or a shorter --length")
 
@@ -151,10 +145,10 @@ def run_simulate(args, console, note, progress) -> int:
     result = {
         "group": group.name,
         "order": group.order,
-        "rep": program.representation if isinstance(program, Program) else program.construction,
-        "layers": len(_layers(program)),
-        "n_h": [layer.n_h for layer in _layers(program)],
-        "state_dim": [layer.dim for layer in _layers(program)],
+        "rep": program.construction,
+        "layers": len(program.layers),
+        "n_h": [layer.n_h for layer in program.layers],
+        "state_dim": [layer.dim for layer in program.layers],
         "theorem": program.theorem,
         "length": args.length,
         "words": args.words,
@@ -168,7 +162,7 @@ def run_simulate(args, console, note, progress) -> int:
     }
     if args.program is not None:
         result["program"] = str(args.program)
-    if isinstance(program, LayeredProgram) and program.decoder_name == "block_product":
+    if program.decoder_name == "block_product":
         result["lookup_table_size"] = lookup_table_size(group.degree)  # the table the theorem's map stands for
     text = json_text(result)
     if args.save is not None:

@@ -4,10 +4,10 @@ Modules: :mod:`theory.numbers` (the four number systems), :mod:`theory.household
 products, the DeltaProduct token map, the compact UT/WY form), :mod:`theory.spectrum` (eigenvalues,
 norms, the n_h = 2 criterion, reachable spectra), :mod:`theory.factorize` (matrices → GH factors),
 :mod:`theory.groups` (finite groups via sympy.combinatorics and their faithful orthogonal representations),
-:mod:`theory.constructions` (groups → one-layer DeltaProduct programs).
+:mod:`theory.programs` (one program IR: groups → one- and multi-layer DeltaProduct programs, their exact
+interpreter and proofs).
 """
 
-from theory.constructions import BudgetError, Program, compile_group
 from theory.factorize import (
     GHFactors,
     contraction_factors,
@@ -28,6 +28,7 @@ from theory.householder import (
     ut_transform,
 )
 from theory.numbers import number_system, unit_roundoff
+from theory.programs import BudgetError, Program, Proof, compile_group, compile_layers, prove
 from theory.spectrum import (
     determinant,
     eigenvalues,
@@ -42,7 +43,10 @@ from theory.spectrum import (
 __all__ = [
     "BudgetError",
     "Program",
+    "Proof",
     "compile_group",
+    "compile_layers",
+    "prove",
     "GHFactors",
     "Group",
     "Representation",

@@ -1,7 +1,7 @@
 """Generalized Householder (GH) factors, their ordered products, DeltaProduct's token map and the
 compact UT/WY form of a product — in exact, numeric and arbitrary-precision arithmetic.
 
-Conventions (Siems et al. 2025 §3; Grazzi et al. 2025 eq. 3; notes/theory.md §1.4):
+Conventions (Siems et al. 2025 §3; Grazzi et al. 2025 eq. 3):
 
 * A GH factor is G(k, β) = I − β k kᵀ with ‖k‖ = 1 and β ∈ [0, 2]. Its eigenvalues are 1 (multiplicity
   d − 1, eigenvectors ⟂ k) and 1 − β (eigenvector k), so ‖G‖₂ = max(1, |1 − β|) ≤ 1.

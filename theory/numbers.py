@@ -35,7 +35,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from theory.precision import format_of
+from theory.formats import unit_roundoff
 
 __all__ = [
     "NumberSystem",
@@ -49,15 +49,6 @@ __all__ = [
     "as_square",
     "exact_number",
 ]
-
-
-def unit_roundoff(dtype: Any) -> float:
-    """Unit roundoff u = 2^-p of a binary floating-point format with p significand bits.
-
-    float64: 2^-53, float32: 2^-24, float16 and tf32: 2^-11, bfloat16: 2^-8 (numpy or torch dtypes, or
-    their names; :mod:`theory.precision` holds the formats). Round-to-nearest gives fl(x) = x(1 + δ) with |δ| ≤ u.
-    """
-    return format_of(dtype).unit_roundoff
 
 
 class NumberSystem(ABC):

@@ -109,7 +109,7 @@ def nh2_trace_det(c: Any, beta1: Any, beta2: Any) -> tuple[Any, Any]:
     """(τ, δ) of A = G(k₂, β₂) G(k₁, β₁) restricted to span{k₁, k₂}, with c = k₁ᵀk₂ (unit keys).
 
     τ = 2 − β₁ − β₂ + β₁β₂c² and δ = (1 − β₁)(1 − β₂): on the plane the characteristic polynomial is
-    λ² − τλ + δ, and every other eigenvalue of A is 1 (notes/theory.md §2B, P-spec (c)).
+    λ² − τλ + δ, and every other eigenvalue of A is 1 (our derivation: A = I on the complement of span{k₁, k₂}).
     Exact for sympy/int arguments, float for floats.
     """
     c, b1, b2 = _nh2_inputs(c, beta1, beta2)

@@ -1,21 +1,13 @@
-"""Claims that compiled programs are exact and track their word problems through the kernels
-(notes/theory.md §7 items 18, 19, 21–24, 26)."""
+"""Claims that compiled programs are exact and track their word problems through the kernels (Grazzi et al.
+2025, Theorems 3 and 6; Siems et al. 2025, Theorems 1, 3 and 4)."""
 
 from __future__ import annotations
 
+from proofs_check.execute import random_words, simulate
 from proofs_check.registry import Evidence, claim
-from proofs_check.simulate import random_words, simulate
-from theory.constructions import compile_group, prove_program
 from theory.groups import compose_planar, parse_group
-from theory.layered import (
-    DIHEDRAL_FLIP,
-    block_period,
-    compile_layers,
-    dihedral_fine_labels,
-    lookup_table_size,
-    prove,
-    prove_blocks,
-)
+from theory.programs import block_period, compile_group, compile_layers, lookup_table_size, prove, prove_blocks
+from theory.programs.group_to_layers import DIHEDRAL_FLIP, dihedral_fine_labels
 
 
 def _evidence(cases: list[tuple[str, str]], length: int) -> Evidence:
@@ -25,7 +17,7 @@ def _evidence(cases: list[tuple[str, str]], length: int) -> Evidence:
     for spec, rep in cases:
         program = compile_group(spec, rep=rep)
         group = parse_group(spec)
-        proof = prove_program(program)
+        proof = prove(program)
         exact, margin = proof.holds, proof.margin
         run = simulate(program, random_words(group.order, 2, length, seed=3))
         ok = proof.holds and run.accuracy == 1.0
@@ -52,7 +44,7 @@ def _evidence(cases: list[tuple[str, str]], length: int) -> Evidence:
     statement="Every group automaton is implemented by one LRNN layer whose transitions are products of swap "
     "reflections (β ∈ {0, 2}) of its permutation representation, n_h = max_x rank(I − P_x); Z_2 by a scalar "
     "reflection. Checked: parity, S_3 (n_h = 2), S_4 (n_h = 3).",
-    source="Grazzi et al. 2025, Theorem 3 and §4.1 [U]; Siems et al. 2025, Theorem 1(i) [DP-sec]; notes §7 item 19",
+    source="Grazzi et al. 2025, Theorem 3 and §4.1 [U]; Siems et al. 2025, Theorem 1(i) [DP-sec]",
     method="kernel",
 )
 def thm3() -> Evidence:
@@ -64,7 +56,7 @@ def thm3() -> Evidence:
     statement="Groups in SO(3) are tracked by one DeltaProduct layer with n_h = 2 in R³, groups in O(2) with "
     "n_h = 2 in R² (two reflections per symbol, B = 0, nearest-orbit decoding). Checked: S_4, A_4 and A_5 in "
     "SO(3) (keys: the solids' mirror normals, in ℚ(√2) and ℚ(√5)), D_8 and Z_12 in O(2).",
-    source="Siems et al. 2025, Theorem 4 [DP-sec, DP-quote]; notes §3.7 and §7 items 24, 26 [RECON]",
+    source="Siems et al. 2025, Theorem 4 [DP-sec, DP-quote]; our construction [RECON]",
     method="kernel",
 )
 def thm4() -> Evidence:
@@ -81,7 +73,7 @@ def thm4() -> Evidence:
 @claim(
     id="deltaproduct.thm1i_s5",
     statement="S_5 through permutations with n_h = 4 (= n − 1) is tracked exactly by one layer.",
-    source="Siems et al. 2025, Theorem 1(i) [DP-sec]; notes §7 item 26",
+    source="Siems et al. 2025, Theorem 1(i) [DP-sec]",
     method="kernel",
     tier="full",
 )
@@ -90,12 +82,13 @@ def thm1i_s5() -> Evidence:
 
 
 def _layered_evidence(specs: list[str], length: int, layers: int = 2) -> Evidence:
-    """For each group: the exact proof of its multi-layer program (:func:`theory.layered.prove`) and a
+    """For each group: the exact proof of its multi-layer program by the full search (:func:`theory.programs.prove`,
+    method "search") and a
     float64 run of two random words of ``length`` tokens, every layer through the reference kernel backend."""
     parts, data, holds = [], {}, True
     for spec in specs:
         program = compile_layers(spec, layers=layers)
-        proof = prove(program)
+        proof = prove(program, method="search")
         order = parse_group(spec).order
         run = simulate(program, random_words(order, 2, length, seed=5))
         ok = proof.holds and run.accuracy == 1.0
@@ -117,7 +110,7 @@ def _layered_evidence(specs: list[str], length: int, layers: int = 2) -> Evidenc
     statement="Z_m is tracked by two layers of single reflections: layer 1 computes t mod 2 with h ← −h + 1 "
     "(B ≠ 0), layer 2 applies H(θ(x_t, t mod 2)), θ(i, 1) = (1 − 2i)π/m, θ(i, 0) = (1 + 2i)π/m, and stays on "
     "the points d_i / c_i. Proved exactly for all words (m = 2, 3, 5, 7, 12) and run through the kernel.",
-    source="Grazzi et al. 2025, Theorem 6 and App. D [U]; notes §3.5 and §7 item 18",
+    source="Grazzi et al. 2025, Theorem 6 and App. D [U]",
     method="kernel",
 )
 def thm6() -> Evidence:
@@ -129,7 +122,7 @@ def thm6() -> Evidence:
     statement="D_m is tracked by two DeltaNet layers (n_h = 1, β ∈ {0, 2}): layer 1 the parity p_t of rotation "
     "tokens, layer 2 the single reflections F^{p_t} ρ(x_t) F^{p_{t−1}} (F = H(π/m)), decoded by the nearest of "
     "the 4m points F^p ρ(g) h_0. Proved exactly for all words (m = 3, 4, 5, 6, 8) and run through the kernel.",
-    source="Siems et al. 2025, Theorem 3 [DP-sec]; construction of notes §3.8 [RECON] and §7 item 21",
+    source="Siems et al. 2025, Theorem 3 [DP-sec]; our construction [RECON]",
     method="kernel",
 )
 def thm3_dihedral() -> Evidence:
@@ -141,7 +134,7 @@ def thm3_dihedral() -> Evidence:
     statement="With the position parity t mod 2 instead of the rotation-count parity, a reflection token "
     "would need the transition Fρ(s) or ρ(s)F (F = H(π/m)): a rotation by a non-zero angle, so rank(I − A) "
     "= 2 and no single GH factor gives it. Checked for every reflection of D_3 … D_12.",
-    source="notes §3.8 and §7 item 22 [RECON]",
+    source="Siems et al. 2025, Theorem 3 [DP-sec]; our construction [RECON]",
     method="exhaustive",
 )
 def position_parity() -> Evidence:
@@ -169,9 +162,9 @@ def position_parity() -> Evidence:
     "P tokens by β = 1 projections, one swap per token) and by four layers with n_h = 1 (the counter as parity "
     "plus Theorem 6), P = 2^m, m = ⌈log₂(n − 1)⌉ + 1; the between-layer map is the exact function that the "
     "theorem's table of 2^m·(n!)^(2^m) entries on (t mod P, last P tokens) would tabulate. Checked: S_3, S_4, "
-    "S_5, proved exactly for all words by finite checks that compose by induction (theory.layered.prove_blocks; "
+    "S_5, proved exactly for all words by finite checks that compose by induction (theory.programs.prove_blocks; "
     "for S_3 also by the full search, claim deltaproduct.thm1ii_iii_s3_exact) and run through the kernel.",
-    source="Siems et al. 2025, Theorem 1(ii)/(iii) [DP-sec]; construction of notes §3.9 [RECON] and §7 item 25",
+    source="Siems et al. 2025, Theorem 1(ii)/(iii) [DP-sec]; our construction [RECON]",
     method="kernel",
 )
 def thm1ii_iii() -> Evidence:
@@ -199,7 +192,7 @@ def thm1ii_iii() -> Evidence:
     id="deltaproduct.thm1ii_iii_s3_exact",
     statement="The three-layer (n_h = 2) and four-layer (n_h = 1) S_3 programs are exact for every word: a search "
     "over all reachable configurations (counter, buffer, swap state, running product) with exact transitions.",
-    source="Siems et al. 2025, Theorem 1(ii)/(iii) [DP-sec]; notes §3.9 and §7 item 25",
+    source="Siems et al. 2025, Theorem 1(ii)/(iii) [DP-sec]; our construction [RECON]",
     method="exhaustive",
     tier="full",
 )

@@ -1,4 +1,4 @@
-"""Claims about writing matrices as products of GH factors (notes/theory.md §7 items 12–15)."""
+"""Claims about writing matrices as products of GH factors (Grazzi et al. 2025, Proposition 1.2 and Theorem 4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Claims about the groups the constructions use (notes/theory.md §7 item 23)."""
+"""Claims about the groups the constructions use (Siems et al. 2025, Theorem 4 and §5)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from proofs_check.registry import Evidence, claim
 from theory import rotation_reflections
 from theory.groups import orthogonal_rep, parse_group
 
-_SOURCE = "Siems et al. 2025, Thm 4 and §5 (S_4, A_5 ⊂ SO(3), n_h = 2) [DP-quote]; notes/theory.md §3.7 [RECON]"
+_SOURCE = (
+    "Siems et al. 2025, Thm 4 and §5 (S_4, A_5 ⊂ SO(3), n_h = 2) [DP-quote]; our construction of the "
+    "representations [RECON]"
+)
 
 
 def _two_reflections(spec: str, equal) -> tuple[int, int]:

@@ -1,5 +1,5 @@
 """Claims about single GH factors, the OGD step, the sub-step recurrence and the compact UT/WY form
-(notes/theory.md §7 items 1–4 and the UT identity and bounds the chunked kernels rely on)."""
+(Grazzi et al. 2025 §3; Siems et al. 2025 §3; and the UT identity and bounds the chunked kernels rely on)."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def product_norm_bound() -> Evidence:
     statement="With keys as rows of K, L = strictly_lower(diag(β)KKᵀ) and T = (I + L)⁻¹: "
     "G_{n_h}⋯G_1 = I − Kᵀ T diag(β) K (the UT/WY form of chunked kernels).",
     source="UT transform / WY representation of chunked DeltaNet kernels (Yang et al. 2024; fla "
-    "solve_tril; notes/kernels.md §chunk forward) [RECON]",
+    "solve_tril) [RECON]",
     method="symbolic",
 )
 def ut_identity() -> Evidence:
@@ -225,7 +225,7 @@ def _ut_rounding_errors(samples: int = 30) -> list[dict]:
     id="kernels.ut_bounds",
     statement="For unit keys and β ∈ [0, 2], below the diagonal T_ij = −β_i k_iᵀ G_{i−1}⋯G_{j+1} k_j, so "
     "|T_ij| ≤ β_i ≤ 2 and |(T diag β)_ij| ≤ 4; both bounds are attained (k_1 = k_2, β = 2).",
-    source="Bound on the UT-transform entries behind chunked kernels' stability (notes/kernels.md) [RECON]",
+    source="Bound on the UT-transform entries behind chunked kernels' stability [RECON]",
     method="numeric",
 )
 def ut_bounds() -> Evidence:

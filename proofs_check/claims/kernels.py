@@ -1,4 +1,4 @@
-"""Claims checked through the kernels (notes/theory.md §7 item 5)."""
+"""Claims checked through the kernels: their semantics is DeltaProduct's token map (Siems et al. 2025, §3)."""
 
 from __future__ import annotations
 
@@ -31,8 +31,7 @@ def _expected(q, k, v, beta, g, h0, n_h, scale):
     statement="Running the gated delta rule on the interleaved sub-step rows (gate at each token's first "
     "sub-step, query at its last) and keeping every n_h-th output equals Gated DeltaProduct with "
     "A = γ·G_{n_h}⋯G_1 and the ungated B.",
-    source="Siems et al. 2025, §3 and its kernel (fla chunk_gated_delta_product, interleaving) [DP-code]; "
-    "notes/theory.md §7 item 5",
+    source="Siems et al. 2025, §3 and its kernel (fla chunk_gated_delta_product, interleaving) [DP-code]",
     method="kernel",
 )
 def interleaved_kernel() -> Evidence:

@@ -1,4 +1,4 @@
-"""Claims about the spectra of GH products (notes/theory.md §7 items 6–11)."""
+"""Claims about the spectra of GH products (Grazzi et al. 2025, Proposition 1; Siems et al. 2025)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def _stereographic(x: np.ndarray, limit: int) -> list[sp.Rational]:
     id="grazzi.prop1.3.k3_counterexample",
     statement="For k = 3 factors with β ∈ [0, 1], non-real eigenvalues occur: the restriction k ≤ 2 in "
     "Proposition 1.3 cannot be dropped.",
-    source="Grazzi et al. 2025, Proposition 1.3 (k ≤ 2 restriction) [U]; counterexample notes/theory.md §7.7 [✔]",
+    source="Grazzi et al. 2025, Proposition 1.3 (k ≤ 2 restriction) [U]; our counterexample [✔]",
     method="symbolic",
 )
 def prop13_k3_counterexample() -> Evidence:
@@ -129,7 +129,7 @@ def prop13_modulus() -> Evidence:
     statement="For n_h = 2 with c = k₁ᵀk₂, τ = 2 − β₁ − β₂ + β₁β₂c², δ = (1−β₁)(1−β₂): A has non-real "
     "eigenvalues iff τ² < 4δ; this forces β₁, β₂ ∈ (1, 2] and 0 < |c| < 1.",
     source="Siems et al. 2025, spectral property of Householder products (P-spec (c)); exact criterion "
-    "derived in notes/theory.md §2B [RECON]",
+    "our derivation [RECON]",
     method="symbolic",
 )
 def nh2_criterion() -> Evidence:

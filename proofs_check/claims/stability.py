@@ -10,7 +10,7 @@ import torch
 
 from kernels import delta_product
 from proofs_check.registry import Evidence, claim
-from theory.precision import FORMATS, cast, cast_exact
+from theory.formats import FORMATS, cast, cast_exact
 from theory.sampling import gh_product_batch, random_betas, random_unit_keys
 
 
@@ -61,7 +61,7 @@ def state_growth() -> Evidence:
     statement="A unit key rounded to a format with unit roundoff u has |‖k̂‖² − 1| ≤ 2u + u², so the factor "
     "I − βk̂k̂ᵀ at β = 2 can expand: ‖I − 2k̂k̂ᵀ‖ − 1 = 2(‖k̂‖² − 1) ≤ 4u + 2u². Measured per format (and for "
     "keys normalised in the format's own arithmetic by torch).",
-    source="Stability issue (facts to get right); the rounding model of theory.precision (Higham 2002, §2.2) [RECON]",
+    source="Stability issue (facts to get right); the rounding model of theory.formats (Higham 2002, §2.2) [RECON]",
     method="numeric",
 )
 def normalized_key_expansion() -> Evidence:

@@ -81,7 +81,7 @@ def _cast(p, dtype):
 
 
 def test_recurrent_reference_matches_theory_token_map():
-    """Claim 5 of notes/theory.md §7 in its simplest form: the kernel semantics = DeltaProduct's (A, B)."""
+    """The interleaved-kernel claim in its simplest form: the kernel semantics = DeltaProduct's (A, B)."""
     gen = torch.Generator().manual_seed(3)
     n_h, kdim, vdim, tokens = 3, 4, 2, 6
     q = torch.randn(1, tokens, 1, kdim, generator=gen, dtype=torch.float64)
@@ -370,10 +370,10 @@ def test_triton_halves_the_chunk_where_shared_memory_is_short(monkeypatch):
     """On a GPU a kernel that needs more shared memory than there is fails to launch with OutOfResources;
     the backend then retries at half the chunk size, down to 16 rows, and remembers what fitted. Here the
     launch is simulated: sizes above 16 'do not fit'."""
-    from kernels import triton_backend
+    from kernels import triton_launch
 
-    errors = triton_backend.triton_kernels.triton.runtime.errors
-    monkeypatch.setattr(triton_backend, "_FITTING_CHUNK", {})
+    errors = triton_launch.triton.runtime.errors
+    monkeypatch.setattr(triton_launch, "FITTED_CHUNK_SIZES", {})
     tried = []
 
     def run(size):
@@ -383,26 +383,26 @@ def test_triton_halves_the_chunk_where_shared_memory_is_short(monkeypatch):
         return size
 
     q, v = torch.zeros(1, 4, 1, 128), torch.zeros(1, 8, 1, 128)
-    assert triton_backend._fitting(run, q, v, None, 64, backward=True) == 16
+    assert triton_launch.fit_chunk_size(run, q, v, None, 64, backward=True) == 16
     assert tried == [64, 32, 16]
     tried.clear()
-    assert triton_backend._fitting(run, q, v, None, 64, backward=True) == 16
+    assert triton_launch.fit_chunk_size(run, q, v, None, 64, backward=True) == 16
     assert tried == [16]  # remembered for this configuration
     tried.clear()
     with pytest.raises(errors.OutOfResources):
-        triton_backend._fitting(lambda size: run(size * 2), q, v, None, 64, backward=False)
+        triton_launch.fit_chunk_size(lambda size: run(size * 2), q, v, None, 64, backward=False)
     assert tried == [128, 64, 32]  # the forward has its own record, and 16 rows is the last try
 
 
 def test_tuning_changes_the_launch_not_the_result():
-    """kernels.triton_backend.tuning (the profiling knobs: key and value blocks and warps of each kernel, and where
+    """kernels.triton_launch.tuning (the profiling knobs: key and value blocks and warps of each kernel, and where
     the gated decays are formed) splits the work differently, which leaves the arithmetic as it was up to
     reassociated sums: o, the final state and every gradient agree with the default launch to float64 rounding.
     16-bit storage of the backward's intermediates and 16-bit operands of the products round them (fp16 inputs: the
     results move, by about fp16's unit roundoff); both are bf16's default at value blocks of 64 and neither at
     narrower ones, nor fp16's (its range), nor in the recurrent mode's backward; bad choices are refused by name,
     and so is 16-bit operands at the value and key blocks that Triton 3.6.0 miscompiles."""
-    from kernels import triton_backend
+    from kernels import triton_launch
 
     gen = torch.Generator().manual_seed(3)
     n_h, tokens, heads, kdim, vdim = 2, 11, 2, 40, 40  # 40: one block by default, three of 16 tuned
@@ -424,27 +424,28 @@ def test_tuning_changes_the_launch_not_the_result():
 
     default = run()
     # by default a gated launch has chunk_prep store the decays beside T (two C×C matrices), an ungated one T only
-    assert triton_backend._launch(q, v, g, n_h, 1.0, None, 16, False).mats == 2
-    assert triton_backend._launch(q, v, None, n_h, 1.0, None, 16, False).mats == 1
+    assert triton_launch.plan_launch(q, v, g, n_h, 1.0, None, 16, False).mats == 2
+    assert triton_launch.plan_launch(q, v, None, n_h, 1.0, None, 16, False).mats == 1
     choices = dict(bv=16, bk_prep=16, warps_prep=2, warps_walk=8, stages_walk=2, bk_grads=16, bv_grads=16,
                    warps_grads=2, keep_states=1, decays_in_prep=0)  # fmt: skip
-    with triton_backend.tuning(**choices):
+    with triton_launch.tuning(**choices):
         tuned = run()
-        launch = triton_backend._launch(q, v, g, n_h, 1.0, None, 16, False)
+        launch = triton_launch.plan_launch(q, v, g, n_h, 1.0, None, 16, False)
         assert all(getattr(launch, name) == value for name, value in choices.items()) and launch.mats == 1
-    assert triton_backend._launch(q, v, g, n_h, 1.0, None, 16, False).bk_grads == 64  # restored: _block(40)
+    restored = triton_launch.plan_launch(q, v, g, n_h, 1.0, None, 16, False)
+    assert restored.bk_grads == 64  # the default again: 40 rounded up to a power of two
     for a, b in zip(tuned, default):
         assert _rel(a, b) <= 1e-13  # float64: identical operations, at most reassociated sums
-    with triton_backend.tuning(store_bits=32, dot_bits=32):
+    with triton_launch.tuning(store_bits=32, dot_bits=32):
         half = run(torch.float16)  # fp32 products and storage
-    with triton_backend.tuning(store_bits=16, dot_bits=32):
+    with triton_launch.tuning(store_bits=16, dot_bits=32):
         stored = run(torch.float16)
     assert _rel(stored[0], half[0]) == 0 and _rel(stored[1], half[1]) == 0  # the forward passes only T (fp32)
     for a, b, ref in zip(stored[2:], half[2:], default[2:]):
         # the backward's u, y and chunk states rounded to fp16 (unit roundoff 2⁻¹¹ ≈ 4.9e-4) before each
         # use; the gradients move by about one unit roundoff (measured ≤ 1.3 u; bound 4 u)
         assert 0 < _rel(a, b) <= 4 * 2.0**-11 and _rel(a, ref) <= 4 * 2.0**-11
-    with triton_backend.tuning(store_bits=32, dot_bits=16):
+    with triton_launch.tuning(store_bits=32, dot_bits=16):
         rounded = run(torch.float16)
     for a, b, ref in zip(rounded, half, default):
         # every product's operands rounded to fp16 as well (2⁻¹¹ each): the same order of error as the
@@ -452,40 +453,40 @@ def test_tuning_changes_the_launch_not_the_result():
         assert 0 < _rel(a, b) <= 4 * 2.0**-11 and _rel(a, ref) <= 4 * 2.0**-11
     # bf16 at a value block of 64 defaults to both, with two pipeline stages in the walkers (and says so to
     # the error models); bf16 at a narrower value block, and fp16 at any, to neither
-    launch = triton_backend._launch(q.bfloat16(), v.bfloat16(), g, n_h, 1.0, None, 16, False)
+    launch = triton_launch.plan_launch(q.bfloat16(), v.bfloat16(), g, n_h, 1.0, None, 16, False)
     assert (launch.bv, launch.store_bits, launch.dot_bits, launch.stages_walk) == (64, 16, 16, 2)
-    assert triton_backend.operand_format(torch.bfloat16, kdim, vdim) == "bfloat16"
-    narrow = triton_backend._launch(q.bfloat16(), v[..., :16].bfloat16(), g, n_h, 1.0, None, 16, False)
+    assert triton_launch.operand_format(torch.bfloat16, kdim, vdim) == "bfloat16"
+    narrow = triton_launch.plan_launch(q.bfloat16(), v[..., :16].bfloat16(), g, n_h, 1.0, None, 16, False)
     assert (narrow.bv, narrow.store_bits, narrow.dot_bits, narrow.stages_walk) == (16, 32, 32, 1)
-    assert triton_backend.operand_format(torch.bfloat16, kdim, 16) == "tf32"
-    launch = triton_backend._launch(q.half(), v.half(), g, n_h, 1.0, None, 16, False)
+    assert triton_launch.operand_format(torch.bfloat16, kdim, 16) == "tf32"
+    launch = triton_launch.plan_launch(q.half(), v.half(), g, n_h, 1.0, None, 16, False)
     assert (launch.bv, launch.store_bits, launch.dot_bits, launch.stages_walk) == (64, 32, 32, 1)
-    assert triton_backend.operand_format(torch.float16, kdim, vdim) is None
+    assert triton_launch.operand_format(torch.float16, kdim, vdim) is None
     assert all(_rel(a, b) == 0 for a, b in zip(run(torch.float16), half))
-    with triton_backend.tuning(store_bits=16, dot_bits=16):
+    with triton_launch.tuning(store_bits=16, dot_bits=16):
         both = run(torch.float16)
     assert all(_rel(a, ref) <= 4 * 2.0**-11 for a, ref in zip(both, default))
     # the recurrent mode's (chunked) backward keeps fp32 products and storage
     recurrent = run(torch.float16, "recurrent")
-    with triton_backend.tuning(store_bits=32, dot_bits=32):
+    with triton_launch.tuning(store_bits=32, dot_bits=32):
         assert all(_rel(a, b) == 0 for a, b in zip(run(torch.float16, "recurrent"), recurrent))
-    with triton_backend.tuning(store_bits=16, dot_bits=16):
+    with triton_launch.tuning(store_bits=16, dot_bits=16):
         assert all(_rel(a, b) > 0 for a, b in zip(run(torch.float16, "recurrent")[2:], recurrent[2:]))
     with pytest.raises(ValueError, match="tuning: expected some of"):
-        with triton_backend.tuning(bk=16):
+        with triton_launch.tuning(bk=16):
             pass
     with pytest.raises(ValueError, match="value blocks at least 16"):
-        with triton_backend.tuning(bk_grads=8):
+        with triton_launch.tuning(bk_grads=8):
             pass
     with pytest.raises(ValueError, match="store_bits and dot_bits 16 or 32"):
-        with triton_backend.tuning(dot_bits=8):
+        with triton_launch.tuning(dot_bits=8):
             pass
     wide = torch.zeros(1, 1, 1, 128, dtype=torch.float16)
     with pytest.raises(ValueError, match="dot_bits=16 with a value block bv=32 < 64 at a key block of 128"):
-        with triton_backend.tuning(dot_bits=16, bv=32):
-            triton_backend._launch(wide, wide, None, 1, 1.0, None, 64, False)
+        with triton_launch.tuning(dot_bits=16, bv=32):
+            triton_launch.plan_launch(wide, wide, None, 1, 1.0, None, 64, False)
     with pytest.raises(ValueError, match="keep_states and decays_in_prep 0 or 1"):
-        with triton_backend.tuning(keep_states=2):
+        with triton_launch.tuning(keep_states=2):
             pass
 
 
@@ -493,10 +494,10 @@ def test_tuning_changes_the_launch_not_the_result():
 def launched(monkeypatch):
     """Every launch of one of our Triton kernels, recorded as (kernel name, keywords that are not its
     parameters) before it runs."""
-    from kernels import triton_kernels
+    from kernels import triton_chunk
 
     record = []
-    kind = type(triton_kernels.chunk_prep)  # JITFunction on a GPU, InterpretedFunction in the interpreter
+    kind = type(triton_chunk.chunk_prep)  # JITFunction on a GPU, InterpretedFunction in the interpreter
     original = kind.__getitem__
 
     def getitem(self, grid):
@@ -567,10 +568,10 @@ def test_equal_length_chunk_layout_is_the_varlen_one(batch, tokens, n_h, chunk_s
     """Sequences of equal length are laid out on the device without reading lengths on the host; the
     layout must be the one cu_seqlens = (0, T, 2T, …) gives: each sequence's first chunk, and (sequence,
     chunk within it) of every chunk in order."""
-    from kernels.triton_backend import _chunk_layout
+    from kernels.triton_launch import chunk_layout
 
     cu = torch.arange(batch + 1) * tokens
-    fixed, varlen = (_chunk_layout(batch, tokens, n_h, c, chunk_size, "cpu") for c in (None, cu))
+    fixed, varlen = (chunk_layout(batch, tokens, n_h, c, chunk_size, "cpu") for c in (None, cu))
     per = -(-tokens * n_h // chunk_size)  # chunks of one sequence
     assert fixed[0].tolist() == varlen[0].tolist() == [b * per for b in range(batch + 1)]
     assert fixed[1].tolist() == varlen[1].tolist() == [[b, c] for b in range(batch) for c in range(per)]

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from proofs_check.stability import run_products
-from theory.precision import (
+from proofs_check.studies.products import run_products
+from theory.error_models import (
     factor_error_bound,
     factor_error_estimate,
     product_error_bound,
@@ -44,7 +44,8 @@ def test_bad_study_arguments_are_refused():
         run_products(0)
     with pytest.raises(ValueError, match="formats"):
         run_products(5, formats=("float8",))
-    from proofs_check.stability import run_constructions, run_kernels
+    from proofs_check.studies.constructions import run_constructions
+    from proofs_check.studies.kernels import run_kernels
 
     with pytest.raises(ValueError, match="max_length"):
         run_constructions(0)
@@ -65,7 +66,7 @@ def test_cli_writes_json_and_plot(tmp_path):
 def test_kernels_study_small(monkeypatch):
     """A reduced grid: the op-by-op bf16 reference is far less accurate than our fp32-accumulating kernel,
     every error is finite and below 10× the probabilistic model."""
-    import proofs_check.stability as study
+    import proofs_check.studies.kernels as study
 
     monkeypatch.setattr(study, "KERNEL_BETAS", {"[0, 2]": (0.0, 2.0)})
     monkeypatch.setattr(study, "KERNEL_GATES", ("with -inf",))
@@ -81,7 +82,7 @@ def test_kernels_study_small(monkeypatch):
 
 def test_constructions_study_first_errors_respect_the_worst_case_safe_length(monkeypatch):
     """The worst-case model guarantees a safe length: a first wrong decode can only come after it."""
-    import proofs_check.stability as study
+    import proofs_check.studies.constructions as study
 
     monkeypatch.setattr(study, "CONSTRUCTION_PROGRAMS", (("A5 SO(3)", "A5", "orthogonal"), ("parity", "Z2", "scalar")))
     monkeypatch.setattr(study, "CONSTRUCTION_LAYERED", (("Z5 2 layers", "Z5", 2),))
@@ -106,7 +107,7 @@ def test_check_kernel_passes_a_correct_kernel_and_flags_a_wrong_one(monkeypatch)
     returns NaN is flagged everywhere."""
     import functools
 
-    import proofs_check.stability as study
+    import proofs_check.studies.kernels as study
     from kernels import delta_product
 
     monkeypatch.setattr(study, "KERNEL_GATES", ("none",))
@@ -137,14 +138,14 @@ def test_check_kernel_passes_a_correct_kernel_and_flags_a_wrong_one(monkeypatch)
 def test_products_study_records_overflow_instead_of_crashing(monkeypatch):
     """Keys of norm 2 with β = 2 expand by |1 − 2·4| = 7 per factor: fp16 overflows (max 65,504) within six
     factors and must be reported as inf with its batch members counted, while float32 stays finite."""
-    import proofs_check.stability as study
+    import proofs_check.studies.products as study
 
     def expanding(self, steps):
         keys = np.zeros((steps, self.batch, self.dim))
         keys[..., 0] = 2.0
         return keys, np.full((steps, self.batch), 2.0)
 
-    monkeypatch.setattr(study._Factors, "block", expanding)
+    monkeypatch.setattr(study.Factors, "block", expanding)
     monkeypatch.setattr(study, "SETTINGS", ("reflections",))
     rows = study.run_products(10, formats=("float16", "float32"), dim=4, batch=3)
     fp16 = {r["length"]: r for r in rows if r["format"] == "float16"}
@@ -154,12 +155,12 @@ def test_products_study_records_overflow_instead_of_crashing(monkeypatch):
 
 
 def test_the_gpu_kernel_verdict_plan_runs_in_small_form(tmp_path):
-    """proofs_check.kernel_verdict on the CPU (quick: D = 16 and 8, T = 64, our kernel in the interpreter, fp32):
+    """proofs_check.studies.verdict on the CPU (quick: D = 16 and 8, T = 64, our kernel in the interpreter, fp32):
     gradients within fp32 rounding of float64 autograd (√(sub-steps)·u ≈ 7e-7 for 128 sub-steps; bound 1e-5)
     and within their model, and the growing state of section D exact (its entries are integers, exact in
     fp32), none suspect, while a gradient 30× its model or NaN is; the
     report and the plot are written, and bad arguments are refused before any measurement."""
-    from proofs_check import kernel_verdict
+    from proofs_check.studies import verdict as kernel_verdict
 
     seen = []
     rows = kernel_verdict.run("cpu", quick=True, sections=("C", "D"), on_row=seen.append)
@@ -192,8 +193,9 @@ def test_kernel_models_add_the_per_chunk_rounding_where_a_kernel_makes_one():
     calls (tf32x3); o adds the dtype's rounding (u/√3). A forgetting run (mean-square contraction c < 1 per
     sub-step) counts only the roundings it remembers: effective_steps of the sub-steps under c and of the
     chunks under c^C."""
-    from proofs_check.stability import kernel_models, kernel_operands
-    from theory.precision import FORMATS, effective_steps, product_error_estimate
+    from proofs_check.studies.kernels import kernel_models, kernel_operands
+    from theory.error_models import effective_steps, product_error_estimate
+    from theory.formats import FORMATS
 
     fp32 = product_error_estimate("float32", 2048)
     assert kernel_models("reference", "bfloat16", 2048) == (product_error_estimate("bfloat16", 2048),) * 2

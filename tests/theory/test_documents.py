@@ -15,7 +15,6 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from theory.constructions import Program, compile_group
 from theory.documents import (
     MAX_DEPTH,
     MAX_DIGITS,
@@ -26,7 +25,7 @@ from theory.documents import (
     read_document,
     sign,
 )
-from theory.layered import compile_layers
+from theory.programs import Program, compile_group, compile_layers
 
 ONE_LAYER = ("Z2", "S3", "A4", "S4", "A5", "Z5", "Z7", "Z9", "Z12", "Z16", "D5", "D7", "D8", "D9", "A4xZ3", "D24")
 LAYERED = (("Z5", 2), ("Z12", 2), ("D4", 2), ("D7", 2), ("S3", 3), ("S4", 4))
@@ -183,7 +182,8 @@ def test_the_injection_of_the_issue_through_program_json_runs_nothing(tmp_path, 
     """The reproduction of the issue: a key holding Python that sympify evaluated (it created a file)."""
     monkeypatch.chdir(tmp_path)
     doc = json.loads(compile_group("S3").to_json())
-    doc["keys"][1][0][0] = "__import__('os').system('touch owned')*0+" + doc["keys"][1][0][0]
-    with pytest.raises(DocumentError, match=r"^keys\[1\]\[0\]\[0\]: expected an exact number"):
+    keys = doc["layers"][0]["keys"]
+    keys[1][0][0] = "__import__('os').system('touch owned')*0+" + keys[1][0][0]
+    with pytest.raises(DocumentError, match=r"^layers\[0\].keys\[1\]\[0\]\[0\]: expected an exact number"):
         Program.from_json(json.dumps(doc))
     assert not Path("owned").exists()

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save_file
 
-from theory import tensors
-from theory.constructions import Program, compile_group, prove_program
 from theory.documents import DocumentError
-from theory.layered import LayeredProgram, compile_layers
+from theory.programs import Program, compile_group, compile_layers, prove, tensors
+
+LEGACY = Path(__file__).parent / "legacy"
 
 SENTINEL = "__import__('os').system('touch owned')*0+1"
 
@@ -49,7 +49,9 @@ def _doc(program) -> dict:
 
 
 def _one_layer_refusal(edit, match):
-    doc = _doc(compile_group("S3"))
+    """A refusal of an edited ``deltaproof.program/1`` document (the one-layer format written before one IR
+    held every program), from the committed file of that format."""
+    doc = json.loads((LEGACY / "S3.program.json").read_text())
     edit(doc)
     with pytest.raises(DocumentError, match=match):
         Program.from_json(json.dumps(doc))
@@ -73,7 +75,9 @@ def _one_layer_refusal(edit, match):
         (lambda d: d["betas"][1].__setitem__(0, "1"), "^program: the exact proof .* fails: symbol 1: the factor"),
         (lambda d: d.__setitem__("extra", 1), "^extra: unknown field"),
         (lambda d: d.pop("readouts"), "^readouts: missing"),
-        (lambda d: d.__setitem__("format", "deltaproof.layered/1"), "^format: expected one of deltaproof.program/1"),
+        (lambda d: d.__setitem__("format", "deltaproof.layered/1"), "^construction: missing"),
+        (lambda d: d.__setitem__("format", "other"), "^format: expected one of deltaproof.program/2, "
+                                                     "deltaproof.program/1, deltaproof.layered/1"),  # fmt: skip
     ],
 )
 def test_one_layer_files_are_validated_and_reproved(edit, match):
@@ -84,7 +88,7 @@ def _layered_refusal(program, edit, match):
     doc = _doc(program)
     edit(doc)
     with pytest.raises(DocumentError, match=match):
-        LayeredProgram.from_json(json.dumps(doc))
+        Program.from_json(json.dumps(doc))
 
 
 @pytest.mark.parametrize(
@@ -109,6 +113,35 @@ def test_layered_files_are_validated_and_reproved(edit, match):
     _layered_refusal(compile_layers("Z5", layers=2), edit, match)
 
 
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda d: d["layers"][0]["values"][1].__setitem__(0, "1"), "^program: the exact proof .* zero values"),
+        (lambda d: d.__setitem__("decoder", d["decoder"][::-1]), "^program: the exact proof .* readout g to element g"),
+        (lambda d: d["layers"][0].__setitem__("dim", 2), r"^layers\[0\].keys\[0\]\[0\]: expected a list of 2"),
+        (lambda d: d.__setitem__("layers", d["layers"] * 2), "^layers: expected one layer of dimension 3 for a "
+                                                             "permutation program"),  # fmt: skip
+        (lambda d: d.__setitem__("construction", "orthogonal"), "^construction: no built-in orthogonal "
+                                                                "representation for S3"),  # fmt: skip
+    ],
+)
+def test_one_layer_programs_in_the_current_format_are_validated_and_reproved(edit, match):
+    _layered_refusal(compile_group("S3"), edit, match)
+
+
+@pytest.mark.parametrize("path", sorted(LEGACY.glob("*")), ids=lambda p: p.name)
+def test_files_written_before_the_one_ir_still_load(path):
+    """Every program file committed in the two formats written before one IR held every program (and two
+    safetensors files whose metadata holds them) loads, re-proves, and equals today's compilation of the
+    same group and depth (the theorem text aside, whose citations changed)."""
+    program = tensors.load(path) if path.suffix == ".safetensors" else Program.from_json(path.read_text())
+    spec, _, depth = path.name.split(".")[0].partition("_L")
+    today = compile_layers(spec, layers=int(depth)) if depth else compile_group(spec)
+    assert (program.group, program.construction, program.layers, program.decoder) == (
+        today.group, today.construction, today.layers, today.decoder)  # fmt: skip
+    assert Program.from_json(program.to_json()) == program
+
+
 INJECTIONS = [SENTINEL, "lambda: 0", "(1).__class__", "sqrt.__globals__", "2**2**2**30", "9" * 5000, "x+y"]
 
 
@@ -119,14 +152,14 @@ def test_injections_through_every_loader_fail_by_name_and_run_nothing(text, tmp_
     from proofs_check.cli import main
 
     monkeypatch.chdir(tmp_path)
-    one, layered = _doc(compile_group("S3")), _doc(compile_layers("Z3", layers=2))
+    one, layered = json.loads((LEGACY / "S3.program.json").read_text()), _doc(compile_layers("Z3", layers=2))
     one["keys"][1][0][0] = text
     layered["layers"][1]["keys"][2][0][1] = text
     field = r"^keys\[1\]\[0\]\[0\]: expected an exact number"
     with pytest.raises(DocumentError, match=field):
         Program.from_json(json.dumps(one))
     with pytest.raises(DocumentError, match=r"^layers\[1\].keys\[2\]\[0\]\[1\]: expected an exact number"):
-        LayeredProgram.from_json(json.dumps(layered))
+        Program.from_json(json.dumps(layered))
     save_file(tensors.tensors(compile_group("S3")), "p.safetensors", metadata={"program": json.dumps(one)})
     with pytest.raises(DocumentError, match=field):
         tensors.load("p.safetensors")
@@ -137,7 +170,7 @@ def test_injections_through_every_loader_fail_by_name_and_run_nothing(text, tmp_
 
 def test_block_programs_are_validated_and_reproved_by_blocks():
     program = compile_layers("S3", layers=3)
-    assert LayeredProgram.from_json(program.to_json()) == program
+    assert Program.from_json(program.to_json()) == program
     _layered_refusal(program, lambda d: d["layers"][1]["values"][2].__setitem__(0, "7"),
                      "^program: the exact proof .* fails: buffer: symbol")  # fmt: skip
     _layered_refusal(program, lambda d: d.__setitem__("decoder_layers", [0, 0, 2]),
@@ -149,7 +182,7 @@ def test_planar_programs_the_old_prover_could_not_prove_now_prove_and_load(spec)
     """O(2) programs of Z_m and D_m are mirror pairs whose products are decided on angle labels; before,
     the Cartan–Dieudonné keys of Z_9 and Z_16 defeated sympy's simplification and their proofs failed."""
     program = compile_group(spec)
-    assert prove_program(program).holds
+    assert prove(program).holds
     assert Program.from_json(program.to_json()) == program
 
 
@@ -160,9 +193,9 @@ def test_safetensors_files_are_validated(tmp_path):
     assert tensors.load(path) == program
     arrays = tensors.tensors(program)
     doc = _doc(program)
-    doc["keys"][1][0][0] = SENTINEL
+    doc["layers"][0]["keys"][1][0][0] = SENTINEL
     save_file(arrays, str(path), metadata={"program": json.dumps(doc)})
-    with pytest.raises(DocumentError, match=r"^keys\[1\]\[0\]\[0\]: expected an exact number"):
+    with pytest.raises(DocumentError, match=r"^layers\[0\].keys\[1\]\[0\]\[0\]: expected an exact number"):
         tensors.load(path)
     save_file(arrays, str(path), metadata={"program": "{"})
     with pytest.raises(DocumentError, match="^metadata.program: expected JSON"):
@@ -224,16 +257,15 @@ def test_mutated_program_files_load_and_prove_or_fail_by_name(name, data, tmp_pa
         except (KeyError, IndexError, TypeError):
             continue  # an earlier mutation removed this path
     text = json.dumps(doc)
-    loader = LayeredProgram.from_json if isinstance(program, LayeredProgram) else Program.from_json
     with time_limit(60):
-        for load in (lambda: loader(text), lambda: _through_safetensors(program, text)):
+        for load in (lambda: Program.from_json(text), lambda: _through_safetensors(program, text)):
             try:
                 loaded = load()
             except DocumentError as err:
                 assert str(err).split(":")[0] == err.field and err.field, err
                 continue
             assert type(loaded) is type(program)
-            assert loader(loaded.to_json()) == loaded  # what loads writes back and loads again
+            assert Program.from_json(loaded.to_json()) == loaded  # what loads writes back and loads again
     assert not Path("owned").exists()
 
 

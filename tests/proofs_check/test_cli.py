@@ -25,10 +25,9 @@ from hypothesis import strategies as st
 
 from proofs_check import cli
 from proofs_check.command import json_text
-from theory import tensors
-from theory.constructions import compile_group
+from theory.programs import compile_group, tensors
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _strict_json(text: str):
@@ -291,7 +290,7 @@ def test_fuzzed_command_lines_succeed_with_json_or_fail_with_one_line(argv, tmp_
         Path("prog.json").write_text(compile_group("S3").to_json())
         tensors.save(compile_group("D4"), "prog.safetensors")
         bad = json.loads(compile_group("S3").to_json())
-        bad["keys"][1][0][0] = "__import__('os').system('touch owned')*0+1"
+        bad["layers"][0]["keys"][1][0][0] = "__import__('os').system('touch owned')*0+1"
         Path("bad.json").write_text(json.dumps(bad))
         before = _files(root)
         code, out, err = run(argv, seconds=120)

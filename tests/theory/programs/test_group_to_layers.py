@@ -8,22 +8,11 @@ import json
 import numpy as np
 import pytest
 import sympy as sp
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proofs_check.simulate import random_words, simulate
-from theory.constructions import compile_group
-from theory.groups import parse_group
-from theory.layered import (
-    LayeredProgram,
-    block_period,
-    compile_layers,
-    lookup_table_size,
-    planar_lemma,
-    prove,
-    prove_blocks,
-)
+from theory.groups import parse_group, planar_lemma
+from theory.programs import Program, block_period, compile_group, compile_layers, lookup_table_size, prove, prove_blocks
 
 
 def test_the_planar_reflection_lemma_holds_symbolically():
@@ -78,10 +67,10 @@ def test_the_prover_finds_broken_programs():
 def test_json_round_trip_is_exact(spec):
     program = compile_layers(spec, layers=2)
     text = program.to_json()
-    assert json.loads(text)["format"] == "deltaproof.layered/1"
-    assert LayeredProgram.from_json(text) == program
-    with pytest.raises(ValueError, match="deltaproof.layered/1"):
-        LayeredProgram.from_json(json.dumps({"format": "other"}))
+    assert json.loads(text)["format"] == "deltaproof.program/2"
+    assert Program.from_json(text) == program
+    with pytest.raises(ValueError, match="deltaproof.layered/1"):  # the formats it reads are listed
+        Program.from_json(json.dumps({"format": "other"}))
 
 
 def test_groups_and_depths_without_a_construction_are_refused():
@@ -91,85 +80,20 @@ def test_groups_and_depths_without_a_construction_are_refused():
         compile_layers("Z3", layers=2, n_h=0)
 
 
-@pytest.mark.parametrize("spec", ["Z7", "D5"])
-def test_long_words_through_the_float64_reference_kernel(spec):
-    program = compile_layers(spec, layers=2)
-    run = simulate(program, random_words(parse_group(spec).order, 1, 10_000, seed=2))
-    assert run.accuracy == 1.0 and run.first_error is None
-    # float64: 10⁴ steps of O(1) roundings each, far inside the margins (≥ 0.15)
-    assert run.max_state_error < 1e-9
-
-
-@pytest.mark.parametrize("spec", ["Z5", "D4"])
-def test_every_layer_runs_through_the_triton_kernel(spec):
-    program = compile_layers(spec, layers=2)
-    run = simulate(program, random_words(parse_group(spec).order, 1, 500, seed=3), dtype=torch.float32,
-                   backend="triton")  # fmt: skip
-    assert run.accuracy == 1.0
-    # fp32: 500 steps × a few roundings of u = 6e-8 on unit vectors
-    assert run.max_state_error < 500 * 8 * 6e-8
-
-
-def test_decoding_uses_the_kernel_outputs(monkeypatch):
-    """Perturbing what the kernel returns must change the decode: nothing is recomputed beside it."""
-    import proofs_check.simulate as sim
-
-    program = compile_layers("Z3", layers=2)
-    words = random_words(3, 1, 50, seed=1)
-    real = sim._kernel_states
-    monkeypatch.setattr(sim, "_kernel_states", lambda *a: -real(*a))
-    run = simulate(program, words)
-    assert run.accuracy < 1.0 and run.first_error is not None and np.isfinite(run.max_state_error)
-    # per position: one word, so each entry is 0 or 1; the first wrong position is the first 0
-    by_position = run.accuracy_by_position
-    assert by_position.shape == (50,) and set(np.unique(by_position)) <= {0.0, 1.0}
-    assert int(np.argmin(by_position)) == run.first_error and by_position.mean() == run.accuracy
-
-
-def test_a_non_finite_upper_layer_shows_in_the_state_error(monkeypatch):
-    """A layer whose kernel outputs turn NaN (a blown-up state) must not vanish from max_state_error
-    behind the exact layers below it (Python's max(0.0, nan) is 0.0)."""
-    import proofs_check.simulate as sim
-
-    program = compile_layers("D4", layers=2)
-    words = random_words(8, 1, 40, seed=2)
-    real = sim._kernel_states
-    calls = []
-
-    def second_layer_nan(*args):
-        calls.append(1)
-        states = real(*args)
-        return np.full_like(states, np.nan) if len(calls) == 2 else states
-
-    monkeypatch.setattr(sim, "_kernel_states", second_layer_nan)
-    assert np.isnan(simulate(program, words).max_state_error)
-
-
-def test_cli_simulate_two_layers(tmp_path):
-    from proofs_check.cli import main
-
-    out = tmp_path / "z3.json"
-    args = ["simulate", "--group", "Z3", "--nh", "1", "--layers", "2", "--length", "2000", "--json", str(out)]
-    assert main(args) == 0
-    result = json.loads(out.read_text())
-    assert result["layers"] == 2 and result["n_h"] == [1, 1] and result["state_dim"] == [1, 2]
-    assert result["rep"] == "thm6" and "Theorem 6" in result["theorem"] and result["accuracy"] == 1.0
-
-
 @pytest.mark.parametrize(
     "build", [lambda: compile_layers("D5", layers=2), lambda: compile_group("A4", rep="orthogonal")]
 )
 def test_safetensors_round_trip_is_exact_and_checked(tmp_path, build):
     from safetensors.numpy import load_file, save_file
 
-    from theory import tensors
+    from theory.programs import tensors
 
     program = build()
     path = tmp_path / "program.safetensors"
     tensors.save(program, path)
     assert tensors.load(path) == program
     arrays = load_file(str(path))
-    first = program.layers[0] if isinstance(program, LayeredProgram) else program
+    first = program.layers[0]
     assert arrays["layer0.keys"].dtype == np.float64
     assert arrays["layer0.keys"].shape == (len(first.keys), first.n_h, first.dim)
     assert np.array_equal(arrays["layer0.readouts"], np.array(first.readouts, dtype=object).astype(float))
@@ -197,11 +121,11 @@ def test_symmetric_programs_have_the_theorems_shape(layers, n_h):
     assert buffer.dim == block_period(4) == 8 and swap.dim == 4
     assert all(b == (1,) for b in buffer.betas)  # projections: eigenvalue 0 on the written slot
     assert all(b in ((0,), (2,)) for b in swap.betas)
-    assert LayeredProgram.from_json(program.to_json()) == program
+    assert Program.from_json(program.to_json()) == program
 
 
 def test_symmetric_refusals_cite_the_theorem():
-    from theory.constructions import BudgetError
+    from theory.programs import BudgetError
 
     with pytest.raises(BudgetError, match="Theorem 2"):
         compile_layers("S4", layers=3, n_h=1)
@@ -214,37 +138,12 @@ def test_symmetric_refusals_cite_the_theorem():
 @pytest.mark.parametrize("layers", [3, 4])
 def test_s3_programs_are_proved_and_a_broken_swap_layer_is_caught(layers):
     program = compile_layers("S3", layers=layers)
-    proof = prove(program)
+    proof = prove(program, method="search")
     assert proof.holds and proof.states > 1000  # buffers of the last 4 tokens × counters × products
     *below, swap = program.layers
     wrong = dataclasses.replace(swap, keys=(swap.keys[0], swap.keys[2], swap.keys[1], swap.keys[3]))
-    broken = prove(dataclasses.replace(program, layers=(*below, wrong)))
+    broken = prove(dataclasses.replace(program, layers=(*below, wrong)), method="search")
     assert not broken.holds and "decodes to" in broken.failure
-
-
-@pytest.mark.parametrize("spec, layers", [("S4", 3), ("S5", 4)])
-def test_symmetric_programs_through_the_float64_reference(spec, layers):
-    program = compile_layers(spec, layers=layers)
-    run = simulate(program, random_words(parse_group(spec).order, 1, 3000, seed=4))
-    assert run.accuracy == 1.0 and run.max_state_error < 1e-9
-
-
-def test_symmetric_program_through_the_triton_kernel():
-    program = compile_layers("S3", layers=3)
-    run = simulate(program, random_words(6, 1, 200, seed=5), dtype=torch.float32, backend="triton")
-    # fp32: integer buffer entries ≤ 6 and unit rotations, 200 steps of a few roundings of u = 6e-8
-    assert run.accuracy == 1.0 and run.max_state_error < 200 * 8 * 6e-8 * 6
-
-
-def test_cli_simulate_symmetric_reports_the_table_size(tmp_path):
-    from proofs_check.cli import main
-
-    out = tmp_path / "s4.json"
-    assert main(["simulate", "--group", "S4", "--layers", "4", "--length", "500", "--json", str(out)]) == 0
-    result = json.loads(out.read_text())
-    assert result["n_h"] == [1, 1, 1, 1] and result["state_dim"] == [1, 2, 8, 4] and result["accuracy"] == 1.0
-    assert result["lookup_table_size"] == 8 * 24**8
-    assert main(["simulate", "--group", "S4", "--layers", "3", "--nh", "1", "--length", "5"]) == 3
 
 
 @pytest.mark.parametrize("spec", ["S3", "S4", "S5"])
@@ -266,17 +165,3 @@ def test_the_block_proof_finds_broken_programs():
     slow = dataclasses.replace(counter, keys=tuple((k[0], k[0]) for k in counter.keys))  # the identity: no count
     assert "counter" in prove_blocks(dataclasses.replace(program, layers=(slow, buffer, swap))).failure
     assert not prove_blocks(compile_layers("Z5", layers=2)).holds
-
-
-@pytest.mark.parametrize("backend, dtype, length", [("reference", torch.float32, 3000), ("triton", torch.float16, 64)])
-def test_padding_the_state_width_changes_nothing(backend, dtype, length):
-    """Zero coordinates and heads added to reach a common width leave every read-out state as it was: the
-    padded keys, queries and initial state are 0 there, so they only add exact zeros to the kernel's sums."""
-    for spec, program in (("D4", compile_layers("D4", layers=2)), ("S3", compile_group("S3", rep="permutation"))):
-        words = random_words(parse_group(spec).order, 2, length, seed=5)
-        plain = simulate(program, words, dtype=dtype, backend=backend)
-        wide = simulate(program, words, dtype=dtype, backend=backend, width=8)
-        assert wide.first_error == plain.first_error and wide.accuracy == plain.accuracy
-        assert wide.max_state_error == pytest.approx(plain.max_state_error, rel=1e-6, abs=1e-6)
-    with pytest.raises(ValueError, match="width: expected a positive integer"):
-        simulate(program, words, width=0)

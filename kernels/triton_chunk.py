@@ -1,0 +1,296 @@
+"""Our chunked Triton kernels for (gated) DeltaProduct: the UT/WY forward and the backward.
+
+The chunked algorithm is :func:`kernels.reference.chunked`'s. Per chunk of C interleaved sub-step
+rows with local log-gates γ_r: decays D[r, s] = Σ_{s<t≤r} γ_t by a column-wise cumulative sum (a −inf
+gate zeroes every pair across it without NaN), A = strictly_lower(β_r k_rᵀk_s e^{D[r,s]}), T = (I + A)⁻¹;
+then u = T(β ⊙ (V − Γ ⊙ K S)) (= U − W S with W = T(βΓ ⊙ K), U = T(β ⊙ V), which are never formed),
+o = scale(Γ ⊙ Q S + (QKᵀ ⊙ e^D) u), S ← Γ_C S + (e^{D[C,·]} ⊙ K)ᵀ u. Only the state recurrence is
+sequential:
+
+* ``chunk_prep`` — one program per (chunk, head), all in parallel: A and T by block forward substitution
+  over 16×16 blocks (T is kept for the backward).
+* ``chunk_fwd`` — one program per (sequence × head, block of value columns), walking its chunks in
+  order: u, o, the state (and, for the backward, the state at every chunk start and u).
+* ``chunk_bwd_states`` — the same programs walking the chunks in reverse: the state gradient dS at every
+  chunk end and y = Tᵀ du (du = ∂L/∂u).
+* ``chunk_bwd_dqk`` — one program per (chunk, head, block of key columns), in parallel: dq, dk and the
+  block's shares of dβ and dg, from the chunk's S₀, dS₁, u and y (dA = −y uᵀ needs no key block but its own).
+* ``chunk_bwd_dv`` — one program per (chunk, head): dv = β ⊙ y, dβ and dg.
+
+The sequential kernels form their C×C decays and scores QKᵀ ⊙ e^D per chunk, next to the recurrence
+(they do not depend on the state), or, with MATS = 2, read the decays that chunk_prep stored beside T.
+Precision and the shared device functions: :mod:`kernels.triton_common`. Import this module lazily: it
+defines the kernels at import, after :func:`kernels.runtime.load_triton` has switched the interpreter on
+where there is no GPU.
+"""
+
+from __future__ import annotations
+
+from kernels.runtime import load_triton
+
+triton = load_triton()
+import triton.language as tl  # noqa: E402  (after load_triton: the interpreter must be chosen first)
+
+from kernels.triton_common import (  # noqa: E402
+    chunk_of,
+    chunk_ptrs,
+    decay_matrix,
+    decay_vectors,
+    decays,
+    dot,
+    input_dot,
+    inverse_in_blocks,
+    last,
+    last_row,
+    load_row_block,
+    parts_ptrs,
+    rows,
+    sequence,
+    state_ptrs,
+    store_row_block,
+)
+
+__all__ = ["chunk_prep", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
+
+
+@triton.jit
+def chunk_prep(
+    k, beta, g, cu, chunk_map, t_buf,
+    T, H: tl.constexpr, K: tl.constexpr, NH: tl.constexpr,
+    C: tl.constexpr, BK: tl.constexpr, HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr,
+    PRECISION: tl.constexpr, INV_PRECISION: tl.constexpr, MATS: tl.constexpr,
+):  # fmt: skip
+    """T = (I + A)⁻¹ of one chunk (:func:`inverse_in_blocks`) into ``t_buf`` [chunks, H, MATS, C, C], with
+    A = strictly_lower(β_r (k_rᵀk_s) E_rs) and the Gram matrix summed over blocks of BK key columns; the
+    decays E beside it if MATS = 2."""
+    i_c, i_h = tl.program_id(0), tl.program_id(1)
+    i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
+    ti = tl.arange(0, C)
+    flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, end, T, ti, H, NH)
+    bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
+    e, from_start = decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
+    gram = tl.zeros((C, C), dtype=ACC)
+    for i_k in range(0, tl.cdiv(K, BK)):
+        ck = i_k * BK + tl.arange(0, BK)
+        kc = load_row_block(k, flat, ck, valid, ck < K, K)
+        gram += input_dot(kc, tl.trans(kc), ACC, PRECISION)
+    a = tl.where(ti[:, None] > ti[None, :], bc[:, None] * gram * e, 0.0).to(ACC)
+    inverse_in_blocks(t_buf + ((i_c * H + i_h) * MATS).to(tl.int64) * C * C, a, ti, C, INV_PRECISION, ACC)
+    if MATS == 2:
+        tl.store(chunk_ptrs(t_buf, i_c, i_h, 1, ti, H, MATS, C), e)
+
+
+@triton.jit
+def chunk_fwd(
+    q, k, v, beta, t_in, g, h0, o, ht, cu, snaps, u_out, chunk_offsets,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
+    C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
+    STORE_O: tl.constexpr, STORE_SNAPS: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    DOT: tl.constexpr, MATS: tl.constexpr,
+):  # fmt: skip
+    """The state recurrence over chunks, from each chunk's T (and E if MATS = 2: :func:`chunk_prep`):
+    u = T(β ⊙ (V − Γ ⊙ K S)) (= U − W S, as W = T diag(βΓ) K and U = T diag(β) V),
+    o = scale(Γ ⊙ Q S + (QKᵀ ⊙ E) u) if STORE_O, S ← Γ_C S + (e_L ⊙ K)ᵀ u; if STORE_SNAPS, the state at
+    every chunk start and u (the backward's inputs); the final state if STORE_HT."""
+    i_v, i_nh = tl.program_id(0), tl.program_id(1)
+    i_n, i_h = i_nh // H, i_nh % H
+    scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
+    i_b, bos, eos = sequence(cu, i_n, T, VARLEN)
+    ck, cv = tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
+    mk, mv = ck < K, cv < V
+    ti = tl.arange(0, C)
+    s = tl.zeros((BK, BV), dtype=ACC)
+    if HAS_H0:
+        p, m = state_ptrs(h0, i_n * H + i_h, ck, cv, mk, mv, K, V)
+        s = tl.load(p, mask=m, other=0.0).to(ACC)
+    first_chunk = tl.load(chunk_offsets + i_n)
+    for start in range(bos * NH, eos * NH, C):
+        i_c = first_chunk + (start - bos * NH) // C
+        if STORE_SNAPS:
+            p_snap, m_snap = state_ptrs(snaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
+            tl.store(p_snap, s.to(snaps.dtype.element_ty), mask=m_snap)
+        flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, eos * NH, T, ti, H, NH)
+        k_raw = load_row_block(k, flat, ck, valid, mk, K)
+        kc = k_raw.to(ACC)
+        bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
+        from_start, to_end = decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)
+        x = load_row_block(v, flat, cv, valid, mv, V).to(ACC)
+        x -= from_start[:, None] * dot(kc, s, DOT, ACC, PRECISION)
+        t_inv = tl.load(chunk_ptrs(t_in, i_c, i_h, 0, ti, H, MATS, C))
+        uc = dot(t_inv, bc[:, None] * x, DOT, ACC, PRECISION)
+        if STORE_SNAPS:
+            store_row_block(u_out, uc, flat, cv, valid, mv, V)
+        if STORE_O:
+            q_raw = load_row_block(q, tok_flat, ck, is_query, mk, K)
+            scores = (
+                input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION)
+                * decay_matrix(t_in, i_c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)[0]
+            )
+            out = from_start[:, None] * dot(q_raw.to(ACC), s, DOT, ACC, PRECISION)
+            out = scale * (out + dot(scores, uc, DOT, ACC, PRECISION))
+            store_row_block(o, out, tok_flat, cv, is_query, mv, V)
+        s = last(from_start, ti, C) * s + dot(tl.trans(to_end[:, None] * kc), uc, DOT, ACC, PRECISION)
+    if STORE_HT:
+        p, m = state_ptrs(ht, i_n * H + i_h, ck, cv, mk, mv, K, V)
+        tl.store(p, s.to(ht.dtype.element_ty), mask=m)
+
+
+@triton.jit
+def chunk_bwd_states(
+    q, k, beta, t_in, g, cu, do, dht, y_out, dsnaps, dh0, chunk_offsets,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
+    C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    HAS_G: tl.constexpr, HAS_DHT: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    DOT: tl.constexpr, MATS: tl.constexpr,
+):  # fmt: skip
+    """The chunks in reverse, through o = scale(Γ⊙Q S₀ + (QKᵀ⊙E) u), u = T(β ⊙ (V − Γ⊙K S₀)) and
+    S₁ = Γ_L S₀ + (e_L⊙K)ᵀ u: stores dS₁ (the state gradient at the chunk's end) and y = Tᵀ du, with
+    du = scale·(QKᵀ⊙E)ᵀ dO + (e_L⊙K) dS₁, and carries dS₀ = scale·(Γ⊙Q)ᵀ dO + Γ_L dS₁ − Kᵀ(βΓ ⊙ y) to the
+    chunk before (dh0 after the first)."""
+    i_v, i_nh = tl.program_id(0), tl.program_id(1)
+    i_n, i_h = i_nh // H, i_nh % H
+    scale = tl.load(scale_ptr)
+    i_b, bos, eos = sequence(cu, i_n, T, VARLEN)
+    ck, cv = tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
+    mk, mv = ck < K, cv < V
+    ti = tl.arange(0, C)
+    ds = tl.zeros((BK, BV), dtype=ACC)
+    if HAS_DHT:
+        p, m = state_ptrs(dht, i_n * H + i_h, ck, cv, mk, mv, K, V)
+        ds = tl.load(p, mask=m, other=0.0).to(ACC)
+    first_chunk = tl.load(chunk_offsets + i_n)
+    n_chunks = (eos * NH - bos * NH + C - 1) // C
+    for back in range(0, n_chunks):
+        c = n_chunks - 1 - back
+        start = bos * NH + c * C
+        p_snap, m_snap = state_ptrs(dsnaps, (first_chunk + c) * H + i_h, ck, cv, mk, mv, K, V)
+        tl.store(p_snap, ds.to(dsnaps.dtype.element_ty), mask=m_snap)
+        flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, eos * NH, T, ti, H, NH)
+        k_raw = load_row_block(k, flat, ck, valid, mk, K)
+        q_raw = load_row_block(q, tok_flat, ck, is_query, mk, K)
+        kc, qc = k_raw.to(ACC), q_raw.to(ACC)
+        do_c = load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
+        bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
+        e, from_start = decay_matrix(t_in, first_chunk + c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)
+        to_end = last_row(e, ti, C)  # e^{Σ_{s<t<C} γ_t}
+        scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
+        du_c = scale * dot(tl.trans(scores), do_c, DOT, ACC, PRECISION)
+        du_c += dot(to_end[:, None] * kc, ds, DOT, ACC, PRECISION)
+        t_inv = tl.load(chunk_ptrs(t_in, first_chunk + c, i_h, 0, ti, H, MATS, C))
+        yc = dot(tl.trans(t_inv), du_c, DOT, ACC, PRECISION)
+        store_row_block(y_out, yc, flat, cv, valid, mv, V)
+        ds = last(from_start, ti, C) * ds - dot(tl.trans(kc), (bc * from_start)[:, None] * yc, DOT, ACC, PRECISION)
+        ds += scale * dot(tl.trans(from_start[:, None] * qc), do_c, DOT, ACC, PRECISION)
+    p, m = state_ptrs(dh0, i_n * H + i_h, ck, cv, mk, mv, K, V)
+    tl.store(p, ds, mask=m)
+
+
+@triton.jit
+def chunk_bwd_dqk(
+    q, k, beta, g, cu, chunk_map, u, snaps, dsnaps, y, do, dq, dk, parts, mats,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
+    C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr, DOT: tl.constexpr,
+    MATS: tl.constexpr,
+):  # fmt: skip
+    """dq and dk of one chunk's block of BK key columns, and that block's share of dβ and dγ, from the
+    chunk's S₀, dS₁, u and y = Tᵀ du (M = scale·dO uᵀ):
+    dQ = scale·Γ⊙(dO S₀ᵀ) + (M⊙E) K;  d(βΓK) = Tᵀ dW = −y S₀ᵀ (dW = −du S₀ᵀ);
+    dA = −Tᵀ du uᵀ = −y uᵀ (strictly lower): dA = −Tᵀ dT Tᵀ with dT = du(βV)ᵀ + dW(βΓK)ᵀ = du((I + A)u)ᵀ,
+    as (βΓK)S₀ = T⁻¹W S₀ = βV − (I + A)u, so that no key block needs another's;
+    dK = (M⊙E)ᵀ Q + e_L ⊙ (u dS₁ᵀ) + βΓ ⊙ d(βΓK) + (dG + dGᵀ) K with dG = dA ⊙ β E.
+    dβ and dγ are sums over the key columns: each block stores its share in ``parts`` [chunks, H, NK, 2, C]
+    (dβ's without Σ V ⊙ y, which :func:`chunk_bwd_dv` adds): dβ ∋ Γ Σ K⊙d(βΓK) + Σ_s dA_rs(k_rᵀk_s)E_rs,
+    and dγ_t = Σ_{r≥t} dΓ_r Γ_r + Σ_{r≥t>s} dE_rs E_rs. The value columns are visited in blocks of BV."""
+    i_c, i_h, i_k = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    scale = tl.load(scale_ptr)
+    i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
+    ti, ck = tl.arange(0, C), i_k * BK + tl.arange(0, BK)
+    mk = ck < K
+    flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, end, T, ti, H, NH)
+    m_ = tl.zeros((C, C), dtype=ACC)
+    y_u = tl.zeros((C, C), dtype=ACC)
+    dq_c = tl.zeros((C, BK), dtype=ACC)
+    dbk = tl.zeros((C, BK), dtype=ACC)
+    u_ds = tl.zeros((C, BK), dtype=ACC)
+    s0_ds1 = tl.zeros((C,), dtype=ACC)  # Σ S₀ ⊙ dS₁ over the block on every row; only the last row's is kept
+    for i_v in range(0, tl.cdiv(V, BV)):
+        cv = i_v * BV + tl.arange(0, BV)
+        mv = cv < V
+        p_s, m_s = state_ptrs(snaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
+        s0 = tl.load(p_s, mask=m_s, other=0.0).to(ACC)
+        p_s, m_s = state_ptrs(dsnaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
+        ds1 = tl.load(p_s, mask=m_s, other=0.0).to(ACC)
+        do_c = load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
+        yc = load_row_block(y, flat, cv, valid, mv, V).to(ACC)
+        uc = load_row_block(u, flat, cv, valid, mv, V).to(ACC)
+        m_ += scale * dot(do_c, tl.trans(uc), DOT, ACC, PRECISION)
+        y_u += dot(yc, tl.trans(uc), DOT, ACC, PRECISION)
+        dq_c += dot(do_c, tl.trans(s0), DOT, ACC, PRECISION)
+        if HAS_G:
+            s0_ds1 += tl.sum(tl.sum(s0 * ds1, axis=1), axis=0)
+        u_ds += dot(uc, tl.trans(ds1), DOT, ACC, PRECISION)
+        dbk -= dot(yc, tl.trans(s0), DOT, ACC, PRECISION)
+    bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
+    e, from_start = decay_matrix(mats, i_c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)
+    k_raw = load_row_block(k, flat, ck, valid, mk, K)
+    q_raw = load_row_block(q, tok_flat, ck, is_query, mk, K)
+    kc, qc = k_raw.to(ACC), q_raw.to(ACC)
+    if HAS_G:
+        q_dq = tl.sum(qc * dq_c, axis=1)  # Σ_v (Q S₀)_rv dO_rv = Σ_k Q_rk (dO S₀ᵀ)_rk over the block
+    dq_c = scale * from_start[:, None] * dq_c + dot(m_ * e, kc, DOT, ACC, PRECISION)
+    store_row_block(dq, dq_c, tok_flat, ck, is_query, mk, K)
+    dk_c = dot(tl.trans(m_ * e), qc, DOT, ACC, PRECISION) + last_row(e, ti, C)[:, None] * u_ds
+    k_dbk = tl.sum(kc * dbk, axis=1)
+    dk_c += (bc * from_start)[:, None] * dbk
+    da = tl.where(ti[:, None] > ti[None, :], -y_u, 0.0)
+    gram = input_dot(k_raw, tl.trans(k_raw), ACC, PRECISION)
+    dgram = da * bc[:, None] * e
+    dk_c += dot(dgram + tl.trans(dgram), kc, DOT, ACC, PRECISION)
+    store_row_block(dk, dk_c, flat, ck, valid, mk, K)
+    p_parts = parts_ptrs(parts, i_c, i_h, i_k, ti, H, K, BK, C)
+    tl.store(p_parts, from_start * k_dbk + tl.sum(da * gram * e, axis=1))
+    if HAS_G:  # through E_rs = e^{Σ_{s<t≤r} γ_t} and Γ_r = e^{Σ_{t≤r} γ_t}
+        qk = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION)
+        de = tl.where(ti[:, None] >= ti[None, :], m_ * qk, 0.0) + da * bc[:, None] * gram
+        de += tl.where((ti == C - 1)[:, None], tl.sum(kc * u_ds, axis=1)[None, :], 0.0)
+        dgam_from = scale * q_dq + bc * k_dbk + tl.where(ti == C - 1, s0_ds1, 0.0)
+        f = tl.where(ti[:, None] >= ti[None, :], de * e, 0.0)
+        before = tl.cumsum(f, axis=1) - f  # Σ_{s<t} F[r, s]
+        dgam = tl.sum(tl.where(ti[:, None] >= ti[None, :], before, 0.0), axis=0)
+        x = dgam_from * from_start
+        dgam += tl.sum(x, axis=0) - tl.cumsum(x, axis=0) + x  # Σ_{r≥t} dΓ_r Γ_r
+        tl.store(p_parts + C, dgam)
+
+
+@triton.jit
+def chunk_bwd_dv(
+    v, beta, cu, chunk_map, y, parts, dv, dbeta, dg,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
+    C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr,
+):  # fmt: skip
+    """dV = β ⊙ y (y = Tᵀ du = d(βV)) and dβ = Σ V ⊙ y + the key blocks' shares (:func:`chunk_bwd_dqk`);
+    dγ is the sum of their shares. BK is the key block those shares were computed over."""
+    i_c, i_h = tl.program_id(0), tl.program_id(1)
+    i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
+    ti = tl.arange(0, C)
+    flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, end, T, ti, H, NH)
+    bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
+    dbeta_c = tl.zeros((C,), dtype=ACC)
+    dgam = tl.zeros((C,), dtype=ACC)
+    for i_k in range(0, tl.cdiv(K, BK)):
+        p_parts = parts_ptrs(parts, i_c, i_h, i_k, ti, H, K, BK, C)
+        dbeta_c += tl.load(p_parts)
+        if HAS_G:
+            dgam += tl.load(p_parts + C)
+    for i_v in range(0, tl.cdiv(V, BV)):
+        cv = i_v * BV + tl.arange(0, BV)
+        mv = cv < V
+        yc = load_row_block(y, flat, cv, valid, mv, V).to(ACC)
+        store_row_block(dv, bc[:, None] * yc, flat, cv, valid, mv, V)
+        dbeta_c += tl.sum(load_row_block(v, flat, cv, valid, mv, V).to(ACC) * yc, axis=1)
+    tl.store(dbeta + flat.to(tl.int64), dbeta_c.to(dbeta.dtype.element_ty), mask=valid)
+    if HAS_G:
+        tl.store(dg + tok_flat.to(tl.int64), dgam.to(dg.dtype.element_ty), mask=is_gate)

@@ -1,0 +1,245 @@
+"""Device functions shared by our Triton kernels (:mod:`kernels.triton_chunk`, :mod:`kernels.triton_recurrent`):
+row-block loads and stores, sequence and chunk bounds, gate decays, pointer arithmetic, the unit lower
+triangular inverse by 16×16 block forward substitution, and the two products.
+
+Sums accumulate in the accumulation dtype ACC (fp32, or fp64 for fp64 inputs): inputs are upcast on load
+and outputs rounded once on store; products of two raw bf16 or fp16 inputs run on the inputs themselves
+(:func:`input_dot`: exact in the fp32 accumulator), and the operands of the other products are rounded to
+the operand dtype DOT (:func:`dot`: the accumulation dtype, or a 16-bit input dtype). Import this module
+lazily, after :func:`kernels.runtime.load_triton` has chosen the interpreter where there is no GPU.
+"""
+
+from __future__ import annotations
+
+from kernels.runtime import load_triton
+
+triton = load_triton()
+import triton.language as tl  # noqa: E402  (after load_triton: the interpreter must be chosen first)
+
+__all__ = [
+    "load_row_block",
+    "store_row_block",
+    "sequence",
+    "chunk_of",
+    "rows",
+    "decays",
+    "decay_vectors",
+    "last_row",
+    "last",
+    "state_ptrs",
+    "chunk_ptrs",
+    "decay_matrix",
+    "parts_ptrs",
+    "inverse_in_blocks",
+    "input_dot",
+    "dot",
+]
+
+
+@triton.jit
+def load_row_block(ptr, rows, cols, row_mask, col_mask, stride_row):
+    offs = rows.to(tl.int64)[:, None] * stride_row + cols[None, :]
+    return tl.load(ptr + offs, mask=row_mask[:, None] & col_mask[None, :], other=0.0)
+
+
+@triton.jit
+def store_row_block(ptr, x, rows, cols, row_mask, col_mask, stride_row):
+    offs = rows.to(tl.int64)[:, None] * stride_row + cols[None, :]
+    tl.store(ptr + offs, x.to(ptr.dtype.element_ty), mask=row_mask[:, None] & col_mask[None, :])
+
+
+@triton.jit
+def sequence(cu, i_n, T, VARLEN: tl.constexpr):
+    """(batch row, first token, end token) of sequence i_n."""
+    if VARLEN:
+        bos, eos = tl.load(cu + i_n).to(tl.int64), tl.load(cu + i_n + 1).to(tl.int64)
+        i_b = 0
+    else:
+        bos, eos = 0, T
+        i_b = i_n
+    return i_b, bos, eos
+
+
+@triton.jit
+def chunk_of(chunk_map, cu, i_c, T, NH: tl.constexpr, C: tl.constexpr, VARLEN: tl.constexpr):
+    """(batch row, first sub-step row, end row) of global chunk i_c, from the host's (sequence, chunk) map."""
+    i_n, j = tl.load(chunk_map + 2 * i_c), tl.load(chunk_map + 2 * i_c + 1)
+    i_b, bos, eos = sequence(cu, i_n, T, VARLEN)
+    return i_b, bos * NH + j * C, eos * NH
+
+
+@triton.jit
+def rows(i_b, i_h, start, end, T, ti, H: tl.constexpr, NH: tl.constexpr):
+    """Row indices of one chunk: into [B, T·NH, H, ·] (sub-steps) and [B, T, H, ·] (tokens), the valid
+    rows, the rows that carry a query (a token's last sub-step) and those that carry a gate (its first)."""
+    r = start + ti
+    valid = r < end
+    flat = (i_b * T * NH + r) * H + i_h
+    tok_flat = (i_b * T + r // NH) * H + i_h
+    return flat, tok_flat, valid, valid & (r % NH == NH - 1), valid & (r % NH == 0)
+
+
+@triton.jit
+def decays(g, tok_flat, is_gate, ti, HAS_G: tl.constexpr, ACC: tl.constexpr):
+    """e^{D[r,s]} on and below the diagonal (zero above) and the decay from the chunk start e^{D[r,0]}, from
+    the local log-gates γ_r (g_t at a token's first sub-step, 0 elsewhere); without a gate, the causal mask
+    and ones."""
+    if HAS_G:
+        gam = tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0).to(ACC)
+        d = tl.cumsum(tl.where(ti[:, None] > ti[None, :], gam[:, None], 0.0).to(ACC), axis=0)
+        e = tl.where(ti[:, None] >= ti[None, :], tl.exp(d), 0.0).to(ACC)
+        return e, tl.exp(tl.cumsum(gam, axis=0))
+    return tl.where(ti[:, None] >= ti[None, :], 1.0, 0.0).to(ACC), tl.full((ti.shape[0],), 1.0, dtype=ACC)
+
+
+@triton.jit
+def decay_vectors(g, tok_flat, is_gate, ti, HAS_G: tl.constexpr, ACC: tl.constexpr):
+    """(Γ_r = e^{Σ_{t≤r} γ_t}, e^{Σ_{r<t<C} γ_t}): the decay from the chunk start to each row and from each
+    row to the chunk end, both sums of log-gates ≤ 0 (no differences, so −inf gates give 0, not NaN)."""
+    if HAS_G:
+        gam = tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0).to(ACC)
+        to_end = tl.sum(tl.where(ti[None, :] > ti[:, None], gam[None, :], 0.0), axis=1)
+        return tl.exp(tl.cumsum(gam, axis=0)), tl.exp(to_end)
+    ones = tl.full((ti.shape[0],), 1.0, dtype=ACC)
+    return ones, ones
+
+
+@triton.jit
+def last_row(x, ti, C: tl.constexpr):
+    """Row C − 1 of a [C, ·] tile (the chunk's last row; rows past a sequence's end are zero-padded)."""
+    return tl.sum(tl.where((ti == C - 1)[:, None], x, 0.0), axis=0)
+
+
+@triton.jit
+def last(x, ti, C: tl.constexpr):
+    """Entry C − 1 of a [C] vector."""
+    return tl.sum(tl.where(ti == C - 1, x, 0.0), axis=0)
+
+
+@triton.jit
+def state_ptrs(ptr, index, ck, cv, mk, mv, K: tl.constexpr, V: tl.constexpr):
+    return ptr + index.to(tl.int64) * K * V + ck[:, None] * V + cv[None, :], mk[:, None] & mv[None, :]
+
+
+@triton.jit
+def chunk_ptrs(ptr, i_c, i_h, slot: tl.constexpr, ti, H: tl.constexpr, MATS: tl.constexpr, C: tl.constexpr):
+    """Pointers to C×C matrix ``slot`` of chunk i_c and head i_h in a buffer [chunks, H, MATS, C, C] (slot 0:
+    T = (I + A)⁻¹; slot 1, if MATS = 2: the decays E)."""
+    return ptr + ((((i_c * H + i_h) * MATS + slot).to(tl.int64)) * C + ti[:, None]) * C + ti[None, :]
+
+
+@triton.jit
+def decay_matrix(
+    mats, i_c, i_h, g, tok_flat, is_gate, ti,
+    H: tl.constexpr, C: tl.constexpr, MATS: tl.constexpr, HAS_G: tl.constexpr, ACC: tl.constexpr,
+):  # fmt: skip
+    """(E, Γ) as :func:`decays`: E read from the chunk's matrices where chunk_prep stored it (MATS = 2, gated
+    calls: the C×C cumulative sum and exponentials then leave the sequential kernels), else formed here."""
+    if MATS == 2:
+        e = tl.load(chunk_ptrs(mats, i_c, i_h, 1, ti, H, MATS, C))
+        return e, decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)[0]
+    return decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
+
+
+@triton.jit
+def parts_ptrs(parts, i_c, i_h, i_k, ti, H: tl.constexpr, K: tl.constexpr, BK: tl.constexpr, C: tl.constexpr):
+    """Pointers to key block i_k's share of dβ for chunk i_c and head i_h in ``parts`` [chunks, H, NK, 2, C]
+    (its share of dγ follows, C further)."""
+    return parts + (((i_c * H + i_h) * tl.cdiv(K, BK) + i_k) * 2).to(tl.int64) * C + ti
+
+
+@triton.jit
+def _inverse_unit_lower(a, ti, C: tl.constexpr, INV_PRECISION: tl.constexpr, ACC: tl.constexpr):
+    """T = (I + A)⁻¹ for strictly lower-triangular A [C, C] by recursive 2×2 block inversion.
+
+    With D_b the inverses of the b×b diagonal blocks of I + A (block diagonal, D_1 = I), each 2b×2b
+    diagonal block [[M₁₁, 0], [A₂₁, M₂₂]] has inverse [[D₁₁, 0], [−D₂₂A₂₁D₁₁, D₂₂]], so
+    D_2b = D_b − D_b L_b D_b with L_b the A₂₁ parts of every 2b-block; b = 1, 2, 4, …, C/2 gives T = D_C
+    in log₂C levels of two tl.dot each. Recursive triangular inversion has the error bounds of
+    substitution (Du Croz & Higham 1992; Higham, Accuracy and Stability, §14.2)."""
+    pairs = tl.where(ti[:, None] // 2 == ti[None, :] // 2, a, 0.0)
+    t_inv = tl.where(ti[:, None] == ti[None, :], 1.0, 0.0).to(ACC) - pairs
+    for level in tl.static_range(1, 6):
+        if (2 << level) <= C:
+            same_pair = ti[:, None] // (2 << level) == ti[None, :] // (2 << level)
+            lower = tl.where(same_pair & (ti[:, None] // (1 << level) != ti[None, :] // (1 << level)), a, 0.0)
+            inner = tl.dot(lower.to(ACC), t_inv, input_precision=INV_PRECISION, out_dtype=ACC)
+            t_inv = t_inv - tl.dot(t_inv, inner, input_precision=INV_PRECISION, out_dtype=ACC)
+    return t_inv
+
+
+@triton.jit
+def _block(base, i: tl.constexpr, j: tl.constexpr, t16, C: tl.constexpr):
+    """Pointers to the 16×16 block (i, j) of a row-major C×C tile at ``base``."""
+    return base + (16 * i + t16)[:, None] * C + 16 * j + t16[None, :]
+
+
+@triton.jit
+def _solve_block_row(d_i, a_i0, t_0, a_i1, t_1, a_i2, t_2, PREC: tl.constexpr, ACC: tl.constexpr):
+    """T_ij = −D_i Σ_m A_im T_mj for up to three terms (absent ones are zero tiles): one block of
+    block forward substitution."""
+    acc = tl.dot(a_i0, t_0, input_precision=PREC, out_dtype=ACC)
+    acc += tl.dot(a_i1, t_1, input_precision=PREC, out_dtype=ACC)
+    acc += tl.dot(a_i2, t_2, input_precision=PREC, out_dtype=ACC)
+    return -tl.dot(d_i, acc, input_precision=PREC, out_dtype=ACC)
+
+
+@triton.jit
+def inverse_in_blocks(base, a, ti, C: tl.constexpr, PREC: tl.constexpr, ACC: tl.constexpr):
+    """T = (I + A)⁻¹ for strictly lower-triangular A [C, C], C ∈ {16, 32, 64}, by block forward
+    substitution over 16×16 blocks: D_i = (I + A_ii)⁻¹ by :func:`_inverse_unit_lower` and
+    T_ij = −D_i Σ_{j≤m<i} A_im T_mj (T_jj = D_j), as fla's solve_tril. Blocks are cut through the chunk's
+    C×C tile at ``base``, which ends holding T: A is stored there, its blocks read back and T written over
+    it (a barrier between each, the tile being shared by the program's threads)."""
+    t16 = tl.arange(0, 16)
+    z = tl.zeros((16, 16), dtype=ACC)
+    tl.store(base + ti[:, None] * C + ti[None, :], a)
+    tl.debug_barrier()
+    d0 = _inverse_unit_lower(tl.load(_block(base, 0, 0, t16, C)), t16, 16, PREC, ACC)
+    if C >= 32:
+        a10 = tl.load(_block(base, 1, 0, t16, C))
+        d1 = _inverse_unit_lower(tl.load(_block(base, 1, 1, t16, C)), t16, 16, PREC, ACC)
+        t10 = _solve_block_row(d1, a10, d0, z, z, z, z, PREC, ACC)
+    if C == 64:
+        a20, a21 = tl.load(_block(base, 2, 0, t16, C)), tl.load(_block(base, 2, 1, t16, C))
+        a30, a31 = tl.load(_block(base, 3, 0, t16, C)), tl.load(_block(base, 3, 1, t16, C))
+        a32 = tl.load(_block(base, 3, 2, t16, C))
+        d2 = _inverse_unit_lower(tl.load(_block(base, 2, 2, t16, C)), t16, 16, PREC, ACC)
+        d3 = _inverse_unit_lower(tl.load(_block(base, 3, 3, t16, C)), t16, 16, PREC, ACC)
+        t21 = _solve_block_row(d2, a21, d1, z, z, z, z, PREC, ACC)
+        t20 = _solve_block_row(d2, a20, d0, a21, t10, z, z, PREC, ACC)
+        t32 = _solve_block_row(d3, a32, d2, z, z, z, z, PREC, ACC)
+        t31 = _solve_block_row(d3, a31, d1, a32, t21, z, z, PREC, ACC)
+        t30 = _solve_block_row(d3, a30, d0, a31, t10, a32, t20, PREC, ACC)
+    tl.debug_barrier()  # every block of A is read before T overwrites it (above the diagonal both are 0)
+    tl.store(_block(base, 0, 0, t16, C), d0)
+    if C >= 32:
+        tl.store(_block(base, 1, 0, t16, C), t10)
+        tl.store(_block(base, 1, 1, t16, C), d1)
+    if C == 64:
+        tl.store(_block(base, 2, 0, t16, C), t20)
+        tl.store(_block(base, 2, 1, t16, C), t21)
+        tl.store(_block(base, 2, 2, t16, C), d2)
+        tl.store(_block(base, 3, 0, t16, C), t30)
+        tl.store(_block(base, 3, 1, t16, C), t31)
+        tl.store(_block(base, 3, 2, t16, C), t32)
+        tl.store(_block(base, 3, 3, t16, C), d3)
+
+
+@triton.jit
+def input_dot(a, b, ACC: tl.constexpr, PRECISION: tl.constexpr):
+    """a·b for tiles of raw inputs: in their own dtype when bf16 or fp16 (the products of two such numbers
+    are exact in the fp32 accumulator, so the result is the tf32x3 or ieee one at half the registers and
+    twice the rate), else in the accumulation dtype at PRECISION."""
+    if a.dtype == tl.bfloat16 or a.dtype == tl.float16:
+        return tl.dot(a, b, out_dtype=ACC)
+    return tl.dot(a.to(ACC), b.to(ACC), input_precision=PRECISION, out_dtype=ACC)
+
+
+@triton.jit
+def dot(a, b, DOT: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr):
+    """a·b accumulated in ACC: at PRECISION if the operand dtype DOT is ACC, else with both operands
+    rounded to DOT (a 16-bit input dtype, as fla's kernels do: half the registers, twice the rate)."""
+    if DOT == ACC:
+        return tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+    return tl.dot(a.to(DOT), b.to(DOT), out_dtype=ACC)

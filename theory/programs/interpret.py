@@ -1,0 +1,241 @@
+"""The exact interpreter of programs: symbol maps, decoders and layer transitions on exact readouts.
+
+:class:`Transitions` steps one layer exactly — in sympy for ``exact`` layers, on angle labels for
+``planar`` layers (points (cos bπ/N, sin bπ/N), keys (−sin aπ/2N, cos aπ/2N), and the identity
+H(α)(cos φ, sin φ) = (cos(α − φ), sin(α − φ)) of :func:`theory.groups.planar_lemma`) — and names the
+readout it lands on. :class:`Context` holds the semantics between layers: each symbol map and the
+program's decoder. :func:`run` interprets a batch of words; the provers (:mod:`theory.programs.prove`)
+and the kernel runs of :mod:`proofs_check.execute` share these definitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+from sympy.combinatorics import Permutation
+
+from theory.factorize import permutation_swaps
+from theory.groups import parse_group, permutation_matrix, planar_key_label, planar_point_label
+from theory.programs.ir import Layer, Program, is_zero
+
+__all__ = ["SYMBOL_MAPS", "Context", "Transitions", "Run", "run", "block_slots", "block_product", "swap_pairs"]
+
+SYMBOL_MAPS = {
+    "element": "the token's element index x",
+    "element_with": "x + |G|·(mixed-radix number of the decoded outputs of the listed layers below, the first "
+    "listed least significant, each in base its number of readouts)",
+    "block_swaps": "from (counter, buffer) layers: at position i of a block of P/2 tokens, the i-th swap of the "
+    "previous block's product (0 = none)",
+}
+
+
+def swap_pairs(n: int) -> list[tuple[int, int]]:
+    """The transpositions (i < j) of n points in lexicographic order: swap symbol s ≥ 1 is pair s − 1."""
+    return [(i, j) for i in range(n) for j in range(i + 1, n)]
+
+
+class Context:
+    """What the between-layer maps and the decoder of one program need: its group, each layer's number
+    of readouts (the radix of its output) and the swap tables of block programs."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.group = parse_group(program.group)
+        self.radices = [len(layer.readouts) for layer in program.layers]
+        self._swaps: dict[int, list[int]] = {}
+        self._products: dict[tuple[int, int], int] = {}
+
+    def symbol(self, layer: Layer, x, decoded: list):
+        """Layer's input symbol from the token x and the decoded outputs of the layers below (numpy arrays
+        or ints alike for the arithmetic maps; ints and tuples for block_swaps)."""
+        if layer.symbol_map == "element":
+            return x
+        if layer.symbol_map == "element_with":
+            symbol, weight = x, self.group.order
+            for index in layer.map_layers:
+                symbol = symbol + weight * decoded[index]
+                weight *= self.radices[index]
+            return symbol
+        if layer.symbol_map == "block_swaps":
+            counter, buffer = layer.map_layers
+            count = decoded[counter] % layer.period
+            step, previous, _ = block_slots(count, decoded[buffer], layer.period)
+            swaps = self.swaps(self.product(previous)) if previous else []
+            return swaps[step] if step < len(swaps) else 0
+        raise ValueError(f"symbol_map: expected one of {sorted(SYMBOL_MAPS)}, got {layer.symbol_map!r}")
+
+    def times(self, a: int, b: int) -> int:
+        """Index of el[a]·el[b] (sympy's product, :mod:`theory.groups`), memoized."""
+        if (a, b) not in self._products:
+            self._products[(a, b)] = self.group.index[self.group.elements[a] * self.group.elements[b]]
+        return self._products[(a, b)]
+
+    def product(self, tokens, start: int = 0) -> int:
+        """Index of the running product of element indices from ``start`` (acc ← acc·x)."""
+        acc = start
+        for x in tokens:
+            acc = self.times(acc, x)
+        return acc
+
+    def swaps(self, element: int) -> list[int]:
+        """Swap-layer symbols (1 + index in :func:`swap_pairs`) of the element's permutation matrix as n − c
+        swaps, first applied first (:func:`theory.factorize.permutation_swaps`)."""
+        if element not in self._swaps:
+            n = self.group.degree
+            pairs = swap_pairs(n)
+            factors = permutation_swaps(permutation_matrix(self.group.elements[element]))
+            symbols = []
+            for row in range(len(factors)):
+                i, j = sorted(c for c in range(n) if factors.keys[row, c] != 0)
+                symbols.append(1 + pairs.index((i, j)))
+            self._swaps[element] = symbols
+        return self._swaps[element]
+
+    def element(self, x: int, decoded: list) -> int:
+        """The program's decoder: the element index the decoded outputs mean."""
+        if self.program.decoder_name == "lookup":
+            return self.program.decoder[decoded[-1]]
+        if self.program.decoder_name == "block_product":
+            return block_product(self, decoded)
+        raise ValueError(f"decoder_name: expected 'lookup' or 'block_product', got {self.program.decoder_name!r}")
+
+
+def block_slots(count: int, buffer: tuple, period: int) -> tuple[int, list[int], list[int]]:
+    """At a position t with t mod P = count and the buffer of the last P tokens (slot s mod P holds token s
+    as its element index + 1; 0 = before the word): (i = the position's index in its block of b = P/2,
+    the tokens of the previous block — empty in block 0 —, the tokens of the current block up to t)."""
+    b = period // 2
+    step = (count - 1) % b
+    previous = [buffer[(count - step - b + j) % period] for j in range(b)]
+    current = [buffer[(count - step + j) % period] for j in range(step + 1)]
+    return step, ([v - 1 for v in previous] if all(previous) else []), [v - 1 for v in current]
+
+
+def block_product(context: Context, decoded: list) -> int:
+    """The block programs' decoder: the running product at t from the swap layer's permutation σ (the
+    product up to the block before last, with the first i + 1 swaps of the last block's product applied),
+    the remaining swaps of that product and the current block's tokens so far."""
+    counter, buffer, swap = context.program.decoder_layers
+    period = context.program.layers[swap].period
+    step, previous, current = block_slots(decoded[counter] % period, decoded[buffer], period)
+    group = context.group
+    acc = group.elements[decoded[swap]]
+    n = group.degree
+    pairs = swap_pairs(n)
+    if previous:
+        for symbol in context.swaps(context.product(previous))[step + 1 :]:
+            i, j = pairs[symbol - 1]
+            acc = acc * Permutation(i, j, size=n)
+    return context.product(current, group.index[acc])
+
+
+class Transitions:
+    """Exact transitions of one layer on its readouts, memoized: ``(symbol, readout) → readout``."""
+
+    def __init__(self, layer: Layer):
+        self.layer = layer
+        self.table: dict[tuple, int | tuple] = {}
+        self.approx = np.array([[float(e) for e in r] for r in layer.readouts])
+        if layer.decode == "grid":
+            self.levels = {r[0]: i for i, r in enumerate(layer.readouts)}
+        elif layer.decode != "nearest":
+            raise ValueError(f"layer decode: expected 'nearest' or 'grid', got {layer.decode!r}")
+        if layer.kind == "planar":
+            self.points = [planar_point_label(r, layer.units) for r in layer.readouts]
+            self.index = {b: i for i, b in enumerate(self.points)}
+            if len(self.index) != len(self.points):
+                raise ValueError("planar layer: two readouts are the same point")
+        elif layer.kind != "exact":
+            raise ValueError(f"layer kind: expected 'exact' or 'planar', got {layer.kind!r}")
+
+    def initial(self) -> int | tuple:
+        """The decoded output of h_0 (which must be a readout)."""
+        return self._find(self.layer.initial_state)
+
+    def _find(self, state) -> int | tuple:
+        if self.layer.decode == "grid":
+            if any(e not in self.levels for e in state):
+                raise ValueError(f"layer state {tuple(state)} has an entry off the levels")
+            return tuple(self.levels[e] for e in state)
+        if self.layer.kind == "planar":
+            return self.index[planar_point_label(state, self.layer.units)]
+        vector = np.array([float(e) for e in state])
+        r = int(((self.approx - vector) ** 2).sum(1).argmin())
+        if not all(is_zero(a - b) for a, b in zip(state, self.layer.readouts[r])):
+            raise ValueError(f"layer state {tuple(state)} is not one of the readouts")
+        return r
+
+    def state(self, r) -> tuple:
+        """The exact state a decoded output stands for."""
+        if self.layer.decode == "grid":
+            return tuple(self.layer.readouts[i][0] for i in r)
+        return self.layer.readouts[r]
+
+    def __call__(self, symbol: int, r):
+        if (symbol, r) not in self.table:
+            self.table[(symbol, r)] = self._step(symbol, r)
+        return self.table[(symbol, r)]
+
+    def _step(self, symbol: int, r: int) -> int:
+        layer = self.layer
+        factors = zip(layer.keys[symbol], layer.betas[symbol], layer.values[symbol])
+        if layer.kind == "planar":
+            b = self.points[r]
+            for key, beta, value in factors:
+                if value != 0 or beta not in (0, 2):
+                    raise ValueError("planar layer: factors must have value 0 and β ∈ {0, 2}")
+                if beta == 2:
+                    b = (planar_key_label(key, layer.units) - b) % (2 * layer.units)
+            if b not in self.index:
+                raise ValueError(f"planar layer: symbol {symbol} maps readout {r} off the readouts")
+            return self.index[b]
+        h = tuple(self.state(r))
+        for key, beta, value in factors:  # h ← h + β k (v − kᵀh), entrywise
+            if beta != 0:
+                error = value - sum((a * b for a, b in zip(key, h)), sp.Integer(0))
+                h = tuple(sp.expand(e + beta * a * error) for e, a in zip(h, key))
+        return self._find(h)
+
+
+@dataclass(frozen=True)
+class Run:
+    """The exact interpretation of words [W, T]: ``elements`` [W, T], the decoder's output after every
+    prefix; ``outputs``: per layer, its decoded output at every position ([W, T] indices, or [W, T, d]
+    level indices for grid layers); ``states``: per layer, its exact state rounded once to float64
+    [W, T, d]."""
+
+    elements: np.ndarray
+    outputs: tuple
+    states: tuple
+
+
+def run(program: Program, words) -> Run:
+    """Interpret ``words`` (element indices [W, T]) exactly: every layer steps by :class:`Transitions` from
+    its initial readout, its symbol formed by :meth:`Context.symbol`, and the decoder reads the outputs."""
+    context = Context(program)
+    words = np.asarray(words)
+    order = context.group.order
+    if words.ndim != 2 or words.size and (words.min() < 0 or words.max() >= order):
+        raise ValueError(f"words: expected [W, T] element indices in [0, {order}), got shape {words.shape}")
+    steps = [Transitions(layer) for layer in program.layers]
+    elements = np.zeros(words.shape, dtype=np.int64)
+    outputs = [np.zeros(words.shape if layer.decode == "nearest" else (*words.shape, layer.dim), dtype=np.int64)
+               for layer in program.layers]  # fmt: skip
+    states = [np.zeros((*words.shape, layer.dim)) for layer in program.layers]
+    floats: list[dict] = [{} for _ in steps]  # decoded output → its exact state in float64
+    for w in range(words.shape[0]):
+        current = [step.initial() for step in steps]
+        for t, x in enumerate(words[w]):
+            decoded: list = []
+            for layer, step, r in zip(program.layers, steps, current):
+                decoded.append(step(context.symbol(layer, int(x), decoded), r))
+            current = decoded
+            elements[w, t] = context.element(int(x), decoded)
+            for index, (step, r) in enumerate(zip(steps, decoded)):
+                if r not in floats[index]:
+                    floats[index][r] = [float(e) for e in step.state(r)]
+                states[index][w, t] = floats[index][r]
+                outputs[index][w, t] = r
+    return Run(elements, tuple(outputs), tuple(states))
