@@ -5,7 +5,7 @@
 Shape as bench/speed.py (B=8, T=2048, H=16, D=128, bf16); n_h and gating from the command line. For each
 configuration the CUDA time of every kernel is summed over ``--repeats`` calls and divided by it, so the
 table says where one forward+backward spends its time. ``--variants`` profiles other launch choices,
-each ``name=value+name=value…`` over :func:`kernels.triton_backend.tuning` (``bv``, ``warps_walk``,
+each ``name=value+name=value…`` over :func:`kernels.triton_launch.tuning` (``bv``, ``warps_walk``,
 ``stages_walk``, ``bk_prep``, ``warps_prep``, ``bk_grads``, ``bv_grads``, ``warps_grads``, ``store_bits``,
 ``dot_bits``, ``keep_states``, ``decays_in_prep``); ``default`` is the backend's own choice.
 ``--chunk-sizes`` profiles other chunk sizes.
@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from bench.speed import inputs
-from kernels import delta_product, triton_backend
+from kernels import delta_product, triton_launch
 
 
 def profile(leaves, n_h, repeats, backward, chunk_size=64):
@@ -55,14 +55,14 @@ def main():
     parser.add_argument("--n-h", default="2,3")
     parser.add_argument("--gated", default="0")
     parser.add_argument("--variants", default="default",
-                        help="comma-separated: default, or name=value+name=value (triton_backend.tuning)")  # fmt: skip
+                        help="comma-separated: default, or name=value+name=value (triton_launch.tuning)")  # fmt: skip
     parser.add_argument("--passes", default="fwd+bwd", help="comma-separated: fwd, fwd+bwd")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--chunk-sizes", default="64", help="comma-separated chunk sizes (sub-step rows)")
     args = parser.parse_args()
     rows = []
     for spec in args.variants.split(","):
-        with triton_backend.tuning(**triton_backend.parse_tuning(spec)):
+        with triton_launch.tuning(**triton_launch.parse_tuning(spec)):
             for n_h in [int(n) for n in args.n_h.split(",")]:
                 for gated in [bool(int(x)) for x in args.gated.split(",")]:
                     leaves = inputs(8, 2048, 16, 128, n_h, gated, torch.bfloat16)

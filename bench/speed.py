@@ -5,7 +5,7 @@
 Shape B=8, T=2048, H=16, D=128, bf16; n_h = 2, 3, 1, gated and not; forward and forward+backward;
 median of triton.testing.do_bench. Prints fla_time / our_time where fla runs (> 1 means ours is faster).
 ``--cases 2:0,3:0`` limits the (n_h, gated) cases; ``--tunings default,dot_bits=16+keep_states=1`` times
-ours under each of :func:`kernels.triton_backend.tuning`'s choices (the ratio is taken for each).
+ours under each of :func:`kernels.triton_launch.tuning`'s choices (the ratio is taken for each).
 Imports only torch, triton, numpy and the project's kernels.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import triton
 
-from kernels import delta_product, triton_backend
+from kernels import delta_product, triton_launch
 from kernels.fla_backend import available as fla_available
 
 
@@ -73,7 +73,7 @@ def main():
             for spec in tunings if "triton" in backends else [None]:
                 result = dict(row, tuning=spec)
                 if spec is not None:
-                    with triton_backend.tuning(**triton_backend.parse_tuning(spec)):
+                    with triton_launch.tuning(**triton_launch.parse_tuning(spec)):
                         result["triton_ms"] = timed("triton", leaves, n_h, backward)
                 if fla_ms is not None:
                     result["fla_ms"] = fla_ms

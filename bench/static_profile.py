@@ -12,7 +12,7 @@ constants, the kernel is compiled for GPUTarget("cuda", 90, 32) with the launch'
 dynamic shared memory Triton asks for. Shape as bench/speed.py (B = 1 here: the shape only matters through
 the compile-time constants): T = 2048, H = 16, D = 128, bf16, per n_h and gating. A large stack is the
 first suspect for a slow kernel: every spilled register is a round trip to local memory. ``--variants``
-compiles other launch choices too (:func:`kernels.triton_backend.tuning`, as bench/profile_kernels.py times them).
+compiles other launch choices too (:func:`kernels.triton_launch.tuning`, as bench/profile_kernels.py times them).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def main():
     parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--chunk-size", type=int, default=64)
     parser.add_argument("--variants", default="default",
-                        help="comma-separated: default, or name=value+name=value (triton_backend.tuning)")  # fmt: skip
+                        help="comma-separated: default, or name=value+name=value (triton_launch.tuning)")  # fmt: skip
     args = parser.parse_args()
     os.environ["TRITON_INTERPRET"] = "0"
     import kernels.runtime
@@ -125,14 +125,14 @@ def main():
     kernels.runtime.cuda_available = lambda: True  # compiled kernels (not the interpreter) without a GPU
     import triton
 
-    from kernels import triton_backend
+    from kernels import triton_launch
 
     rows = []
     for n_h in (int(x) for x in args.nh.split(",")):
         for gated in (False, True):
             seen = set()
             for spec in args.variants.split(","):
-                with triton_backend.tuning(**triton_backend.parse_tuning(spec)):
+                with triton_launch.tuning(**triton_launch.parse_tuning(spec)):
                     launches = intercepted_launches(n_h, gated, args.dtype, args.chunk_size)
                 for fn, named, options in launches:
                     types, constants = signature(fn, named)

@@ -3,7 +3,7 @@
     python bench/tuning_check.py --out bench/results/verify_kernels/tuning_check.json \
         "default 128 128 bfloat16 1" "dot_bits=32+store_bits=32 256 256 float16 0" …
 
-Each configuration is "TUNING K V DTYPE GATED" (TUNING as :func:`kernels.triton_backend.parse_tuning`).
+Each configuration is "TUNING K V DTYPE GATED" (TUNING as :func:`kernels.triton_launch.parse_tuning`).
 It runs one forward+backward of backend "triton" (B=2, T=256, H=4, n_h=2, unit keys, β ∈ [0, 2]) on
 inputs rounded to DTYPE and compares o, the final state and every gradient with the float64 chunked
 reference on the same rounded inputs (relative errors ‖x − ref‖ / ‖ref‖). A fresh process with
@@ -26,7 +26,7 @@ NAMES = ("o", "final_state", "dq", "dk", "dv", "dbeta", "dg")
 
 
 def errors(spec: str, kdim: int, vdim: int, dtype: torch.dtype, gated: bool, n_h: int = 2) -> dict[str, float]:
-    from kernels import delta_product, triton_backend
+    from kernels import delta_product, triton_launch
     from kernels.reference import chunked
 
     gen = torch.Generator(device="cpu").manual_seed(0)
@@ -48,7 +48,7 @@ def errors(spec: str, kdim: int, vdim: int, dtype: torch.dtype, gated: bool, n_h
         return [o, state] + [x.grad for x in leaves]
 
     def ours(q, k, v, beta, g=None):
-        with triton_backend.tuning(**triton_backend.parse_tuning(spec)):
+        with triton_launch.tuning(**triton_launch.parse_tuning(spec)):
             return delta_product(q, k, v, beta, g=g, num_householder=n_h, output_final_state=True, backend="triton")
 
     def reference(q, k, v, beta, g=None):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from kernels import delta_product, triton_backend
+from kernels import delta_product, triton_launch
 from kernels.fla_backend import available as fla_available
 
 NAMES = ("q", "k", "v", "beta", "g", "h0")
@@ -73,9 +73,9 @@ def main():
     parser.add_argument("--budget-s", type=float, default=1e9, help="start no new case after this many seconds")
     parser.add_argument("--fla-dtypes", default="bfloat16", help="dtypes for fla's chunk op (its autotune is slow)")
     parser.add_argument("--backends", default="triton,fla", help="comma-separated; fla only if installed")
-    parser.add_argument("--tuning", default="default", help="our launch choices (kernels.triton_backend.tuning)")
+    parser.add_argument("--tuning", default="default", help="our launch choices (kernels.triton_launch.tuning)")
     args = parser.parse_args()
-    with triton_backend.tuning(**triton_backend.parse_tuning(args.tuning)):
+    with triton_launch.tuning(**triton_launch.parse_tuning(args.tuning)):
         check(args)
 
 

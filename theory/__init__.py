@@ -1,11 +1,12 @@
 """The mathematics of products of generalized Householder matrices (never imports kernels or proofs_check).
 
-Modules: :mod:`theory.numbers` (the four number systems), :mod:`theory.householder` (GH factors,
-products, the DeltaProduct token map, the compact UT/WY form), :mod:`theory.spectrum` (eigenvalues,
-norms, the n_h = 2 criterion, reachable spectra), :mod:`theory.factorize` (matrices → GH factors),
-:mod:`theory.groups` (finite groups via sympy.combinatorics and their faithful orthogonal representations),
+Modules: :mod:`theory.numbers` (the four number systems), :mod:`theory.formats` (floating-point formats,
+correctly rounded casts, unit roundoff), :mod:`theory.householder` (GH factors, products, the DeltaProduct
+token map, the compact UT/WY form), :mod:`theory.spectrum` (eigenvalues, norms, the n_h = 2 criterion,
+reachable spectra), :mod:`theory.factorize` (matrices → GH factors), :mod:`theory.groups` (finite groups via
+sympy.combinatorics and their faithful orthogonal representations), :mod:`theory.documents` (files as data),
 :mod:`theory.programs` (one program IR: groups → one- and multi-layer DeltaProduct programs, their exact
-interpreter and proofs).
+interpreter and proofs) and :mod:`theory.error_models` (rounding error of products, kernels and programs).
 """
 
 from theory.factorize import (
