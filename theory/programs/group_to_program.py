@@ -77,7 +77,7 @@ def _mirror_pairs(axes: list[sp.Matrix]) -> dict[tuple, tuple[sp.Matrix, sp.Matr
 def _planar_factors(label: tuple[str, int], m: int) -> GHFactors:
     """O(2) symbol ρ = R(2πj/m) = H(2πj/m)·H(0) (H(0) applied first) or H(2πj/m), as mirror reflections with
     keys :func:`theory.groups.planar_key` in units π/m (exact sines and cosines of rational multiples of π,
-    proved on labels by :func:`prove_program`)."""
+    proved on labels by :func:`theory.programs.prove.prove`)."""
     kind, j = label
     mirrors = [0, 2 * j] if kind == "R" else [2 * j]
     return GHFactors(sp.Matrix([list(planar_key(a, m)) for a in mirrors]), (sp.Integer(2),) * len(mirrors),
