@@ -4,13 +4,15 @@
     deltaproof simulate (--group SPEC | --program FILE) --length T [--rep R] [--nh N] [--layers L] [--words W]
                         [--dtype D] [--backend B] [--device D] [--save FILE] [--json PATH] [--max-order N] …
     deltaproof export --group SPEC --length K --samples N [--seed S] --out FILE.csv [--max-order N]
+    deltaproof automaton (--language NAME | --dfa FILE.json | --regex RE --alphabet S) [--nh N] [--length T]
+                         [--words W] [--dtype D] [--backend B] [--device D] [--run WORDS.txt --out FILE] …
     deltaproof stability products|kernels|constructions [--max-length T] [--json PATH] [--plot PATH.png] …
     deltaproof stability kernels --device cuda [--sections A,B,C,D] [--budget-s S] [--report PATH.md] …
 
 ``check`` runs the registered claims (the fast tier by default, on the CPU) with a progress bar, prints a
 table (id, source, method, status, evidence) and exits non-zero if any claim failed or errored.
-``simulate`` and ``export`` are described in :mod:`proofs_check.word_problems`, ``stability`` in
-:mod:`proofs_check.studies`.
+``simulate`` and ``export`` are described in :mod:`proofs_check.word_problems`, ``automaton`` in
+:mod:`proofs_check.automata`, ``stability`` in :mod:`proofs_check.studies`.
 
 One error path: every failure the toolkit foresees (bad arguments, a group too large for a method, a
 missing GPU or fla, an output that cannot be written — checked before the work starts) prints one line on
@@ -47,7 +49,7 @@ from proofs_check.command import (
 )
 from proofs_check.registry import Result, run_claim, select
 
-COMMANDS = ("check", "simulate", "export", "stability")
+COMMANDS = ("check", "simulate", "export", "automaton", "stability")
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta", "skipped": "yellow"}
 _COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 MAX_ORDER_HELP = "refuse groups of more elements than this (every element is enumerated and compiled exactly)"
@@ -174,6 +176,39 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--save", metavar="FILE", type=Path,
                      help="also write the program (.json, or .safetensors with float64 tensors)")  # fmt: skip
     sim.add_argument("--json", metavar="PATH", type=Path, help="write the result object to PATH")
+    auto = sub.add_parser(
+        "automaton",
+        help="compile a regular language into a program, prove it and decide words through a kernel",
+        description="A regular language (built-in, a DFA file with automata-lib's fields, or a regex) → its "
+        "minimal DFA, its algebra, a gated DeltaProduct program proved exact for all words, and random words "
+        "decided position by position through a kernel backend.",
+        **kw,
+    )
+    language_source = auto.add_mutually_exclusive_group(required=True)
+    language_source.add_argument("--language", metavar="NAME",
+                                 help="tomita1 … tomita7, parity, even_pairs, cycle_navigation, dyck1_<D>, dyck2_2, "
+                                 "flip_flop, random:<states>:<letters>:<seed>")  # fmt: skip
+    language_source.add_argument("--dfa", metavar="FILE", type=Path,
+                                 help="a DFA as JSON: states, input_symbols, transitions, initial_state, "
+                                 "final_states (automata-lib's names; missing moves go to a sink)")  # fmt: skip
+    language_source.add_argument("--regex", metavar="RE", help="a regular expression (automata-lib's syntax)")
+    auto.add_argument("--alphabet", metavar="SYMBOLS", help="with --regex: the one-character symbols, e.g. 01")
+    auto.add_argument("--nh", type=_budget, default="auto", help="per-layer budget n_h (an integer) or auto")
+    auto.add_argument("--length", type=_natural, default=1000, help="tokens per random word")
+    auto.add_argument("--words", type=_positive, default=4, help="number of random words")
+    auto.add_argument("--dtype", default="float64", choices=("float64", "float32", "float16", "bfloat16"),
+                      help="dtype of the kernel's inputs")  # fmt: skip
+    auto.add_argument("--backend", default="reference", choices=("auto", "reference", "triton", "fla"),
+                      help="kernel backend (auto: triton on cuda, reference on cpu)")  # fmt: skip
+    auto.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the kernel runs")
+    auto.add_argument("--seed", type=_natural, default=0, help="seed of the random words")
+    auto.add_argument("--run", metavar="WORDS.txt", type=Path,
+                      help="also decide the words of a file (one per line, symbols separated by spaces)")  # fmt: skip
+    auto.add_argument("--out", metavar="FILE", type=Path,
+                      help="with --run: one line per word, the accept bit after each prefix as 0/1")  # fmt: skip
+    auto.add_argument("--save", metavar="FILE", type=Path,
+                      help="also write the program (.json, or .safetensors with float64 tensors)")  # fmt: skip
+    auto.add_argument("--json", metavar="PATH", type=Path, help="write the result object to PATH")
     export = sub.add_parser(
         "export",
         help="write word-problem data (Illusion-of-State CSV: seed,input,target)",
@@ -478,6 +513,10 @@ def _run(argv: list[str], console: Console, errors: Console, note) -> int:
 
     if args.command == "simulate":
         return word_problems.run_simulate(args, console, note, progress)
+    if args.command == "automaton":
+        from proofs_check.automata import run_automaton
+
+        return run_automaton(args, console, note, progress)
     return word_problems.run_export(args, console, note, progress)
 
 

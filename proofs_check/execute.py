@@ -31,7 +31,7 @@ class Simulation:
     """``accuracy``: fraction of all positions decoded correctly; ``first_error``: smallest 0-based position
     of a wrong decode over all words (None if none); ``max_state_error``: largest |read-out − exact| entry
     over positions, words and layers; ``accuracy_by_position`` [T]: fraction of the words decoded correctly
-    at each position."""
+    at each position; ``decoded`` [W, T]: what was decoded (an element index, or a DFA program's state)."""
 
     accuracy: float
     first_error: int | None
@@ -39,6 +39,7 @@ class Simulation:
     words: int
     length: int
     accuracy_by_position: np.ndarray
+    decoded: np.ndarray
 
 
 def random_words(order: int, words: int, length: int, seed: int = 0) -> np.ndarray:
@@ -55,7 +56,8 @@ def kernel_states(layer: Layer, symbols: np.ndarray, values, options: dict) -> n
     """States [W, T, d] of one layer on input symbols [W, T], read through the kernel's outputs: one head per
     state coordinate i, each holding the whole state as its [K, 1] matrix and reading h_i with q = e_i
     (scale 1). With ``options["width"]`` = n > d the state is padded with n − d zero coordinates and heads
-    (keys, queries and h_0 zero there, so those coordinates stay exactly 0 and add exact zeros to every sum)."""
+    (keys, queries and h_0 zero there, so those coordinates stay exactly 0 and add exact zeros to every sum).
+    A layer with resets passes the log-gate −inf at its reset symbols and 0 elsewhere."""
     n_words, length = symbols.shape
     d, n_h = layer.dim, layer.n_h
     n = max(d, options["width"] or d)
@@ -71,10 +73,14 @@ def kernel_states(layer: Layer, symbols: np.ndarray, values, options: dict) -> n
     h0 = h0.reshape(1, 1, n, 1).expand(n_words, n, n, 1)
     dtype, device = options["dtype"], options["device"]
     cast = dict(dtype=dtype, device=device)
-    wide = dict(dtype=torch.float64 if dtype == torch.float64 else torch.float32, device=device)  # β, h_0
-    o, _ = delta_product(q.to(**cast), k.to(**cast), v.to(**cast), beta.to(**wide), num_householder=n_h, scale=1.0,
-                         initial_state=h0.to(**wide), mode=options["mode"], chunk_size=options["chunk_size"],
-                         backend=options["backend"])  # fmt: skip
+    wide = dict(dtype=torch.float64 if dtype == torch.float64 else torch.float32, device=device)  # β, g, h_0
+    g = None
+    if layer.resets:
+        log_gates = np.where(np.asarray(layer.resets, dtype=bool), -np.inf, 0.0)[symbols]  # [W, T]
+        g = torch.tensor(log_gates)[..., None].expand(-1, -1, n).to(**wide)
+    o, _ = delta_product(q.to(**cast), k.to(**cast), v.to(**cast), beta.to(**wide), g=g, num_householder=n_h,
+                         scale=1.0, initial_state=h0.to(**wide), mode=options["mode"],
+                         chunk_size=options["chunk_size"], backend=options["backend"])  # fmt: skip
     return o[..., :d, 0].double().cpu().numpy()
 
 
@@ -89,12 +95,13 @@ def _decode(states: np.ndarray, readouts: np.ndarray, block: int = 1 << 14) -> n
     return out
 
 
-def _running_products(context: Context, words: np.ndarray) -> np.ndarray:
+def _tracked_states(context: Context, words: np.ndarray) -> np.ndarray:
+    """The running product (a DFA program: the DFA's state) after every prefix [W, T]."""
     exact = np.empty_like(words)
     for w in range(words.shape[0]):
-        acc = 0
+        acc = context.start
         for t, x in enumerate(words[w]):
-            acc = exact[w, t] = context.times(acc, int(x))
+            acc = exact[w, t] = context.step(acc, int(x))
     return exact
 
 
@@ -110,8 +117,8 @@ class Exact:
 def exact_run(program: Program, words: np.ndarray) -> Exact:
     """Exact products and layer states of ``words`` (element indices [W, T]) under ``program``."""
     context = Context(program)
-    words = _checked(words, context.group.order)
-    products = _running_products(context, words)
+    words = _checked(words, context.tokens)
+    products = _tracked_states(context, words)
     if program.construction in ONE_LAYER:
         return Exact(products, (exact_floats(program.layer.readouts)[products],))
     return Exact(products, run(program, words).states)
@@ -120,7 +127,7 @@ def exact_run(program: Program, words: np.ndarray) -> Exact:
 def _checked(words, order: int) -> np.ndarray:
     words = np.asarray(words)
     if words.ndim != 2 or words.size and (words.min() < 0 or words.max() >= order):
-        raise ValueError(f"words: expected [W, T] element indices in [0, {order}), got shape {words.shape}")
+        raise ValueError(f"words: expected [W, T] token indices in [0, {order}), got shape {words.shape}")
     return words
 
 
@@ -176,7 +183,7 @@ def simulate(
     every narrower layer's state with zero coordinates up to that size (exact: see :func:`kernel_states`), so that
     programs of different dimensions share one kernel shape — one compilation of ours and one autotuning
     of fla's per dtype instead of one per dimension."""
-    words = _checked(words, Context(program).group.order)
+    words = _checked(words, Context(program).tokens)
     if width is not None and (not isinstance(width, int) or width < 1):
         raise ValueError(f"width: expected a positive integer or None, got {width!r}")
     exact = exact_run(program, words) if exact is None else exact
@@ -191,4 +198,5 @@ def simulate(
         words=words.shape[0],
         length=words.shape[1],
         accuracy_by_position=1 - wrong.mean(0) if words.shape[0] else np.ones(words.shape[1]),
+        decoded=decoded,
     )

@@ -129,6 +129,9 @@ def run_simulate(args, console, note, progress) -> int:
         check_output("--save", args.save, PROGRAM_SUFFIXES)
     with progress("loading and re-proving the program" if args.program else f"compiling {args.group}", None):
         program = _compile(args)
+    if program.automaton is not None:
+        raise CommandError(f"--program: {args.program} tracks a DFA ({program.automaton.name}), not a group: "
+                           "deltaproof automaton runs DFA programs")  # fmt: skip
     group = parse_group(program.group)
     _check_memory(program, args.words, args.length, args.dtype)
     try:

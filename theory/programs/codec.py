@@ -12,10 +12,15 @@ in a document is evaluated.
 
 from __future__ import annotations
 
+import json
+
 import sympy as sp
 
-from theory.documents import DocumentError, Fields, integer_in, read_document
+from theory.automata.dfa import Automaton
+from theory.automata.dfa import from_json as dfa_from_json
+from theory.documents import DocumentError, Fields, integer_in, list_of, read_document
 from theory.groups import Group, parse_group
+from theory.programs.dfa_to_layers import THEOREMS as DFA_THEOREMS
 from theory.programs.group_to_layers import THEOREMS as LAYERED
 from theory.programs.group_to_program import REPRESENTATIONS, representation
 from theory.programs.interpret import SYMBOL_MAPS
@@ -63,7 +68,7 @@ def read_program(kind: str, doc: Fields, max_order: int) -> Program:
     """A program from a parsed document of format ``kind`` (one of :data:`FORMATS`)."""
     if kind == ONE_LAYER_FORMAT:
         return read_one_layer(doc, max_order)
-    return read_layers(doc, max_order, tuple(LAYERED) + (ONE_LAYER if kind == FORMAT else ()))
+    return read_layers(doc, max_order, tuple(LAYERED) + (ONE_LAYER if kind == FORMAT else ()), automata=kind == FORMAT)
 
 
 def read_one_layer(doc: Fields, max_order: int) -> Program:
@@ -90,22 +95,30 @@ def read_one_layer(doc: Fields, max_order: int) -> Program:
     return _proved(Program(group.name, name, theorem, (layer,), tuple(range(order))))
 
 
-def read_layers(doc: Fields, max_order: int, constructions: tuple[str, ...]) -> Program:
+def read_layers(doc: Fields, max_order: int, constructions: tuple[str, ...], *, automata: bool = False) -> Program:
     """A program from a ``deltaproof.program/2`` or ``deltaproof.layered/1`` document (the same layout; the
-    first also holds one-layer group programs): its fields checked, then re-proved. ``constructions``: the
-    names the format allows."""
-    group = read_group(doc, max_order)
+    first also holds one-layer group programs and, with ``automata``, DFA programs: an ``automaton`` field
+    instead of the group): its fields checked, then re-proved. ``constructions``: the names the format allows."""
+    automaton = _read_automaton(doc) if automata and "automaton" in doc.data else None
+    if automaton is None:
+        group = read_group(doc, max_order)
+        tokens, targets = group.order, group.order
+    else:
+        group = None
+        doc.choice("group", ("",))
+        tokens, targets = len(automaton.letters), len(automaton.states)
+        constructions = tuple(DFA_THEOREMS)
     construction = doc.choice("construction", constructions)
     theorem = doc.text("theorem")
-    decoder_name = doc.choice("decoder_name", ("lookup", "block_product"))
+    decoder_name = doc.choice("decoder_name", ("lookup", "block_product") if group else ("lookup",))
     layers: list[Layer] = []
     for index, entry in enumerate(doc.objects("layers", MAX_LAYERS)):
-        layers.append(_read_layer(entry, index, layers, group))
+        layers.append(_read_layer(entry, index, layers, group, tokens))
     if not layers:
         raise DocumentError(doc.name("layers"), "expected at least one layer, got none")
     if decoder_name == "lookup":
         items = doc.items("decoder", len(layers[-1].readouts))
-        decoder = tuple(integer_in(v, f"decoder[{i}]", 0, group.order - 1) for i, v in enumerate(items))
+        decoder = tuple(integer_in(v, f"decoder[{i}]", 0, targets - 1) for i, v in enumerate(items))
         decoder_layers = tuple(doc.items("decoder_layers", 0))
     else:
         decoder = tuple(doc.items("decoder", 0))
@@ -122,7 +135,29 @@ def read_layers(doc: Fields, max_order: int, constructions: tuple[str, ...]) -> 
         if len(layers) != 1 or layers[0].dim != dim:
             message = f"expected one layer of dimension {dim} for a {construction} program, got dimensions"
             raise DocumentError(doc.name("layers"), f"{message} {[layer.dim for layer in layers]}")
-    return _proved(Program(group.name, construction, theorem, tuple(layers), decoder, decoder_name, decoder_layers))
+    name = "" if group is None else group.name
+    return _proved(Program(name, construction, theorem, tuple(layers), decoder, decoder_name, decoder_layers,
+                           automaton))  # fmt: skip
+
+
+def _read_automaton(doc: Fields) -> Automaton:
+    """The ``automaton`` field: a name and automata-lib's DFA fields (:func:`theory.automata.dfa.from_json`),
+    which must already be normalised (reading renormalises and compares)."""
+    raw = doc.raw("automaton")
+    if not isinstance(raw, dict):
+        raise DocumentError(doc.name("automaton"), f"expected a JSON object, got {type(raw).__name__}")
+    fields = {k: v for k, v in raw.items() if k != "name"}
+    name = raw.get("name", "dfa")
+    if not isinstance(name, str) or len(name) > 200:
+        raise DocumentError(doc.name("automaton.name"), f"expected a name of at most 200 characters, got {name!r}")
+    try:
+        automaton = dfa_from_json(json.dumps(fields), name)
+    except DocumentError as err:
+        raise DocumentError(doc.name(f"automaton.{err.field}"), str(err).split(": ", 1)[1]) from None
+    if automaton.to_dict() != fields:
+        raise DocumentError(doc.name("automaton"), "expected a normalised DFA (minimal, states q0, q1, … in "
+                                                   "breadth-first order), got another")  # fmt: skip
+    return automaton
 
 
 def _proved(program: Program) -> Program:
@@ -136,8 +171,9 @@ def _proved(program: Program) -> Program:
     return program
 
 
-def _read_layer(doc: Fields, index: int, below: list[Layer], group: Group) -> Layer:
-    """One layer of a layered document; ``below``: the layers already read (its symbol map reads them)."""
+def _read_layer(doc: Fields, index: int, below: list[Layer], group: Group | None, tokens: int) -> Layer:
+    """One layer of a layered document; ``below``: the layers already read (its symbol map reads them);
+    ``tokens``: the alphabet (a group's elements, a DFA's letters); ``group`` None for a DFA program."""
     kind = doc.choice("kind", ("exact", "planar"))
     n_h = doc.integer("n_h", 1, MAX_NH)
     dim = doc.integer("dim", 2, 2) if kind == "planar" else doc.integer("dim", 1, MAX_DIM)
@@ -148,14 +184,16 @@ def _read_layer(doc: Fields, index: int, below: list[Layer], group: Group) -> La
     items = doc.items("map_layers", max_length=index)
     map_layers = tuple(integer_in(v, doc.name(f"map_layers[{i}]"), 0, index - 1) for i, v in enumerate(items))
     if symbol_map == "element":
-        symbols = group.order
+        symbols = tokens
     elif symbol_map == "element_with":
-        symbols = group.order
+        symbols = tokens
         for i in map_layers:
             if below[i].decode != "nearest":
                 message = f"layer {i} decodes to a grid, which element_with cannot read"
                 raise DocumentError(doc.name("map_layers"), message)
             symbols *= len(below[i].readouts)
+    elif group is None:
+        raise DocumentError(doc.name("symbol_map"), "block_swaps reads a group's swaps; a DFA program has none")
     else:
         pairs = group.degree * (group.degree - 1) // 2
         symbols = 1 + pairs
@@ -172,10 +210,15 @@ def _read_layer(doc: Fields, index: int, below: list[Layer], group: Group) -> La
     readouts = doc.exact("readouts", (count, 1 if decode == "grid" else dim))
     if not readouts:
         raise DocumentError(doc.name("readouts"), "expected at least one readout, got none")
+    flags = list_of(doc.raw("resets", []), doc.name("resets"), max_length=symbols)
+    if flags and len(flags) != symbols:
+        message = f"expected none or {symbols} entries (one per symbol), got {len(flags)}"
+        raise DocumentError(doc.name("resets"), message)
+    resets = tuple(integer_in(v, doc.name(f"resets[{i}]"), 0, 1) for i, v in enumerate(flags))
     doc.done()
     check_unit_keys(keys, doc.name("keys"))
     return Layer(kind, n_h, dim, keys, betas, values, initial_state, readouts, symbol_map, map_layers, units, decode,
-                 period)  # fmt: skip
+                 period, resets)  # fmt: skip
 
 
 def read_group(doc: Fields, max_order: int) -> Group:

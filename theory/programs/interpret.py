@@ -37,12 +37,16 @@ def swap_pairs(n: int) -> list[tuple[int, int]]:
 
 
 class Context:
-    """What the between-layer maps and the decoder of one program need: its group, each layer's number
-    of readouts (the radix of its output) and the swap tables of block programs."""
+    """What the between-layer maps and the decoder of one program need: the tracked task (a group's word
+    problem or a DFA: ``tokens`` letters, :meth:`step`, ``start``), each layer's number of readouts (the
+    radix of its output) and the swap tables of block programs."""
 
     def __init__(self, program: Program):
         self.program = program
-        self.group = parse_group(program.group)
+        self.automaton = program.automaton
+        self.group = None if self.automaton is not None else parse_group(program.group)
+        self.tokens = len(self.automaton.letters) if self.automaton is not None else self.group.order
+        self.start = self.automaton.initial if self.automaton is not None else 0
         self.radices = [len(layer.readouts) for layer in program.layers]
         self._swaps: dict[int, list[int]] = {}
         self._products: dict[tuple[int, int], int] = {}
@@ -53,7 +57,7 @@ class Context:
         if layer.symbol_map == "element":
             return x
         if layer.symbol_map == "element_with":
-            symbol, weight = x, self.group.order
+            symbol, weight = x, self.tokens
             for index in layer.map_layers:
                 symbol = symbol + weight * decoded[index]
                 weight *= self.radices[index]
@@ -65,6 +69,10 @@ class Context:
             swaps = self.swaps(self.product(previous)) if previous else []
             return swaps[step] if step < len(swaps) else 0
         raise ValueError(f"symbol_map: expected one of {sorted(SYMBOL_MAPS)}, got {layer.symbol_map!r}")
+
+    def step(self, state: int, x: int) -> int:
+        """The tracked state after token x: the running product el[state]·el[x], or the DFA's state·x."""
+        return self.automaton.delta[state][x] if self.automaton is not None else self.times(state, x)
 
     def times(self, a: int, b: int) -> int:
         """Index of el[a]·el[b] (sympy's product, :mod:`theory.groups`), memoized."""
@@ -182,6 +190,8 @@ class Transitions:
         layer = self.layer
         factors = zip(layer.keys[symbol], layer.betas[symbol], layer.values[symbol])
         if layer.kind == "planar":
+            if layer.resets:
+                raise ValueError("planar layer: resets are for exact layers")
             b = self.points[r]
             for key, beta, value in factors:
                 if value != 0 or beta not in (0, 2):
@@ -192,6 +202,8 @@ class Transitions:
                 raise ValueError(f"planar layer: symbol {symbol} maps readout {r} off the readouts")
             return self.index[b]
         h = tuple(self.state(r))
+        if layer.resets and layer.resets[symbol]:  # the gate γ = 0 zeroes the state before the sub-steps
+            h = (sp.Integer(0),) * layer.dim
         for key, beta, value in factors:  # h ← h + β k (v − kᵀh), entrywise
             if beta != 0:
                 error = value - sum((a * b for a, b in zip(key, h)), sp.Integer(0))
@@ -216,9 +228,9 @@ def run(program: Program, words) -> Run:
     its initial readout, its symbol formed by :meth:`Context.symbol`, and the decoder reads the outputs."""
     context = Context(program)
     words = np.asarray(words)
-    order = context.group.order
-    if words.ndim != 2 or words.size and (words.min() < 0 or words.max() >= order):
-        raise ValueError(f"words: expected [W, T] element indices in [0, {order}), got shape {words.shape}")
+    tokens = context.tokens
+    if words.ndim != 2 or words.size and (words.min() < 0 or words.max() >= tokens):
+        raise ValueError(f"words: expected [W, T] token indices in [0, {tokens}), got shape {words.shape}")
     steps = [Transitions(layer) for layer in program.layers]
     elements = np.zeros(words.shape, dtype=np.int64)
     outputs = [np.zeros(words.shape if layer.decode == "nearest" else (*words.shape, layer.dim), dtype=np.int64)

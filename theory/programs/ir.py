@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from theory.automata.dfa import Automaton
 from theory.documents import exact_to_text
 from theory.householder import gh_product
 
@@ -108,7 +109,8 @@ class Layer:
     ``period``; ``kind`` "exact" (entries decided by sympy) or "planar" (2-D, angles multiples of
     π/``units``, decided on labels); ``decode`` "nearest" (the output is the index of the nearest readout) or
     "grid" (every coordinate is rounded to the nearest of the one-entry ``readouts``, the levels; the output
-    is the tuple of level indices)."""
+    is the tuple of level indices). ``resets[s]`` = 1 makes symbol s a gated reset: the state is zeroed (gate
+    γ = 0, log-gate −inf) before its sub-steps; empty (the default) means no gate at any symbol."""
 
     kind: str
     n_h: int
@@ -123,6 +125,7 @@ class Layer:
     units: int = 0
     decode: str = "nearest"
     period: int = 0
+    resets: tuple = ()
 
     @property
     def symbols(self) -> int:
@@ -144,7 +147,9 @@ _EXACT_FIELDS = ("keys", "betas", "values", "initial_state", "readouts")
 class Program:
     """A compiled program. Decoder "lookup": ``decoder[r]`` is the element index the last layer's readout r
     means; "block_product": the running product from the counter, buffer and swap layers named in
-    ``decoder_layers`` (:func:`theory.programs.interpret.block_product`)."""
+    ``decoder_layers`` (:func:`theory.programs.interpret.block_product`). A program tracks the word problem
+    of ``group``, or, when ``automaton`` is set (``group`` is then empty), the state of that DFA: tokens are
+    its letters and the decoder names the state reached."""
 
     group: str
     construction: str
@@ -153,6 +158,7 @@ class Program:
     decoder: tuple
     decoder_name: str = "lookup"
     decoder_layers: tuple = ()
+    automaton: Automaton | None = None
 
     @property
     def layer(self) -> Layer:
@@ -190,10 +196,15 @@ class Program:
             entry = {k: getattr(layer, k) for k in ("kind", "n_h", "dim", "symbol_map", "units", "decode", "period")}
             entry["map_layers"] = list(layer.map_layers)
             entry.update({k: exact_texts(getattr(layer, k)) for k in _EXACT_FIELDS})
+            if layer.resets:
+                entry["resets"] = list(layer.resets)
             layers.append(entry)
         meta = {k: getattr(self, k) for k in ("group", "construction", "theorem", "decoder_name")}
-        return json.dumps({"format": FORMAT, **meta, "layers": layers, "decoder": list(self.decoder),
-                           "decoder_layers": list(self.decoder_layers)}, indent=1)  # fmt: skip
+        doc = {"format": FORMAT, **meta, "layers": layers, "decoder": list(self.decoder),
+               "decoder_layers": list(self.decoder_layers)}
+        if self.automaton is not None:
+            doc["automaton"] = {"name": self.automaton.name, **self.automaton.to_dict()}
+        return json.dumps(doc, indent=1)
 
     @classmethod
     def from_json(cls, text: str | bytes, *, max_order: int = MAX_ORDER) -> Program:

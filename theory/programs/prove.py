@@ -20,7 +20,6 @@ import sympy as sp
 from sympy.combinatorics import Permutation
 
 from theory.groups import (
-    Group,
     PlanarRepresentation,
     compose_planar,
     parse_group,
@@ -65,10 +64,10 @@ def margin(layer: Layer) -> sp.Expr:
 
 
 def prove(program: Program, *, method: str = "auto", max_states: int = MAX_SEARCH) -> Proof:
-    """Exact proof that ``program`` decodes the running product after every prefix of every word (see the
-    module). ``method="auto"`` takes ``group`` for one-layer group programs, ``blocks`` for the S_n block
-    programs and ``search`` otherwise; ``search`` applies to every program whose configurations number at
-    most ``max_states`` (it stops unproved beyond)."""
+    """Exact proof that ``program`` decodes the running product (a DFA program: the DFA's state) after every
+    prefix of every word (see the module). ``method="auto"`` takes ``group`` for one-layer group programs,
+    ``blocks`` for the S_n block programs and ``search`` otherwise; ``search`` applies to every program
+    whose configurations number at most ``max_states`` (it stops unproved beyond)."""
     if not isinstance(program, Program):
         raise TypeError(f"program: expected a compiled Program, got {type(program).__name__}")
     if method not in METHODS:
@@ -80,11 +79,10 @@ def prove(program: Program, *, method: str = "auto", max_states: int = MAX_SEARC
         return _prove_group(program)
     if method == "blocks":
         return prove_blocks(program)
-    group = parse_group(program.group)
     if any(layer.kind == "planar" for layer in program.layers) and not planar_lemma():
         return Proof(False, 0, 0, (), "the planar reflection lemma did not simplify to zero")
     try:
-        return _search(program, group, max_states)
+        return _search(program, max_states)
     except ValueError as err:  # a state off the readouts, a key or point not of its planar form
         return Proof(False, 0, 0, (), str(err))
 
@@ -159,20 +157,22 @@ def planar_product(layer: Layer, symbol: int, m: int) -> tuple[str, int] | None:
     return (kind, a // 2) if a % 2 == 0 else None
 
 
-def _search(program: Program, group: Group, max_states: int) -> Proof:
+def _search(program: Program, max_states: int) -> Proof:
+    """Breadth-first search over (readout of every layer, tracked state): the running product of a group
+    program, the DFA state of an automaton program."""
     context = Context(program)
     steps = [Transitions(layer) for layer in program.layers]
-    start = (tuple(step.initial() for step in steps), 0)
+    start = (tuple(step.initial() for step in steps), context.start)
     seen, queue = {start}, deque([start])
     while queue:
         readouts, acc = queue.popleft()
-        for x in range(group.order):
+        for x in range(context.tokens):
             decoded: list = []
             for layer, step, r in zip(program.layers, steps, readouts):
                 decoded.append(step(context.symbol(layer, x, decoded), r))
-            product = group.index[group.elements[acc] * group.elements[x]]
+            product = context.step(acc, x)
             if context.element(x, decoded) != product:
-                failure = f"from configuration {readouts} with product {acc}, token {x} decodes to " \
+                failure = f"from configuration {readouts} with state {acc}, token {x} decodes to " \
                     f"{context.element(x, decoded)}, not {product}"  # fmt: skip
                 return Proof(False, len(seen), sum(len(s.table) for s in steps), (), failure)
             nxt = (tuple(decoded), product)

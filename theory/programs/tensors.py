@@ -2,8 +2,9 @@
 program inside.
 
 :func:`save` writes, per layer l: ``layer{l}.keys`` [symbols, n_h, d], ``layer{l}.betas`` [symbols, n_h],
-``layer{l}.values`` [symbols, n_h], ``layer{l}.initial_state`` [d] and ``layer{l}.readouts`` [R, d], all
-float64 (each entry the exact value rounded once), and the exact JSON document of the program in the metadata under
+``layer{l}.values`` [symbols, n_h], ``layer{l}.initial_state`` [d], ``layer{l}.readouts`` [R, d] and, for
+a layer with resets, ``layer{l}.log_gates`` [symbols] (−inf at a reset, 0 elsewhere), all float64 (each
+entry the exact value rounded once), and the exact JSON document of the program in the metadata under
 ``program``. :func:`load` reads that document with the validating loaders (nothing is evaluated; the
 program is re-proved) and refuses a file whose tensors are not the rounding of that program (edited
 tensors, or metadata from another file): every refusal is a :class:`theory.documents.DocumentError`.
@@ -37,6 +38,8 @@ def tensors(program: Program) -> dict[str, np.ndarray]:
         out[f"layer{index}.values"] = _array(layer.values)
         out[f"layer{index}.initial_state"] = _array(layer.initial_state)
         out[f"layer{index}.readouts"] = _array(layer.readouts)
+        if layer.resets:
+            out[f"layer{index}.log_gates"] = np.where(np.array(layer.resets, dtype=bool), -np.inf, 0.0)
     return out
 
 

@@ -1,0 +1,153 @@
+"""DFA → one gated layer: every automaton of the one-layer classes compiles, its exact proof holds, and its
+decisions through the kernel equal automata-lib's on random words; the rest is refused by class."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+from automata.fa.dfa import DFA
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proofs_check.execute import simulate
+from theory.automata.analyse import analyse
+from theory.automata.dfa import Automaton, language, normalise
+from theory.programs import BudgetError, Program, prove, tensors
+from theory.programs.dfa_to_layers import CascadeNeeded, compile_automaton
+
+ONE_LAYER = ("tomita1", "tomita2", "tomita5", "tomita6", "parity", "cycle_navigation", "dyck1_1", "dyck1_4", "dyck2_2")
+CASCADE = ("tomita3", "tomita4", "tomita7", "even_pairs", "flip_flop")
+
+
+def _lib(automaton: Automaton) -> DFA:
+    d = automaton.to_dict()
+    return DFA(states=set(d["states"]), input_symbols=set(d["input_symbols"]), transitions=d["transitions"],
+               initial_state=d["initial_state"], final_states=set(d["final_states"]))  # fmt: skip
+
+
+def _decisions_agree(automaton: Automaton, program: Program, words: np.ndarray, **options) -> None:
+    """The accept bit decoded through the kernel after every prefix is automata-lib's for that prefix."""
+    run = simulate(program, words, **options)
+    lib = _lib(automaton)
+    for w, word in enumerate(words):
+        for t in range(words.shape[1]):
+            prefix = [automaton.letters[a] for a in word[: t + 1]]
+            assert (int(run.decoded[w, t]) in automaton.final) == lib.accepts_input(prefix)
+    assert run.accuracy == 1.0
+
+
+@pytest.mark.parametrize("name", ONE_LAYER)
+def test_one_layer_languages_compile_prove_and_decide(name):
+    automaton = language(name)
+    program = compile_automaton(automaton)
+    proof = prove(program)
+    # the search covers every (readout, state) pair reached: here the readout is the state, so |Q| of them
+    assert proof.holds and proof.states == len(automaton.states) and all(m > 0 for m in proof.margins)
+    words = np.random.default_rng(1).integers(0, len(automaton.letters), size=(3, 11))
+    _decisions_agree(automaton, program, words)
+    assert Program.from_json(program.to_json()) == program
+
+
+def test_n_h_follows_the_factorisation():
+    """Swaps: n − c per permutation (a 5-cycle: 4); a reset: the gate and one write; a partial injection:
+    its projections plus the swaps of its extension (Dyck₂ of depth 2: 9, as the construction predicts)."""
+    assert compile_automaton(language("cycle_navigation")).n_h == 4
+    tomita1 = compile_automaton(language("tomita1"))
+    assert tomita1.n_h == 1 and tomita1.layer.resets == (1, 0)  # letter 0 resets to the sink's one-hot
+    assert compile_automaton(language("dyck2_2")).n_h == 9 and compile_automaton(language("dyck2_2")).layer.resets == ()
+    assert compile_automaton(language("dyck2_2"), n_h=12).n_h == 12
+    with pytest.raises(BudgetError, match="needs 9 factors in one layer"):
+        compile_automaton(language("dyck2_2"), n_h=8)
+    with pytest.raises(ValueError, match="n_h: expected a positive integer"):
+        compile_automaton(language("parity"), n_h=0)
+
+
+@pytest.mark.parametrize("name", CASCADE)
+def test_languages_outside_the_one_layer_classes_are_refused_by_class(name):
+    with pytest.raises(CascadeNeeded, match=f"{name} .* is (aperiodic|general)"):
+        compile_automaton(language(name))
+
+
+def test_the_proof_catches_a_wrong_reset_and_a_wrong_swap():
+    """Deliberate bugs: tomita1 without its gate (letter 0 then writes e_c on top of the state) and
+    cycle_navigation with two letters' factors exchanged must both fail their proofs."""
+    program = compile_automaton(language("tomita1"))
+    ungated = dataclasses.replace(program, layers=(dataclasses.replace(program.layer, resets=()),))
+    assert not prove(ungated).holds
+    program = compile_automaton(language("cycle_navigation"))
+    layer = program.layer
+    swapped = dataclasses.replace(layer, keys=(layer.keys[2], layer.keys[1], layer.keys[0]))
+    assert not prove(dataclasses.replace(program, layers=(swapped,))).holds
+    broken = dataclasses.replace(layer, betas=((sp.Integer(1),) + layer.betas[0][1:], *layer.betas[1:]))
+    assert not prove(dataclasses.replace(program, layers=(broken,))).holds
+
+
+def test_reset_programs_round_trip_with_their_gates(tmp_path):
+    program = compile_automaton(language("tomita1"))
+    doc = json.loads(program.to_json())
+    assert doc["layers"][0]["resets"] == [1, 0] and doc["group"] == "" and doc["automaton"]["name"] == "tomita1"
+    path = tmp_path / "t1.safetensors"
+    tensors.save(program, path)
+    assert tensors.load(path) == program
+    assert list(tensors.tensors(program)["layer0.log_gates"]) == [-np.inf, 0.0]
+    doc["automaton"]["transitions"]["q0"]["1"] = "q1"  # a different language than the layer tracks
+    with pytest.raises(ValueError, match="^program: the exact proof of the loaded program fails"):
+        Program.from_json(json.dumps(doc))
+    doc = json.loads(program.to_json())
+    doc["layers"][0]["resets"] = [1]
+    with pytest.raises(ValueError, match=r"^layers\[0\].resets: expected none or 2 entries"):
+        Program.from_json(json.dumps(doc))
+
+
+@st.composite
+def one_layer_automata(draw):
+    """Automata built in a one-layer class (before normalisation): letters that are permutations, constants
+    (permutation-reset) or partial injections onto a sink (the last state)."""
+    kind = draw(st.sampled_from(["group", "permutation-reset", "partial-injection-sink"]))
+    n, k = draw(st.integers(1, 6)), draw(st.integers(1, 3))
+    maps = []
+    for _ in range(k):
+        if kind == "group" or draw(st.booleans()):
+            maps.append(tuple(draw(st.permutations(range(n)))))
+        elif kind == "permutation-reset":
+            maps.append((draw(st.integers(0, n - 1)),) * n)
+        else:
+            live = list(range(n - 1))
+            kept = draw(st.lists(st.sampled_from(live), unique=True)) if live else []
+            images = draw(st.permutations(live))[: len(kept)] if live else []
+            target = dict(zip(kept, images))
+            maps.append(tuple(target.get(q, n - 1) for q in range(n)))
+    final = tuple(sorted(draw(st.sets(st.integers(0, n - 1)))))
+    delta = tuple(tuple(f[q] for f in maps) for q in range(n))
+    return Automaton("drawn", tuple(f"s{i}" for i in range(n)), tuple("abc"[:k]), delta, 0, final)
+
+
+@settings(max_examples=40, deadline=None)
+@given(raw=one_layer_automata(), seed=st.integers(0, 1000), length=st.sampled_from([0, 1, 7, 12]))
+def test_random_one_layer_automata_compile_prove_and_decide(raw, seed, length):
+    """Normalising can leave the class (a quotient of partial injections need not be injective): then the
+    compiler must refuse by class; otherwise the program must prove and decide like automata-lib."""
+    automaton = normalise(raw)
+    kind = analyse(automaton).classification
+    if kind not in ("group", "permutation-reset", "partial-injection-sink"):
+        with pytest.raises(CascadeNeeded):
+            compile_automaton(automaton)
+        return
+    program = compile_automaton(automaton)
+    assert prove(program).holds
+    words = np.random.default_rng(seed).integers(0, len(automaton.letters), size=(2, length))
+    _decisions_agree(automaton, program, words)
+
+
+def test_the_triton_kernel_decides_with_gates():
+    """tomita1's resets are the gate −inf through our Triton kernel (the interpreter on the CPU), fp32."""
+    automaton = language("tomita1")
+    words = np.random.default_rng(4).integers(0, 2, size=(2, 40))
+    words[:, :10] = 1  # accept for a while, then the first 0 sends the state to the sink
+    _decisions_agree(automaton, compile_automaton(automaton), words, dtype=torch.float32, backend="triton",
+                     chunk_size=16)  # fmt: skip
