@@ -21,8 +21,7 @@ from proofs_check.command import (
     check_memory,
     check_output,
     json_text,
-    require_backend,
-    require_device,
+    resolve_backend,
     write_output,
 )
 from proofs_check.execute import DTYPES, simulate
@@ -113,11 +112,7 @@ def _decisions(program, automaton: Automaton, words: list[list[int]], options: d
 
 def run_automaton(args, console, note, progress) -> int:
     """``deltaproof automaton``: see the module docstring."""
-    require_device(args.device)
-    backend = args.backend
-    if backend == "auto":
-        backend = "triton" if args.device == "cuda" else "reference"
-    require_backend(backend, args.device, args.dtype)
+    backend = resolve_backend(args.backend, args.device, args.dtype)
     if (args.out is None) != (args.run is None):
         raise CommandError("--out: goes with --run WORDS.txt" if args.run is None else "--run: needs --out FILE")
     for option, path, suffixes in (("--json", args.json, ()), ("--save", args.save, PROGRAM_SUFFIXES),

@@ -11,8 +11,9 @@ writing its outputs.
 * JSON is always valid JSON (:func:`json_text`): non-finite numbers become the strings ``"NaN"``,
   ``"Infinity"`` and ``"-Infinity"`` (JSON has no such numbers; Python's ``json`` would write bare ``NaN``),
   numpy scalars and arrays become numbers and lists.
-* :func:`require_device` and :func:`require_backend` refuse a CUDA device without a GPU, fla without
-  fla-core or without a GPU, and dtypes a backend cannot run, naming the option.
+* :func:`require_device` and :func:`require_backend` (both behind :func:`resolve_backend`) refuse a CUDA
+  device without a GPU, fla without fla-core or without a GPU, and dtypes a backend cannot run, naming the
+  option.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "json_safe",
     "require_device",
     "require_backend",
+    "resolve_backend",
     "one_line",
     "check_memory",
 ]
@@ -149,6 +151,16 @@ def require_device(device: str, option: str = "--device") -> None:
         build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
         raise CommandError(f"{option}: expected a CUDA GPU for 'cuda', but torch {torch.__version__} ({build}) sees "
                            "none on this machine; use --device cpu")  # fmt: skip
+
+
+def resolve_backend(backend: str, device: str, dtype: str) -> str:
+    """The backend a run uses (``auto``: triton on cuda, reference on the CPU), once the device and the
+    backend are known to work here (:func:`require_device`, :func:`require_backend`)."""
+    require_device(device)
+    if backend == "auto":
+        backend = "triton" if device == "cuda" else "reference"
+    require_backend(backend, device, dtype)
+    return backend
 
 
 def require_backend(backend: str, device: str, dtype: str) -> None:

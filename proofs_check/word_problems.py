@@ -26,8 +26,7 @@ from proofs_check.command import (
     check_memory,
     check_output,
     json_text,
-    require_backend,
-    require_device,
+    resolve_backend,
     write_output,
 )
 from proofs_check.execute import DTYPES, simulate
@@ -118,11 +117,7 @@ def _check_memory(program, words: int, length: int, dtype: str) -> None:
 
 def run_simulate(args, console, note, progress) -> int:
     """``deltaproof simulate``: compile (or load), run through a backend, print (and write) the result object."""
-    require_device(args.device)
-    backend = args.backend
-    if backend == "auto":
-        backend = "triton" if args.device == "cuda" else "reference"
-    require_backend(backend, args.device, args.dtype)
+    backend = resolve_backend(args.backend, args.device, args.dtype)
     if args.json is not None:
         check_output("--json", args.json)
     if args.save is not None:
