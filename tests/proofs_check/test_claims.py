@@ -41,6 +41,7 @@ REQUIRED = {
     "stability.normalized_key_expansion",
     "grazzi.lemma1",
     "kernels.ut_conditioning",
+    "automata.partial_injection_one_layer",
 }
 
 

@@ -62,8 +62,8 @@ def _letter(automaton: Automaton, a: int, sink: int | None, coordinate: dict[int
     """(reset, factors) of letter a (see the module)."""
     f = automaton.letter_map(a)
     states = range(len(automaton.states))
-    if len(set(f)) == len(f):
-        return 0, _permutation({q: f[q] for q in states}, coordinate, dim)
+    if len(set(f)) == len(f):  # a bijection (fixing the sink, if there is one: it moves the live states only)
+        return 0, _permutation({q: f[q] for q in states if q != sink}, coordinate, dim)
     if sink is None:  # a constant: the permutation-reset class
         return 1, [(_unit(dim, coordinate[f[0]]), sp.Integer(1), sp.Integer(1))]
     killed = [q for q in states if q != sink and f[q] == sink]
