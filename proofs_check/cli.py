@@ -125,6 +125,16 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+def _run_options(command: argparse.ArgumentParser) -> None:
+    """--dtype, --backend, --device and --seed of the commands that run words through a kernel."""
+    command.add_argument("--dtype", default="float64", choices=("float64", "float32", "float16", "bfloat16"),
+                         help="dtype of the kernel's inputs")  # fmt: skip
+    command.add_argument("--backend", default="reference", choices=("auto", "reference", "triton", "fla"),
+                         help="kernel backend (auto: triton on cuda, reference on cpu)")  # fmt: skip
+    command.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the kernel runs")
+    command.add_argument("--seed", type=_natural, default=0, help="seed of the random words")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (public for documentation and tests)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -166,12 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--words", type=_positive, default=1, help="number of random words")
     sim.add_argument("--inputs", default="elements", choices=("elements", "generators"),
                      help="tokens drawn from all elements or from the generators")  # fmt: skip
-    sim.add_argument("--dtype", default="float64", choices=("float64", "float32", "float16", "bfloat16"),
-                     help="dtype of the kernel's inputs")  # fmt: skip
-    sim.add_argument("--backend", default="reference", choices=("auto", "reference", "triton", "fla"),
-                     help="kernel backend (auto: triton on cuda, reference on cpu)")  # fmt: skip
-    sim.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the kernel runs")
-    sim.add_argument("--seed", type=_natural, default=0, help="seed of the random words")
+    _run_options(sim)
     sim.add_argument("--max-order", type=_positive, default=1000, help=MAX_ORDER_HELP)
     sim.add_argument("--save", metavar="FILE", type=Path,
                      help="also write the program (.json, or .safetensors with float64 tensors)")  # fmt: skip
@@ -196,12 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     auto.add_argument("--nh", type=_budget, default="auto", help="per-layer budget n_h (an integer) or auto")
     auto.add_argument("--length", type=_natural, default=1000, help="tokens per random word")
     auto.add_argument("--words", type=_positive, default=4, help="number of random words")
-    auto.add_argument("--dtype", default="float64", choices=("float64", "float32", "float16", "bfloat16"),
-                      help="dtype of the kernel's inputs")  # fmt: skip
-    auto.add_argument("--backend", default="reference", choices=("auto", "reference", "triton", "fla"),
-                      help="kernel backend (auto: triton on cuda, reference on cpu)")  # fmt: skip
-    auto.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the kernel runs")
-    auto.add_argument("--seed", type=_natural, default=0, help="seed of the random words")
+    _run_options(auto)
     auto.add_argument("--run", metavar="WORDS.txt", type=Path,
                       help="also decide the words of a file (one per line, symbols separated by spaces)")  # fmt: skip
     auto.add_argument("--out", metavar="FILE", type=Path,
