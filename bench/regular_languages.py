@@ -38,7 +38,8 @@ def table_row(name: str) -> tuple[dict, object]:
     analysis = analyse(automaton)
     row = {"language": name, "states": len(automaton.states), "letters": len(automaton.letters),
            "class": analysis.classification, "monoid": analysis.monoid_size,
-           "simple_divisors": analysis.simple_divisors, "grazzi_bound_layers": 2 ** len(automaton.states)}  # fmt: skip
+           "simple_divisors": analysis.simple_divisors, "holonomy_levels": analysis.holonomy_levels,
+           "grazzi_bound_layers": 2 ** len(automaton.states)}  # fmt: skip
     try:
         program = compile_automaton(automaton)
     except CascadeNeeded:

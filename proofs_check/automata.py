@@ -157,6 +157,7 @@ def run_automaton(args, console, note, progress) -> int:
         "classification": analysis.classification,
         "monoid_size": analysis.monoid_size,
         "simple_divisors": list(analysis.simple_divisors) if analysis.simple_divisors is not None else None,
+        "holonomy_levels": analysis.holonomy_levels,
         "layers": len(program.layers),
         "n_h": [layer.n_h for layer in program.layers],
         "state_dim": layer_sizes,

@@ -25,6 +25,7 @@ from sympy import factorint, isprime
 from sympy.combinatorics import Permutation, PermutationGroup
 
 from theory.automata.dfa import Automaton
+from theory.automata.holonomy import skeleton
 
 __all__ = ["Analysis", "analyse", "monoid", "sink_of", "MAX_MONOID", "CLASSES"]
 
@@ -36,7 +37,8 @@ CLASSES = ("group", "permutation-reset", "partial-injection-sink", "aperiodic", 
 class Analysis:
     """``monoid_size`` (None above the cap), ``classification`` (the first of :data:`CLASSES` that holds),
     ``sink`` (the common sink of the partial-injection class, else None), ``aperiodic`` (None when the
-    monoid was not enumerated) and ``simple_divisors`` (names such as "C2", "C3", "A5"; None likewise)."""
+    monoid was not enumerated), ``simple_divisors`` (names such as "C2", "C3", "A5"; None likewise) and
+    ``holonomy_levels`` (the levels of the holonomy decomposition, :mod:`theory.automata.holonomy`)."""
 
     states: int
     letters: int
@@ -45,6 +47,7 @@ class Analysis:
     sink: int | None
     aperiodic: bool | None
     simple_divisors: tuple[str, ...] | None
+    holonomy_levels: int
 
 
 def _compose(f: tuple, g: tuple) -> tuple:
@@ -169,5 +172,7 @@ def analyse(automaton: Automaton, cap: int = MAX_MONOID) -> Analysis:
     if not kind:
         kind = "aperiodic" if aperiodic else "general"
     divisors = None if elements is None else _simple_divisors(elements)
+    letters = [automaton.letter_map(a) for a in range(len(automaton.letters))]
+    levels = len(skeleton(letters, len(automaton.states), groups=False).levels)
     return Analysis(len(automaton.states), len(automaton.letters), None if elements is None else len(elements),
-                    kind, sink, aperiodic, divisors)  # fmt: skip
+                    kind, sink, aperiodic, divisors, levels)  # fmt: skip

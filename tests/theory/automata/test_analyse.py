@@ -38,6 +38,17 @@ def test_known_languages(name, size, kind, aperiodic, divisors):
         size, kind, aperiodic, divisors)  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "name, levels",
+    [("parity", 1), ("tomita1", 1), ("tomita2", 2), ("tomita3", 4), ("tomita4", 3), ("tomita7", 5), ("even_pairs", 2),
+     ("dyck1_3", 4), ("dyck1_5", 6)],
+)  # fmt: skip
+def test_holonomy_levels_of_the_benchmark_languages(name, levels):
+    """Levels of the holonomy decomposition (the subduction height of the full set): Tomita 3, 4, 7 need 4, 3
+    and 5 levels, Dyck₁ of depth D needs D + 1, groups 1."""
+    assert analyse(language(name)).holonomy_levels == levels
+
+
 def test_the_full_transformation_monoid_t3():
     """A 3-cycle, a transposition and a merge generate all 3³ = 27 maps of three points; its maximal
     subgroups are S3, S2 and trivial, so the simple divisors are C2 and C3; not one-layer, not aperiodic."""
