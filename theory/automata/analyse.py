@@ -18,14 +18,13 @@ idempotent; H_e = {x ∈ eMe : x permutes Im(e)}), computed with sympy's composi
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 from sympy import factorint, isprime
 from sympy.combinatorics import Permutation, PermutationGroup
 
 from theory.automata.dfa import Automaton
-from theory.automata.holonomy import skeleton
+from theory.automata.holonomy import generated_monoid, skeleton
 
 __all__ = ["Analysis", "analyse", "monoid", "sink_of", "MAX_MONOID", "CLASSES"]
 
@@ -58,17 +57,11 @@ def monoid(automaton: Automaton, cap: int = MAX_MONOID) -> list[tuple] | None:
     """Every transformation of a word (the identity first), or None when there are more than ``cap``."""
     letters = [automaton.letter_map(a) for a in range(len(automaton.letters))]
     identity = tuple(range(len(automaton.states)))
-    seen, queue = {identity}, deque([identity])
-    while queue:
-        f = queue.popleft()
-        for g in letters:
-            h = _compose(f, g)
-            if h not in seen:
-                if len(seen) >= cap:
-                    return None
-                seen.add(h)
-                queue.append(h)
-    return sorted(seen, key=lambda f: (f != identity, f))
+    try:
+        elements = generated_monoid(letters, len(automaton.states), cap)
+    except ValueError:
+        return None
+    return sorted(elements, key=lambda f: (f != identity, f))
 
 
 def sink_of(automaton: Automaton) -> int | None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from sympy.combinatorics import Permutation, PermutationGroup
 
-__all__ = ["Skeleton", "skeleton", "Component"]
+__all__ = ["Skeleton", "skeleton", "Component", "generated_monoid"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,9 @@ def _orbit(start: frozenset, generators: list[tuple]) -> set[frozenset]:
     return seen
 
 
-def _monoid(generators: list[tuple], n: int, cap: int) -> list[tuple]:
+def generated_monoid(generators: list[tuple], n: int, cap: int) -> list[tuple]:
+    """S¹: every composite of the generators (words act left to right) with the identity, breadth first; a
+    ValueError when there are more than ``cap``."""
     identity = tuple(range(n))
     seen, queue = {identity}, deque([identity])
     while queue:
@@ -127,7 +129,7 @@ def skeleton(generators: list[tuple], points: int, *, groups: bool = True, monoi
     for s in ordered:
         height(s)
     top = heights[full]
-    monoid = _monoid(generators, points, monoid_cap) if groups else []
+    monoid = generated_monoid(generators, points, monoid_cap) if groups else []
     classes: dict[frozenset, list[frozenset]] = {}
     for s in ordered:
         if len(s) > 1:
