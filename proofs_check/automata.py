@@ -24,7 +24,7 @@ from proofs_check.command import (
     resolve_backend,
     write_output,
 )
-from proofs_check.execute import DTYPES, simulate
+from proofs_check.execute import DTYPES, exact_run, simulate
 from proofs_check.word_problems import PROGRAM_SUFFIXES, save_program
 from theory.automata.analyse import analyse
 from theory.automata.dfa import Automaton, from_json, from_regex, language
@@ -141,14 +141,14 @@ def run_automaton(args, console, note, progress) -> int:
     words = rng.integers(0, len(automaton.letters), size=(args.words, args.length))
     try:
         with progress(f"{args.words} × {args.length} tokens through {backend} ({args.dtype})", None):
-            run = simulate(program, words, **options)
+            exact = exact_run(program, words)
+            run = simulate(program, words, exact=exact, **options)
             decisions = _decisions(program, automaton, words_file, options) if words_file is not None else None
     except torch.cuda.OutOfMemoryError:
         raise CommandError("--length: the GPU ran out of memory; use fewer --words or a shorter --length") from None
     final = np.zeros(len(automaton.states), dtype=bool)
     final[list(automaton.final)] = True
-    exact = np.array([automaton.run(w) for w in words], dtype=np.int64).reshape(words.shape)
-    wrong = final[run.decoded] != final[exact]
+    wrong = final[run.decoded] != final[exact.products]
     positions = np.nonzero(wrong.any(0))[0]
     result = {
         "language": automaton.name,

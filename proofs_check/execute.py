@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from kernels import delta_product
-from theory.programs.interpret import Context, run
+from theory.programs.interpret import Context, check_words, run
 from theory.programs.ir import ONE_LAYER, Layer, Program
 
 __all__ = ["Simulation", "Exact", "simulate", "exact_run", "random_words", "exact_floats", "kernel_states", "DTYPES"]
@@ -117,18 +117,11 @@ class Exact:
 def exact_run(program: Program, words: np.ndarray) -> Exact:
     """Exact products and layer states of ``words`` (element indices [W, T]) under ``program``."""
     context = Context(program)
-    words = _checked(words, context.tokens)
+    words = check_words(words, context.tokens)
     products = _tracked_states(context, words)
     if program.construction in ONE_LAYER:
         return Exact(products, (exact_floats(program.layer.readouts)[products],))
     return Exact(products, run(program, words).states)
-
-
-def _checked(words, order: int) -> np.ndarray:
-    words = np.asarray(words)
-    if words.ndim != 2 or words.size and (words.min() < 0 or words.max() >= order):
-        raise ValueError(f"words: expected [W, T] token indices in [0, {order}), got shape {words.shape}")
-    return words
 
 
 def _at(outputs: np.ndarray, w: int, t: int):
@@ -183,7 +176,7 @@ def simulate(
     every narrower layer's state with zero coordinates up to that size (exact: see :func:`kernel_states`), so that
     programs of different dimensions share one kernel shape — one compilation of ours and one autotuning
     of fla's per dtype instead of one per dimension."""
-    words = _checked(words, Context(program).tokens)
+    words = check_words(words, Context(program).tokens)
     if width is not None and (not isinstance(width, int) or width < 1):
         raise ValueError(f"width: expected a positive integer or None, got {width!r}")
     exact = exact_run(program, words) if exact is None else exact

@@ -26,7 +26,7 @@ from sympy.combinatorics import Permutation, PermutationGroup
 from theory.automata.dfa import Automaton
 from theory.automata.holonomy import generated_monoid, skeleton
 
-__all__ = ["Analysis", "analyse", "monoid", "sink_of", "MAX_MONOID", "CLASSES"]
+__all__ = ["Analysis", "analyse", "one_layer_class", "monoid", "sink_of", "MAX_MONOID", "CLASSES"]
 
 MAX_MONOID = 100_000
 CLASSES = ("group", "permutation-reset", "partial-injection-sink", "aperiodic", "general")
@@ -76,7 +76,9 @@ def sink_of(automaton: Automaton) -> int | None:
     return None
 
 
-def _classification(automaton: Automaton) -> tuple[str, int | None]:
+def one_layer_class(automaton: Automaton) -> tuple[str, int | None]:
+    """(the first one-layer class that holds — "group", "permutation-reset", "partial-injection-sink" —
+    or "" when none does, the sink of the last class or None), from the letters alone (no monoid)."""
     n = len(automaton.states)
     maps = [automaton.letter_map(a) for a in range(len(automaton.letters))]
     if all(len(set(f)) == n for f in maps):
@@ -159,7 +161,9 @@ def _simple_name(order: int) -> str:
 
 def analyse(automaton: Automaton, cap: int = MAX_MONOID) -> Analysis:
     """The algebra of ``automaton`` (see the module); the monoid is enumerated up to ``cap`` elements."""
-    kind, sink = _classification(automaton)
+    if not isinstance(automaton, Automaton):
+        raise TypeError(f"automaton: expected a theory.automata.dfa.Automaton, got {type(automaton).__name__}")
+    kind, sink = one_layer_class(automaton)
     elements = monoid(automaton, cap)
     aperiodic = None if elements is None else _aperiodic(elements)
     if not kind:

@@ -86,9 +86,7 @@ def _numbered(name: str, letters: list[str], initial, final: set, table: dict) -
                 order.append(r)
                 queue.append(r)
     delta = tuple(tuple(index[table[q][a]] for a in letters) for q in order)
-    names = tuple(str(q) for q in order)
-    if len(set(names)) != len(names):
-        names = tuple(f"q{i}" for i in range(len(order)))
+    names = tuple(f"q{i}" for i in range(len(order)))
     return Automaton(name, names, tuple(letters), delta, 0, tuple(sorted(index[q] for q in order if q in final)))
 
 
@@ -103,9 +101,7 @@ def normalise(automaton: Automaton) -> Automaton:
     small = dfa.minify()
     letters = sorted(letters)
     table = {q: dict(small.transitions[q]) for q in small.states}
-    out = _numbered(automaton.name, letters, small.initial_state, set(small.final_states), table)
-    names = tuple(f"q{i}" for i in range(len(out.states)))
-    return Automaton(out.name, names, out.letters, out.delta, out.initial, out.final)
+    return _numbered(automaton.name, letters, small.initial_state, set(small.final_states), table)
 
 
 def _complete(name, states, letters, transitions, initial, final) -> Automaton:
@@ -212,15 +208,6 @@ def _table(name: str, letters: list[str], states: list, initial, final: set, mov
 
 def _tomita(k: int) -> Automaton:
     """Tomita 1982's seven languages over {0, 1} (see the module for Tomita 3)."""
-    tests = {
-        1: lambda w: "0" not in w,
-        2: lambda w: re.fullmatch("(10)*", w) is not None,
-        3: lambda w: re.search("(?<!1)(11)*1(?!1)(00)*0(?!0)", w) is None,
-        4: lambda w: "000" not in w,
-        5: lambda w: w.count("0") % 2 == 0 and w.count("1") % 2 == 0,
-        6: lambda w: (w.count("0") - w.count("1")) % 3 == 0,
-        7: lambda w: re.fullmatch("0*1*0*1*", w) is not None,
-    }
     dfas = {
         1: (["ok", "dead"], "ok", {"ok"}, lambda q, a: q if a == "1" else "dead"),
         2: (["s", "one", "dead"], "s", {"s"},
@@ -249,23 +236,9 @@ def _tomita(k: int) -> Automaton:
         def accepting(q):  # a word ending inside an odd 0-run that follows an odd 1-run is rejected
             return q != "dead" and not (q[0] == "zeros" and q[1] == 1 and q[2] == 1)
 
-        out = _table("tomita3", ["0", "1"], states, ("ones", 0, 0), {q for q in states if accepting(q)}, move)
-    else:
-        states, initial, final, move = dfas[k]
-        out = _table(f"tomita{k}", ["0", "1"], states, initial, final, move)
-    _check_against(out, tests[k])
-    return out
-
-
-def _check_against(automaton: Automaton, test) -> None:
-    """The automaton agrees with the language's definition on every word of length ≤ 10 (a guard on the
-    tables above)."""
-    for length in range(11):
-        for bits in range(2**length):
-            word = format(bits, f"0{length}b") if length else ""
-            letters = [automaton.letters.index(c) for c in word]
-            if automaton.accepts(letters) != test(word):
-                raise AssertionError(f"{automaton.name}: the table disagrees with the definition on {word!r}")
+        return _table("tomita3", ["0", "1"], states, ("ones", 0, 0), {q for q in states if accepting(q)}, move)
+    states, initial, final, move = dfas[k]
+    return _table(f"tomita{k}", ["0", "1"], states, initial, final, move)
 
 
 def _dyck(kinds: int, depth: int) -> Automaton:

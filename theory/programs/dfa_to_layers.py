@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from theory.automata.analyse import analyse
+from theory.automata.analyse import analyse, one_layer_class
 from theory.automata.dfa import Automaton
 from theory.factorize import permutation_swaps
 from theory.programs.ir import MAX_NH, BudgetError, Layer, Program
@@ -79,18 +79,19 @@ def compile_automaton(automaton: Automaton, *, n_h: int | str = "auto") -> Progr
     ``n_h``: "auto" (the most factors any letter needs) or a budget; a letter that needs more is a
     :class:`theory.programs.ir.BudgetError`; an automaton outside the one-layer classes a
     :class:`CascadeNeeded`."""
+    if not isinstance(automaton, Automaton):
+        raise TypeError(f"automaton: expected a theory.automata.dfa.Automaton, got {type(automaton).__name__}")
     if not (n_h == "auto" or (isinstance(n_h, int) and not isinstance(n_h, bool) and 1 <= n_h <= MAX_NH)):
         raise ValueError(f"n_h: expected a positive integer up to {MAX_NH} or 'auto', got {n_h!r}")
-    analysis = analyse(automaton)
-    kind = analysis.classification
-    if kind not in ("group", "permutation-reset", "partial-injection-sink"):
+    kind, sink = one_layer_class(automaton)
+    if not kind:  # the monoid is enumerated only to say why
+        analysis = analyse(automaton)
         divisors = ", ".join(analysis.simple_divisors or ()) or "none"
         raise CascadeNeeded(
-            f"dfa: {automaton.name} ({analysis.states} states) is {kind} (monoid of {analysis.monoid_size} elements, "
-            f"simple divisors: {divisors}): no one-layer class holds, and the cascade compiler (Krohn–Rhodes / "
-            "holonomy) is not built yet"
+            f"dfa: {automaton.name} ({analysis.states} states) is {analysis.classification} (monoid of "
+            f"{analysis.monoid_size} elements, simple divisors: {divisors}): no one-layer class holds, and the "
+            "cascade compiler (Krohn–Rhodes / holonomy) is not built yet"
         )
-    sink = analysis.sink if kind == "partial-injection-sink" else None
     live = [q for q in range(len(automaton.states)) if q != sink]
     coordinate = {q: i for i, q in enumerate(live)}
     dim = len(live)

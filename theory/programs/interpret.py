@@ -20,7 +20,17 @@ from theory.factorize import permutation_swaps
 from theory.groups import parse_group, permutation_matrix, planar_key_label, planar_point_label
 from theory.programs.ir import Layer, Program, is_zero
 
-__all__ = ["SYMBOL_MAPS", "Context", "Transitions", "Run", "run", "block_slots", "block_product", "swap_pairs"]
+__all__ = [
+    "SYMBOL_MAPS",
+    "Context",
+    "Transitions",
+    "Run",
+    "run",
+    "check_words",
+    "block_slots",
+    "block_product",
+    "swap_pairs",
+]
 
 SYMBOL_MAPS = {
     "element": "the token's element index x",
@@ -211,6 +221,14 @@ class Transitions:
         return self._find(h)
 
 
+def check_words(words, tokens: int) -> np.ndarray:
+    """``words`` as a [W, T] array of token indices in [0, tokens) (a ValueError naming ``words`` otherwise)."""
+    words = np.asarray(words)
+    if words.ndim != 2 or words.size and (words.min() < 0 or words.max() >= tokens):
+        raise ValueError(f"words: expected [W, T] token indices in [0, {tokens}), got shape {words.shape}")
+    return words
+
+
 @dataclass(frozen=True)
 class Run:
     """The exact interpretation of words [W, T]: ``elements`` [W, T], the decoder's output after every
@@ -227,10 +245,7 @@ def run(program: Program, words) -> Run:
     """Interpret ``words`` (element indices [W, T]) exactly: every layer steps by :class:`Transitions` from
     its initial readout, its symbol formed by :meth:`Context.symbol`, and the decoder reads the outputs."""
     context = Context(program)
-    words = np.asarray(words)
-    tokens = context.tokens
-    if words.ndim != 2 or words.size and (words.min() < 0 or words.max() >= tokens):
-        raise ValueError(f"words: expected [W, T] token indices in [0, {tokens}), got shape {words.shape}")
+    words = check_words(words, context.tokens)
     steps = [Transitions(layer) for layer in program.layers]
     elements = np.zeros(words.shape, dtype=np.int64)
     outputs = [np.zeros(words.shape if layer.decode == "nearest" else (*words.shape, layer.dim), dtype=np.int64)

@@ -4,6 +4,7 @@ normalised to one numbering, each checked against automata-lib's own acceptance.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -38,6 +39,26 @@ def test_built_in_languages_agree_with_automata_lib_and_are_minimal(name):
             text = [automaton.letters[a] for a in word]
             assert automaton.accepts(list(word)) == lib.accepts_input(text)
     assert normalise(automaton) == automaton  # normalising twice changes nothing
+
+
+TOMITA = {  # Tomita 1982's definitions (Tomita 3 as the module pins it)
+    1: lambda w: "0" not in w,
+    2: lambda w: re.fullmatch("(10)*", w) is not None,
+    3: lambda w: re.search("(?<!1)(11)*1(?!1)(00)*0(?!0)", w) is None,
+    4: lambda w: "000" not in w,
+    5: lambda w: w.count("0") % 2 == 0 and w.count("1") % 2 == 0,
+    6: lambda w: (w.count("0") - w.count("1")) % 3 == 0,
+    7: lambda w: re.fullmatch("0*1*0*1*", w) is not None,
+}
+
+
+@pytest.mark.parametrize("k", sorted(TOMITA))
+def test_the_tomita_tables_agree_with_their_definitions_on_every_short_word(k):
+    automaton = language(f"tomita{k}")
+    for length in range(11):
+        for bits in range(2**length):
+            word = format(bits, f"0{length}b") if length else ""
+            assert automaton.accepts([automaton.letters.index(c) for c in word]) == TOMITA[k](word), word
 
 
 def test_the_languages_mean_what_their_names_say():

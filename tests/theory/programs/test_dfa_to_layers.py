@@ -65,6 +65,10 @@ def test_n_h_follows_the_factorisation():
         compile_automaton(language("dyck2_2"), n_h=8)
     with pytest.raises(ValueError, match="n_h: expected a positive integer"):
         compile_automaton(language("parity"), n_h=0)
+    with pytest.raises(TypeError, match="automaton: expected a theory.automata.dfa.Automaton, got str"):
+        compile_automaton("parity")
+    with pytest.raises(TypeError, match="automaton: expected a theory.automata.dfa.Automaton, got str"):
+        analyse("parity")
 
 
 @pytest.mark.parametrize("name", CASCADE)
