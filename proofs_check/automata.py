@@ -30,7 +30,7 @@ from theory.automata.analyse import analyse
 from theory.automata.dfa import Automaton, from_json, from_regex, language
 from theory.documents import DocumentError
 from theory.programs import BudgetError, prove
-from theory.programs.dfa_to_layers import CascadeNeeded, compile_automaton
+from theory.programs.dfa_to_layers import compile_automaton
 
 __all__ = ["run_automaton", "read_automaton", "read_words", "MAX_WORDS_FILE"]
 
@@ -93,7 +93,7 @@ def read_words(path: Path, automaton: Automaton) -> list[list[int]]:
 
 def _decisions(program, automaton: Automaton, words: list[list[int]], options: dict) -> list[str]:
     """The accept bit after every prefix of every word, decoded through the kernel (words of equal length
-    run as one batch)."""
+    run as one batch); "?" where the kernel's outputs reached no configuration of the program."""
     final = np.zeros(len(automaton.states), dtype=bool)
     final[list(automaton.final)] = True
     out: list[str] = [""] * len(words)
@@ -106,7 +106,7 @@ def _decisions(program, automaton: Automaton, words: list[list[int]], options: d
         batch = np.array([words[i] for i in members], dtype=np.int64)
         run = simulate(program, batch, **options)
         for row, i in enumerate(members):
-            out[i] = "".join("1" if final[q] else "0" for q in run.decoded[row])
+            out[i] = "".join("?" if q < 0 else "1" if final[q] else "0" for q in run.decoded[row])
     return out
 
 
@@ -127,14 +127,13 @@ def run_automaton(args, console, note, progress) -> int:
             program = compile_automaton(automaton, n_h=args.nh)
         except BudgetError as err:
             raise CommandError(f"--nh: refused: {str(err).removeprefix('n_h: ')}", code=3) from None
-        except CascadeNeeded as err:
-            raise CommandError(f"{_source(args)}: {str(err).removeprefix('dfa: ')}") from None
     with progress("proving the program for all words", None):
         proof = prove(program)
     if not proof.holds:  # a compiler bug: the proof is the specification
         raise RuntimeError(f"the compiled program of {automaton.name} fails its proof: {proof.failure}")
     layer_sizes = [layer.dim for layer in program.layers]
-    check_memory("--length", args.words * args.length * max(layer_sizes) ** 2 * max(program.layer.n_h, 1) * 48,
+    n_h = max(layer.n_h for layer in program.layers)
+    check_memory("--length", args.words * args.length * max(layer_sizes) ** 2 * n_h * 48,
                  f"{args.words} words of {args.length} tokens", "use fewer --words or a shorter --length")  # fmt: skip
     options = dict(dtype=DTYPES[args.dtype], backend=backend, device=args.device)
     rng = np.random.default_rng(args.seed)
@@ -148,7 +147,7 @@ def run_automaton(args, console, note, progress) -> int:
         raise CommandError("--length: the GPU ran out of memory; use fewer --words or a shorter --length") from None
     final = np.zeros(len(automaton.states), dtype=bool)
     final[list(automaton.final)] = True
-    wrong = final[run.decoded] != final[exact.products]
+    wrong = (run.decoded < 0) | (final[run.decoded] != final[exact.products])
     positions = np.nonzero(wrong.any(0))[0]
     result = {
         "language": automaton.name,
@@ -190,6 +189,3 @@ def run_automaton(args, console, note, progress) -> int:
     console.print_json(text)
     return 0
 
-
-def _source(args) -> str:
-    return "--language" if args.language is not None else "--regex" if args.regex is not None else "--dfa"

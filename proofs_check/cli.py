@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     language_source = auto.add_mutually_exclusive_group(required=True)
     language_source.add_argument("--language", metavar="NAME",
                                  help="tomita1 … tomita7, parity, even_pairs, cycle_navigation, dyck1_<D>, dyck2_2, "
-                                 "flip_flop, random:<states>:<letters>:<seed>")  # fmt: skip
+                                 "flip_flop, modular_arithmetic, random:<states>:<letters>:<seed>")  # fmt: skip
     language_source.add_argument("--dfa", metavar="FILE", type=Path,
                                  help="a DFA as JSON: states, input_symbols, transitions, initial_state, "
                                  "final_states (automata-lib's names; missing moves go to a sink)")  # fmt: skip
@@ -205,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     auto.add_argument("--run", metavar="WORDS.txt", type=Path,
                       help="also decide the words of a file (one per line, symbols separated by spaces)")  # fmt: skip
     auto.add_argument("--out", metavar="FILE", type=Path,
-                      help="with --run: one line per word, the accept bit after each prefix as 0/1")  # fmt: skip
+                      help="with --run: one line per word, the accept bit after each prefix as 0/1 (? where "
+                      "the kernel's state matched no configuration of the program)")  # fmt: skip
     auto.add_argument("--save", metavar="FILE", type=Path,
                       help="also write the program (.json, or .safetensors with float64 tensors)")  # fmt: skip
     auto.add_argument("--json", metavar="PATH", type=Path, help="write the result object to PATH")

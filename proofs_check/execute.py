@@ -31,7 +31,8 @@ class Simulation:
     """``accuracy``: fraction of all positions decoded correctly; ``first_error``: smallest 0-based position
     of a wrong decode over all words (None if none); ``max_state_error``: largest |read-out − exact| entry
     over positions, words and layers; ``accuracy_by_position`` [T]: fraction of the words decoded correctly
-    at each position; ``decoded`` [W, T]: what was decoded (an element index, or a DFA program's state)."""
+    at each position; ``decoded`` [W, T]: what was decoded (an element index, or a DFA program's state; −1
+    where the kernel's outputs reach a (symbol, output) pair of a chain table that no word reaches)."""
 
     accuracy: float
     first_error: int | None
@@ -133,6 +134,7 @@ def _layers(program: Program, words: np.ndarray, exact: tuple, options: dict) ->
     """Decoded elements [W, T] and the largest state error of a program, layer by layer through the kernel;
     each layer's symbols come from the tokens and the decoded kernel outputs below it."""
     context = Context(program)
+    context.unreached = np.zeros(words.shape, dtype=bool)
     below: list[np.ndarray] = []
     state_error = 0.0
     positions = [(w, t) for w in range(words.shape[0]) for t in range(words.shape[1])]
@@ -153,6 +155,10 @@ def _layers(program: Program, words: np.ndarray, exact: tuple, options: dict) ->
             state_error = float(np.maximum(state_error, np.abs(states - exact_states).max()))  # NaN propagates
     if program.decoder_name == "lookup":
         return np.asarray(program.decoder)[below[-1]], state_error
+    if program.decoder_name == "chain":
+        decoded = context.element(words, below)
+        decoded[context.unreached] = -1
+        return decoded, state_error
     decoded = np.zeros_like(words)
     for w, t in positions:
         decoded[w, t] = context.element(int(words[w, t]), [_at(b, w, t) for b in below])

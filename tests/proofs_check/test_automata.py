@@ -26,6 +26,17 @@ def test_a_built_in_language_end_to_end(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == result
 
 
+def test_a_cascade_language_end_to_end(tmp_path):
+    """tomita3 (general, simple divisor C2): four layers, the first three with archive heads (state 2w,
+    n_h = 2w + 1), proved, and every accept bit right through the float64 reference."""
+    out = tmp_path / "r.json"
+    assert main(["automaton", "--language", "tomita3", "--length", "80", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert (result["construction"], result["layers"], result["holonomy_levels"]) == ("dfa:holonomy-cascade", 4, 4)
+    assert result["state_dim"] == [4, 8, 4, 2] and result["n_h"] == [5, 9, 5, 1]
+    assert result["proof"]["holds"] and result["accuracy"] == 1.0 and result["first_error"] is None
+
+
 def test_regex_dfa_file_and_words_file(tmp_path):
     dfa = tmp_path / "d.json"
     dfa.write_text(json.dumps({"states": ["a", "b"], "input_symbols": ["x", "y"],
@@ -43,13 +54,12 @@ def test_regex_dfa_file_and_words_file(tmp_path):
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["--language", "tomita3"], 2, "--language: tomita3 (5 states) is general (monoid of 26 elements, simple "
-                                       "divisors: C2): no one-layer class holds"),
+        (["--language", "tomita3", "--nh", "4"], 3, "--nh: refused: layer 0 of tomita3 needs 5 factors"),
         (["--language", "tomita8"], 2, "--language: expected one of tomita1"),
         (["--regex", "(ab"], 2, "--regex: needs --alphabet"),
         (["--regex", "(ab", "--alphabet", "ab"], 2, "--regex: automata-lib cannot read '(ab' over ab"),
         (["--language", "parity", "--alphabet", "01"], 2, "--alphabet: goes with --regex"),
-        (["--language", "dyck2_2", "--nh", "3"], 3, "--nh: refused: letter '[' of dyck2_2 needs 9 factors"),
+        (["--language", "dyck2_2", "--nh", "3"], 3, "--nh: refused: layer 0 of dyck2_2 needs 9 factors (symbol ["),
         (["--dfa", "missing.json"], 2, "--dfa: expected a JSON file, got nothing"),
         (["--language", "parity", "--run", "w.txt"], 2, "--run: needs --out FILE"),
         (["--language", "parity", "--out", "o.txt"], 2, "--out: goes with --run"),

@@ -12,7 +12,9 @@ by an odd run of 0s", the reading of Tomita 1982 that AALpy and most replication
 number of 1s), ``even_pairs`` (as many ab as ba pairs, i.e. empty or first letter = last letter),
 ``cycle_navigation`` (a position on a 5-cycle moved by −1, 0, +1; accepted at 0), ``dyck1_<D>`` (balanced
 brackets of depth at most D), ``dyck2_2`` (two bracket kinds, depth at most 2), ``flip_flop`` (w0, w1 write
-a bit, i ignores, r0, r1 read it and must match the last write) and ``random:<states>:<letters>:<seed>``
+a bit, i ignores, r0, r1 read it and must match the last write), ``modular_arithmetic`` (Delétang et al.
+2023's task as a language: numbers 0–4 alternating with +, −, * from a number on, × before + and −,
+accepted when the expression is complete and its value is 0 mod 5) and ``random:<states>:<letters>:<seed>``
 (a uniformly random complete transition table and final set).
 """
 
@@ -282,6 +284,27 @@ def _flip_flop() -> Automaton:
                   move)  # fmt: skip
 
 
+def _modular_arithmetic() -> Automaton:
+    """States: ("start",), ("done", s, p) (value s + p, p the signed product term still open to ×),
+    ("add", s, sign) after + or −, ("times", s, p) after ×, and ("dead",)."""
+    def move(q, a):
+        if q[0] in ("start", "add", "times") and a.isdigit():
+            n = int(a)
+            if q[0] == "start":
+                return ("done", 0, n)
+            return ("done", q[1], (q[2] * n) % 5)
+        if q[0] == "done" and not a.isdigit():
+            if a == "*":
+                return ("times", q[1], q[2])
+            return ("add", (q[1] + q[2]) % 5, 1 if a == "+" else 4)
+        return ("dead",)
+
+    states = [("start",), ("dead",)] + [(kind, s, p) for kind in ("done", "add", "times") for s in range(5)
+                                        for p in range(5)]  # fmt: skip
+    final = {("done", s, p) for s in range(5) for p in range(5) if (s + p) % 5 == 0}
+    return _table("modular_arithmetic", [*"01234", "+", "-", "*"], states, ("start",), final, move)
+
+
 LANGUAGES = {
     **{f"tomita{k}": (lambda k=k: _tomita(k)) for k in range(1, 8)},
     "parity": lambda: _table("parity", ["0", "1"], [0, 1], 0, {1}, lambda q, a: q ^ (a == "1")),
@@ -292,6 +315,7 @@ LANGUAGES = {
                                        lambda q, a: (q + {"-": -1, "0": 0, "+": 1}[a]) % 5),
     "dyck2_2": lambda: _dyck(2, 2),
     "flip_flop": _flip_flop,
+    "modular_arithmetic": _modular_arithmetic,
 }  # fmt: skip
 
 _DYCK = re.compile(r"dyck1_(\d{1,2})")

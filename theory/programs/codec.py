@@ -47,6 +47,7 @@ __all__ = [
     "check_beta",
     "check_unit_keys",
     "planar_form",
+    "read_table",
     "FORMATS",
     "ONE_LAYER_FORMAT",
     "LAYERED_FORMAT",
@@ -110,13 +111,16 @@ def read_layers(doc: Fields, max_order: int, constructions: tuple[str, ...], *, 
         constructions = tuple(DFA_THEOREMS)
     construction = doc.choice("construction", constructions)
     theorem = doc.text("theorem")
-    decoder_name = doc.choice("decoder_name", ("lookup", "block_product") if group else ("lookup",))
+    decoder_name = doc.choice("decoder_name", ("lookup", "block_product") if group else ("lookup", "chain"))
     layers: list[Layer] = []
     for index, entry in enumerate(doc.objects("layers", MAX_LAYERS)):
         layers.append(_read_layer(entry, index, layers, group, tokens))
     if not layers:
         raise DocumentError(doc.name("layers"), "expected at least one layer, got none")
-    if decoder_name == "lookup":
+    if decoder_name == "chain":
+        decoder = read_table(doc, "decoder", layers[-1].symbols * len(layers[-1].readouts), targets)
+        decoder_layers = tuple(doc.items("decoder_layers", 0))
+    elif decoder_name == "lookup":
         items = doc.items("decoder", len(layers[-1].readouts))
         decoder = tuple(integer_in(v, f"decoder[{i}]", 0, targets - 1) for i, v in enumerate(items))
         decoder_layers = tuple(doc.items("decoder_layers", 0))
@@ -192,6 +196,11 @@ def _read_layer(doc: Fields, index: int, below: list[Layer], group: Group | None
                 message = f"layer {i} decodes to a grid, which element_with cannot read"
                 raise DocumentError(doc.name("map_layers"), message)
             symbols *= len(below[i].readouts)
+    elif symbol_map == "chain":
+        if map_layers != (index - 1,) or index == 0 or below[-1].decode != "nearest":
+            message = f"chain reads the layer just below (map_layers [{index - 1}], decoded to readouts)"
+            raise DocumentError(doc.name("map_layers"), f"{message}, got {list(map_layers)}")
+        symbols = len(doc.items("keys", max_length=MAX_READOUTS))
     elif group is None:
         raise DocumentError(doc.name("symbol_map"), "block_swaps reads a group's swaps; a DFA program has none")
     else:
@@ -215,10 +224,19 @@ def _read_layer(doc: Fields, index: int, below: list[Layer], group: Group | None
         message = f"expected none or {symbols} entries (one per symbol), got {len(flags)}"
         raise DocumentError(doc.name("resets"), message)
     resets = tuple(integer_in(v, doc.name(f"resets[{i}]"), 0, 1) for i, v in enumerate(flags))
+    lookup = ()
+    if symbol_map == "chain":
+        lookup = read_table(doc, "lookup", below[-1].symbols * len(below[-1].readouts), symbols)
     doc.done()
     check_unit_keys(keys, doc.name("keys"))
     return Layer(kind, n_h, dim, keys, betas, values, initial_state, readouts, symbol_map, map_layers, units, decode,
-                 period, resets)  # fmt: skip
+                 period, resets, lookup)  # fmt: skip
+
+
+def read_table(doc: Fields, field: str, length: int, targets: int) -> tuple:
+    """A ``chain`` table: ``length`` integers, each −1 (no word goes there) or in [0, targets)."""
+    items = doc.items(field, length, max_length=max(length, 1 << 20))
+    return tuple(integer_in(v, doc.name(f"{field}[{i}]"), -1, targets - 1) for i, v in enumerate(items))
 
 
 def read_group(doc: Fields, max_order: int) -> Group:

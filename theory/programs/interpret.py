@@ -38,6 +38,8 @@ SYMBOL_MAPS = {
     "listed least significant, each in base its number of readouts)",
     "block_swaps": "from (counter, buffer) layers: at position i of a block of P/2 tokens, the i-th swap of the "
     "previous block's product (0 = none)",
+    "chain": "lookup[s + S·o], s the symbol (of S) and o the decoded output of the layer below: a table of the token "
+    "and every decoded output below, held one layer at a time",
 }
 
 
@@ -60,6 +62,8 @@ class Context:
         self.radices = [len(layer.readouts) for layer in program.layers]
         self._swaps: dict[int, list[int]] = {}
         self._products: dict[tuple[int, int], int] = {}
+        self._tables: dict[int, np.ndarray] = {}
+        self.unreached: np.ndarray | None = None  # set to a mask: chain lookups on arrays mark, not raise
 
     def symbol(self, layer: Layer, x, decoded: list):
         """Layer's input symbol from the token x and the decoded outputs of the layers below (numpy arrays
@@ -78,6 +82,8 @@ class Context:
             step, previous, _ = block_slots(count, decoded[buffer], layer.period)
             swaps = self.swaps(self.product(previous)) if previous else []
             return swaps[step] if step < len(swaps) else 0
+        if layer.symbol_map == "chain":
+            return self._chained(layer.lookup, layer.map_layers[0], x, decoded, "symbol")
         raise ValueError(f"symbol_map: expected one of {sorted(SYMBOL_MAPS)}, got {layer.symbol_map!r}")
 
     def step(self, state: int, x: int) -> int:
@@ -117,7 +123,31 @@ class Context:
             return self.program.decoder[decoded[-1]]
         if self.program.decoder_name == "block_product":
             return block_product(self, decoded)
-        raise ValueError(f"decoder_name: expected 'lookup' or 'block_product', got {self.program.decoder_name!r}")
+        if self.program.decoder_name == "chain":
+            return self._chained(self.program.decoder, len(self.program.layers) - 1, x, decoded, "state")
+        raise ValueError(f"decoder_name: expected 'lookup', 'chain' or 'block_product', got "
+                         f"{self.program.decoder_name!r}")  # fmt: skip
+
+    def _chained(self, table: tuple, below: int, x, decoded: list, what: str):
+        """table[s + S·o] for layer ``below``'s symbol s (of S) and decoded output o (ints or arrays); a
+        ValueError where the table has no entry (−1: a pair that no word reaches) — for arrays, when
+        ``unreached`` is a mask, those positions are marked in it instead and read entry 0."""
+        layer = self.program.layers[below]
+        index = self.symbol(layer, x, decoded) + layer.symbols * decoded[below]
+        if isinstance(index, (int, np.integer)):
+            out = table[index]
+            missing = out < 0
+        else:
+            if id(table) not in self._tables:
+                self._tables[id(table)] = np.asarray(table, dtype=np.int64)
+            out = self._tables[id(table)][index]
+            if self.unreached is not None:  # a kernel run: a pair no word reaches is a wrong position
+                self.unreached |= out < 0
+                return np.where(out < 0, 0, out)
+            missing = (out < 0).any()
+        if missing:
+            raise ValueError(f"chain: layer {below}'s (symbol, output) pair has no {what} in the table")
+        return out
 
 
 def block_slots(count: int, buffer: tuple, period: int) -> tuple[int, list[int], list[int]]:

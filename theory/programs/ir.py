@@ -47,7 +47,7 @@ __all__ = [
 FORMAT = "deltaproof.program/2"
 MAX_ORDER = 1_000
 MAX_NH = 64
-MAX_LAYERS = 8
+MAX_LAYERS = 64
 MAX_DIM = 256
 MAX_READOUTS = 100_000
 
@@ -110,7 +110,8 @@ class Layer:
     π/``units``, decided on labels); ``decode`` "nearest" (the output is the index of the nearest readout) or
     "grid" (every coordinate is rounded to the nearest of the one-entry ``readouts``, the levels; the output
     is the tuple of level indices). ``resets[s]`` = 1 makes symbol s a gated reset: the state is zeroed (gate
-    γ = 0, log-gate −inf) before its sub-steps; empty (the default) means no gate at any symbol."""
+    γ = 0, log-gate −inf) before its sub-steps; empty (the default) means no gate at any symbol. ``lookup``:
+    the table of the ``chain`` symbol map (−1 where no word goes)."""
 
     kind: str
     n_h: int
@@ -126,6 +127,7 @@ class Layer:
     decode: str = "nearest"
     period: int = 0
     resets: tuple = ()
+    lookup: tuple = ()
 
     @property
     def symbols(self) -> int:
@@ -146,7 +148,8 @@ _EXACT_FIELDS = ("keys", "betas", "values", "initial_state", "readouts")
 @dataclass(frozen=True)
 class Program:
     """A compiled program. Decoder "lookup": ``decoder[r]`` is the element index the last layer's readout r
-    means; "block_product": the running product from the counter, buffer and swap layers named in
+    means; "chain": ``decoder[s + S·r]`` is the one that the last layer's symbol s (of S) and readout r mean
+    (−1 where no word goes); "block_product": the running product from the counter, buffer and swap layers named in
     ``decoder_layers`` (:func:`theory.programs.interpret.block_product`). A program tracks the word problem
     of ``group``, or, when ``automaton`` is set (``group`` is then empty), the state of that DFA: tokens are
     its letters and the decoder names the state reached."""
@@ -198,6 +201,8 @@ class Program:
             entry.update({k: exact_texts(getattr(layer, k)) for k in _EXACT_FIELDS})
             if layer.resets:
                 entry["resets"] = list(layer.resets)
+            if layer.lookup:
+                entry["lookup"] = list(layer.lookup)
             layers.append(entry)
         meta = {k: getattr(self, k) for k in ("group", "construction", "theorem", "decoder_name")}
         doc = {"format": FORMAT, **meta, "layers": layers, "decoder": list(self.decoder),

@@ -4,8 +4,9 @@ program inside.
 :func:`save` writes, per layer l: ``layer{l}.keys`` [symbols, n_h, d], ``layer{l}.betas`` [symbols, n_h],
 ``layer{l}.values`` [symbols, n_h], ``layer{l}.initial_state`` [d], ``layer{l}.readouts`` [R, d] and, for
 a layer with resets, ``layer{l}.log_gates`` [symbols] (−inf at a reset, 0 elsewhere), all float64 (each
-entry the exact value rounded once), and the exact JSON document of the program in the metadata under
-``program``. :func:`load` reads that document with the validating loaders (nothing is evaluated; the
+entry the exact value rounded once); the ``chain`` tables of DFA programs as int64 (``layer{l}.lookup``, and
+``decoder`` for the chain decoder; −1 where no word goes); and the exact JSON document of the program in
+the metadata under ``program``. :func:`load` reads that document with the validating loaders (nothing is evaluated; the
 program is re-proved) and refuses a file whose tensors are not the rounding of that program (edited
 tensors, or metadata from another file): every refusal is a :class:`theory.documents.DocumentError`.
 """
@@ -30,7 +31,7 @@ def _array(x) -> np.ndarray:
 
 
 def tensors(program: Program) -> dict[str, np.ndarray]:
-    """The float64 tensors of every layer, named as in the module docstring."""
+    """The tensors of every layer (and the chain decoder), named as in the module docstring."""
     out = {}
     for index, layer in enumerate(program.layers):
         out[f"layer{index}.keys"] = _array(layer.keys)
@@ -40,6 +41,10 @@ def tensors(program: Program) -> dict[str, np.ndarray]:
         out[f"layer{index}.readouts"] = _array(layer.readouts)
         if layer.resets:
             out[f"layer{index}.log_gates"] = np.where(np.array(layer.resets, dtype=bool), -np.inf, 0.0)
+        if layer.lookup:
+            out[f"layer{index}.lookup"] = np.array(layer.lookup, dtype=np.int64)
+    if program.decoder_name == "chain":
+        out["decoder"] = np.array(program.decoder, dtype=np.int64)
     return out
 
 

@@ -17,7 +17,8 @@ from theory.documents import DocumentError
 
 # minimal sizes from the literature (Tomita 1982 as most replications read it; bounded Dyck: depths 0..D + sink)
 SIZES = {"tomita1": 2, "tomita2": 3, "tomita3": 5, "tomita4": 4, "tomita5": 4, "tomita6": 3, "tomita7": 5,
-         "parity": 2, "cycle_navigation": 5, "dyck1_1": 3, "dyck1_4": 6, "dyck2_2": 8, "flip_flop": 4}  # fmt: skip
+         "parity": 2, "cycle_navigation": 5, "dyck1_1": 3, "dyck1_4": 6, "dyck2_2": 8, "flip_flop": 4,
+         "modular_arithmetic": 51}  # fmt: skip
 
 
 def _lib(automaton) -> DFA:
@@ -75,6 +76,34 @@ def test_the_languages_mean_what_their_names_say():
     even = language("even_pairs")
     ab = lambda w: [even.letters.index(c) for c in w]  # noqa: E731
     assert even.accepts(ab("abba")) and not even.accepts(ab("ab")) and even.accepts(ab(""))
+
+
+def _modular_value(tokens: list[str]) -> int | None:
+    """An expression of numbers 0–4 alternating with +, −, *, × first, mod 5 (None when malformed)."""
+    if len(tokens) % 2 == 0 or any(t.isdigit() != (i % 2 == 0) for i, t in enumerate(tokens)):
+        return None
+    total, term, sign = 0, int(tokens[0]), 1
+    for op, number in zip(tokens[1::2], tokens[2::2]):
+        if op == "*":
+            term *= int(number)
+        else:
+            total, term, sign = total + sign * term, int(number), 1 if op == "+" else -1
+    return (total + sign * term) % 5
+
+
+def test_modular_arithmetic_is_the_value_with_precedence():
+    """Accepted exactly when the expression is well formed and worth 0 mod 5 (× before + and −), on
+    random well-formed and malformed words."""
+    automaton = language("modular_arithmetic")
+    rng = np.random.default_rng(3)
+    for _ in range(400):
+        n = int(rng.integers(0, 10))
+        word = [str(rng.integers(0, 5)) if i % 2 == 0 else "+-*"[rng.integers(0, 3)] for i in range(n)]
+        if rng.random() < 0.2 and word:
+            word[int(rng.integers(0, n))] = "+"
+        value = _modular_value(word)
+        assert automaton.accepts([automaton.letters.index(t) for t in word]) == (value == 0), word
+    assert _modular_value(["2", "+", "3", "*", "1"]) == 0 and _modular_value(["2", "*", "3", "-", "1"]) == 0
 
 
 def test_partial_json_is_completed_with_a_sink_and_numbered_breadth_first():
