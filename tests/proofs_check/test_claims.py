@@ -42,6 +42,8 @@ REQUIRED = {
     "grazzi.lemma1",
     "kernels.ut_conditioning",
     "automata.partial_injection_one_layer",
+    "grazzi.thm4.regular",
+    "automata.timing_gap",
 }
 
 

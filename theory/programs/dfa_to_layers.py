@@ -103,18 +103,21 @@ def _letter(automaton: Automaton, a: int, sink: int | None, coordinate: dict[int
     return 0, kills + _permutation(extension, coordinate, dim)
 
 
-def compile_automaton(automaton: Automaton, *, n_h: int | str = "auto") -> Program:
+def compile_automaton(automaton: Automaton, *, n_h: int | str = "auto", textbook: bool = False) -> Program:
     """A program tracking ``automaton`` (normalised: :func:`theory.automata.dfa.normalise`): one layer for the
     one-layer classes, else a layer per holonomy level (see the module). ``n_h``: "auto" (each layer the most
     factors any of its symbols needs) or a budget for every layer; a layer that needs more is a
-    :class:`theory.programs.ir.BudgetError`."""
+    :class:`theory.programs.ir.BudgetError`. ``textbook=True`` compiles a cascade as the published step does
+    (Grazzi et al. 2025, App. C.5): no archive heads, each layer reading the output of the one above — its
+    state after the step — as the coordinate before it; kept to exhibit the timing gap (its proof fails
+    where a reset or a permutation above meets a dependent level)."""
     if not isinstance(automaton, Automaton):
         raise TypeError(f"automaton: expected a theory.automata.dfa.Automaton, got {type(automaton).__name__}")
     if not (n_h == "auto" or (isinstance(n_h, int) and not isinstance(n_h, bool) and 1 <= n_h <= MAX_NH)):
         raise ValueError(f"n_h: expected a positive integer up to {MAX_NH} or 'auto', got {n_h!r}")
     kind, sink = one_layer_class(automaton)
     if not kind:
-        return _compile_cascade(automaton, n_h)
+        return _compile_cascade(automaton, n_h, textbook)
     live = [q for q in range(len(automaton.states)) if q != sink]
     coordinate = {q: i for i, q in enumerate(live)}
     dim = len(live)
@@ -189,15 +192,15 @@ def _level_factors(mapping: tuple, width: int, archive: bool) -> tuple[int, list
     return 0, clear + swap + [write]
 
 
-def _compile_cascade(automaton: Automaton, n_h) -> Program:
-    """One layer per holonomy level (see the module)."""
+def _compile_cascade(automaton: Automaton, n_h, textbook: bool) -> Program:
+    """One layer per holonomy level (see the module; ``textbook``: see :func:`compile_automaton`)."""
     letters = [automaton.letter_map(a) for a in range(len(automaton.letters))]
     holonomy = cascade(letters, len(automaton.states))
     levels, widths, level_of = holonomy.levels, holonomy.widths, holonomy.skeleton.level_of
     start = holonomy.coordinates(automaton.initial)
     contexts = _contexts(holonomy, start, len(letters))
     actions = [{c: holonomy.level_action(*c, i) for c in level} for i, level in enumerate(contexts)]
-    archives = [i < levels - 1 and any(len(set(actions[i][c])) < widths[i] and level_of(c[1]) == i
+    archives = [not textbook and i < levels - 1 and any(len(set(actions[i][c])) < widths[i] and level_of(c[1]) == i
                                        for c in contexts[i]) for i in range(levels)]  # fmt: skip
     layers: list[Layer] = []
     for i in range(levels):
@@ -211,7 +214,8 @@ def _compile_cascade(automaton: Automaton, n_h) -> Program:
         symbol_map, map_layers, lookup = "element", (), ()
         if i:
             symbol_map, map_layers = "chain", (i - 1,)
-            lookup = _chain_table(holonomy, i - 1, contexts[i - 1], actions[i - 1], archives[i - 1], contexts[i])
+            lookup = _chain_table(holonomy, i - 1, contexts[i - 1], actions[i - 1], archives[i - 1], contexts[i],
+                                  textbook)
         layers.append(_layer(rows, dim, readouts[start[i]], readouts, symbol_map, resets=[r for r, _ in built],
                              map_layers=map_layers, lookup=lookup))  # fmt: skip
     last = levels - 1
@@ -234,11 +238,13 @@ def _or_missing(function, *args) -> int:
         return -1
 
 
-def _chain_table(holonomy: Cascade, level: int, contexts: list, actions: dict, archive: bool, following: list):
+def _chain_table(holonomy: Cascade, level: int, contexts: list, actions: dict, archive: bool, following: list,
+                 textbook: bool = False):
     """The ``chain`` table of the layer after ``level``: for each output o = a + w·r of the level (r = 0 for
     an empty archive, else 1 + the archived position) and each of its contexts, the next level's context:
     the source coordinate before the step is a itself under the identity, π⁻¹(a) under a permutation π and
-    the archived r − 1 after a reset (only a source at this level reads it); −1 where none is reachable."""
+    the archived r − 1 after a reset (only a source at this level reads it); −1 where none is reachable.
+    ``textbook``: a itself throughout (the timing gap left open)."""
     width = holonomy.widths[level]
     index = {c: j for j, c in enumerate(following)}
     table = []
@@ -247,7 +253,9 @@ def _chain_table(holonomy: Cascade, level: int, contexts: list, actions: dict, a
         for context in contexts:
             mapping = actions[context]
             before = None
-            if holonomy.skeleton.level_of(context[1]) != level:
+            if textbook:
+                before = a  # the state after the step, read as the one before it
+            elif holonomy.skeleton.level_of(context[1]) != level:
                 before = 0 if a == mapping[0] else None
             elif len(set(mapping)) == width:
                 before = mapping.index(a)
