@@ -77,8 +77,7 @@ def kernel_states(layer: Layer, symbols: np.ndarray, values, options: dict) -> n
     wide = dict(dtype=torch.float64 if dtype == torch.float64 else torch.float32, device=device)  # β, g, h_0
     g = None
     if layer.resets:
-        log_gates = np.where(np.asarray(layer.resets, dtype=bool), -np.inf, 0.0)[symbols]  # [W, T]
-        g = torch.tensor(log_gates)[..., None].expand(-1, -1, n).to(**wide)
+        g = torch.tensor(layer.log_gates()[symbols])[..., None].expand(-1, -1, n).to(**wide)  # [W, T, n]
     o, _ = delta_product(q.to(**cast), k.to(**cast), v.to(**cast), beta.to(**wide), g=g, num_householder=n_h,
                          scale=1.0, initial_state=h0.to(**wide), mode=options["mode"],
                          chunk_size=options["chunk_size"], backend=options["backend"])  # fmt: skip

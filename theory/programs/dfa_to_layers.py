@@ -44,6 +44,8 @@ Pairs no word reaches are −1; the proof's search shows none is met.
 
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 
 from theory.automata.analyse import one_layer_class
@@ -175,21 +177,23 @@ def _contexts(holonomy: Cascade, start: tuple, letters: int) -> list[list[tuple]
     return [sorted(level, key=lambda c: (c[0], sorted(c[1]), sorted(c[2]))) for level in found]
 
 
-def _level_factors(mapping: tuple, width: int, archive: bool) -> tuple[int, list[tuple]]:
+@functools.cache
+def _level_factors(mapping: tuple, width: int, archive: bool) -> tuple[int, tuple]:
     """(reset, factors) of one level action on one-hot positions; with ``archive`` the state is (a, r), r
-    cleared first (w projections), then a permuted, or (a, r) ↦ (e_c, a) for a constant c."""
+    cleared first (w projections), then a permuted, or (a, r) ↦ (e_c, a) for a constant c. Cached: many
+    contexts share one action."""
     dim = 2 * width if archive else width
     clear = [(_unit(dim, width + j), sp.Integer(1), sp.Integer(0)) for j in range(width)] if archive else []
     if len(set(mapping)) == width:  # the identity (no swap) or a permutation of one class's tiles
         whole = dict(enumerate(mapping + tuple(range(width, dim))))  # the archive half stays
-        return 0, clear + _permutation(whole, {p: p for p in range(dim)}, dim)
+        return 0, tuple(clear + _permutation(whole, {p: p for p in range(dim)}, dim))
     write = (_unit(dim, mapping[0]), sp.Integer(1), sp.Integer(1))
     if not archive:
-        return 1, [write]
+        return 1, (write,)
     half = 1 / sp.sqrt(2)
     swap = [(tuple(half if i == j else -half if i == width + j else sp.Integer(0) for i in range(dim)),
              sp.Integer(2), sp.Integer(0)) for j in range(width)]  # fmt: skip
-    return 0, clear + swap + [write]
+    return 0, tuple(clear + swap + [write])
 
 
 def _compile_cascade(automaton: Automaton, n_h, textbook: bool) -> Program:
@@ -210,7 +214,7 @@ def _compile_cascade(automaton: Automaton, n_h, textbook: bool) -> Program:
         readouts = tuple(tuple(sp.Integer(int(j == a or (r and j == w + r - 1))) for j in range(dim))
                          for r in range(w + 1 if archive else 1) for a in range(w))  # fmt: skip
         names = [f"{automaton.letters[a]} at {sorted(source)} → {sorted(target)}" for a, source, target in contexts[i]]
-        rows = _budgeted([factors for _, factors in built], n_h, automaton, i, names, dim)
+        rows = _budgeted([list(factors) for _, factors in built], n_h, automaton, i, names, dim)
         symbol_map, map_layers, lookup = "element", (), ()
         if i:
             symbol_map, map_layers = "chain", (i - 1,)

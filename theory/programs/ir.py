@@ -133,6 +133,10 @@ class Layer:
     def symbols(self) -> int:
         return len(self.keys)
 
+    def log_gates(self) -> np.ndarray:
+        """The log-gate of every symbol, float64 [symbols]: −inf at a reset (γ = 0), 0 elsewhere."""
+        return np.where(np.asarray(self.resets or (0,) * self.symbols, dtype=bool), -np.inf, 0.0)
+
     def factor_product(self, symbol: int) -> sp.Matrix:
         """A(x) = G_{n_h} ⋯ G_1 of one input symbol, exactly."""
         return gh_product(sp.Matrix(self.keys[symbol]), list(self.betas[symbol]))
@@ -149,8 +153,8 @@ _EXACT_FIELDS = ("keys", "betas", "values", "initial_state", "readouts")
 class Program:
     """A compiled program. Decoder "lookup": ``decoder[r]`` is the element index the last layer's readout r
     means; "chain": ``decoder[s + S·r]`` is the one that the last layer's symbol s (of S) and readout r mean
-    (−1 where no word goes); "block_product": the running product from the counter, buffer and swap layers named in
-    ``decoder_layers`` (:func:`theory.programs.interpret.block_product`). A program tracks the word problem
+    (−1 where no word goes); "block_product": the running product from the counter, buffer and swap layers
+    named in ``decoder_layers`` (:func:`theory.programs.interpret.block_product`). A program tracks the word problem
     of ``group``, or, when ``automaton`` is set (``group`` is then empty), the state of that DFA: tokens are
     its letters and the decoder names the state reached."""
 

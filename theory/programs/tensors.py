@@ -6,9 +6,10 @@ program inside.
 a layer with resets, ``layer{l}.log_gates`` [symbols] (−inf at a reset, 0 elsewhere), all float64 (each
 entry the exact value rounded once); the ``chain`` tables of DFA programs as int64 (``layer{l}.lookup``, and
 ``decoder`` for the chain decoder; −1 where no word goes); and the exact JSON document of the program in
-the metadata under ``program``. :func:`load` reads that document with the validating loaders (nothing is evaluated; the
-program is re-proved) and refuses a file whose tensors are not the rounding of that program (edited
-tensors, or metadata from another file): every refusal is a :class:`theory.documents.DocumentError`.
+the metadata under ``program``. :func:`load` reads that document with the validating loaders (nothing is
+evaluated; the program is re-proved) and refuses a file whose tensors are not the rounding of that
+program (edited tensors, or metadata from another file): every refusal is a
+:class:`theory.documents.DocumentError`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def tensors(program: Program) -> dict[str, np.ndarray]:
         out[f"layer{index}.initial_state"] = _array(layer.initial_state)
         out[f"layer{index}.readouts"] = _array(layer.readouts)
         if layer.resets:
-            out[f"layer{index}.log_gates"] = np.where(np.array(layer.resets, dtype=bool), -np.inf, 0.0)
+            out[f"layer{index}.log_gates"] = layer.log_gates()
         if layer.lookup:
             out[f"layer{index}.lookup"] = np.array(layer.lookup, dtype=np.int64)
     if program.decoder_name == "chain":
