@@ -353,7 +353,8 @@ class Fields:
     def done(self):
         unknown = sorted(set(self.data) - self.read)
         if unknown:
-            raise DocumentError(self.name(unknown[0]), "unknown field (not written by this version of deltaproof)")
+            key = unknown[0] or '""'  # an empty key still gets a visible name
+            raise DocumentError(self.name(key), "unknown field (not written by this version of deltaproof)")
 
 
 def integer_in(value: Any, field: str, low: int, high: int | float) -> int:

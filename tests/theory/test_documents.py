@@ -176,6 +176,9 @@ def test_fields_name_the_path_and_refuse_unknown_fields():
         layer.choice("kind", ("exact", "planar"))
     with pytest.raises(DocumentError, match="^extra: unknown field"):
         fields.done()
+    with pytest.raises(DocumentError, match='^"": unknown field') as caught:  # found by the codec fuzzer
+        Fields({"": 1}, "").done()
+    assert caught.value.field == '""'
 
 
 def test_the_injection_of_the_issue_through_program_json_runs_nothing(tmp_path, monkeypatch):
