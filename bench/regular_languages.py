@@ -26,7 +26,7 @@ from proofs_check.execute import Exact, simulate
 from theory.automata.analyse import analyse
 from theory.automata.dfa import LANGUAGES, language
 from theory.programs import prove, run
-from theory.programs.dfa_to_layers import archives, compile_automaton
+from theory.programs.dfa_to_layers import compile_automaton, roles
 
 BUILT_IN = [*LANGUAGES, *(f"dyck1_{d}" for d in (1, 2, 4, 6))]
 RANDOM = [f"random:{3 + s % 6}:{2 + s % 2}:{s}" for s in range(200)]
@@ -52,7 +52,7 @@ def table_row(name: str) -> tuple[dict, object]:
     reference = simulate(program, words)
     row.update(construction=program.construction, layers=len(program.layers),
                n_h=[layer.n_h for layer in program.layers], width=[layer.dim for layer in program.layers],
-               archives=sum(archives(program)), gated=sum(bool(layer.resets) for layer in program.layers),
+               archives=roles(program).count("archive"), gated=sum(bool(layer.resets) for layer in program.layers),
                proved=proof.holds, proof_states=proof.states, proof_edges=proof.states * len(automaton.letters),
                compile_seconds=compiled - start, proof_seconds=proved - compiled,
                reference_accuracy=reference.accuracy, reference_state_error=reference.max_state_error)  # fmt: skip

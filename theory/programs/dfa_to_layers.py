@@ -31,8 +31,15 @@ an identity or permutation step q(t − 1) = π⁻¹(q(t)), π known from the co
 R^{2w}, permutations act on a only (block-diag(P, I)), and a reset to c maps (a, r) ↦ (e_c, a) without the
 gate: w projections clear r, w swaps (e_j − e_{w+j})/√2 exchange the halves, one write sets e_c (2w + 1
 factors; rank(M − I) = 2w makes 2w necessary for this map). It adds no layer; it doubles that level's
-state and makes its n_h 2w + 1. (Delay layers would keep n_h but add a layer per level; a token shift,
-which fla's short convolution resembles, is not in the program model.)
+state and makes its n_h 2w + 1. Under a budget n_h below that, the level gets a **delay layer** instead
+(F2 of notes/automata.md §5.3): two slots, the token at t writing the level's output plus one into slot
+t mod 2 (key e_p, β = 1: one factor), so the other slot holds its coordinate before the step; t mod 2 comes
+from a parity layer h ← 1 − h (key 1, β = 2, value ½) below every level and is carried down the chain
+symbols. One factor per layer, one layer more per such level and one for the parity. (A token shift, which
+fla's short convolution resembles, is not in the program model.) A budget below what a level's
+permutations need (n − c swaps) is refused: the block construction that spreads a permutation over
+several tokens (Siems et al. 2025, Theorem 1) is built for S_n word problems, not yet for cascade levels.
+A one-layer class whose layer exceeds the budget is compiled through its cascade when that fits.
 
 *The lookup* is a ``chain`` symbol map: layer i's symbol is the context (letter, q_{<i}(t − 1)), one of
 the contexts that reachable cascade states give, and its table maps (layer i − 1's symbol, its decoded
@@ -54,7 +61,7 @@ from theory.automata.holonomy import Cascade, cascade
 from theory.factorize import permutation_swaps
 from theory.programs.ir import MAX_NH, BudgetError, Layer, Program
 
-__all__ = ["compile_automaton", "archives", "THEOREMS"]
+__all__ = ["compile_automaton", "roles", "THEOREMS"]
 
 THEOREMS = {
     "dfa:group": "Grazzi et al. 2025, Theorem 3: a group automaton in one layer of swap reflections",
@@ -68,12 +75,22 @@ THEOREMS = {
 }
 
 
-def archives(program: Program) -> tuple[bool, ...]:
-    """Per layer of a cascade program, whether it carries an archive head: its readouts are the pairs
-    (a, r), more than its dimension (a level without one has one readout per coordinate); one-layer
-    programs have none."""
-    cascade_program = program.construction == "dfa:holonomy-cascade"
-    return tuple(cascade_program and len(layer.readouts) > layer.dim for layer in program.layers)
+def roles(program: Program) -> tuple[str, ...]:
+    """Per layer of a cascade program, what it is, read from its structure: "parity" (the one-dimensional
+    t mod 2 layer that delay layers need), "delay" (two slots, readouts (x + 1, y + 1): no zero entry, which
+    no one-hot level has), "archive" (a level with an archive head: its readouts, the pairs (a, r), outnumber
+    its dimension) or "level"; a one-layer program's layer is a "level"."""
+    if program.construction != "dfa:holonomy-cascade":
+        return ("level",) * len(program.layers)
+    out = []
+    for layer in program.layers:
+        if layer.dim == 1:
+            out.append("parity")
+        elif layer.dim == 2 and all(e != 0 for r in layer.readouts for e in r):
+            out.append("delay")
+        else:
+            out.append("archive" if len(layer.readouts) > layer.dim else "level")
+    return tuple(out)
 
 
 def _unit(dim: int, i: int) -> tuple:
@@ -118,8 +135,26 @@ def compile_automaton(automaton: Automaton, *, n_h: int | str = "auto", textbook
     if not (n_h == "auto" or (isinstance(n_h, int) and not isinstance(n_h, bool) and 1 <= n_h <= MAX_NH)):
         raise ValueError(f"n_h: expected a positive integer up to {MAX_NH} or 'auto', got {n_h!r}")
     kind, sink = one_layer_class(automaton)
-    if not kind:
-        return _compile_cascade(automaton, n_h, textbook)
+    try:
+        if not kind:
+            return _compile_cascade(automaton, n_h, textbook)
+        try:
+            return _compile_one_layer(automaton, kind, sink, n_h)
+        except BudgetError as one_layer:
+            try:  # a level of the cascade may need fewer factors than the one layer
+                return _compile_cascade(automaton, n_h, textbook)
+            except BudgetError as levels:
+                raise BudgetError(f"{one_layer} (through its holonomy cascade, {levels})") from None
+    except BudgetError as short:
+        raise BudgetError(f"n_h: {short}: {_BLOCKS_MISSING}") from None
+
+
+_BLOCKS_MISSING = ("a permutation of more swaps than the budget needs the block construction of Siems et al. 2025, "
+                   "Theorem 1 (DeltaProduct Theorem 2 for every n_h), not built for automata yet")
+
+
+def _compile_one_layer(automaton: Automaton, kind: str, sink: int | None, n_h) -> Program:
+    """The one layer of an automaton of a one-layer class (see the module)."""
     live = [q for q in range(len(automaton.states)) if q != sink]
     coordinate = {q: i for i, q in enumerate(live)}
     dim = len(live)
@@ -141,8 +176,7 @@ def _budgeted(rows: list[list], n_h, automaton: Automaton, index: int, names, di
     if n_h != "auto" and needed > n_h:
         worst = max(range(len(rows)), key=lambda s: len(rows[s]))
         raise BudgetError(
-            f"n_h: layer {index} of {automaton.name} needs {needed} factors (symbol {names[worst]}), got n_h = "
-            f"{n_h}; only the one-layer classes and cascade levels without archives fit smaller budgets here"
+            f"layer {index} of {automaton.name} needs {needed} factors (symbol {names[worst]}), got n_h = {n_h}"
         )
     budget = needed if n_h == "auto" else n_h
     pad = (_unit(dim, 0), sp.Integer(0), sp.Integer(0))
@@ -196,42 +230,84 @@ def _level_factors(mapping: tuple, width: int, archive: bool) -> tuple[int, tupl
     return 0, tuple(clear + swap + [write])
 
 
+def _timing_fixes(holonomy: Cascade, contexts: list, actions: list, n_h, textbook: bool) -> list[str]:
+    """Per level, how a level that resets above a dependent level keeps its coordinate before the step:
+    "archive" where the archive head fits the budget (always under "auto"), else "delay"; "" for the other
+    levels (and every level of a ``textbook`` program)."""
+    fixes = []
+    for i, level in enumerate(contexts):
+        width = holonomy.widths[i]
+        needed = i < holonomy.levels - 1 and not textbook and any(
+            len(set(actions[i][c])) < width and holonomy.skeleton.level_of(c[1]) == i for c in level)
+        cost = max(len(_level_factors(actions[i][c], width, True)[1]) for c in level)
+        fixes.append("" if not needed else "archive" if n_h == "auto" or cost <= n_h else "delay")
+    return fixes
+
+
 def _compile_cascade(automaton: Automaton, n_h, textbook: bool) -> Program:
-    """One layer per holonomy level (see the module; ``textbook``: see :func:`compile_automaton`)."""
+    """One layer per holonomy level and a delay layer after each level whose archive head the budget does
+    not fit, below them all the parity layer if there is a delay (see the module; ``textbook``: see
+    :func:`compile_automaton`).
+    Symbols are (context, phase) pairs — the phase t mod 2 carried down from the parity layer, 0 without
+    one — and a delay layer's symbols (context, output, phase)."""
     letters = [automaton.letter_map(a) for a in range(len(automaton.letters))]
     holonomy = cascade(letters, len(automaton.states))
-    levels, widths, level_of = holonomy.levels, holonomy.widths, holonomy.skeleton.level_of
+    levels, widths = holonomy.levels, holonomy.widths
     start = holonomy.coordinates(automaton.initial)
     contexts = _contexts(holonomy, start, len(letters))
     actions = [{c: holonomy.level_action(*c, i) for c in level} for i, level in enumerate(contexts)]
-    archives = [not textbook and i < levels - 1 and any(len(set(actions[i][c])) < widths[i] and level_of(c[1]) == i
-                                       for c in contexts[i]) for i in range(levels)]  # fmt: skip
+    fixes = _timing_fixes(holonomy, contexts, actions, n_h, textbook)
+    phases = 2 if "delay" in fixes else 1
     layers: list[Layer] = []
+    below: list = []  # the symbols of the layer below, as (context, phase) or (context, output, phase)
+    if phases == 2:
+        rows = _budgeted([[((sp.Integer(1),), sp.Integer(2), sp.Rational(1, 2))] for _ in letters], n_h,
+                         automaton, 0, automaton.letters, 1)  # fmt: skip
+        layers.append(_layer(rows, 1, (sp.Integer(0),), ((sp.Integer(0),), (sp.Integer(1),)), "element"))
+        below = [((a, holonomy.top, holonomy.top), None) for a in range(len(letters))]  # phase: the output
     for i in range(levels):
-        w, archive = widths[i], archives[i]
+        w, fix = widths[i], fixes[i]
+        archive = fix == "archive"
         dim = 2 * w if archive else w
-        built = [_level_factors(actions[i][c], w, archive) for c in contexts[i]]
+        symbols = [(c, p) for c in contexts[i] for p in range(phases)]
+        built = [_level_factors(actions[i][c], w, archive) for c, _ in symbols]
         readouts = tuple(tuple(sp.Integer(int(j == a or (r and j == w + r - 1))) for j in range(dim))
                          for r in range(w + 1 if archive else 1) for a in range(w))  # fmt: skip
-        names = [f"{automaton.letters[a]} at {sorted(source)} → {sorted(target)}" for a, source, target in contexts[i]]
-        rows = _budgeted([list(factors) for _, factors in built], n_h, automaton, i, names, dim)
+        names = [f"{automaton.letters[a]} at {sorted(source)} → {sorted(target)}" for (a, source, target), _ in symbols]
+        rows = _budgeted([list(factors) for _, factors in built], n_h, automaton, len(layers), names, dim)
         symbol_map, map_layers, lookup = "element", (), ()
-        if i:
-            symbol_map, map_layers = "chain", (i - 1,)
-            lookup = _chain_table(holonomy, i - 1, contexts[i - 1], actions[i - 1], archives[i - 1], contexts[i],
-                                  textbook)
+        if layers:
+            symbol_map, map_layers = "chain", (len(layers) - 1,)
+            lookup = _chain_table(holonomy, actions, i, below, len(layers[-1].readouts), symbols, fixes, textbook)
         layers.append(_layer(rows, dim, readouts[start[i]], readouts, symbol_map, resets=[r for r, _ in built],
                              map_layers=map_layers, lookup=lookup))  # fmt: skip
-    last = levels - 1
+        below = symbols
+        if fix == "delay":
+            layers.append(_delay_layer(actions[i], w, below, start[i], n_h, automaton, len(layers)))
+            below = [(c, o, p) for c, p in symbols for o in range(w)]
     decoder = []
-    for position in range(widths[last]):
-        for a, source, target in contexts[last]:
-            mapping = actions[last][(a, source, target)]
-            possible = position in mapping if level_of(source) == last else position == mapping[0]
-            decoder.append(_or_missing(holonomy.point_at, target, last, position) if possible else -1)
+    for position in range(widths[-1]):
+        for (a, source, target), _ in below:
+            mapping = actions[-1][(a, source, target)]
+            here = holonomy.skeleton.level_of(source) == levels - 1
+            possible = position in mapping if here else position == mapping[0]
+            decoder.append(_or_missing(holonomy.point_at, target, levels - 1, position) if possible else -1)
     construction = "dfa:holonomy-cascade"
     return Program("", construction, THEOREMS[construction], tuple(layers), tuple(decoder), "chain",
                    automaton=automaton)  # fmt: skip
+
+
+def _delay_layer(actions: dict, w: int, symbols: list, initial: int, n_h, automaton: Automaton, index: int) -> Layer:
+    """The delay layer after a level of width w, its ``actions`` by context (F2 of notes/automata.md §5.3):
+    state (s_0, s_1) ∈ R², symbol (context, o, p) writes o + 1 into slot p = t mod 2 (key e_p, β = 1, value o + 1: one factor), so the
+    other slot holds the level's coordinate before the step plus one; readout x + w·y is (x + 1, y + 1),
+    the start (q_0 + 1, q_0 + 1). Its chain table copies the level's (context, phase) and output o."""
+    rows = [[(_unit(2, p), sp.Integer(1), sp.Integer(o + 1))] for _, p in symbols for o in range(w)]
+    rows = _budgeted(rows, n_h, automaton, index, [f"delay write {o}" for _ in symbols for o in range(w)], 2)
+    readouts = tuple((sp.Integer(x + 1), sp.Integer(y + 1)) for y in range(w) for x in range(w))
+    lookup = [s * w + o if o in actions[symbols[s][0]] else -1 for o in range(w) for s in range(len(symbols))]
+    return _layer(rows, 2, readouts[initial * (w + 1)], readouts, "chain", map_layers=(index - 1,),
+                  lookup=tuple(lookup))
 
 
 def _or_missing(function, *args) -> int:
@@ -242,29 +318,42 @@ def _or_missing(function, *args) -> int:
         return -1
 
 
-def _chain_table(holonomy: Cascade, level: int, contexts: list, actions: dict, archive: bool, following: list,
-                 textbook: bool = False):
-    """The ``chain`` table of the layer after ``level``: for each output o = a + w·r of the level (r = 0 for
-    an empty archive, else 1 + the archived position) and each of its contexts, the next level's context:
-    the source coordinate before the step is a itself under the identity, π⁻¹(a) under a permutation π and
-    the archived r − 1 after a reset (only a source at this level reads it); −1 where none is reachable.
-    ``textbook``: a itself throughout (the timing gap left open)."""
-    width = holonomy.widths[level]
-    index = {c: j for j, c in enumerate(following)}
+def _chain_table(holonomy: Cascade, actions: list, level: int, below: list, outputs: int, symbols: list,
+                 fixes: list, textbook: bool = False) -> tuple:
+    """The ``chain`` table of level ``level``'s layer: for each output o of the layer below and each of its
+    symbols, this level's symbol (context, phase) — −1 where none is reachable. Below level 0 is the parity
+    layer (symbol: the letter, output: the phase). Below a level, its source coordinate before the step is
+    o itself under the identity, π⁻¹(o) under a permutation π and, after a reset, the archived r − 1 of
+    o = a + w·r (an archive head); below a delay layer, the slot the step did not write (o = x + w·y holds
+    (x + 1, y + 1)). Only a source at the level above reads it. ``textbook``: o itself throughout (the timing
+    gap left open)."""
+    index = {s: j for j, s in enumerate(symbols)}
+    if level == 0:  # below: the parity layer, its output the phase
+        return tuple(index[(c, o)] for o in range(outputs) for c, _ in below)
+    above = level - 1
+    width = holonomy.widths[above]
     table = []
-    for output in range(width * (width + 1 if archive else 1)):
-        a, r = output % width, output // width
-        for context in contexts:
-            mapping = actions[context]
-            before = None
-            if textbook:
-                before = a  # the state after the step, read as the one before it
-            elif holonomy.skeleton.level_of(context[1]) != level:
-                before = 0 if a == mapping[0] else None
-            elif len(set(mapping)) == width:
-                before = mapping.index(a)
-            elif archive and r and a == mapping[0]:
-                before = r - 1
-            nxt = None if before is None else _or_missing(holonomy.descend, *context, level, before)
-            table.append(index.get((context[0], *nxt), -1) if isinstance(nxt, tuple) else -1)
+    for output in range(outputs):
+        for entry in below:
+            context, p = entry[0], entry[-1]
+            mapping = actions[above][context]
+            here = holonomy.skeleton.level_of(context[1]) == above
+            if len(entry) == 3:  # a delay layer: written slot p holds o + 1, the other the coordinate before
+                slots = (output % width, output // width)
+                before = slots[1 - p] if slots[p] == entry[1] and mapping[slots[1 - p]] == entry[1] else None
+                before = None if before is None or (not here and before) else before
+            else:
+                a, r = output % width, output // width
+                if textbook:
+                    before = a  # the state after the step, read as the one before it
+                elif not here:
+                    before = 0 if a == mapping[0] else None
+                elif len(set(mapping)) == width:
+                    before = mapping.index(a)
+                elif fixes[above] == "archive" and r and a == mapping[0]:
+                    before = r - 1
+                else:
+                    before = None
+            nxt = None if before is None else _or_missing(holonomy.descend, *context, above, before)
+            table.append(index.get(((context[0], *nxt), p), -1) if isinstance(nxt, tuple) else -1)
     return tuple(table)

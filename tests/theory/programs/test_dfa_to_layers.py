@@ -19,7 +19,7 @@ from proofs_check.execute import exact_run, simulate
 from theory.automata.analyse import analyse
 from theory.automata.dfa import Automaton, language, normalise
 from theory.programs import BudgetError, Program, prove, run, tensors
-from theory.programs.dfa_to_layers import archives, compile_automaton
+from theory.programs.dfa_to_layers import compile_automaton, roles
 
 ONE_LAYER = ("tomita1", "tomita2", "tomita5", "tomita6", "parity", "cycle_navigation", "dyck1_1", "dyck1_4", "dyck2_2")
 # the holonomy levels of notes/automata.md §4 (SgpDec's definitions): one layer each
@@ -63,8 +63,11 @@ def test_n_h_follows_the_factorisation():
     assert tomita1.n_h == 1 and tomita1.layer.resets == (1, 0)  # letter 0 resets to the sink's one-hot
     assert compile_automaton(language("dyck2_2")).n_h == 9 and compile_automaton(language("dyck2_2")).layer.resets == ()
     assert compile_automaton(language("dyck2_2"), n_h=12).n_h == 12
-    with pytest.raises(BudgetError, match=r"layer 0 of dyck2_2 needs 9 factors \(symbol "):
-        compile_automaton(language("dyck2_2"), n_h=8)
+    cascade = compile_automaton(language("dyck2_2"), n_h=8)  # the one layer needs 9: its cascade's levels fit
+    assert cascade.construction == "dfa:holonomy-cascade" and {layer.n_h for layer in cascade.layers} == {8}
+    with pytest.raises(BudgetError, match=r"n_h: layer 0 of cycle_navigation needs 4 factors \(symbol \+\), got n_h "
+                       r"= 3 \(through its holonomy cascade, .*block construction of Siems et al. 2025, Theorem 1"):
+        compile_automaton(language("cycle_navigation"), n_h=3)
     with pytest.raises(ValueError, match="n_h: expected a positive integer"):
         compile_automaton(language("parity"), n_h=0)
     with pytest.raises(TypeError, match="automaton: expected a theory.automata.dfa.Automaton, got str"):
@@ -82,7 +85,7 @@ def test_cascade_languages_compile_prove_and_decide(name):
     assert program.construction == "dfa:holonomy-cascade" and len(program.layers) == CASCADE[name]
     proof = prove(program)
     assert proof.holds and all(m > 0 for m in proof.margins)
-    marks = archives(program)
+    marks = [role == "archive" for role in roles(program)]
     assert not marks[-1]
     for layer, archived in zip(program.layers, marks):
         width = layer.dim // 2 if archived else layer.dim
@@ -99,7 +102,7 @@ def test_a_cascade_without_its_archive_or_with_a_wrong_table_fails_its_proof():
     program = compile_automaton(language("tomita4"))
     assert prove(program).holds
     top = program.layers[0]
-    assert archives(program)[0]
+    assert roles(program)[0] == "archive"
     w = top.dim // 2
     reset = next(s for s in range(top.symbols) if top.values[s][-1] == 1 and top.betas[s][-1] == 1)
     gated_rows = [list(zip(top.keys[s], top.betas[s], top.values[s])) for s in range(top.symbols)]
@@ -237,7 +240,8 @@ def test_a_kernel_run_that_leaves_the_tables_reports_wrong_positions():
     """A kernel whose states reach a (symbol, output) pair no word reaches (here: tomita4's gated last
     level run without its gate) must report those positions wrong (decoded −1), not raise."""
     program = compile_automaton(language("tomita4"))
-    assert archives(program) == (True, True, False) and archives(compile_automaton(language("dyck2_2"))) == (False,)
+    assert roles(program) == ("archive", "archive", "level")
+    assert roles(compile_automaton(language("dyck2_2"))) == ("level",)
     last = program.layers[-1]
     broken = dataclasses.replace(program, layers=(*program.layers[:-1], dataclasses.replace(last, resets=())))
     words = np.random.default_rng(0).integers(0, 2, size=(2, 50))
@@ -251,4 +255,70 @@ def test_the_triton_kernel_decides_a_cascade():
     automaton = language("tomita3")
     words = np.random.default_rng(5).integers(0, 2, size=(2, 24))
     _decisions_agree(automaton, compile_automaton(automaton), words, dtype=torch.float32, backend="triton",
+                     chunk_size=16)  # fmt: skip
+
+
+@pytest.mark.parametrize("n_h", [1, 2])
+@settings(max_examples=15, deadline=None)
+@given(raw=complete_automata(), seed=st.integers(0, 1000), length=st.sampled_from([0, 1, 7, 16]))
+def test_budgets_compile_with_delay_layers_or_refuse_naming_the_missing_construction(n_h, raw, seed, length):
+    """DeltaProduct Theorem 2 at n_h = 1, 2, as far as it is built: every DFA of at most six states either
+    compiles with every layer at the budget (delay layers where archives would not fit), proves and decides
+    like automata-lib, or is refused because a permutation needs more swaps than the budget."""
+    automaton = normalise(raw)
+    try:
+        program = compile_automaton(automaton, n_h=n_h)
+    except BudgetError as err:
+        assert "block construction of Siems et al. 2025, Theorem 1" in str(err)
+        return
+    assert {layer.n_h for layer in program.layers} == {n_h} and "archive" not in roles(program)
+    assert prove(program).holds
+    words = np.random.default_rng(seed).integers(0, len(automaton.letters), size=(2, length))
+    _decisions_agree(automaton, program, words)
+
+
+def test_delay_layers_replace_archives_under_a_budget(tmp_path):
+    """tomita4 at n_h = 1: a parity layer, then each archived level followed by a two-slot delay layer (one
+    factor: key e_p, β = 1, value o + 1); the program round-trips through JSON and safetensors and re-proves."""
+    program = compile_automaton(language("tomita4"), n_h=1)
+    assert roles(program) == ("parity", "level", "delay", "level", "delay", "level")
+    assert prove(program).holds
+    delay = program.layers[2]
+    assert delay.dim == 2 and len(delay.readouts) == 4 and delay.initial_state == (1, 1)
+    assert {(k[0], b[0]) for k, b in zip(delay.keys, delay.betas)} == {((1, 0), 1), ((0, 1), 1)}
+    assert Program.from_json(program.to_json()) == program
+    tensors.save(program, tmp_path / "t4.safetensors")
+    assert tensors.load(tmp_path / "t4.safetensors") == program
+
+
+def test_a_delay_layer_that_writes_the_wrong_slot_or_is_read_wrong_fails_its_proof():
+    """Deliberate bugs in tomita3 at n_h = 1: a delay layer writing the slot it should keep (key e_{1−p}),
+    and the level below it reading the slot just written (the table entry of the other slot) — each must fail
+    the exact proof."""
+    program = compile_automaton(language("tomita3"), n_h=1)
+    index = roles(program).index("delay")
+    delay = program.layers[index]
+    flipped = dataclasses.replace(delay, keys=tuple(((k[0][1], k[0][0]),) for k in delay.keys))
+    layers = list(program.layers)
+    layers[index] = flipped
+    assert not prove(dataclasses.replace(program, layers=tuple(layers))).holds
+    above = program.layers[index + 1]
+    w = int(np.sqrt(len(delay.readouts)))
+    table = list(above.lookup)
+    for j, entry in enumerate(above.lookup):  # read slot p (just written) where slot 1 − p was read
+        x, y = divmod(j // delay.symbols, w)[::-1]
+        if entry >= 0 and x != y:
+            swapped = j % delay.symbols + delay.symbols * (y + w * x)
+            table[j], table[swapped] = above.lookup[swapped], entry
+    layers = list(program.layers)
+    layers[index + 1] = dataclasses.replace(above, lookup=tuple(table))
+    assert not prove(dataclasses.replace(program, layers=tuple(layers))).holds
+
+
+def test_the_triton_kernel_decides_a_program_with_delay_layers():
+    """tomita4 at n_h = 1 (six layers: parity, levels and delay slots holding o + 1) through our Triton kernel
+    (the interpreter on the CPU), fp32."""
+    automaton = language("tomita4")
+    words = np.random.default_rng(6).integers(0, 2, size=(2, 21))
+    _decisions_agree(automaton, compile_automaton(automaton, n_h=1), words, dtype=torch.float32, backend="triton",
                      chunk_size=16)  # fmt: skip
