@@ -299,9 +299,10 @@ def _compile_cascade(automaton: Automaton, n_h, textbook: bool) -> Program:
 
 def _delay_layer(actions: dict, w: int, symbols: list, initial: int, n_h, automaton: Automaton, index: int) -> Layer:
     """The delay layer after a level of width w, its ``actions`` by context (F2 of notes/automata.md §5.3):
-    state (s_0, s_1) ∈ R², symbol (context, o, p) writes o + 1 into slot p = t mod 2 (key e_p, β = 1, value o + 1: one factor), so the
-    other slot holds the level's coordinate before the step plus one; readout x + w·y is (x + 1, y + 1),
-    the start (q_0 + 1, q_0 + 1). Its chain table copies the level's (context, phase) and output o."""
+    state (s_0, s_1) ∈ R², symbol (context, o, p) writes o + 1 into slot p = t mod 2 (key e_p, β = 1,
+    value o + 1: one factor), so the other slot holds the level's coordinate before the step plus one;
+    readout x + w·y is (x + 1, y + 1), the start (q_0 + 1, q_0 + 1). Its chain table copies the level's
+    (context, phase) and output o."""
     rows = [[(_unit(2, p), sp.Integer(1), sp.Integer(o + 1))] for _, p in symbols for o in range(w)]
     rows = _budgeted(rows, n_h, automaton, index, [f"delay write {o}" for _ in symbols for o in range(w)], 2)
     readouts = tuple((sp.Integer(x + 1), sp.Integer(y + 1)) for y in range(w) for x in range(w))
