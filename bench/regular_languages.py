@@ -5,6 +5,7 @@ n_h per layer, archive heads), the exact proof (configurations, edges, seconds) 
 
     python bench/regular_languages.py --out bench/results/automata/automata_cpu.json                 # the table (CPU)
     python bench/regular_languages.py --device cuda --out bench/results/automata/automata_h200.json  # and the kernels
+    python bench/regular_languages.py --nh 1 --out bench/results/automata/budget_nh1_cpu.json        # a budget n_h
 
 Random DFAs: seed s has 3 + s mod 6 states and 2 + s mod 2 letters (``random:<n>:<k>:<s>``, s = 0 … 199),
 so every size from 3 to 8 states appears with both alphabets. On the GPU, built-in languages run one word
@@ -25,7 +26,7 @@ import torch
 from proofs_check.execute import Exact, simulate
 from theory.automata.analyse import analyse
 from theory.automata.dfa import LANGUAGES, language
-from theory.programs import prove, run
+from theory.programs import BudgetError, prove, run
 from theory.programs.dfa_to_layers import compile_automaton, roles
 
 BUILT_IN = [*LANGUAGES, *(f"dyck1_{d}" for d in (1, 2, 4, 6))]
@@ -56,6 +57,30 @@ def table_row(name: str) -> tuple[dict, object]:
                proved=proof.holds, proof_states=proof.states, proof_edges=proof.states * len(automaton.letters),
                compile_seconds=compiled - start, proof_seconds=proved - compiled,
                reference_accuracy=reference.accuracy, reference_state_error=reference.max_state_error)  # fmt: skip
+    return row, program
+
+
+def budget_row(name: str, n_h: int) -> tuple[dict, object]:
+    """One language compiled under the budget ``n_h`` (delay layers where archives do not fit): the layers by
+    role, the exact proof and a float64 reference run (4 words of 500 letters, seed 0), or the refusal."""
+    automaton = language(name)
+    start = time.perf_counter()
+    try:
+        program = compile_automaton(automaton, n_h=n_h)
+    except BudgetError as err:
+        return {"language": name, "n_h": n_h, "states": len(automaton.states), "refused": str(err)}, None
+    compiled = time.perf_counter()
+    proof = prove(program)
+    proved = time.perf_counter()
+    words = np.random.default_rng(0).integers(0, len(automaton.letters), size=(4, 500))
+    reference = simulate(program, words)
+    kinds = roles(program)
+    row = {"language": name, "n_h": n_h, "states": len(automaton.states), "construction": program.construction,
+           "layers": len(program.layers), "levels": kinds.count("level") + kinds.count("archive"),
+           "delays": kinds.count("delay"), "archives": kinds.count("archive"), "parity": kinds.count("parity"),
+           "width": [layer.dim for layer in program.layers], "proved": proof.holds, "proof_states": proof.states,
+           "compile_seconds": compiled - start, "proof_seconds": proved - compiled,
+           "reference_accuracy": reference.accuracy}  # fmt: skip
     return row, program
 
 
@@ -96,6 +121,7 @@ def main() -> None:
     parser.add_argument("--no-fla", action="store_true", help="skip fla's chunk op (its autotuning takes minutes)")
     parser.add_argument("--skip", type=int, default=0, help="start at this row (to resume a cut run)")
     parser.add_argument("--count", type=int, default=None, help="run this many rows from --skip")
+    parser.add_argument("--nh", type=int, default=None, help="compile under this budget n_h (default: auto)")
     parser.add_argument("--width", type=int, default=None,
                         help="pad every state to this width with exact zeros (fewer kernel compilations)")  # fmt: skip
     args = parser.parse_args()
@@ -108,23 +134,28 @@ def main() -> None:
     names = {"all": BUILT_IN + RANDOM, "built-in": BUILT_IN}.get(args.languages) or args.languages.split(",")
     for name in names[args.skip :][: args.count]:
         if args.device == "cpu":
-            row, program = table_row(name)
+            row, program = table_row(name) if args.nh is None else budget_row(name, args.nh)
             rows.append(row)
             print(json.dumps(row, default=str), flush=True)
             continue
-        program = compile_automaton(language(name))  # the CPU table proves it
+        try:
+            program = compile_automaton(language(name), n_h=args.nh or "auto")  # the CPU table proves it
+        except BudgetError:
+            continue
         random = name.startswith("random:")
         tokens = args.random_tokens if random else args.tokens
         for k in kernel_rows(name, program, tokens, args.device, fla and not random, args.width):
             kernels.append(k)
             print(json.dumps(k), flush=True)
-    random_rows = [r for r in rows if r["language"].startswith("random:")]
-    summary = {"kernel_rows": len(kernels), "kernel_rows_all_right": sum(k.get("first_wrong_bit", 0) is None
+    random_rows = [r for r in rows if r["language"].startswith("random:") and "refused" not in r]
+    summary = {"n_h": args.nh or "auto", "refused": sum("refused" in r for r in rows),
+               "proved": sum(bool(r.get("proved")) for r in rows),
+               "kernel_rows": len(kernels), "kernel_rows_all_right": sum(k.get("first_wrong_bit", 0) is None
                                                                         for k in kernels),
                "random": len(random_rows), "random_proved": sum(r["proved"] for r in random_rows),
                "random_one_layer": sum(r["layers"] == 1 for r in random_rows),
                "random_classes": {c: sum(r["class"] == c for r in random_rows)
-                                  for c in sorted({r["class"] for r in random_rows})}}  # fmt: skip
+                                  for c in sorted({r.get("class") for r in random_rows} - {None})}}  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     device = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     document = {"device": device, "summary": summary, "rows": rows, "kernels": kernels}
