@@ -61,8 +61,9 @@ def table_row(name: str) -> tuple[dict, object]:
 
 
 def budget_row(name: str, n_h: int) -> tuple[dict, object]:
-    """One language compiled under the budget ``n_h`` (delay layers where archives do not fit): the layers by
-    role, the exact proof and a float64 reference run (4 words of 500 letters, seed 0), or the refusal."""
+    """One language compiled under the budget ``n_h`` (delay layers where archives do not fit, frames where
+    permutations do not): the layers by role, the exact proof and a float64 reference run (4 words of 500
+    letters, seed 0), or the refusal."""
     automaton = language(name)
     start = time.perf_counter()
     try:
@@ -77,7 +78,8 @@ def budget_row(name: str, n_h: int) -> tuple[dict, object]:
     kinds = roles(program)
     row = {"language": name, "n_h": n_h, "states": len(automaton.states), "construction": program.construction,
            "layers": len(program.layers), "levels": kinds.count("level") + kinds.count("archive"),
-           "delays": kinds.count("delay"), "archives": kinds.count("archive"), "parity": kinds.count("parity"),
+           "delays": kinds.count("delay"), "frames": kinds.count("frame"), "archives": kinds.count("archive"),
+           "parity": kinds.count("parity"),
            "width": [layer.dim for layer in program.layers], "proved": proof.holds, "proof_states": proof.states,
            "compile_seconds": compiled - start, "proof_seconds": proved - compiled,
            "reference_accuracy": reference.accuracy}  # fmt: skip

@@ -54,12 +54,12 @@ def test_regex_dfa_file_and_words_file(tmp_path):
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["--language", "cycle_navigation", "--nh", "3"], 3, "--nh: refused: layer 0 of cycle_navigation needs 4 "),
+        (["--language", "cycle_navigation", "--nh", "1"], 3, "--nh: refused: layer 0 of cycle_navigation needs 4 "),
         (["--language", "tomita8"], 2, "--language: expected one of tomita1"),
         (["--regex", "(ab"], 2, "--regex: needs --alphabet"),
         (["--regex", "(ab", "--alphabet", "ab"], 2, "--regex: automata-lib cannot read '(ab' over ab"),
         (["--language", "parity", "--alphabet", "01"], 2, "--alphabet: goes with --regex"),
-        (["--language", "tomita6", "--nh", "1"], 3, "--nh: refused: layer 0 of tomita6 needs 2 factors (symbol "),
+        (["--language", "modular_arithmetic", "--nh", "1"], 3, "--nh: refused: layer 3 of modular_arithmetic needs 3 "),
         (["--dfa", "missing.json"], 2, "--dfa: expected a JSON file, got nothing"),
         (["--language", "parity", "--run", "w.txt"], 2, "--run: needs --out FILE"),
         (["--language", "parity", "--out", "o.txt"], 2, "--out: goes with --run"),

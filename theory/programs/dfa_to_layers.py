@@ -36,9 +36,21 @@ state and makes its n_h 2w + 1. Under a budget n_h below that, the level gets a 
 t mod 2 (key e_p, β = 1: one factor), so the other slot holds its coordinate before the step; t mod 2 comes
 from a parity layer h ← 1 − h (key 1, β = 2, value ½) below every level and is carried down the chain
 symbols. One factor per layer, one layer more per such level and one for the parity. (A token shift, which
-fla's short convolution resembles, is not in the program model.) A budget below what a level's
-permutations need (n − c swaps) is refused: the block construction that spreads a permutation over
-several tokens (Siems et al. 2025, Theorem 1) is built for S_n word problems, not yet for cascade levels.
+fla's short convolution resembles, is not in the program model.)
+
+*Frames.* A level whose permutations need more swaps than the budget is held in a **frame**: a fixed
+permutation F of its positions and a frame bit f_t, so its state is F^{f_t} e_{q_t}; the step is then
+F^{f_t} π F^{−f_{t−1}}, and each action π gets a flip d(π) ∈ {0, 1} (f_t = f_{t−1} xor d) for which
+F^{q⊕d} π F^{−q} needs at most n_h swaps whether the frame bit before the step is q = 0 or q = 1. A
+scalar **frame layer** (h ← 1 − h, key 1, β = 2, value ½, at a flip; β = 0 otherwise: one factor) just
+before the level keeps f_t, and the level's symbols carry it, so the layers below read F^{−f_t} of its
+output. This generalises the rotation-count parity of Siems et al. 2025, Theorem 3 (D_m at n_h = 1:
+F^{p_t} ρ(x) F^{p_{t−1}}, one reflection) from the dihedral group to any permutation level; F is found
+by search over the permutations of at most eight positions (any transposition F serves S_3 levels at
+n_h = 1, whose odd elements are transpositions, and S_4 levels at n_h = 2, whose even elements need two
+swaps). It costs one layer and one bit per framed level. Siems et al. spread a permutation over a block
+of tokens instead (Theorem 1), which this module does not build for automata: a budget that no frame
+meets is refused, naming that construction.
 A one-layer class whose layer exceeds the budget is compiled through its cascade when that fits.
 
 *The lookup* is a ``chain`` symbol map: layer i's symbol is the context (letter, q_{<i}(t − 1)), one of
@@ -52,6 +64,8 @@ Pairs no word reaches are −1; the proof's search shows none is met.
 from __future__ import annotations
 
 import functools
+import itertools
+from typing import NamedTuple
 
 import sympy as sp
 
@@ -71,26 +85,40 @@ THEOREMS = {
     "β = 2), the common sink as the zero vector",
     "dfa:holonomy-cascade": "Grazzi et al. 2025, Theorem 4 and DeltaProduct Theorem 2 (a cascade of permutation-reset "
     "components, one gated layer each), through the holonomy decomposition (Eilenberg 1976; Egri-Nagy & Nehaniv "
-    "2015), with our archive heads for the cascade's timing gap",
+    "2015), with our archive heads or delay layers for the cascade's timing gap and frames under a budget",
 }
 
 
 def roles(program: Program) -> tuple[str, ...]:
-    """Per layer of a cascade program, what it is, read from its structure: "parity" (the one-dimensional
-    t mod 2 layer that delay layers need), "delay" (two slots, readouts (x + 1, y + 1): no zero entry, which
-    no one-hot level has), "archive" (a level with an archive head: its readouts, the pairs (a, r), outnumber
-    its dimension) or "level"; a one-layer program's layer is a "level"."""
+    """Per layer of a cascade program, what it is, read from its structure: "parity" (the first layer, one
+    dimension, when delay layers need t mod 2), "frame" (another one-dimensional layer: a level's frame bit),
+    "delay" (two slots, readouts (x + 1, y + 1): no zero entry, which no one-hot level has), "archive" (a
+    level with an archive head: its readouts, the pairs (a, r), outnumber its dimension) or "level"; a
+    one-layer program's layer is a "level"."""
     if program.construction != "dfa:holonomy-cascade":
         return ("level",) * len(program.layers)
     out = []
     for layer in program.layers:
-        if layer.dim == 1:
-            out.append("parity")
-        elif layer.dim == 2 and all(e != 0 for r in layer.readouts for e in r):
+        if layer.dim == 2 and all(e != 0 for r in layer.readouts for e in r):
             out.append("delay")
+        elif layer.dim == 1:
+            out.append("frame")
         else:
             out.append("archive" if len(layer.readouts) > layer.dim else "level")
+    if "delay" in out:
+        out[0] = "parity"
     return tuple(out)
+
+
+class _Symbol(NamedTuple):
+    """A cascade layer's input symbol: the level's ``context`` (letter, source set, target set), the
+    ``phase`` t mod 2 (0 without a parity layer), a framed level's ``frame`` bit f_t, and a delay layer's
+    ``written`` coordinate (the level's after the step, out of its frame; −1 for other layers)."""
+
+    context: tuple
+    phase: int
+    frame: int = 0
+    written: int = -1
 
 
 def _unit(dim: int, i: int) -> tuple:
@@ -149,8 +177,9 @@ def compile_automaton(automaton: Automaton, *, n_h: int | str = "auto", textbook
         raise BudgetError(f"n_h: {short}: {_BLOCKS_MISSING}") from None
 
 
-_BLOCKS_MISSING = ("a permutation of more swaps than the budget needs the block construction of Siems et al. 2025, "
-                   "Theorem 1 (DeltaProduct Theorem 2 for every n_h), not built for automata yet")
+_BLOCKS_MISSING = ("a permutation of more swaps than the budget, which no frame brings within it, needs the block "
+                   "construction of Siems et al. 2025, Theorem 1 (DeltaProduct Theorem 2 for every n_h), not built "
+                   "for automata yet")
 
 
 def _compile_one_layer(automaton: Automaton, kind: str, sink: int | None, n_h) -> Program:
@@ -244,12 +273,52 @@ def _timing_fixes(holonomy: Cascade, contexts: list, actions: list, n_h, textboo
     return fixes
 
 
+FRAME_WIDTH = 8  # the frame search tries every permutation of a level's positions up to this width
+
+
+def _swaps(mapping: tuple) -> int:
+    """Swaps of a permutation of positions: its size minus its cycles."""
+    seen, cycles = set(), 0
+    for start in range(len(mapping)):
+        if start not in seen:
+            cycles += 1
+            while start not in seen:
+                seen.add(start)
+                start = mapping[start]
+    return len(mapping) - cycles
+
+
+def _framed(mapping: tuple, frame: tuple, after: int, before: int) -> tuple:
+    """F^after ∘ mapping ∘ F^(−before) on positions (F = ``frame``; the exponents are 0 or 1)."""
+    inverse = tuple(sorted(range(len(frame)), key=frame.__getitem__))
+    return tuple((frame if after else range(len(frame)))[mapping[inverse[y] if before else y]]
+                 for y in range(len(mapping)))  # fmt: skip
+
+
+def _frame(actions: dict, width: int, n_h) -> tuple | None:
+    """(F, flips) for a level whose permutations need more than n_h swaps (see the module): F the first
+    permutation, fewest swaps first, for which every permutation action π has a flip d = flips[π] with
+    F^(q xor d) π F^(−q) within n_h swaps for q = 0, 1. None under "auto", when every permutation fits, or when
+    no F of at most :data:`FRAME_WIDTH` positions does (the budget check then refuses the level)."""
+    permutations = {m for m in actions.values() if len(set(m)) == width}
+    if n_h == "auto" or all(_swaps(m) <= n_h for m in permutations) or width > FRAME_WIDTH:
+        return None
+    for frame in sorted(itertools.permutations(range(width)), key=_swaps)[1:]:
+        flips = {}
+        for m in permutations:
+            fits = [d for d in (0, 1) if all(_swaps(_framed(m, frame, q ^ d, q)) <= n_h for q in (0, 1))]
+            if not fits:
+                break
+            flips[m] = fits[0]
+        else:
+            return frame, flips
+    return None
+
+
 def _compile_cascade(automaton: Automaton, n_h, textbook: bool) -> Program:
-    """One layer per holonomy level and a delay layer after each level whose archive head the budget does
-    not fit, below them all the parity layer if there is a delay (see the module; ``textbook``: see
-    :func:`compile_automaton`).
-    Symbols are (context, phase) pairs — the phase t mod 2 carried down from the parity layer, 0 without
-    one — and a delay layer's symbols (context, output, phase)."""
+    """One layer per holonomy level, a frame layer before each level that needs a frame, a delay layer after
+    each level whose archive head the budget does not fit, and below them all the parity layer if there is
+    a delay (see the module; ``textbook``: see :func:`compile_automaton`). Symbols are :class:`_Symbol`."""
     letters = [automaton.letter_map(a) for a in range(len(automaton.letters))]
     holonomy = cascade(letters, len(automaton.states))
     levels, widths = holonomy.levels, holonomy.widths
@@ -257,38 +326,51 @@ def _compile_cascade(automaton: Automaton, n_h, textbook: bool) -> Program:
     contexts = _contexts(holonomy, start, len(letters))
     actions = [{c: holonomy.level_action(*c, i) for c in level} for i, level in enumerate(contexts)]
     fixes = _timing_fixes(holonomy, contexts, actions, n_h, textbook)
+    frames = [_frame(actions[i], widths[i], n_h) for i in range(levels)]
     phases = 2 if "delay" in fixes else 1
     layers: list[Layer] = []
-    below: list = []  # the symbols of the layer below, as (context, phase) or (context, output, phase)
+    below: list = []  # the symbols of the layer below
     if phases == 2:
-        rows = _budgeted([[((sp.Integer(1),), sp.Integer(2), sp.Rational(1, 2))] for _ in letters], n_h,
-                         automaton, 0, automaton.letters, 1)  # fmt: skip
-        layers.append(_layer(rows, 1, (sp.Integer(0),), ((sp.Integer(0),), (sp.Integer(1),)), "element"))
-        below = [((a, holonomy.top, holonomy.top), None) for a in range(len(letters))]  # phase: the output
+        layers.append(_scalar_layer([True] * len(letters), n_h, automaton, 0, automaton.letters, "element"))
+        below = [_Symbol((a, holonomy.top, holonomy.top), 0) for a in range(len(letters))]  # phase: the output
     for i in range(levels):
-        w, fix = widths[i], fixes[i]
+        w, fix, frame = widths[i], fixes[i], frames[i]
         archive = fix == "archive"
         dim = 2 * w if archive else w
-        symbols = [(c, p) for c in contexts[i] for p in range(phases)]
-        built = [_level_factors(actions[i][c], w, archive) for c, _ in symbols]
-        readouts = tuple(tuple(sp.Integer(int(j == a or (r and j == w + r - 1))) for j in range(dim))
-                         for r in range(w + 1 if archive else 1) for a in range(w))  # fmt: skip
-        names = [f"{automaton.letters[a]} at {sorted(source)} → {sorted(target)}" for (a, source, target), _ in symbols]
-        rows = _budgeted([list(factors) for _, factors in built], n_h, automaton, len(layers), names, dim)
+        symbols = [_Symbol(c, p) for c in contexts[i] for p in range(phases)]
+        names = [f"{automaton.letters[s.context[0]]} at {sorted(s.context[1])} → {sorted(s.context[2])}"
+                 for s in symbols]  # fmt: skip
         symbol_map, map_layers, lookup = "element", (), ()
         if layers:
             symbol_map, map_layers = "chain", (len(layers) - 1,)
-            lookup = _chain_table(holonomy, actions, i, below, len(layers[-1].readouts), symbols, fixes, textbook)
+            lookup = _chain_table(holonomy, actions, frames, i, below, len(layers[-1].readouts), symbols, fixes,
+                                  textbook)  # fmt: skip
+        if frame is not None:  # the frame layer takes the level's place in the chain; the level copies its bit
+            flips = [frame[1].get(actions[i][s.context], 0) == 1 for s in symbols]
+            layers.append(_scalar_layer(flips, n_h, automaton, len(layers), names, symbol_map, map_layers, lookup))
+            lookup = tuple(2 * s + f for f in (0, 1) for s in range(len(symbols)))  # (s, f) ↦ symbol 2s + f
+            symbols = [_Symbol(s.context, s.phase, f) for s in symbols for f in (0, 1)]
+            names = [f"{name}, frame {f}" for name in names for f in (0, 1)]
+            symbol_map, map_layers = "chain", (len(layers) - 1,)
+        mappings = [actions[i][s.context] for s in symbols]
+        if frame is not None:
+            mappings = [_framed(m, frame[0], s.frame, s.frame ^ frame[1].get(m, 0)) for m, s in zip(mappings, symbols)]
+        built = [_level_factors(m, w, archive) for m in mappings]
+        readouts = tuple(tuple(sp.Integer(int(j == a or (r and j == w + r - 1))) for j in range(dim))
+                         for r in range(w + 1 if archive else 1) for a in range(w))  # fmt: skip
+        rows = _budgeted([list(factors) for _, factors in built], n_h, automaton, len(layers), names, dim)
         layers.append(_layer(rows, dim, readouts[start[i]], readouts, symbol_map, resets=[r for r, _ in built],
                              map_layers=map_layers, lookup=lookup))  # fmt: skip
         below = symbols
         if fix == "delay":
-            layers.append(_delay_layer(actions[i], w, below, start[i], n_h, automaton, len(layers)))
-            below = [(c, o, p) for c, p in symbols for o in range(w)]
+            layers.append(_delay_layer(actions[i], frame, w, below, start[i], n_h, automaton, len(layers)))
+            below = [_Symbol(c, p, 0, o) for c, p in dict.fromkeys((s.context, s.phase) for s in below)
+                     for o in range(w)]  # fmt: skip
     decoder = []
-    for position in range(widths[-1]):
-        for (a, source, target), _ in below:
-            mapping = actions[-1][(a, source, target)]
+    for output in range(widths[-1]):
+        for entry in below:
+            (_, source, target), position = entry.context, _unframed(output, frames[-1], entry.frame)
+            mapping = actions[-1][entry.context]
             here = holonomy.skeleton.level_of(source) == levels - 1
             possible = position in mapping if here else position == mapping[0]
             decoder.append(_or_missing(holonomy.point_at, target, levels - 1, position) if possible else -1)
@@ -297,16 +379,40 @@ def _compile_cascade(automaton: Automaton, n_h, textbook: bool) -> Program:
                    automaton=automaton)  # fmt: skip
 
 
-def _delay_layer(actions: dict, w: int, symbols: list, initial: int, n_h, automaton: Automaton, index: int) -> Layer:
+def _unframed(output: int, frame: tuple | None, bit: int) -> int:
+    """A framed level's position F^(−bit)(output) (the output itself without a frame)."""
+    return frame[0].index(output) if frame is not None and bit else output
+
+
+def _scalar_layer(flips: list, n_h, automaton: Automaton, index: int, names, symbol_map: str,
+                  map_layers: tuple = (), lookup: tuple = ()) -> Layer:  # fmt: skip
+    """A bit h ∈ {0, 1} that each symbol flips (h ← 1 − h: key 1, β = 2, value ½) or keeps (β = 0): the
+    parity layer (every symbol flips) and the frame layers."""
+    one = (sp.Integer(1),)
+    rows = [[(one, sp.Integer(2), sp.Rational(1, 2)) if flip else (one, sp.Integer(0), sp.Integer(0))]
+            for flip in flips]  # fmt: skip
+    rows = _budgeted(rows, n_h, automaton, index, names, 1)
+    return _layer(rows, 1, (sp.Integer(0),), ((sp.Integer(0),), (sp.Integer(1),)), symbol_map,
+                  map_layers=map_layers, lookup=lookup)  # fmt: skip
+
+
+def _delay_layer(actions: dict, frame: tuple | None, w: int, symbols: list, initial: int, n_h, automaton: Automaton,
+                 index: int) -> Layer:  # fmt: skip
     """The delay layer after a level of width w, its ``actions`` by context (F2 of notes/automata.md §5.3):
-    state (s_0, s_1) ∈ R², symbol (context, o, p) writes o + 1 into slot p = t mod 2 (key e_p, β = 1,
-    value o + 1: one factor), so the other slot holds the level's coordinate before the step plus one;
-    readout x + w·y is (x + 1, y + 1), the start (q_0 + 1, q_0 + 1). Its chain table copies the level's
-    (context, phase) and output o."""
-    rows = [[(_unit(2, p), sp.Integer(1), sp.Integer(o + 1))] for _, p in symbols for o in range(w)]
-    rows = _budgeted(rows, n_h, automaton, index, [f"delay write {o}" for _ in symbols for o in range(w)], 2)
+    state (s_0, s_1) ∈ R², symbol (context, phase p, written o) writes o + 1 into slot p = t mod 2 (key
+    e_p, β = 1, value o + 1: one factor), so the other slot holds the level's coordinate before the step
+    plus one; readout x + w·y is (x + 1, y + 1), the start (q_0 + 1, q_0 + 1). Its chain table reads the
+    level's (context, phase) and its output out of the level's ``frame``."""
+    pairs = list(dict.fromkeys((s.context, s.phase) for s in symbols))
+    rows = [[(_unit(2, p), sp.Integer(1), sp.Integer(o + 1))] for _, p in pairs for o in range(w)]
+    rows = _budgeted(rows, n_h, automaton, index, [f"delay write {o}" for _ in pairs for o in range(w)], 2)
     readouts = tuple((sp.Integer(x + 1), sp.Integer(y + 1)) for y in range(w) for x in range(w))
-    lookup = [s * w + o if o in actions[symbols[s][0]] else -1 for o in range(w) for s in range(len(symbols))]
+    slot = {pair: j for j, pair in enumerate(pairs)}
+    lookup = []
+    for output in range(w):
+        for s in symbols:
+            o = _unframed(output, frame, s.frame)
+            lookup.append(slot[(s.context, s.phase)] * w + o if o in actions[s.context] else -1)
     return _layer(rows, 2, readouts[initial * (w + 1)], readouts, "chain", map_layers=(index - 1,),
                   lookup=tuple(lookup))
 
@@ -319,32 +425,32 @@ def _or_missing(function, *args) -> int:
         return -1
 
 
-def _chain_table(holonomy: Cascade, actions: list, level: int, below: list, outputs: int, symbols: list,
-                 fixes: list, textbook: bool = False) -> tuple:
-    """The ``chain`` table of level ``level``'s layer: for each output o of the layer below and each of its
-    symbols, this level's symbol (context, phase) — −1 where none is reachable. Below level 0 is the parity
-    layer (symbol: the letter, output: the phase). Below a level, its source coordinate before the step is
-    o itself under the identity, π⁻¹(o) under a permutation π and, after a reset, the archived r − 1 of
-    o = a + w·r (an archive head); below a delay layer, the slot the step did not write (o = x + w·y holds
-    (x + 1, y + 1)). Only a source at the level above reads it. ``textbook``: o itself throughout (the timing
-    gap left open)."""
+def _chain_table(holonomy: Cascade, actions: list, frames: list, level: int, below: list, outputs: int,
+                 symbols: list, fixes: list, textbook: bool = False) -> tuple:  # fmt: skip
+    """The ``chain`` table of level ``level``'s layer (or its frame layer): for each output o of the layer
+    below and each of its symbols, this level's symbol (context, phase) — −1 where none is reachable. Below
+    level 0 is the parity layer (symbol: the letter, output: the phase). Below a level, its source coordinate
+    before the step is, with a the output out of the level's frame, a itself under the identity, π⁻¹(a)
+    under a permutation π and, after a reset, the archived r − 1 of o = a + w·r (an archive head); below a
+    delay layer, the slot the step did not write (o = x + w·y holds (x + 1, y + 1)). Only a source at the
+    level above reads it. ``textbook``: a itself throughout (the timing gap left open)."""
     index = {s: j for j, s in enumerate(symbols)}
     if level == 0:  # below: the parity layer, its output the phase
-        return tuple(index[(c, o)] for o in range(outputs) for c, _ in below)
+        return tuple(index[_Symbol(s.context, o)] for o in range(outputs) for s in below)
     above = level - 1
     width = holonomy.widths[above]
     table = []
     for output in range(outputs):
         for entry in below:
-            context, p = entry[0], entry[-1]
+            context, p = entry.context, entry.phase
             mapping = actions[above][context]
             here = holonomy.skeleton.level_of(context[1]) == above
-            if len(entry) == 3:  # a delay layer: written slot p holds o + 1, the other the coordinate before
+            if entry.written >= 0:  # a delay layer: written slot p holds o + 1, the other the coordinate before
                 slots = (output % width, output // width)
-                before = slots[1 - p] if slots[p] == entry[1] and mapping[slots[1 - p]] == entry[1] else None
-                before = None if before is None or (not here and before) else before
+                written = slots[p] == entry.written and mapping[slots[1 - p]] == entry.written
+                before = slots[1 - p] if written and (here or not slots[1 - p]) else None
             else:
-                a, r = output % width, output // width
+                a, r = _unframed(output % width, frames[above], entry.frame), output // width
                 if textbook:
                     before = a  # the state after the step, read as the one before it
                 elif not here:
@@ -356,5 +462,5 @@ def _chain_table(holonomy: Cascade, actions: list, level: int, below: list, outp
                 else:
                     before = None
             nxt = None if before is None else _or_missing(holonomy.descend, *context, above, before)
-            table.append(index.get(((context[0], *nxt), p), -1) if isinstance(nxt, tuple) else -1)
+            table.append(index.get(_Symbol((context[0], *nxt), p), -1) if isinstance(nxt, tuple) else -1)
     return tuple(table)

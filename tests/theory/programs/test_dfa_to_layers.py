@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from proofs_check.execute import exact_run, simulate
 from theory.automata.analyse import analyse
-from theory.automata.dfa import Automaton, language, normalise
+from theory.automata.dfa import Automaton, from_json, language, normalise
 from theory.programs import BudgetError, Program, prove, run, tensors
 from theory.programs.dfa_to_layers import compile_automaton, roles
 
@@ -65,9 +65,11 @@ def test_n_h_follows_the_factorisation():
     assert compile_automaton(language("dyck2_2"), n_h=12).n_h == 12
     cascade = compile_automaton(language("dyck2_2"), n_h=8)  # the one layer needs 9: its cascade's levels fit
     assert cascade.construction == "dfa:holonomy-cascade" and {layer.n_h for layer in cascade.layers} == {8}
+    framed = compile_automaton(language("cycle_navigation"), n_h=2)  # the 5-cycle in a frame: F^f π F^(−q)
+    assert roles(framed) == ("frame", "level") and {layer.n_h for layer in framed.layers} == {2}
     with pytest.raises(BudgetError, match=r"n_h: layer 0 of cycle_navigation needs 4 factors \(symbol \+\), got n_h "
-                       r"= 3 \(through its holonomy cascade, .*block construction of Siems et al. 2025, Theorem 1"):
-        compile_automaton(language("cycle_navigation"), n_h=3)
+                       r"= 1 \(through its holonomy cascade, .*block construction of Siems et al. 2025, Theorem 1"):
+        compile_automaton(language("cycle_navigation"), n_h=1)
     with pytest.raises(ValueError, match="n_h: expected a positive integer"):
         compile_automaton(language("parity"), n_h=0)
     with pytest.raises(TypeError, match="automaton: expected a theory.automata.dfa.Automaton, got str"):
@@ -263,18 +265,61 @@ def test_the_triton_kernel_decides_a_cascade():
 @given(raw=complete_automata(), seed=st.integers(0, 1000), length=st.sampled_from([0, 1, 7, 16]))
 def test_budgets_compile_with_delay_layers_or_refuse_naming_the_missing_construction(n_h, raw, seed, length):
     """DeltaProduct Theorem 2 at n_h = 1, 2, as far as it is built: every DFA of at most six states either
-    compiles with every layer at the budget (delay layers where archives would not fit), proves and decides
-    like automata-lib, or is refused because a permutation needs more swaps than the budget."""
+    compiles with every layer at the budget (delay layers where archives would not fit, a frame layer before
+    each level whose permutations would not), proves and decides like automata-lib, or is refused because a
+    permutation needs more swaps than the budget and no frame brings it within."""
     automaton = normalise(raw)
     try:
         program = compile_automaton(automaton, n_h=n_h)
     except BudgetError as err:
         assert "block construction of Siems et al. 2025, Theorem 1" in str(err)
         return
-    assert {layer.n_h for layer in program.layers} == {n_h} and "archive" not in roles(program)
+    kinds = roles(program)
+    assert {layer.n_h for layer in program.layers} == {n_h} and "archive" not in kinds
+    assert all(kinds[j + 1] == "level" for j, kind in enumerate(kinds) if kind == "frame")
     assert prove(program).holds
     words = np.random.default_rng(seed).integers(0, len(automaton.letters), size=(2, length))
     _decisions_agree(automaton, program, words)
+
+
+def _symmetric(n: int) -> Automaton:
+    """S_n acting on n states: letters s = (0 1) and c = (0 1 … n − 1), start and accept 0."""
+    moves = {"s": lambda q: {0: 1, 1: 0}.get(q, q), "c": lambda q: (q + 1) % n}
+    transitions = {str(q): {a: str(move(q)) for a, move in moves.items()} for q in range(n)}
+    document = {"states": [str(q) for q in range(n)], "input_symbols": ["s", "c"], "transitions": transitions,
+                "initial_state": "0", "final_states": ["0"]}  # fmt: skip
+    return normalise(from_json(json.dumps(document), name=f"S{n}"))
+
+
+@pytest.mark.parametrize("n, n_h", [(3, 1), (4, 2)])
+def test_frames_bring_a_symmetric_level_within_the_budget(n, n_h):
+    """The n-cycle needs n − 1 swaps; in a frame (F^f π F^(−q), the frame bit in a scalar layer) S_3 runs at
+    n_h = 1 (its odd elements are transpositions) and S_4 at n_h = 2 (its even elements need two swaps)."""
+    automaton = _symmetric(n)
+    assert compile_automaton(automaton).n_h == n - 1
+    program = compile_automaton(automaton, n_h=n_h)
+    assert roles(program) == ("frame", "level") and {layer.n_h for layer in program.layers} == {n_h}
+    assert prove(program).holds
+    _decisions_agree(automaton, program, np.random.default_rng(n).integers(0, 2, size=(3, 40)))
+
+
+def test_a_frame_that_never_flips_or_is_read_unframed_fails_its_proof():
+    """Deliberate bugs in S_4 at n_h = 2: a frame layer that keeps its bit at every symbol, and a decoder that
+    reads the level's output at frame bit 1 as if it were at 0 — each must fail the exact proof."""
+    program = compile_automaton(_symmetric(4), n_h=2)
+    frame, level = program.layers
+    stuck = dataclasses.replace(frame, betas=tuple((sp.Integer(0),) for _ in frame.betas))
+    assert not prove(dataclasses.replace(program, layers=(stuck, level))).holds
+    unframed = [program.decoder[j - 1] if j % level.symbols % 2 else entry for j, entry in enumerate(program.decoder)]
+    assert not prove(dataclasses.replace(program, decoder=tuple(unframed))).holds
+
+
+def test_the_triton_kernel_decides_a_framed_program():
+    """S_4 at n_h = 2 (a frame layer, then the level in its frame) through our Triton kernel (the interpreter
+    on the CPU), fp32."""
+    words = np.random.default_rng(7).integers(0, 2, size=(2, 21))
+    _decisions_agree(_symmetric(4), compile_automaton(_symmetric(4), n_h=2), words, dtype=torch.float32,
+                     backend="triton", chunk_size=16)  # fmt: skip
 
 
 def test_delay_layers_replace_archives_under_a_budget(tmp_path):
