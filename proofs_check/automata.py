@@ -29,8 +29,9 @@ from proofs_check.word_problems import PROGRAM_SUFFIXES, save_program
 from theory.automata.analyse import analyse
 from theory.automata.dfa import Automaton, from_json, from_regex, language
 from theory.documents import DocumentError
-from theory.programs import BudgetError, prove
+from theory.programs import prove
 from theory.programs.dfa_to_layers import compile_automaton
+from theory.programs.prove import block_levels
 
 __all__ = ["run_automaton", "read_automaton", "read_words", "MAX_WORDS_FILE"]
 
@@ -123,10 +124,7 @@ def run_automaton(args, console, note, progress) -> int:
     words_file = read_words(args.run, automaton) if args.run is not None else None
     with progress(f"analysing and compiling {automaton.name}", None):
         analysis = analyse(automaton)
-        try:
-            program = compile_automaton(automaton, n_h=args.nh)
-        except BudgetError as err:
-            raise CommandError(f"--nh: refused: {str(err).removeprefix('n_h: ')}", code=3) from None
+        program = compile_automaton(automaton, n_h=args.nh)
     with progress("proving the program for all words", None):
         proof = prove(program)
     if not proof.holds:  # a compiler bug: the proof is the specification
@@ -163,7 +161,8 @@ def run_automaton(args, console, note, progress) -> int:
         "gated": [bool(layer.resets) for layer in program.layers],
         "construction": program.construction,
         "theorem": program.theorem,
-        "proof": {"method": "search", "reachable_states": proof.states,
+        "proof": {"method": "search with block levels ideal" if block_levels(program) else "search",
+                  "reachable_states": proof.states,
                   "edges_checked": proof.states * len(automaton.letters), "holds": proof.holds,
                   "margins": [float(m) for m in proof.margins]},  # fmt: skip
         "length": args.length,

@@ -129,19 +129,27 @@ def _at(outputs: np.ndarray, w: int, t: int):
     return int(outputs[w, t]) if outputs.ndim == 2 else tuple(int(v) for v in outputs[w, t])
 
 
+PER_POSITION = ("block_swaps", "level_swaps", "level_block")  # symbol maps computed position by position
+
+
 def _layers(program: Program, words: np.ndarray, exact: tuple, options: dict) -> tuple[np.ndarray, float]:
     """Decoded elements [W, T] and the largest state error of a program, layer by layer through the kernel;
     each layer's symbols come from the tokens and the decoded kernel outputs below it."""
     context = Context(program)
     context.unreached = np.zeros(words.shape, dtype=bool)
+    one = Context(program)  # position by position, every symbol recomputed from ints (none fixed)
     below: list[np.ndarray] = []
     state_error = 0.0
     positions = [(w, t) for w in range(words.shape[0]) for t in range(words.shape[1])]
-    for layer, exact_states in zip(program.layers, exact):
-        if layer.symbol_map == "block_swaps":
+    for index, (layer, exact_states) in enumerate(zip(program.layers, exact)):
+        if layer.symbol_map in PER_POSITION:
             symbols = np.zeros_like(words)
             for w, t in positions:
-                symbols[w, t] = context.symbol(layer, int(words[w, t]), [_at(b, w, t) for b in below])
+                try:
+                    symbols[w, t] = one.symbol(layer, int(words[w, t]), [_at(b, w, t) for b in below])
+                except ValueError:  # a pair that no word reaches, met through a wrong kernel output: a wrong position
+                    context.unreached[w, t] = True
+            context.fixed[index] = symbols  # the chain maps above read these, not a recomputation on arrays
         else:
             symbols = context.symbol(layer, words, below)
         states = kernel_states(layer, symbols, exact_floats(layer.values), options)
@@ -160,7 +168,7 @@ def _layers(program: Program, words: np.ndarray, exact: tuple, options: dict) ->
         return decoded, state_error
     decoded = np.zeros_like(words)
     for w, t in positions:
-        decoded[w, t] = context.element(int(words[w, t]), [_at(b, w, t) for b in below])
+        decoded[w, t] = one.element(int(words[w, t]), [_at(b, w, t) for b in below])
     return decoded, state_error
 
 

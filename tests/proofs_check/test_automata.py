@@ -37,6 +37,18 @@ def test_a_cascade_language_end_to_end(tmp_path):
     assert result["proof"]["holds"] and result["accuracy"] == 1.0 and result["first_error"] is None
 
 
+def test_a_budget_that_needs_a_block_level(tmp_path):
+    """cycle_navigation (a 5-cycle, four swaps) at --nh 1: no frame brings it to one swap, so its level is a
+    block level (parity, counter, buffer, swaps, level), every layer at n_h = 1, proved with the level ideal
+    and every accept bit right through the float64 reference, two blocks of eight and more."""
+    out = tmp_path / "r.json"
+    assert main(["automaton", "--language", "cycle_navigation", "--nh", "1", "--length", "40", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["n_h"] == [1] * 5 and result["state_dim"] == [1, 2, 8, 5, 5]
+    assert result["proof"]["method"] == "search with block levels ideal" and result["proof"]["holds"]
+    assert result["accuracy"] == 1.0 and result["first_error"] is None
+
+
 def test_regex_dfa_file_and_words_file(tmp_path):
     dfa = tmp_path / "d.json"
     dfa.write_text(json.dumps({"states": ["a", "b"], "input_symbols": ["x", "y"],
@@ -54,12 +66,11 @@ def test_regex_dfa_file_and_words_file(tmp_path):
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["--language", "cycle_navigation", "--nh", "1"], 3, "--nh: refused: layer 0 of cycle_navigation needs 4 "),
         (["--language", "tomita8"], 2, "--language: expected one of tomita1"),
+        (["--language", "parity", "--nh", "0"], 2, "--nh: expected"),
         (["--regex", "(ab"], 2, "--regex: needs --alphabet"),
         (["--regex", "(ab", "--alphabet", "ab"], 2, "--regex: automata-lib cannot read '(ab' over ab"),
         (["--language", "parity", "--alphabet", "01"], 2, "--alphabet: goes with --regex"),
-        (["--language", "modular_arithmetic", "--nh", "1"], 3, "--nh: refused: layer 3 of modular_arithmetic needs 3 "),
         (["--dfa", "missing.json"], 2, "--dfa: expected a JSON file, got nothing"),
         (["--language", "parity", "--run", "w.txt"], 2, "--run: needs --out FILE"),
         (["--language", "parity", "--out", "o.txt"], 2, "--out: goes with --run"),

@@ -43,6 +43,7 @@ REQUIRED = {
     "kernels.ut_conditioning",
     "automata.partial_injection_one_layer",
     "grazzi.thm4.regular",
+    "deltaproduct.thm2.regular",
     "automata.timing_gap",
 }
 

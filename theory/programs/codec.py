@@ -201,6 +201,10 @@ def _read_layer(doc: Fields, index: int, below: list[Layer], group: Group | None
             message = f"chain reads the layer just below (map_layers [{index - 1}], decoded to readouts)"
             raise DocumentError(doc.name("map_layers"), f"{message}, got {list(map_layers)}")
         symbols = len(doc.items("keys", max_length=MAX_READOUTS))
+    elif symbol_map in BLOCK_LEVEL_MAPS:
+        if group is not None:
+            raise DocumentError(doc.name("symbol_map"), f"{symbol_map} is a DFA program's; a group program has none")
+        symbols = _block_level_symbols(doc, symbol_map, index, map_layers, below, dim, period)
     elif group is None:
         raise DocumentError(doc.name("symbol_map"), "block_swaps reads a group's swaps; a DFA program has none")
     else:
@@ -227,10 +231,50 @@ def _read_layer(doc: Fields, index: int, below: list[Layer], group: Group | None
     lookup = ()
     if symbol_map == "chain":
         lookup = read_table(doc, "lookup", below[-1].symbols * len(below[-1].readouts), symbols)
+    elif symbol_map == "chain_count":
+        lookup = read_table(doc, "lookup", below[-1].symbols * len(below[-1].readouts), symbols // period)
+    elif symbol_map == "level_swaps":
+        count = (len(below[map_layers[1]].readouts) - 1) * dim
+        items = doc.items("lookup", count, max_length=1 << 20)
+        lookup = tuple(integer_in(v, doc.name(f"lookup[{i}]"), 0, dim - 1) for i, v in enumerate(items))
     doc.done()
     check_unit_keys(keys, doc.name("keys"))
     return Layer(kind, n_h, dim, keys, betas, values, initial_state, readouts, symbol_map, map_layers, units, decode,
                  period, resets, lookup)  # fmt: skip
+
+
+BLOCK_LEVEL_MAPS = ("chain_count", "level_swaps", "level_block")
+
+
+def _block_level_symbols(doc: Fields, symbol_map: str, index: int, map_layers: tuple, below: list[Layer], dim: int,
+                         period: int) -> int:  # fmt: skip
+    """The number of symbols of a block level's buffer, swap or level layer, once its ``map_layers`` name
+    the layers its map reads (the buffer: the layer below and the counter; the swap layer: counter and
+    buffer; the level layer: counter, buffer and swap) and the period is even (a DocumentError otherwise)."""
+    if symbol_map == "chain_count":
+        valid = len(map_layers) == 2 and map_layers[0] == index - 1 and below[-1].decode == "nearest"
+        valid = valid and period >= 2 and period % 2 == 0
+        expected = f"(layer below: {index - 1}, counter) and an even period ≥ 2"
+    elif symbol_map == "level_swaps":
+        valid = len(map_layers) == 2 and below[map_layers[1]].symbol_map == "chain_count"
+        valid = valid and below[map_layers[1]].map_layers[1] == map_layers[0] and period == below[map_layers[1]].period
+        expected = "(counter, buffer) with the buffer's counter and period"
+    else:
+        valid = len(map_layers) == 3 and below[map_layers[2]].symbol_map == "level_swaps"
+        valid = valid and below[map_layers[2]].map_layers == map_layers[:2] and below[map_layers[2]].dim == dim
+        expected = "(counter, buffer, swap) with the swap layer's counter, buffer and width"
+    if not valid:
+        message = f"{symbol_map} expects {expected}; got {list(map_layers)}, period {period}"
+        raise DocumentError(doc.name("map_layers"), message)
+    if symbol_map == "chain_count":
+        symbols = len(doc.items("keys", max_length=MAX_READOUTS))
+        if symbols % period:
+            raise DocumentError(doc.name("keys"), f"expected a multiple of the period {period} symbols, got {symbols}")
+        return symbols
+    if symbol_map == "level_swaps":
+        return 1 + dim * (dim - 1) // 2 + dim
+    buffer = below[map_layers[1]]
+    return buffer.symbols // buffer.period * dim
 
 
 def read_table(doc: Fields, field: str, length: int, targets: int) -> tuple:

@@ -1,5 +1,5 @@
 """DFA → layers: a regular language's minimal automaton compiled into a gated DeltaProduct program that
-tracks its state, for the automata that one layer realises.
+tracks its state: one layer for the classes that one layer realises, else a cascade, under any budget n_h.
 
 States are one-hot vectors e_q (a common sink, if the automaton has one, is the zero vector); each letter
 a is a matrix A(a) with A(a) e_q = e_{q·a}, realised as a product of GH factors, with a gate:
@@ -48,10 +48,25 @@ output. This generalises the rotation-count parity of Siems et al. 2025, Theorem
 F^{p_t} ρ(x) F^{p_{t−1}}, one reflection) from the dihedral group to any permutation level; F is found
 by search over the permutations of at most eight positions (any transposition F serves S_3 levels at
 n_h = 1, whose odd elements are transpositions, and S_4 levels at n_h = 2, whose even elements need two
-swaps). It costs one layer and one bit per framed level. Siems et al. spread a permutation over a block
-of tokens instead (Theorem 1), which this module does not build for automata: a budget that no frame
-meets is refused, naming that construction.
-A one-layer class whose layer exceeds the budget is compiled through its cascade when that fits.
+swaps). It costs one layer and one bit per framed level.
+
+*Block levels.* A level that no frame brings within the budget is spread over blocks of tokens, as Siems
+et al. 2025, Theorem 1(iii) spreads S_n (our generalisation from a group's word problem to a cascade level
+whose actions are permutations and constants): a counter t mod P at the bottom (parity, then Theorem 6's
+reflections; P = 2^m ≥ 2(w − 1), :func:`theory.programs.group_to_layers.counter_layers`), then per such level
+a **buffer** (symbol = the level's chain symbol j and t mod P; key e_{t mod P}, β = 1, value the action's
+index + 1: the last P actions), a **swap** layer that applies, at position i of each block of b = P/2
+tokens, the i-th swap of the previous block's composite (one GH, β = 2), or at i = 0 its constant c as a
+gated reset and write, so that its state at the end of block k is the level's coordinate at the end of
+block k − 1; and the **level** layer, whose symbol j + J·q carries the coordinate q before the step,
+decoded from the swap state, the previous block's remaining swaps and the current block's actions so far,
+and which writes the coordinate after it (gate −inf, key e_{α_j(q)}, β = 1, value 1). Every factor is one
+GH, so every n_h ≥ 1 is met: with frames this is DeltaProduct Theorem 2 (any regular language at any n_h)
+built. The before-coordinate in the symbol closes the timing gap for the levels below (no archive or
+delay), and the proof takes the level ideal, through a lemma checked for every word
+(:func:`theory.programs.prove.prove`). It costs four layers (two shared), a buffer of P slots and the
+symbols × w of the level layer.
+A one-layer class whose layer exceeds the budget is compiled through its cascade.
 
 *The lookup* is a ``chain`` symbol map: layer i's symbol is the context (letter, q_{<i}(t − 1)), one of
 the contexts that reachable cascade states give, and its table maps (layer i − 1's symbol, its decoded
@@ -63,6 +78,7 @@ Pairs no word reaches are −1; the proof's search shows none is met.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from typing import NamedTuple
@@ -73,6 +89,8 @@ from theory.automata.analyse import one_layer_class
 from theory.automata.dfa import Automaton
 from theory.automata.holonomy import Cascade, cascade
 from theory.factorize import permutation_swaps
+from theory.programs.group_to_layers import block_period, counter_layers
+from theory.programs.interpret import swap_pairs
 from theory.programs.ir import MAX_NH, BudgetError, Layer, Program
 
 __all__ = ["compile_automaton", "roles", "THEOREMS"]
@@ -85,40 +103,50 @@ THEOREMS = {
     "β = 2), the common sink as the zero vector",
     "dfa:holonomy-cascade": "Grazzi et al. 2025, Theorem 4 and DeltaProduct Theorem 2 (a cascade of permutation-reset "
     "components, one gated layer each), through the holonomy decomposition (Eilenberg 1976; Egri-Nagy & Nehaniv "
-    "2015), with our archive heads or delay layers for the cascade's timing gap and frames under a budget",
+    "2015), with our archive heads or delay layers for the cascade's timing gap, and frames or block levels "
+    "(Siems et al. 2025, Theorem 1(iii), generalised to cascade levels) under a budget",
 }
 
 
 def roles(program: Program) -> tuple[str, ...]:
     """Per layer of a cascade program, what it is, read from its structure: "parity" (the first layer, one
-    dimension, when delay layers need t mod 2), "frame" (another one-dimensional layer: a level's frame bit),
-    "delay" (two slots, readouts (x + 1, y + 1): no zero entry, which no one-hot level has), "archive" (a
-    level with an archive head: its readouts, the pairs (a, r), outnumber its dimension) or "level"; a
-    one-layer program's layer is a "level"."""
+    dimension, when delay layers need t mod 2 or block levels a counter), "counter" (the planar layer that
+    counts t mod P), "frame" (another one-dimensional layer: a level's frame bit), "delay" (two slots,
+    readouts (x + 1, y + 1): no zero entry, which no one-hot level has), "buffer" and "swaps" (a block
+    level's, by their symbol maps), "archive" (a level with an archive head: its readouts, the pairs (a, r),
+    outnumber its dimension) or "level" (a block level's last layer too); a one-layer program's layer is a
+    "level"."""
     if program.construction != "dfa:holonomy-cascade":
         return ("level",) * len(program.layers)
+    named = {"chain_count": "buffer", "level_swaps": "swaps", "level_block": "level"}
     out = []
     for layer in program.layers:
-        if layer.dim == 2 and all(e != 0 for r in layer.readouts for e in r):
+        if layer.kind == "planar":
+            out.append("counter")
+        elif layer.symbol_map in named:
+            out.append(named[layer.symbol_map])
+        elif layer.dim == 2 and all(e != 0 for r in layer.readouts for e in r):
             out.append("delay")
         elif layer.dim == 1:
             out.append("frame")
         else:
             out.append("archive" if len(layer.readouts) > layer.dim else "level")
-    if "delay" in out:
+    if "delay" in out or "counter" in out:
         out[0] = "parity"
     return tuple(out)
 
 
 class _Symbol(NamedTuple):
     """A cascade layer's input symbol: the level's ``context`` (letter, source set, target set), the
-    ``phase`` t mod 2 (0 without a parity layer), a framed level's ``frame`` bit f_t, and a delay layer's
-    ``written`` coordinate (the level's after the step, out of its frame; −1 for other layers)."""
+    ``phase`` t mod 2 (0 without a parity layer), a framed level's ``frame`` bit f_t, a delay layer's
+    ``written`` coordinate (the level's after the step, out of its frame; −1 for other layers) and a block
+    level's coordinate ``before`` the step (−1 for other layers)."""
 
     context: tuple
     phase: int
     frame: int = 0
     written: int = -1
+    before: int = -1
 
 
 def _unit(dim: int, i: int) -> tuple:
@@ -153,33 +181,22 @@ def _letter(automaton: Automaton, a: int, sink: int | None, coordinate: dict[int
 def compile_automaton(automaton: Automaton, *, n_h: int | str = "auto", textbook: bool = False) -> Program:
     """A program tracking ``automaton`` (normalised: :func:`theory.automata.dfa.normalise`): one layer for the
     one-layer classes, else a layer per holonomy level (see the module). ``n_h``: "auto" (each layer the most
-    factors any of its symbols needs) or a budget for every layer; a layer that needs more is a
-    :class:`theory.programs.ir.BudgetError`. ``textbook=True`` compiles a cascade as the published step does
-    (Grazzi et al. 2025, App. C.5): no archive heads, each layer reading the output of the one above — its
-    state after the step — as the coordinate before it; kept to exhibit the timing gap (its proof fails
-    where a reset or a permutation above meets a dependent level)."""
+    factors any of its symbols needs) or a budget for every layer, which every n_h ≥ 1 meets (frames and
+    block levels, see the module: DeltaProduct Theorem 2). ``textbook=True`` compiles a cascade as the
+    published step does (Grazzi et al. 2025, App. C.5): no archive heads, each layer reading the output of the
+    one above — its state after the step — as the coordinate before it; kept to exhibit the timing gap (its
+    proof fails where a reset or a permutation above meets a dependent level)."""
     if not isinstance(automaton, Automaton):
         raise TypeError(f"automaton: expected a theory.automata.dfa.Automaton, got {type(automaton).__name__}")
     if not (n_h == "auto" or (isinstance(n_h, int) and not isinstance(n_h, bool) and 1 <= n_h <= MAX_NH)):
         raise ValueError(f"n_h: expected a positive integer up to {MAX_NH} or 'auto', got {n_h!r}")
     kind, sink = one_layer_class(automaton)
-    try:
-        if not kind:
-            return _compile_cascade(automaton, n_h, textbook)
+    if kind:
         try:
             return _compile_one_layer(automaton, kind, sink, n_h)
-        except BudgetError as one_layer:
-            try:  # a level of the cascade may need fewer factors than the one layer
-                return _compile_cascade(automaton, n_h, textbook)
-            except BudgetError as levels:
-                raise BudgetError(f"{one_layer} (through its holonomy cascade, {levels})") from None
-    except BudgetError as short:
-        raise BudgetError(f"n_h: {short}: {_BLOCKS_MISSING}") from None
-
-
-_BLOCKS_MISSING = ("a permutation of more swaps than the budget, which no frame brings within it, needs the block "
-                   "construction of Siems et al. 2025, Theorem 1 (DeltaProduct Theorem 2 for every n_h), not built "
-                   "for automata yet")
+        except BudgetError:  # beyond the budget: the cascade, whose levels meet every n_h ≥ 1
+            pass
+    return _compile_cascade(automaton, n_h, textbook)
 
 
 def _compile_one_layer(automaton: Automaton, kind: str, sink: int | None, n_h) -> Program:
@@ -325,16 +342,32 @@ def _compile_cascade(automaton: Automaton, n_h, textbook: bool) -> Program:
     start = holonomy.coordinates(automaton.initial)
     contexts = _contexts(holonomy, start, len(letters))
     actions = [{c: holonomy.level_action(*c, i) for c in level} for i, level in enumerate(contexts)]
-    fixes = _timing_fixes(holonomy, contexts, actions, n_h, textbook)
     frames = [_frame(actions[i], widths[i], n_h) for i in range(levels)]
+    blocks = [n_h != "auto" and frames[i] is None and any(len(set(m)) == widths[i] and _swaps(m) > n_h
+                                                          for m in actions[i].values()) for i in range(levels)]
+    fixes = ["" if block else fix for block, fix in zip(blocks, _timing_fixes(holonomy, contexts, actions, n_h,
+                                                                                textbook))]  # fmt: skip
+    period = max((block_period(w) for w, block in zip(widths, blocks) if block), default=0)
     phases = 2 if "delay" in fixes else 1
     layers: list[Layer] = []
     below: list = []  # the symbols of the layer below
-    if phases == 2:
+    top = (holonomy.top, holonomy.top)
+    if period:  # the counter t mod P; its output r has r mod 2 = t mod 2, the phase
+        layers += [_padded(layer, n_h) for layer in counter_layers(period, len(letters))]
+        below = [_Symbol((a, *top), 0) for _ in range(2) for a in range(len(letters))]
+    elif phases == 2:
         layers.append(_scalar_layer([True] * len(letters), n_h, automaton, 0, automaton.letters, "element"))
-        below = [_Symbol((a, holonomy.top, holonomy.top), 0) for a in range(len(letters))]  # phase: the output
+        below = [_Symbol((a, *top), 0) for a in range(len(letters))]  # phase: the output
     for i in range(levels):
         w, fix, frame = widths[i], fixes[i], frames[i]
+        if blocks[i]:
+            symbols = [_Symbol(c, p) for c in contexts[i] for p in range(phases)]
+            lookup = _chain_table(holonomy, actions, frames, i, below, len(layers[-1].readouts), symbols, fixes)
+            built = _block_level([actions[i][s.context] for s in symbols], w, start[i], period, lookup,
+                                 len(layers), n_h)  # fmt: skip
+            layers += built
+            below = [_Symbol(s.context, s.phase, before=q) for q in range(w) for s in symbols]
+            continue
         archive = fix == "archive"
         dim = 2 * w if archive else w
         symbols = [_Symbol(c, p) for c in contexts[i] for p in range(phases)]
@@ -417,6 +450,46 @@ def _delay_layer(actions: dict, frame: tuple | None, w: int, symbols: list, init
                   lookup=tuple(lookup))
 
 
+def _block_level(mappings: list, w: int, initial: int, period: int, lookup: tuple, index: int, n_h) -> list[Layer]:
+    """A block level (see the module) of width w whose chain symbol j acts by ``mappings[j]``: its buffer,
+    swap and level layers, which read the counter (layer 1) and, the buffer, the layer ``index`` − 1 below
+    through ``lookup``. One factor per symbol in each, padded to ``n_h``."""
+    actions = list(dict.fromkeys(mappings))
+    slots = sp.eye(period)
+    buffer_rows = [[(tuple(slots.row(c)), sp.Integer(1), sp.Integer(actions.index(m) + 1))]
+                   for c in range(period) for m in mappings]  # fmt: skip
+    buffer = _layer(_budgeted(buffer_rows, n_h, None, index, None, period), period, (sp.Integer(0),) * period,
+                    tuple((sp.Integer(v),) for v in range(len(actions) + 1)), "chain_count",
+                    map_layers=(index - 1, 1), lookup=lookup)  # fmt: skip
+    buffer = dataclasses.replace(buffer, decode="grid", period=period)
+    half = 1 / sp.sqrt(2)
+    swap_rows = [[(_unit(w, 0), sp.Integer(0), sp.Integer(0))]]
+    swap_rows += [[(tuple(half if c == i else -half if c == j else sp.Integer(0) for c in range(w)), sp.Integer(2),
+                    sp.Integer(0))] for i, j in swap_pairs(w)]  # fmt: skip
+    swap_rows += [[(_unit(w, c), sp.Integer(1), sp.Integer(1))] for c in range(w)]
+    one_hot = tuple(_unit(w, q) for q in range(w))
+    flat = tuple(p for m in actions for p in m)
+    resets = [0] * (1 + w * (w - 1) // 2) + [1] * w
+    swap = _layer(_budgeted(swap_rows, n_h, None, index + 1, None, w), w, one_hot[initial], one_hot, "level_swaps",
+                  resets=resets, map_layers=(1, index), lookup=flat)  # fmt: skip
+    swap = dataclasses.replace(swap, period=period)
+    level_rows = [[(_unit(w, m[q]), sp.Integer(1), sp.Integer(1))] for q in range(w) for m in mappings]
+    level = _layer(_budgeted(level_rows, n_h, None, index + 2, None, w), w, one_hot[initial], one_hot, "level_block",
+                   resets=[1] * len(level_rows), map_layers=(1, index, index + 1))  # fmt: skip
+    return [buffer, swap, level]
+
+
+def _padded(layer: Layer, n_h) -> Layer:
+    """``layer`` (one factor per symbol) padded to the budget with β = 0 factors (its own key)."""
+    if n_h == "auto" or layer.n_h == n_h:
+        return layer
+    extra = n_h - layer.n_h
+    return dataclasses.replace(
+        layer, n_h=n_h, keys=tuple(k + (k[0],) * extra for k in layer.keys),
+        betas=tuple(b + (sp.Integer(0),) * extra for b in layer.betas),
+        values=tuple(v + (sp.Integer(0),) * extra for v in layer.values))  # fmt: skip
+
+
 def _or_missing(function, *args) -> int:
     """function(*args), or −1 where the arguments name no tile chain."""
     try:
@@ -435,8 +508,9 @@ def _chain_table(holonomy: Cascade, actions: list, frames: list, level: int, bel
     delay layer, the slot the step did not write (o = x + w·y holds (x + 1, y + 1)). Only a source at the
     level above reads it. ``textbook``: a itself throughout (the timing gap left open)."""
     index = {s: j for j, s in enumerate(symbols)}
-    if level == 0:  # below: the parity layer, its output the phase
-        return tuple(index[_Symbol(s.context, o)] for o in range(outputs) for s in below)
+    if level == 0:  # below: the parity layer or the counter, its output mod 2 the phase (when phases are kept)
+        phases = 1 + max(s.phase for s in symbols)
+        return tuple(index[_Symbol(s.context, o % phases)] for o in range(outputs) for s in below)
     above = level - 1
     width = holonomy.widths[above]
     table = []
@@ -445,7 +519,9 @@ def _chain_table(holonomy: Cascade, actions: list, frames: list, level: int, bel
             context, p = entry.context, entry.phase
             mapping = actions[above][context]
             here = holonomy.skeleton.level_of(context[1]) == above
-            if entry.written >= 0:  # a delay layer: written slot p holds o + 1, the other the coordinate before
+            if entry.before >= 0:  # a block level: the coordinate before the step is in the symbol
+                before = entry.before if output == mapping[entry.before] else None
+            elif entry.written >= 0:  # a delay layer: written slot p holds o + 1, the other the coordinate before
                 slots = (output % width, output // width)
                 written = slots[p] == entry.written and mapping[slots[1 - p]] == entry.written
                 before = slots[1 - p] if written and (here or not slots[1 - p]) else None

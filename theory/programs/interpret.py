@@ -30,6 +30,10 @@ __all__ = [
     "block_slots",
     "block_product",
     "swap_pairs",
+    "compose_actions",
+    "position_swaps",
+    "level_swap_symbol",
+    "level_before",
 ]
 
 SYMBOL_MAPS = {
@@ -40,6 +44,14 @@ SYMBOL_MAPS = {
     "previous block's product (0 = none)",
     "chain": "lookup[s + S·o], s the symbol (of S) and o the decoded output of the layer below: a table of the token "
     "and every decoded output below, held one layer at a time",
+    "chain_count": "j + J·(c mod P): j = lookup[s + S·o] as for chain (one of J = symbols / P), c the decoded output "
+    "of the counter layer (map_layers: the layer below, the counter): a block level's buffer symbol",
+    "level_swaps": "from (counter, buffer) layers and the level's actions (lookup: A maps of dim positions, "
+    "flattened): at position i of a block of P/2 tokens, the i-th swap of the previous block's composite, or at "
+    "i = 0 the reset to c when that composite is the constant c (symbol 1 + pairs + c); 0 = none",
+    "level_block": "from (counter, buffer, swap) layers: j + J·q, j the buffer's chain symbol (of J) and q the "
+    "level's coordinate before the step: the swap state, the rest of the previous block's swaps, then the "
+    "current block's actions before this one",
 }
 
 
@@ -63,7 +75,10 @@ class Context:
         self._swaps: dict[int, list[int]] = {}
         self._products: dict[tuple[int, int], int] = {}
         self._tables: dict[int, np.ndarray] = {}
+        self._actions: dict[int, tuple] = {}
+        self.composites: dict[tuple, tuple] = {}  # (actions, sequence) → (composite map, its position swaps)
         self.unreached: np.ndarray | None = None  # set to a mask: chain lookups on arrays mark, not raise
+        self.fixed: dict = {}  # layer → its symbols, where a caller fixed them (a prover's ideal levels, a kernel run)
 
     def symbol(self, layer: Layer, x, decoded: list):
         """Layer's input symbol from the token x and the decoded outputs of the layers below (numpy arrays
@@ -84,6 +99,22 @@ class Context:
             return swaps[step] if step < len(swaps) else 0
         if layer.symbol_map == "chain":
             return self._chained(layer.lookup, layer.map_layers[0], x, decoded, "symbol")
+        if layer.symbol_map == "chain_count":
+            below, counter = layer.map_layers
+            chained = self._chained(layer.lookup, below, x, decoded, "symbol")
+            return chained + (layer.symbols // layer.period) * (decoded[counter] % layer.period)
+        if layer.symbol_map == "level_swaps":
+            counter, buffer = layer.map_layers
+            actions = self.actions(layer)
+            return level_swap_symbol(actions, decoded[counter] % layer.period, decoded[buffer], layer.period,
+                                     self.composites)  # fmt: skip
+        if layer.symbol_map == "level_block":
+            counter, buffer, swap = layer.map_layers
+            source = self.program.layers[buffer]
+            chained = self.symbol(source, x, decoded) % (source.symbols // source.period)
+            before = level_before(self.actions(self.program.layers[swap]), decoded[counter] % source.period,
+                                  decoded[buffer], decoded[swap], source.period, self.composites)  # fmt: skip
+            return chained + (source.symbols // source.period) * before
         raise ValueError(f"symbol_map: expected one of {sorted(SYMBOL_MAPS)}, got {layer.symbol_map!r}")
 
     def step(self, state: int, x: int) -> int:
@@ -117,6 +148,13 @@ class Context:
             self._swaps[element] = symbols
         return self._swaps[element]
 
+    def actions(self, layer: Layer) -> tuple:
+        """A ``level_swaps`` layer's actions: its lookup cut into maps of ``dim`` positions."""
+        if id(layer) not in self._actions:
+            self._actions[id(layer)] = tuple(tuple(layer.lookup[i : i + layer.dim])
+                                             for i in range(0, len(layer.lookup), layer.dim))  # fmt: skip
+        return self._actions[id(layer)]
+
     def element(self, x: int, decoded: list) -> int:
         """The program's decoder: the element index the decoded outputs mean."""
         if self.program.decoder_name == "lookup":
@@ -133,7 +171,8 @@ class Context:
         ValueError where the table has no entry (−1: a pair that no word reaches) — for arrays, when
         ``unreached`` is a mask, those positions are marked in it instead and read entry 0."""
         layer = self.program.layers[below]
-        index = self.symbol(layer, x, decoded) + layer.symbols * decoded[below]
+        symbol = self.fixed[below] if below in self.fixed else self.symbol(layer, x, decoded)
+        index = symbol + layer.symbols * decoded[below]
         if isinstance(index, (int, np.integer)):
             out = table[index]
             missing = out < 0
@@ -177,6 +216,68 @@ def block_product(context: Context, decoded: list) -> int:
             i, j = pairs[symbol - 1]
             acc = acc * Permutation(i, j, size=n)
     return context.product(current, group.index[acc])
+
+
+def compose_actions(actions: tuple, sequence, memo: dict | None = None) -> tuple:
+    """(Π, swaps) for a sequence of action indices applied in order: Π the composite map of positions
+    (Π(p) = α_last(⋯ α_first(p))) and, when Π is a bijection, its :func:`position_swaps` (None for a
+    constant, which every composite of a permutation-reset level that is not a bijection is)."""
+    key = (id(actions), tuple(sequence))  # one memo serves every level of a program: keyed by its actions too
+    if memo is not None and key in memo:
+        return memo[key]
+    mapping = tuple(range(len(actions[0])))
+    for a in key[1]:
+        mapping = tuple(actions[a][p] for p in mapping)
+    out = (mapping, position_swaps(mapping) if len(set(mapping)) == len(mapping) else None)
+    if memo is not None:
+        memo[key] = out
+    return out
+
+
+def position_swaps(mapping: tuple) -> list[tuple[int, int]]:
+    """Transpositions (i < j), first applied first, whose composite moves every position p to mapping[p]:
+    a cycle c_0 → c_1 → ⋯ → c_{L−1} → c_0 as (c_{L−2} c_{L−1}), (c_{L−3} c_{L−2}), …, (c_0 c_1) — L − 1 swaps
+    per cycle, n − (cycles) in all, the fewest (written here: positions, not matrices, so that the many
+    composites of a block level decompose without sympy)."""
+    seen, out = set(), []
+    for start in range(len(mapping)):
+        cycle = []
+        while start not in seen:
+            seen.add(start)
+            cycle.append(start)
+            start = mapping[start]
+        out += [tuple(sorted(cycle[i : i + 2])) for i in range(len(cycle) - 2, -1, -1)]
+    return out
+
+
+def level_swap_symbol(actions: tuple, count: int, buffer: tuple, period: int, memo: dict | None = None) -> int:
+    """A block level's swap symbol at a position with t mod P = count (:func:`block_slots` on the buffer of
+    action indices + 1): the i-th swap of the previous block's composite (1 + its index in
+    :func:`swap_pairs`), or at i = 0 the reset to c (1 + pairs + c) when that composite is the constant c;
+    0 in block 0, after the last swap and after a reset."""
+    step, previous, _ = block_slots(count, buffer, period)
+    if not previous:
+        return 0
+    mapping, swaps = compose_actions(actions, previous, memo)
+    width = len(mapping)
+    if swaps is None:
+        return 1 + width * (width - 1) // 2 + mapping[0] if step == 0 else 0
+    return 1 + swap_pairs(width).index(swaps[step]) if step < len(swaps) else 0
+
+
+def level_before(actions: tuple, count: int, buffer: tuple, state: int, period: int, memo: dict | None = None) -> int:
+    """A block level's coordinate before the step at t (t mod P = count): the swap state ``state`` (one
+    position), moved by the previous block's swaps after the i-th (none after a reset: the state is then the
+    constant), then by the current block's actions before t."""
+    step, previous, current = block_slots(count, buffer, period)
+    point = state
+    if previous:
+        _, swaps = compose_actions(actions, previous, memo)
+        for i, j in (swaps or [])[step + 1 :]:
+            point = j if point == i else i if point == j else point
+    for a in current[:-1]:
+        point = actions[a][point]
+    return point
 
 
 class Transitions:

@@ -5,6 +5,7 @@ random words; deliberate bugs in a cascade (no archive, a wrong table entry, a w
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 
 import numpy as np
@@ -18,8 +19,9 @@ from hypothesis import strategies as st
 from proofs_check.execute import exact_run, simulate
 from theory.automata.analyse import analyse
 from theory.automata.dfa import Automaton, from_json, language, normalise
-from theory.programs import BudgetError, Program, prove, run, tensors
+from theory.programs import Program, prove, run, tensors
 from theory.programs.dfa_to_layers import compile_automaton, roles
+from theory.programs.interpret import block_slots
 
 ONE_LAYER = ("tomita1", "tomita2", "tomita5", "tomita6", "parity", "cycle_navigation", "dyck1_1", "dyck1_4", "dyck2_2")
 # the holonomy levels of notes/automata.md §4 (SgpDec's definitions): one layer each
@@ -67,9 +69,9 @@ def test_n_h_follows_the_factorisation():
     assert cascade.construction == "dfa:holonomy-cascade" and {layer.n_h for layer in cascade.layers} == {8}
     framed = compile_automaton(language("cycle_navigation"), n_h=2)  # the 5-cycle in a frame: F^f π F^(−q)
     assert roles(framed) == ("frame", "level") and {layer.n_h for layer in framed.layers} == {2}
-    with pytest.raises(BudgetError, match=r"n_h: layer 0 of cycle_navigation needs 4 factors \(symbol \+\), got n_h "
-                       r"= 1 \(through its holonomy cascade, .*block construction of Siems et al. 2025, Theorem 1"):
-        compile_automaton(language("cycle_navigation"), n_h=1)
+    blocks = compile_automaton(language("cycle_navigation"), n_h=1)  # no frame makes a 5-cycle one swap
+    assert roles(blocks) == ("parity", "counter", "buffer", "swaps", "level")
+    assert {layer.n_h for layer in blocks.layers} == {1}
     with pytest.raises(ValueError, match="n_h: expected a positive integer"):
         compile_automaton(language("parity"), n_h=0)
     with pytest.raises(TypeError, match="automaton: expected a theory.automata.dfa.Automaton, got str"):
@@ -263,20 +265,16 @@ def test_the_triton_kernel_decides_a_cascade():
 @pytest.mark.parametrize("n_h", [1, 2])
 @settings(max_examples=15, deadline=None)
 @given(raw=complete_automata(), seed=st.integers(0, 1000), length=st.sampled_from([0, 1, 7, 16]))
-def test_budgets_compile_with_delay_layers_or_refuse_naming_the_missing_construction(n_h, raw, seed, length):
-    """DeltaProduct Theorem 2 at n_h = 1, 2, as far as it is built: every DFA of at most six states either
-    compiles with every layer at the budget (delay layers where archives would not fit, a frame layer before
-    each level whose permutations would not), proves and decides like automata-lib, or is refused because a
-    permutation needs more swaps than the budget and no frame brings it within."""
+def test_every_budget_compiles_proves_and_decides(n_h, raw, seed, length):
+    """DeltaProduct Theorem 2 at n_h = 1, 2: every DFA of at most six states compiles with every layer at the
+    budget (delay layers where archives would not fit, a frame layer before each level whose permutations
+    would not, block levels where no frame does), proves and decides like automata-lib."""
     automaton = normalise(raw)
-    try:
-        program = compile_automaton(automaton, n_h=n_h)
-    except BudgetError as err:
-        assert "block construction of Siems et al. 2025, Theorem 1" in str(err)
-        return
+    program = compile_automaton(automaton, n_h=n_h)
     kinds = roles(program)
     assert {layer.n_h for layer in program.layers} == {n_h} and "archive" not in kinds
     assert all(kinds[j + 1] == "level" for j, kind in enumerate(kinds) if kind == "frame")
+    assert all(kinds[j : j + 3] == ("buffer", "swaps", "level") for j, kind in enumerate(kinds) if kind == "buffer")
     assert prove(program).holds
     words = np.random.default_rng(seed).integers(0, len(automaton.letters), size=(2, length))
     _decisions_agree(automaton, program, words)
@@ -367,3 +365,75 @@ def test_the_triton_kernel_decides_a_program_with_delay_layers():
     words = np.random.default_rng(6).integers(0, 2, size=(2, 21))
     _decisions_agree(automaton, compile_automaton(automaton, n_h=1), words, dtype=torch.float32, backend="triton",
                      chunk_size=16)  # fmt: skip
+
+
+def _block_program() -> tuple[Program, int]:
+    """S_5 (a 5-cycle and a transposition on five states) at n_h = 1: no frame brings the 5-cycle to one swap,
+    so its one level is a block level; returns the program and its level layer's index."""
+    program = compile_automaton(_symmetric(5), n_h=1)
+    assert roles(program) == ("parity", "counter", "buffer", "swaps", "level")
+    return program, 4
+
+
+def test_a_block_level_spreads_a_permutation_over_a_block():
+    """S_5 at n_h = 1 (Siems et al. 2025, Theorem 1(iii) as a cascade level): a counter of period P = 8, a
+    buffer of 8 slots, a swap layer of one GH per token (10 swaps, 5 gated resets) and a level layer whose
+    symbol carries the coordinate before the step; it proves for every word, decides like automata-lib,
+    and round-trips through JSON and safetensors, re-proved on loading."""
+    program, index = _block_program()
+    buffer, swap, level = program.layers[2:]
+    assert buffer.period == swap.period == 8 and buffer.dim == 8 and buffer.decode == "grid"
+    assert swap.symbols == 1 + 10 + 5 and level.symbols == buffer.symbols // 8 * 5
+    proof = prove(program)
+    assert proof.holds and proof.states > 0
+    automaton = _symmetric(5)
+    _decisions_agree(automaton, program, np.random.default_rng(3).integers(0, 2, size=(3, 70)))
+    assert Program.from_json(program.to_json()) == program
+
+
+def _replaced(program: Program, index: int, layer) -> Program:
+    layers = list(program.layers)
+    layers[index] = layer
+    return dataclasses.replace(program, layers=tuple(layers))
+
+
+def test_deliberate_bugs_in_a_block_level_fail_its_proof(monkeypatch):
+    """Each of these bugs in the S_5 block level must fail the exact proof, naming the part: swap keys
+    (e_i + e_j)/√2 instead of (e_i − e_j)/√2 (reflections that are no swaps), a buffer value one action off, the
+    counter's parity frozen, and a decoder that forgets the previous block's remaining swaps."""
+    program, index = _block_program()
+    parity, counter, buffer, swap, level = program.layers
+    bent = [((*map(abs, key[0]),),) if 0 < s <= 10 else key for s, key in enumerate(swap.keys)]  # (e_i + e_j)/√2
+    proof = prove(_replaced(program, 3, dataclasses.replace(swap, keys=tuple(bent))))
+    assert not proof.holds and "swap" in proof.failure
+    shifted = [(v[0] % (len(buffer.readouts) - 1) + 1,) for v in buffer.values]
+    proof = prove(_replaced(program, 2, dataclasses.replace(buffer, values=tuple(shifted))))
+    assert not proof.holds and "action" in proof.failure
+    frozen = dataclasses.replace(parity, betas=tuple((sp.Integer(0),) for _ in parity.betas))
+    proof = prove(_replaced(program, 0, frozen))
+    assert not proof.holds and "counter" in proof.failure
+    def forgetful(actions, count, buffer, state, period, memo=None):  # the swap state, then the current actions
+        for a in block_slots(count, buffer, period)[2][:-1]:
+            state = actions[a][state]
+        return state
+
+    monkeypatch.setattr(importlib.import_module("theory.programs.prove"), "level_before", forgetful)
+    proof = prove(program)
+    assert not proof.holds and "decoder" in proof.failure
+
+
+def test_the_triton_kernel_decides_a_block_program():
+    """S_5 at n_h = 1 (counter, buffer, swaps, level) through our Triton kernel (the interpreter on the CPU),
+    fp32, over two blocks and more."""
+    program, _ = _block_program()
+    words = np.random.default_rng(9).integers(0, 2, size=(2, 21))
+    _decisions_agree(_symmetric(5), program, words, dtype=torch.float32, backend="triton", chunk_size=16)
+
+
+def test_a_block_document_with_a_miswired_swap_layer_is_refused_by_field():
+    """A block program's JSON whose swap layer reads the wrong buffer is refused naming map_layers."""
+    program, _ = _block_program()
+    doc = json.loads(program.to_json())
+    doc["layers"][3]["map_layers"] = [1, 1]
+    with pytest.raises(ValueError, match=r"layers\[3\]\.map_layers: level_swaps expects \(counter, buffer\)"):
+        Program.from_json(json.dumps(doc))
