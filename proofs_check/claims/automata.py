@@ -194,9 +194,11 @@ def timing_gap() -> Evidence:
         delayed += "delayed" in per_level
         fits = len(per_level) == len(marks) and all(k in ("block", "delayed" if m else "level")
                                                     for k, m in zip(per_level, marks))  # fmt: skip
-        below = ("parity",) * ("delayed" in per_level or "block" in per_level) + ("counter",) * ("block" in per_level)
+        counters = kinds.count("counter")
+        below = ("parity",) * ("delayed" in per_level or "block" in per_level) + ("counter",) * counters
         frames_precede_levels = all(kinds[j + 1] == "level" for j, k in enumerate(kinds) if k == "frame")
-        if not fits or kinds[: len(below)] != below or not frames_precede_levels or not prove(budget).holds:
+        shape = fits and kinds[: len(below)] == below and (counters > 0) == ("block" in per_level)
+        if not shape or not frames_precede_levels or not prove(budget).holds:
             failures.append(f"{name} (n_h = 1: {kinds})")
         archived, levels = archived + sum(marks), levels + len(marks)
         if not prove(fixed).holds:

@@ -39,12 +39,12 @@ def test_a_cascade_language_end_to_end(tmp_path):
 
 def test_a_budget_that_needs_a_block_level(tmp_path):
     """cycle_navigation (a 5-cycle, four swaps) at --nh 1: no frame brings it to one swap, so its level is a
-    block level (parity, counter, buffer, swaps, level), every layer at n_h = 1, proved with the level ideal
-    and every accept bit right through the float64 reference, two blocks of eight and more."""
+    block level (three counter bits, the one-hot count, buffer, swaps, level), every layer at n_h = 1, proved
+    with the level ideal and every accept bit right through the float64 reference, over several blocks."""
     out = tmp_path / "r.json"
     assert main(["automaton", "--language", "cycle_navigation", "--nh", "1", "--length", "40", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert result["n_h"] == [1] * 5 and result["state_dim"] == [1, 2, 8, 5, 5]
+    assert result["n_h"] == [1] * 7 and result["state_dim"] == [1, 1, 1, 8, 8, 5, 5]
     assert result["proof"]["method"] == "search with block levels ideal" and result["proof"]["holds"]
     assert result["accuracy"] == 1.0 and result["first_error"] is None
 

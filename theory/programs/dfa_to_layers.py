@@ -52,8 +52,8 @@ swaps). It costs one layer and one bit per framed level.
 
 *Block levels.* A level that no frame brings within the budget is spread over blocks of tokens, as Siems
 et al. 2025, Theorem 1(iii) spreads S_n (our generalisation from a group's word problem to a cascade level
-whose actions are permutations and constants): a counter t mod P at the bottom (parity, then Theorem 6's
-reflections; P = 2^m ≥ 2(w − 1), :func:`theory.programs.group_to_layers.counter_layers`), then per such level
+whose actions are permutations and constants): a counter t mod P at the bottom (m bits and a one-hot
+layer written at every token, exact in every format; P = 2^m ≥ 2(w − 1)), then per such level
 a **buffer** (symbol = the level's chain symbol j and t mod P; key e_{t mod P}, β = 1, value the action's
 index + 1: the last P actions), a **swap** layer that applies, at position i of each block of b = P/2
 tokens, the i-th swap of the previous block's composite (one GH, β = 2), or at i = 0 its constant c as a
@@ -64,8 +64,8 @@ and which writes the coordinate after it (gate −inf, key e_{α_j(q)}, β = 1, 
 GH, so every n_h ≥ 1 is met: with frames this is DeltaProduct Theorem 2 (any regular language at any n_h)
 built. The before-coordinate in the symbol closes the timing gap for the levels below (no archive or
 delay), and the proof takes the level ideal, through a lemma checked for every word
-(:func:`theory.programs.prove.prove`). It costs four layers (two shared), a buffer of P slots and the
-symbols × w of the level layer.
+(:func:`theory.programs.prove.prove`). It costs three layers per block level (a buffer of P slots, and
+the symbols × w of the level layer) and m + 1 counter layers shared by the program.
 A one-layer class whose layer exceeds the budget is compiled through its cascade.
 
 *The lookup* is a ``chain`` symbol map: layer i's symbol is the context (letter, q_{<i}(t − 1)), one of
@@ -89,7 +89,7 @@ from theory.automata.analyse import one_layer_class
 from theory.automata.dfa import Automaton
 from theory.automata.holonomy import Cascade, cascade
 from theory.factorize import permutation_swaps
-from theory.programs.group_to_layers import block_period, counter_layers
+from theory.programs.group_to_layers import block_period
 from theory.programs.interpret import swap_pairs
 from theory.programs.ir import MAX_NH, BudgetError, Layer, Program
 
@@ -110,18 +110,18 @@ THEOREMS = {
 
 def roles(program: Program) -> tuple[str, ...]:
     """Per layer of a cascade program, what it is, read from its structure: "parity" (the first layer, one
-    dimension, when delay layers need t mod 2 or block levels a counter), "counter" (the planar layer that
-    counts t mod P), "frame" (another one-dimensional layer: a level's frame bit), "delay" (two slots,
-    readouts (x + 1, y + 1): no zero entry, which no one-hot level has), "buffer" and "swaps" (a block
-    level's, by their symbol maps), "archive" (a level with an archive head: its readouts, the pairs (a, r),
-    outnumber its dimension) or "level" (a block level's last layer too); a one-layer program's layer is a
-    "level"."""
+    dimension, when delay layers need t mod 2 or block levels a counter: bit 0), "counter" (the counter's
+    other bits and its one-hot t mod P: they read the layers below as numbers), "frame" (another
+    one-dimensional layer: a level's frame bit), "delay" (two slots, readouts (x + 1, y + 1): no zero entry,
+    which no one-hot level has), "buffer" and "swaps" (a block level's, by their symbol maps), "archive" (a
+    level with an archive head: its readouts, the pairs (a, r), outnumber its dimension) or "level" (a block
+    level's last layer too); a one-layer program's layer is a "level"."""
     if program.construction != "dfa:holonomy-cascade":
         return ("level",) * len(program.layers)
     named = {"chain_count": "buffer", "level_swaps": "swaps", "level_block": "level"}
     out = []
     for layer in program.layers:
-        if layer.kind == "planar":
+        if layer.symbol_map == "element_with":
             out.append("counter")
         elif layer.symbol_map in named:
             out.append(named[layer.symbol_map])
@@ -353,8 +353,8 @@ def _compile_cascade(automaton: Automaton, n_h, textbook: bool) -> Program:
     below: list = []  # the symbols of the layer below
     top = (holonomy.top, holonomy.top)
     if period:  # the counter t mod P; its output r has r mod 2 = t mod 2, the phase
-        layers += [_padded(layer, n_h) for layer in counter_layers(period, len(letters))]
-        below = [_Symbol((a, *top), 0) for _ in range(2) for a in range(len(letters))]
+        layers += _binary_counter(period, len(letters), n_h, automaton)
+        below = [_Symbol((a, *top), 0) for _ in range(period) for a in range(len(letters))]
     elif phases == 2:
         layers.append(_scalar_layer([True] * len(letters), n_h, automaton, 0, automaton.letters, "element"))
         below = [_Symbol((a, *top), 0) for a in range(len(letters))]  # phase: the output
@@ -364,7 +364,7 @@ def _compile_cascade(automaton: Automaton, n_h, textbook: bool) -> Program:
             symbols = [_Symbol(c, p) for c in contexts[i] for p in range(phases)]
             lookup = _chain_table(holonomy, actions, frames, i, below, len(layers[-1].readouts), symbols, fixes)
             built = _block_level([actions[i][s.context] for s in symbols], w, start[i], period, lookup,
-                                 len(layers), n_h)  # fmt: skip
+                                 len(layers), period.bit_length() - 1, n_h)  # fmt: skip
             layers += built
             below = [_Symbol(s.context, s.phase, before=q) for q in range(w) for s in symbols]
             continue
@@ -450,17 +450,39 @@ def _delay_layer(actions: dict, frame: tuple | None, w: int, symbols: list, init
                   lookup=tuple(lookup))
 
 
-def _block_level(mappings: list, w: int, initial: int, period: int, lookup: tuple, index: int, n_h) -> list[Layer]:
+def _binary_counter(period: int, tokens: int, n_h, automaton: Automaton) -> list[Layer]:
+    """t mod P (P = 2^m) in m + 1 layers whose numbers are exact in every format, every token alike: bit k
+    (a scalar h ← 1 − h, key 1, β = 2, value ½, or β = 0) flips when bits 0 … k − 1 after the step are all 0
+    (the carry), then a one-hot layer writes e_{t mod P} (gate −inf, key e_r, β = 1, value 1, r the bits
+    read as a binary number). We chose it over Theorem 6's reflections of Z_P
+    (:func:`theory.programs.group_to_layers.counter_layers`), whose rounded angles drift in bf16 within a few
+    hundred tokens: every state here is re-written or a bit, so rounding never accumulates."""
+    bits = period.bit_length() - 1
+    layers = []
+    for k in range(bits):  # symbol x + tokens·(bits 0 … k − 1 as a number)
+        flips = [r == 0 for r in range(1 << k) for _ in range(tokens)]
+        layer = _scalar_layer(flips, n_h, automaton, k, [f"bit {k}"] * len(flips), "element")
+        layers.append(dataclasses.replace(layer, symbol_map="element_with", map_layers=tuple(range(k))) if k else
+                      layer)  # fmt: skip
+    one_hot = tuple(_unit(period, r) for r in range(period))
+    rows = [[(one_hot[r], sp.Integer(1), sp.Integer(1))] for r in range(period) for _ in range(tokens)]
+    count = _layer(_budgeted(rows, n_h, automaton, bits, None, period), period, one_hot[0], one_hot, "element",
+                   resets=[1] * len(rows))  # fmt: skip
+    return [*layers, dataclasses.replace(count, symbol_map="element_with", map_layers=tuple(range(bits)))]
+
+
+def _block_level(mappings: list, w: int, initial: int, period: int, lookup: tuple, index: int, counter: int,
+                 n_h) -> list[Layer]:  # fmt: skip
     """A block level (see the module) of width w whose chain symbol j acts by ``mappings[j]``: its buffer,
-    swap and level layers, which read the counter (layer 1) and, the buffer, the layer ``index`` − 1 below
-    through ``lookup``. One factor per symbol in each, padded to ``n_h``."""
+    swap and level layers, which read the counter (layer ``counter``) and, the buffer, the layer ``index`` − 1
+    below through ``lookup``. One factor per symbol in each, padded to ``n_h``."""
     actions = list(dict.fromkeys(mappings))
     slots = sp.eye(period)
     buffer_rows = [[(tuple(slots.row(c)), sp.Integer(1), sp.Integer(actions.index(m) + 1))]
                    for c in range(period) for m in mappings]  # fmt: skip
     buffer = _layer(_budgeted(buffer_rows, n_h, None, index, None, period), period, (sp.Integer(0),) * period,
                     tuple((sp.Integer(v),) for v in range(len(actions) + 1)), "chain_count",
-                    map_layers=(index - 1, 1), lookup=lookup)  # fmt: skip
+                    map_layers=(index - 1, counter), lookup=lookup)  # fmt: skip
     buffer = dataclasses.replace(buffer, decode="grid", period=period)
     half = 1 / sp.sqrt(2)
     swap_rows = [[(_unit(w, 0), sp.Integer(0), sp.Integer(0))]]
@@ -471,11 +493,11 @@ def _block_level(mappings: list, w: int, initial: int, period: int, lookup: tupl
     flat = tuple(p for m in actions for p in m)
     resets = [0] * (1 + w * (w - 1) // 2) + [1] * w
     swap = _layer(_budgeted(swap_rows, n_h, None, index + 1, None, w), w, one_hot[initial], one_hot, "level_swaps",
-                  resets=resets, map_layers=(1, index), lookup=flat)  # fmt: skip
+                  resets=resets, map_layers=(counter, index), lookup=flat)  # fmt: skip
     swap = dataclasses.replace(swap, period=period)
     level_rows = [[(_unit(w, m[q]), sp.Integer(1), sp.Integer(1))] for q in range(w) for m in mappings]
     level = _layer(_budgeted(level_rows, n_h, None, index + 2, None, w), w, one_hot[initial], one_hot, "level_block",
-                   resets=[1] * len(level_rows), map_layers=(1, index, index + 1))  # fmt: skip
+                   resets=[1] * len(level_rows), map_layers=(counter, index, index + 1))  # fmt: skip
     return [buffer, swap, level]
 
 

@@ -161,7 +161,7 @@ def _symmetric_degree(group: Group) -> int | None:
 def counter_layers(period: int, tokens: int) -> list[Layer]:
     """t mod P with one factor per layer (n_h = 1), every token alike: the parity h ← 1 − h, then Theorem 6's
     reflections on the constant input 1 of Z_P (Grazzi et al. 2025, App. D), whose output r (of 2P readouts)
-    has r mod P = t mod P. The counter of Siems et al. 2025, Theorem 1(iii), and of block levels of DFAs."""
+    has r mod P = t mod P: the counter of Siems et al. 2025, Theorem 1(iii)."""
     parity = _scalar_layer([2] * tokens, [sp.Rational(1, 2)] * tokens, 0, [0, 1])
     mirrors = [3 % (2 * period)] * tokens + [(1 - 2) % (2 * period)] * tokens  # θ(1, 0), θ(1, 1)
     points = [2 * i for i in range(period)] + [(1 - 2 * i) % (2 * period) for i in range(period)]

@@ -70,7 +70,7 @@ def test_n_h_follows_the_factorisation():
     framed = compile_automaton(language("cycle_navigation"), n_h=2)  # the 5-cycle in a frame: F^f π F^(−q)
     assert roles(framed) == ("frame", "level") and {layer.n_h for layer in framed.layers} == {2}
     blocks = compile_automaton(language("cycle_navigation"), n_h=1)  # no frame makes a 5-cycle one swap
-    assert roles(blocks) == ("parity", "counter", "buffer", "swaps", "level")
+    assert roles(blocks) == ("parity", "counter", "counter", "counter", "buffer", "swaps", "level")
     assert {layer.n_h for layer in blocks.layers} == {1}
     with pytest.raises(ValueError, match="n_h: expected a positive integer"):
         compile_automaton(language("parity"), n_h=0)
@@ -371,17 +371,20 @@ def _block_program() -> tuple[Program, int]:
     """S_5 (a 5-cycle and a transposition on five states) at n_h = 1: no frame brings the 5-cycle to one swap,
     so its one level is a block level; returns the program and its level layer's index."""
     program = compile_automaton(_symmetric(5), n_h=1)
-    assert roles(program) == ("parity", "counter", "buffer", "swaps", "level")
-    return program, 4
+    assert roles(program) == ("parity", "counter", "counter", "counter", "buffer", "swaps", "level")
+    return program, 6
 
 
-def test_a_block_level_spreads_a_permutation_over_a_block():
-    """S_5 at n_h = 1 (Siems et al. 2025, Theorem 1(iii) as a cascade level): a counter of period P = 8, a
-    buffer of 8 slots, a swap layer of one GH per token (10 swaps, 5 gated resets) and a level layer whose
-    symbol carries the coordinate before the step; it proves for every word, decides like automata-lib,
-    and round-trips through JSON and safetensors, re-proved on loading."""
-    program, index = _block_program()
-    buffer, swap, level = program.layers[2:]
+def test_a_block_level_spreads_a_permutation_over_a_block(tmp_path):
+    """S_5 at n_h = 1 (Siems et al. 2025, Theorem 1(iii) as a cascade level): a counter of period P = 8 (three
+    bits and a one-hot layer written at every token), a buffer of 8 slots, a swap layer of one GH per token
+    (10 swaps, 5 gated resets) and a level layer whose symbol carries the coordinate before the step; it
+    proves for every word, decides like automata-lib, and round-trips through JSON and safetensors,
+    re-proved on loading."""
+    program, _ = _block_program()
+    buffer, swap, level = program.layers[4:]
+    count = program.layers[3]
+    assert count.dim == 8 and count.resets == (1,) * count.symbols  # re-written at every token: no drift
     assert buffer.period == swap.period == 8 and buffer.dim == 8 and buffer.decode == "grid"
     assert swap.symbols == 1 + 10 + 5 and level.symbols == buffer.symbols // 8 * 5
     proof = prove(program)
@@ -389,6 +392,8 @@ def test_a_block_level_spreads_a_permutation_over_a_block():
     automaton = _symmetric(5)
     _decisions_agree(automaton, program, np.random.default_rng(3).integers(0, 2, size=(3, 70)))
     assert Program.from_json(program.to_json()) == program
+    tensors.save(program, tmp_path / "s5.safetensors")
+    assert tensors.load(tmp_path / "s5.safetensors") == program
 
 
 def _replaced(program: Program, index: int, layer) -> Program:
@@ -401,13 +406,13 @@ def test_deliberate_bugs_in_a_block_level_fail_its_proof(monkeypatch):
     """Each of these bugs in the S_5 block level must fail the exact proof, naming the part: swap keys
     (e_i + e_j)/√2 instead of (e_i − e_j)/√2 (reflections that are no swaps), a buffer value one action off, the
     counter's parity frozen, and a decoder that forgets the previous block's remaining swaps."""
-    program, index = _block_program()
-    parity, counter, buffer, swap, level = program.layers
+    program, _ = _block_program()
+    parity, _, _, _, buffer, swap, level = program.layers
     bent = [((*map(abs, key[0]),),) if 0 < s <= 10 else key for s, key in enumerate(swap.keys)]  # (e_i + e_j)/√2
-    proof = prove(_replaced(program, 3, dataclasses.replace(swap, keys=tuple(bent))))
+    proof = prove(_replaced(program, 5, dataclasses.replace(swap, keys=tuple(bent))))
     assert not proof.holds and "swap" in proof.failure
     shifted = [(v[0] % (len(buffer.readouts) - 1) + 1,) for v in buffer.values]
-    proof = prove(_replaced(program, 2, dataclasses.replace(buffer, values=tuple(shifted))))
+    proof = prove(_replaced(program, 4, dataclasses.replace(buffer, values=tuple(shifted))))
     assert not proof.holds and "action" in proof.failure
     frozen = dataclasses.replace(parity, betas=tuple((sp.Integer(0),) for _ in parity.betas))
     proof = prove(_replaced(program, 0, frozen))
@@ -434,6 +439,6 @@ def test_a_block_document_with_a_miswired_swap_layer_is_refused_by_field():
     """A block program's JSON whose swap layer reads the wrong buffer is refused naming map_layers."""
     program, _ = _block_program()
     doc = json.loads(program.to_json())
-    doc["layers"][3]["map_layers"] = [1, 1]
-    with pytest.raises(ValueError, match=r"layers\[3\]\.map_layers: level_swaps expects \(counter, buffer\)"):
+    doc["layers"][5]["map_layers"] = [3, 3]
+    with pytest.raises(ValueError, match=r"layers\[5\]\.map_layers: level_swaps expects \(counter, buffer\)"):
         Program.from_json(json.dumps(doc))
