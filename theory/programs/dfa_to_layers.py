@@ -454,8 +454,8 @@ def _binary_counter(period: int, tokens: int, n_h, automaton: Automaton) -> list
     """t mod P (P = 2^m) in m + 1 layers whose numbers are exact in every format, every token alike: bit k
     (a scalar h ← 1 − h, key 1, β = 2, value ½, or β = 0) flips when bits 0 … k − 1 after the step are all 0
     (the carry), then a one-hot layer writes e_{t mod P} (gate −inf, key e_r, β = 1, value 1, r the bits
-    read as a binary number). We chose it over Theorem 6's reflections of Z_P
-    (:func:`theory.programs.group_to_layers.counter_layers`), whose rounded angles drift in bf16 within a few
+    read as a binary number). We chose it over Theorem 6's reflections of Z_P (the S_n block programs'
+    counter, :mod:`theory.programs.group_to_layers`), whose rounded angles drift in bf16 within a few
     hundred tokens: every state here is re-written or a bit, so rounding never accumulates."""
     bits = period.bit_length() - 1
     layers = []
@@ -499,17 +499,6 @@ def _block_level(mappings: list, w: int, initial: int, period: int, lookup: tupl
     level = _layer(_budgeted(level_rows, n_h, None, index + 2, None, w), w, one_hot[initial], one_hot, "level_block",
                    resets=[1] * len(level_rows), map_layers=(counter, index, index + 1))  # fmt: skip
     return [buffer, swap, level]
-
-
-def _padded(layer: Layer, n_h) -> Layer:
-    """``layer`` (one factor per symbol) padded to the budget with β = 0 factors (its own key)."""
-    if n_h == "auto" or layer.n_h == n_h:
-        return layer
-    extra = n_h - layer.n_h
-    return dataclasses.replace(
-        layer, n_h=n_h, keys=tuple(k + (k[0],) * extra for k in layer.keys),
-        betas=tuple(b + (sp.Integer(0),) * extra for b in layer.betas),
-        values=tuple(v + (sp.Integer(0),) * extra for v in layer.values))  # fmt: skip
 
 
 def _or_missing(function, *args) -> int:

@@ -38,7 +38,6 @@ from theory.programs.ir import BudgetError, Layer, Program
 
 __all__ = [
     "compile_layers",
-    "counter_layers",
     "block_period",
     "lookup_table_size",
     "dihedral_fine_labels",
@@ -158,16 +157,6 @@ def _symmetric_degree(group: Group) -> int | None:
     return n if n >= 3 and group.order == sp.factorial(n) else None
 
 
-def counter_layers(period: int, tokens: int) -> list[Layer]:
-    """t mod P with one factor per layer (n_h = 1), every token alike: the parity h ← 1 − h, then Theorem 6's
-    reflections on the constant input 1 of Z_P (Grazzi et al. 2025, App. D), whose output r (of 2P readouts)
-    has r mod P = t mod P: the counter of Siems et al. 2025, Theorem 1(iii)."""
-    parity = _scalar_layer([2] * tokens, [sp.Rational(1, 2)] * tokens, 0, [0, 1])
-    mirrors = [3 % (2 * period)] * tokens + [(1 - 2) % (2 * period)] * tokens  # θ(1, 0), θ(1, 1)
-    points = [2 * i for i in range(period)] + [(1 - 2 * i) % (2 * period) for i in range(period)]
-    return [parity, _planar_layer(mirrors, 0, points, period, (0,))]
-
-
 def block_period(n: int) -> int:
     """P = 2^m with m = ⌈log₂(n − 1)⌉ + 1: blocks of b = P/2 ≥ n − 1 tokens, a buffer of the last P."""
     return 2 ** (int(np.ceil(np.log2(n - 1))) + 1)
@@ -190,8 +179,11 @@ def _compile_symmetric(group: Group, layers: int) -> Program:
                         planar_point(0, period), tuple(planar_point(2 * i, period) for i in range(period)), "element",
                         units=period)  # fmt: skip
         below = [counter]
-    else:
-        below = counter_layers(period, order)
+    else:  # parity, then Theorem 6's reflections on the constant input 1 of Z_P (n_h = 1)
+        parity = _scalar_layer([2] * order, [sp.Rational(1, 2)] * order, 0, [0, 1])
+        mirrors = [3 % (2 * period)] * order + [(1 - 2) % (2 * period)] * order  # θ(1, 0), θ(1, 1)
+        points = [2 * i for i in range(period)] + [(1 - 2 * i) % (2 * period) for i in range(period)]
+        below = [parity, _planar_layer(mirrors, 0, points, period, (0,))]
     c = len(below) - 1  # the counter layer: its output mod P is t mod P
     radix = len(below[c].readouts)
     eye = sp.eye(period)

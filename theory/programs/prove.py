@@ -461,23 +461,23 @@ def _check_block_level(context: Context, index: int) -> int:
             raise ValueError(f"swap map: at t = {t}, in block 0, a symbol other than 0")
     if any(moves(0, q) != q for q in range(w)):
         raise ValueError("swap layer: symbol 0 is not the identity")
+    start = 2 * period + b + 1  # the first position of a block with a predecessor
     for pi, sequence in composites.items():
-        slots = [1] * period
-        state = list(range(w))
+        slots = [1] * period  # the current block's actions: α_0
+        for j, a in enumerate(sequence):  # the previous block's
+            slots[(start - b + j) % period] = a + 1
+        slots = tuple(slots)
+        state, expected = list(range(w)), list(pi)  # expected: α_0^step(Π(s))
         for step in range(b):
-            t = 2 * period + b + step + 1  # position `step` of a block with a predecessor
-            for j, a in enumerate(sequence):
-                slots[(t - step - b + j) % period] = a + 1
-            symbol = level_swap_symbol(actions, t % period, tuple(slots), period, memo)
+            t = start + step
+            symbol = level_swap_symbol(actions, t % period, slots, period, memo)
             state = [moves(symbol, r) for r in state]
             for s in range(w):
                 checks += 1
-                expected = pi[s]
-                for _ in range(step):
-                    expected = actions[0][expected]
-                if level_before(actions, t % period, tuple(slots), state[s], period, memo) != expected:
+                if level_before(actions, t % period, slots, state[s], period, memo) != expected[s]:
                     raise ValueError(f"block level {index}: the decoder is wrong after step {step} of composite "
                                      f"{pi} from {s}")  # fmt: skip
+            expected = [actions[0][p] for p in expected]
         if state != list(pi):
             raise ValueError(f"swap layer: the swaps of composite {pi} end on {tuple(state)}")
     return checks
