@@ -2,12 +2,13 @@
 
     python bench/profile_kernels.py --out bench/results/speed/profile_kernels.json
 
-Shape as bench/speed.py (B=8, T=2048, H=16, D=128, bf16); n_h and gating from the command line. For each
+Shape B=8, T=2048, H=16, D=128 and bf16 unless ``--shape B,T,H,D`` and ``--dtype`` say otherwise; n_h and
+gating from the command line. For each
 configuration the CUDA time of every kernel is summed over ``--repeats`` calls and divided by it, so the
 table says where one forward+backward spends its time. ``--variants`` profiles other launch choices,
 each ``name=value+name=value…`` over :func:`kernels.triton_launch.tuning` (``bv``, ``warps_walk``,
 ``stages_walk``, ``bk_prep``, ``warps_prep``, ``bk_grads``, ``bv_grads``, ``warps_grads``, ``store_bits``,
-``dot_bits``, ``keep_states``, ``decays_in_prep``); ``default`` is the backend's own choice.
+``dot_bits``, ``decays_in_prep``); ``default`` is the backend's own choice.
 ``--chunk-sizes`` profiles other chunk sizes.
 """
 
@@ -59,16 +60,19 @@ def main():
     parser.add_argument("--passes", default="fwd+bwd", help="comma-separated: fwd, fwd+bwd")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--chunk-sizes", default="64", help="comma-separated chunk sizes (sub-step rows)")
+    parser.add_argument("--shape", default="8,2048,16,128", help="B,T,H,D")
+    parser.add_argument("--dtype", default="bfloat16")
     args = parser.parse_args()
     rows = []
     for spec in args.variants.split(","):
         with triton_launch.tuning(**triton_launch.parse_tuning(spec)):
             for n_h in [int(n) for n in args.n_h.split(",")]:
                 for gated in [bool(int(x)) for x in args.gated.split(",")]:
-                    leaves = inputs(8, 2048, 16, 128, n_h, gated, torch.bfloat16)
+                    leaves = inputs(*map(int, args.shape.split(",")), n_h, gated, getattr(torch, args.dtype))
                     for pass_, size in itertools.product(args.passes.split(","), map(int, args.chunk_sizes.split(","))):
                         times = profile(leaves, n_h, args.repeats, pass_ == "fwd+bwd", size)
-                        rows.append(dict(n_h=n_h, gated=gated, variant=spec, pass_=pass_, chunk_size=size,
+                        rows.append(dict(shape=args.shape, dtype=args.dtype, n_h=n_h, gated=gated, variant=spec,
+                                         pass_=pass_, chunk_size=size,
                                          total_ms=round(sum(times.values()), 3),
                                          kernels_ms={k: round(t, 3) for k, t in times.items()}))  # fmt: skip
                         print(json.dumps(rows[-1])[:300], flush=True)

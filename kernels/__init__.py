@@ -5,7 +5,16 @@ references. Triton is imported lazily through :func:`kernels.runtime.load_triton
 the Triton interpreter on machines without a CUDA GPU.
 """
 
-from kernels.api import BACKENDS, CHUNK_SIZES, MODES, delta_product
+from kernels.api import BACKENDS, CHUNK_SIZES, MODES, check_deferred, delta_product
 from kernels.runtime import cuda_available, interpreting, load_triton
 
-__all__ = ["BACKENDS", "CHUNK_SIZES", "MODES", "delta_product", "cuda_available", "interpreting", "load_triton"]
+__all__ = [
+    "BACKENDS",
+    "CHUNK_SIZES",
+    "MODES",
+    "check_deferred",
+    "delta_product",
+    "cuda_available",
+    "interpreting",
+    "load_triton",
+]

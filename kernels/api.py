@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import time
+from collections import deque
 from dataclasses import dataclass
 
 import torch
@@ -10,7 +13,7 @@ import torch
 from kernels import reference
 from kernels.runtime import interpreting
 
-__all__ = ["delta_product", "BACKENDS", "MODES", "CHUNK_SIZES"]
+__all__ = ["delta_product", "check_deferred", "BACKENDS", "MODES", "CHUNK_SIZES"]
 
 BACKENDS = ("auto", "reference", "triton", "fla")
 MODES = ("chunk", "recurrent")
@@ -36,15 +39,23 @@ def _expect_shape(x: torch.Tensor, name: str, shape: tuple, meaning: str) -> Non
 
 @dataclass(frozen=True)
 class ValueChecks:
-    """The value checks of :func:`validate`, queued on the inputs' device and not yet read: ``stats``
-    [n, 2] holds (min, max) of each named non-empty tensor in float64, NaN where it holds a NaN (one
-    reduction kernel per tensor). Calling it reads them — a single transfer, so one synchronisation for GPU
-    inputs — and raises on non-finite values, β outside [0, 2] or a log-gate above 0. The triton backend
-    calls it after its host-side preparation, just before its first kernel, so that the synchronisation
-    does not leave the GPU idle while Python prepares the launches."""
+    """The value checks of :func:`validate` (finite values, β in [0, 2], log-gates ≤ 0), not yet read.
 
-    names: tuple[str, ...]
-    stats: torch.Tensor | None
+    Synchronous (on the CPU, or ``check_values=True``): ``stats`` [n, 2] holds (min, max) of each named
+    non-empty tensor in float64, NaN where it holds a NaN (one reduction kernel per tensor); calling it reads
+    them — a single transfer, so one synchronisation for GPU inputs — and raises. The triton backend calls it
+    after its host-side preparation, just before its first kernel, so that the synchronisation does not leave
+    the GPU idle while Python prepares the launches.
+
+    Asynchronous (GPU inputs by default): ``flags``, the device's :class:`_Monitor` buffer, set by our kernels
+    on the loads they make anyway, or by :meth:`fill` (one kernel) for the other backends; :meth:`queue` ends
+    the call, and the monitor sends the flags to pinned host memory behind an event, for
+    :func:`check_deferred` and later calls to read. Neither synchronises."""
+
+    names: tuple[str, ...] = ()
+    stats: torch.Tensor | None = None
+    flags: torch.Tensor | None = None
+    tensors: tuple[tuple[str, torch.Tensor], ...] = ()
 
     def __call__(self) -> None:
         if self.stats is None:
@@ -64,21 +75,131 @@ class ValueChecks:
             if ranges["g"][1] > 0:
                 raise ValueError(f"g: expected log-gates ≤ 0 (decay γ = e^g ≤ 1), got a maximum of {ranges['g'][1]}")
 
+    def fill(self) -> None:
+        """Set the asynchronous flags by one kernel over every tensor (for backends other than ours)."""
+        if self.flags is not None:
+            from kernels.triton_checks import value_flags
+
+            value_flags(dict(self.tensors), self.flags)
+
+    def queue(self) -> None:
+        """End the call for the asynchronous flags (:meth:`_Monitor.called`), after its kernels."""
+        if self.flags is not None:
+            _MONITORS[self.flags.device].called()
+
 
 def _value_checks(tensors: list[tuple[str, torch.Tensor]]) -> ValueChecks:
     named = [(name, x) for name, x in tensors if x.numel()]
     if not named:
-        return ValueChecks((), None)
+        return ValueChecks()
     stats = torch.stack([torch.stack(torch.aminmax(x)).double() for _, x in named])
     return ValueChecks(tuple(name for name, _ in named), stats)
 
 
+@dataclass(frozen=True)
+class _Deferred:
+    """The asynchronous value checks of GPU calls ``first`` … ``last``: their flags in pinned host memory, one
+    per slot of :data:`kernels.triton_checks.SLOTS`, readable once ``done`` has passed."""
+
+    first: int
+    last: int
+    flags: torch.Tensor
+    done: torch.cuda.Event
+
+
+_DEFERRED: deque[_Deferred] = deque()
+_CALLS = itertools.count(1)
+
+
+class _Monitor:
+    """One device's asynchronous value checks: a flags buffer that every GPU call's kernels OR into, sent to
+    the host (a copy to pinned memory, a reset, an event: three queued operations) at the end of a call at
+    most every ``interval`` seconds, and on :func:`check_deferred`. So a decoding loop of many short calls
+    pays for one transfer per interval, a training step's call for one each, and a failure is named within
+    the calls of one transfer."""
+
+    interval = 1e-3
+
+    def __init__(self, device: torch.device):
+        from kernels.triton_checks import new_flags
+
+        self.flags = new_flags(device)
+        self.first, self.last, self.sent = None, None, 0.0
+
+    def called(self) -> None:
+        self.last = next(_CALLS)
+        self.first = self.last if self.first is None else self.first
+        if time.perf_counter() - self.sent >= self.interval:
+            self.send()
+
+    def send(self) -> None:
+        if self.first is None:
+            return
+        host = torch.empty(self.flags.shape, dtype=self.flags.dtype, pin_memory=True)
+        host.copy_(self.flags, non_blocking=True)
+        self.flags.zero_()
+        done = torch.cuda.Event()
+        done.record(torch.cuda.current_stream(self.flags.device))
+        _DEFERRED.append(_Deferred(self.first, self.last, host, done))
+        self.first, self.sent = None, time.perf_counter()
+
+
+class _Monitors(dict):
+    def __missing__(self, device: torch.device) -> _Monitor:
+        self[device] = _Monitor(device)
+        return self[device]
+
+
+_MONITORS = _Monitors()
+
+
+def _deferred_error(item: _Deferred) -> ValueError | None:
+    from kernels.triton_checks import NOT_FINITE, OUT_OF_RANGE, SLOTS
+
+    expected = {
+        "beta": "values in [0, 2] (the GH factor I − βkkᵀ has ‖·‖ ≤ 1 there)",
+        "g": "log-gates ≤ 0 (−inf allowed: a reset)",
+    }
+    for name, bits in zip(SLOTS, item.flags.tolist()):
+        if bits & (NOT_FINITE | OUT_OF_RANGE):
+            if name != "g" and bits & NOT_FINITE:
+                what = "expected finite values, got NaN or infinity"
+            elif name == "g" and bits & NOT_FINITE:
+                what = f"expected {expected['g']}, got NaN"
+            else:
+                what = f"expected {expected[name]}, got values outside"
+            return ValueError(
+                f"{name}: {what} (in GPU calls {item.first}–{item.last} of delta_product, checked asynchronously; "
+                "their results are invalid; pass check_values=True to check before computing)"
+            )
+    return None
+
+
+def check_deferred(wait: bool = True) -> None:
+    """Raise the named error of the first failed asynchronous value check of earlier GPU calls of
+    :func:`delta_product` (their default). ``wait``: send every device's pending flags and wait for them (a
+    synchronisation); otherwise read only those already sent that the GPU has passed. Each failure is
+    reported once."""
+    if wait:
+        for monitor in _MONITORS.values():
+            monitor.send()
+    while _DEFERRED and (wait or _DEFERRED[0].done.query()):
+        item = _DEFERRED.popleft()
+        item.done.synchronize()
+        error = _deferred_error(item)
+        if error is not None:
+            raise error
+
+
 def validate(
-    q, k, v, beta, g, num_householder, scale, initial_state, cu_seqlens, mode, chunk_size, backend
+    q, k, v, beta, g, num_householder, scale, initial_state, cu_seqlens, mode, chunk_size, backend, check_values
 ) -> ValueChecks:
     """Check every argument of :func:`delta_product`: types, shapes, devices, cu_seqlens and scale here;
     the tensors' values (finite, β ∈ [0, 2], g ≤ 0) by the returned :class:`ValueChecks`, which must be
-    called before any of the backend's kernels runs. Errors name the argument."""
+    called before any of the backend's kernels runs — or, on a GPU by default, asynchronously (its flags).
+    Errors name the argument."""
+    if check_values not in (None, True, False):
+        raise ValueError(f"check_values: expected None (the default), True or False, got {check_values!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
     if mode not in MODES:
@@ -133,6 +254,10 @@ def validate(
         isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale)
     ):
         raise ValueError(f"scale: expected a finite number, got {scale!r}")
+    if check_values is False:
+        return ValueChecks()
+    if check_values is None and device.type == "cuda":
+        return ValueChecks(flags=_MONITORS[device].flags, tensors=tuple(tensors))
     return _value_checks(tensors)
 
 
@@ -168,6 +293,7 @@ def delta_product(
     mode="chunk",
     chunk_size=64,
     backend="auto",
+    check_values=None,
 ):
     """Gated DeltaProduct: per token t, S ← e^{g_t} S; for j = 1 … n_h: S ← S + β_j k_j (v_j − Sᵀk_j)ᵀ;
     o_t = scale · Sᵀ q_t (Siems et al. 2025; identical to fla's ``chunk_gated_delta_product``).
@@ -187,6 +313,12 @@ def delta_product(
             On a GPU, backend "triton" halves the chunk where a kernel would not fit the shared memory.
         backend: "reference" (PyTorch, op by op in the input dtype), "triton" (ours), "fla" (fla-core, if
             installed) or "auto" (triton on a GPU, reference on the CPU).
+        check_values: the input values' checks (finite, β ∈ [0, 2], g ≤ 0), each failure a ValueError naming
+            the argument. None (default): before computing on the CPU; on a GPU asynchronously, without a
+            host synchronisation — one kernel whose flags reach the host behind an event, a failure raised
+            by name by :func:`check_deferred` or by the next call that finds it (that call's own inputs
+            are checked later). True: before computing, with one synchronisation on a GPU. False: none.
+            (A call with cu_seqlens synchronises once in any case: its launch grid depends on the lengths.)
 
     Returns:
         (o [B, T, H, V] in q's dtype, final state [N, H, K, V] in float32 — float64 for float64 inputs —
@@ -195,7 +327,11 @@ def delta_product(
     ‖A_t‖ ≤ 1 for every token, and so stability of the state recurrence, needs unit-norm keys; they are not
     required here (stability studies feed keys normalised in low precision).
     """
-    checks = validate(q, k, v, beta, g, num_householder, scale, initial_state, cu_seqlens, mode, chunk_size, backend)
+    if isinstance(q, torch.Tensor) and q.is_cuda:
+        check_deferred(wait=False)
+    checks = validate(
+        q, k, v, beta, g, num_householder, scale, initial_state, cu_seqlens, mode, chunk_size, backend, check_values
+    )
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
     if backend == "auto":
         backend = "triton" if q.is_cuda else "reference"
@@ -207,16 +343,20 @@ def delta_product(
         output_final_state=output_final_state,
         cu_seqlens=cu_seqlens,
     )
-    if backend in ("reference", "fla"):
+    if backend == "triton":
+        from kernels import triton_backend
+
+        result = triton_backend.run(*args, **options, mode=mode, chunk_size=chunk_size, checks=checks)
+    else:
         checks()
-    if backend == "reference":
-        if mode == "recurrent":
-            return reference.recurrent(*args, **options)
-        return reference.chunked(*args, **options, chunk_size=chunk_size)
-    if backend == "fla":
-        from kernels import fla_backend
+        checks.fill()
+        if backend == "fla":
+            from kernels import fla_backend
 
-        return fla_backend.run(*args, **options, mode=mode, chunk_size=chunk_size)
-    from kernels import triton_backend
-
-    return triton_backend.run(*args, **options, mode=mode, chunk_size=chunk_size, checks=checks)
+            result = fla_backend.run(*args, **options, mode=mode, chunk_size=chunk_size)
+        elif mode == "recurrent":
+            result = reference.recurrent(*args, **options)
+        else:
+            result = reference.chunked(*args, **options, chunk_size=chunk_size)
+    checks.queue()
+    return result

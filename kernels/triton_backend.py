@@ -1,34 +1,39 @@
 """backend="triton": our kernels behind :func:`kernels.delta_product`, with autograd.
 
-Forward, chunk mode: ``chunk_prep`` (every chunk's T = (I + A)⁻¹, in parallel) then ``chunk_fwd`` (the
-state recurrence), both in :mod:`kernels.triton_chunk`; recurrent mode: ``recurrent_fwd``
-(:mod:`kernels.triton_recurrent`). Launch choices: :mod:`kernels.triton_launch`. With gates,
-``chunk_prep`` also stores each chunk's C×C decays E[r, s] = e^{D[r, s]} for the other kernels to read
-(:func:`tuning`'s ``decays_in_prep``): they are formed once instead of once per kernel, which the H200
-measured faster with the same errors against float64 (bench/results/speed/README.md,
-bench/results/verify_kernels/README.md). When gradients are needed the chunk-mode forward keeps T (and E;
-C² numbers per chunk and head each). Backward (both modes, chunked): ``chunk_prep`` unless the forward's T
-is kept at this chunk size, ``chunk_fwd`` again for u and the state at every chunk start,
+Forward, chunk mode (:mod:`kernels.triton_chunk`): ``chunk_prep`` (every chunk's T = (I + A)⁻¹, in
+parallel), ``chunk_fwd`` (the state recurrence, sequential over chunks: the state at every chunk start and u)
+and ``chunk_out`` (the output, in parallel over chunks), the split of fla's forward: the sequential walk does
+only what the recurrence needs. Recurrent mode: ``recurrent_fwd`` (:mod:`kernels.triton_recurrent`). Launch
+choices: :mod:`kernels.triton_launch`. With gates, ``chunk_prep`` also stores each chunk's C×C decays
+E[r, s] = e^{D[r, s]} for the other kernels to read (:func:`tuning`'s ``decays_in_prep``): they are formed
+once instead of once per kernel, which the H200 measured faster with the same errors against float64
+(bench/results/speed/README.md, bench/results/verify_kernels/README.md). When gradients are needed the
+chunk-mode forward keeps T (and E), the chunk-start states and u for the backward: it has formed them
+anyway, and the backward then needs no sequential pass but its own. Backward (both modes, chunked):
+``chunk_prep`` and ``chunk_fwd`` again unless the forward kept their results at this chunk size,
 ``chunk_bwd_states`` for the state gradient at every chunk end and y = Tᵀ du, then, in parallel over
 chunks, ``chunk_bwd_dqk`` (dq, dk and each key block's share of dβ, dγ) and ``chunk_bwd_dv`` (dv, dβ, dγ).
 
-Precision. Every sum accumulates in fp32 (fp64 for float64 inputs). The triangular solve's products are
-fp32-accurate (``tf32x3``; ``ieee`` for float64). Products of two raw bf16 or fp16 inputs (QKᵀ, KKᵀ) run
-on the inputs themselves: their products are exact in fp32. The other products — the sequential and
-gradient kernels' — take, for bf16 inputs whose value block is 64 wide (K ≤ 128 and V > 32, the usual
-heads), operands rounded to bf16 and the backward stores its intermediates in it, as fla's kernels do
-(:func:`tuning`'s ``dot_bits=16``, ``store_bits=16``, with two pipeline stages in the walkers). This trades
-accuracy for speed as fla does: the bf16 errors rise to fla's level and stay below fla's on the same inputs
-(bench/results/verify_kernels/README.md); the time it saves is in bench/results/speed/README.md. The
-recurrent mode's backward, chunked, keeps fp32-accurate products and 32-bit storage (``accurate``), so that its
-gradients carry little more than the rounding of their own stores, as fla's fused recurrent backward's
-do. fp16 calls keep fp32 operands and 32-bit storage at every block: those operands include the state
-and u, which outgrow fp16's range (65 504) where bf16's (that of fp32) holds them — states may grow
-linearly (claim stability.state_growth), and fla, which stores its chunk states in fp16, returns NaN
-there (bench/results/stability_gpu, section D); ``tuning(dot_bits=16, store_bits=16)`` opts in. Other
-blocks keep fp32 operands (``tf32`` for bf16, ``tf32x3`` for fp16 and fp32, ``ieee`` for float64):
-Triton 3.6.0 miscompiles the walkers with 16-bit operands at a value block of 32 or 16 and a key block
-of 128 or more (wrong results, or an illegal memory access, on the H200:
+Precision. Every sum accumulates in fp32 (fp64 for float64 inputs). The triangular solve's products are as
+accurate as T's uses: one-pass ``tf32`` for bf16 calls, whose products round T to bf16 or tf32 at every use,
+fp32-accurate ``tf32x3`` for fp16 and fp32 calls and the recurrent mode's backward, ``ieee`` for float64.
+Products of two raw bf16 or fp16 inputs (QKᵀ, KKᵀ) run on the inputs themselves: their products are exact in
+fp32. The other products — the sequential and gradient kernels' — take, for bf16 inputs whose value block is
+64 wide (K ≤ 128 and V > 32, the usual heads), operands rounded to bf16 and the backward stores its
+intermediates in it, as fla's kernels do (:func:`tuning`'s ``dot_bits=16``, ``store_bits=16``, with two
+pipeline stages in the walkers). This trades accuracy for speed as fla does: the bf16 errors rise to fla's
+level and stay below fla's on the same inputs (bench/results/verify_kernels/README.md); the time it saves is
+in bench/results/speed/README.md. The recurrent mode's backward, chunked, keeps fp32-accurate products and
+32-bit storage (``accurate``), so that its gradients carry little more than the rounding of their own stores,
+as fla's fused recurrent backward's do. fp16 calls keep fp32-accurate operands and solve and 32-bit storage at
+every block: those operands include the state and u, which outgrow fp16's range (65 504) — states may grow
+linearly (claim stability.state_growth), and fla, which stores its chunk states in fp16, returns NaN there
+(bench/results/stability_gpu, section D). One-pass tf32 (fp16's significand with fp32's range) is not enough
+there: with tf32 operands and solve the H200 measured o and the final state of that section 72 % and 80 % off
+(bench/results/speed/README.md). ``tuning(dot_bits=16, store_bits=16)`` opts in to fp16 operands and storage.
+Other blocks keep fp32 operands (``tf32`` for bf16, ``tf32x3`` for fp16 and fp32, ``ieee`` for float64):
+Triton 3.6.0 miscompiles the walkers with 16-bit operands at a value block of 32 or 16 and a key block of 128
+or more (wrong results, or an illegal memory access, on the H200:
 bench/results/verify_kernels/tuning_check.json), and the small heads of constructions gain nothing from them.
 """
 
@@ -47,89 +52,101 @@ def _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy):
     return tuple(dummy if x is None else x.contiguous() for x in (q, k, v, beta, g, h0, cu_seqlens))
 
 
-def _inverses(sizes: Launch, k, beta, g, cu) -> torch.Tensor:
+def _flag_args(sizes: Launch, flags) -> dict:
+    """The value-check arguments of a kernel: the asynchronous checks' flags (:class:`kernels.api.ValueChecks`)
+    and CHECK, or the scale tensor standing in for an unread pointer."""
+    return dict(flags=sizes.scale if flags is None else flags, CHECK=flags is not None)
+
+
+def _inverses(sizes: Launch, k, beta, g, cu, flags=None) -> torch.Tensor:
     """``chunk_prep``: T = (I + A)⁻¹ of every chunk and head (and the decays E, see :attr:`Launch.mats`),
-    [chunks, H, mats, C, C] in the accumulation dtype."""
+    [chunks, H, mats, C, C] in the accumulation dtype; k, β and g's values checked into ``flags`` if given."""
     t = sizes.empty(sizes.chunks, sizes.heads, sizes.mats, sizes.chunk_size, sizes.chunk_size)
     triton_chunk.chunk_prep[sizes.chunk_grid](
         k, beta, g, cu, sizes.chunk_index, t, sizes.tokens, sizes.heads, sizes.kdim, sizes.n_h,
         C=sizes.chunk_size, BK=sizes.bk_prep, HAS_G=sizes.has_g, VARLEN=sizes.varlen, ACC=sizes.tl_acc,
         PRECISION=sizes.precision, INV_PRECISION=sizes.inv_precision, MATS=sizes.mats, num_warps=sizes.warps_prep,
-        num_stages=1,
+        num_stages=1, **_flag_args(sizes, flags),
     )  # fmt: skip
     return t
 
 
-def _walk(sizes: Launch, q, k, v, beta, t, g, h0, cu, dummy, *, o=None, ht=None, snaps=None, u=None):
-    """``chunk_fwd``: the state recurrence from the chunks' T, storing o, the final state, and the
-    chunk-start states and u where given."""
+def _walk(sizes: Launch, k, v, beta, t, g, h0, cu, dummy, *, ht=None, flags=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``chunk_fwd``: the state recurrence from the chunks' T; returns the state at every chunk start
+    [chunks, H, K, V] and u (v's shape), both in :meth:`Launch.stored`'s dtype, and stores the final state
+    in ``ht`` where given; v's and h0's values checked into ``flags`` if given."""
+    snaps, u = sizes.stored(sizes.chunks, sizes.heads, sizes.kdim, sizes.vdim), sizes.stored(*v.shape)
     triton_chunk.chunk_fwd[sizes.state_grid](
-        q, k, v, beta, t, g, h0, dummy if o is None else o, dummy if ht is None else ht, cu,
-        dummy if snaps is None else snaps, dummy if u is None else u, sizes.offsets, *sizes.shape, sizes.scale,
+        k, v, beta, t, g, h0, dummy if ht is None else ht, cu, snaps, u, sizes.offsets, *sizes.shape,
         **sizes.constants(num_warps=sizes.warps_walk, num_stages=sizes.stages_walk),
-        HAS_H0=h0 is not dummy, STORE_HT=ht is not None, STORE_O=o is not None, STORE_SNAPS=snaps is not None,
+        HAS_H0=h0 is not dummy, STORE_HT=ht is not None, **_flag_args(sizes, flags),
     )  # fmt: skip
+    return snaps, u
 
 
 def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, keep, checks):
-    """(o, final state or None, kept, the launch). If ``keep`` (chunk mode, gradients needed), ``kept`` is what the
-    backward reuses: (T, None, None) with T = (I + A)⁻¹ of every chunk (C² per chunk and head, 2C² with the decays,
-    in the accumulation dtype), or with the ``keep_states`` choice (T, chunk-start states, u), which spares the
-    backward its pass of ``chunk_fwd`` for K·V per chunk and head and the size of v more memory; otherwise (None,
-    None, None). ``checks`` (:class:`kernels.api.ValueChecks`) runs after the host-side preparation, before any
-    kernel."""
+    """(o, final state or None, kept, the launch). Chunk mode: ``chunk_prep``, ``chunk_fwd`` (the chunk-start
+    states and u) and ``chunk_out``. If ``keep`` (chunk mode, gradients needed), ``kept`` is what the backward
+    reuses at this chunk size: (T, chunk-start states, u) — T is C² numbers per chunk and head (2C² with the
+    decays) in the accumulation dtype, the states K·V per chunk and head and u the size of v, in
+    :meth:`Launch.stored`'s dtype; otherwise (None, None, None). ``checks`` (:class:`kernels.api.ValueChecks`):
+    synchronous ones run after the host-side preparation, before any kernel; asynchronous ones are set by the
+    kernels on their loads."""
     sizes = plan_launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate=mode == "recurrent")
     o = torch.empty(sizes.batch, sizes.tokens, sizes.heads, sizes.vdim, dtype=q.dtype, device=q.device)
     ht = sizes.empty(sizes.sequences, sizes.heads, sizes.kdim, sizes.vdim) if output_final_state else None
     checks()
+    flags = checks.flags
     if not (sizes.sequences * sizes.heads and sizes.tokens):
+        checks.fill()  # no kernel of ours runs: an initial state is still checked
         if ht is not None:
             ht.copy_(h0 if h0 is not None else torch.zeros_like(ht))
         return o.zero_(), ht, (None, None, None), sizes
-    dummy = sizes.empty(1)
+    dummy = sizes.scale  # stands for every absent tensor: its pointer is never read
     q, k, v, beta, g, h0, cu = _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy)
-    kept = (None, None, None)
-    if mode == "chunk":
-        t = _inverses(sizes, k, beta, g, cu)
-        snaps = u = None
-        if keep and sizes.keep_states:
-            snaps, u = _backward_buffers(sizes, v)
-        _walk(sizes, q, k, v, beta, t, g, h0, cu, dummy, o=o, ht=ht, snaps=snaps, u=u)
-        kept = (t, snaps, u) if keep else kept
-    else:
+    if mode == "recurrent":
         triton_recurrent.recurrent_fwd[sizes.state_grid](
             q, k, v, beta, g, h0, o, dummy if ht is None else ht, cu, *sizes.shape, sizes.scale,
             BK=sizes.bk, BV=sizes.bv, HAS_G=sizes.has_g, HAS_H0=h0 is not dummy, STORE_HT=ht is not None,
-            VARLEN=sizes.varlen, ACC=sizes.tl_acc,
+            VARLEN=sizes.varlen, ACC=sizes.tl_acc, **_flag_args(sizes, flags),
         )  # fmt: skip
-    return o, ht, kept, sizes
+        return o, ht, (None, None, None), sizes
+    t = _inverses(sizes, k, beta, g, cu, flags)
+    snaps, u = _walk(sizes, k, v, beta, t, g, h0, cu, dummy, ht=ht, flags=flags)
+    triton_chunk.chunk_out[(*sizes.chunk_grid, -(-sizes.vdim // sizes.bv))](
+        q, k, t, g, cu, sizes.chunk_index, snaps, u, o, *sizes.shape, sizes.scale,
+        **sizes.constants(num_warps=sizes.warps_walk), **_flag_args(sizes, flags),
+    )  # fmt: skip
+    return o, ht, (t, snaps, u) if keep else (None, None, None), sizes
 
 
-def _backward_buffers(sizes: Launch, v) -> tuple[torch.Tensor, torch.Tensor]:
-    """Buffers for the state at every chunk start [chunks, H, K, V] and u (v's shape)."""
-    return sizes.stored(sizes.chunks, sizes.heads, sizes.kdim, sizes.vdim), sizes.stored(*v.shape)
+def _fitted_forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, keep, checks):
+    """:func:`_forward` at the largest chunk size ≤ ``chunk_size`` that fits the GPU (:func:`fit_chunk_size`)."""
+    return fit_chunk_size(
+        lambda size: _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, size, keep,
+                              checks),
+        q, v, g, chunk_size, backward=False,
+    )  # fmt: skip
 
 
 def _backward(sizes: Launch, q, k, v, beta, g, h0, cu_seqlens, do, dht, kept):
     """(dq, dk, dv, dβ, dg, dh0) by the chunked backward kernels, each in its input's dtype (dh0 in the
     accumulation dtype without an initial state): the kernels round every gradient once, on store.
-    ``kept``: (T, chunk-start states, u) from the forward at this launch's chunk size, None where not kept
-    (they are then computed again)."""
+    ``kept``: (T, chunk-start states, u) from the forward at this launch's chunk size, or Nones (they are
+    then computed again)."""
     dq, dk, dv, dbeta = (torch.empty(x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v, beta))
     dg = sizes.empty(*q.shape[:3]) if g is None else torch.empty(g.shape, dtype=g.dtype, device=g.device)
     dh0 = sizes.empty(sizes.sequences, sizes.heads, sizes.kdim, sizes.vdim)
     if not (sizes.sequences * sizes.heads and sizes.tokens):
         dh0.copy_(dht if dht is not None else torch.zeros_like(dh0))
         return dq.zero_(), dk.zero_(), dv.zero_(), dbeta.zero_(), dg.zero_(), dh0
-    dummy = sizes.empty(1)
+    dummy = sizes.scale  # stands for every absent tensor: its pointer is never read
     q, k, v, beta, g, h0, cu = _pointers(q, k, v, beta, g, h0, cu_seqlens, dummy)
     do, dht = do.contiguous(), dummy if dht is None else dht.contiguous()
     t, snaps, u = kept
     if t is None:
         t = _inverses(sizes, k, beta, g, cu)
-    if snaps is None:
-        snaps, u = _backward_buffers(sizes, v)
-        _walk(sizes, q, k, v, beta, t, g, h0, cu, dummy, snaps=snaps, u=u)
+        snaps, u = _walk(sizes, k, v, beta, t, g, h0, cu, dummy)
     y, dsnaps = sizes.stored(*v.shape), torch.empty_like(snaps)
     triton_chunk.chunk_bwd_states[sizes.state_grid](
         q, k, beta, t, g, cu, do, dht, y, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale,
@@ -152,11 +169,9 @@ class _DeltaProduct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, checks):
         keep = mode == "chunk" and any(ctx.needs_input_grad[:6])
-        o, ht, kept, sizes = fit_chunk_size(
-            lambda size: _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, size,
-                                  keep, checks),
-            q, v, g, chunk_size, backward=False,
-        )  # fmt: skip
+        o, ht, kept, sizes = _fitted_forward(
+            q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, keep, checks
+        )
         ctx.save_for_backward(q, k, v, beta, g, h0, *kept)
         # the backward is chunked in both modes; the recurrent mode has no chunk size of its own
         ctx.options = (n_h, scale, cu_seqlens, chunk_size if mode == "chunk" else 64, sizes)
@@ -186,7 +201,13 @@ def run(
     q, k, v, beta, g, *, num_householder, scale, initial_state, output_final_state, cu_seqlens, mode, chunk_size, checks
 ):
     """:func:`kernels.delta_product` on our kernels; ``checks`` (the input values' pending checks) runs
-    before the first kernel."""
+    before the first kernel. Without gradients to record (no input requires one, or grad mode is off: a
+    decoding step) the forward runs without autograd's bookkeeping."""
+    tensors = (q, k, v, beta, g, initial_state)
+    if not (torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in tensors)):
+        o, ht, _, _ = _fitted_forward(q, k, v, beta, g, initial_state, num_householder, scale, output_final_state,
+                                      cu_seqlens, mode, chunk_size, False, checks)  # fmt: skip
+        return o, ht
     out = _DeltaProduct.apply(
         q, k, v, beta, g, initial_state, num_householder, scale, output_final_state, cu_seqlens, mode, chunk_size,
         checks,

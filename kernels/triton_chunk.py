@@ -10,15 +10,18 @@ sequential:
 * ``chunk_prep`` — one program per (chunk, head), all in parallel: A and T by block forward substitution
   over 16×16 blocks (T is kept for the backward).
 * ``chunk_fwd`` — one program per (sequence × head, block of value columns), walking its chunks in
-  order: u, o, the state (and, for the backward, the state at every chunk start and u).
+  order: u, the state, and the state at every chunk start (the output's and the backward's inputs).
+* ``chunk_out`` — one program per (chunk, head, block of value columns), in parallel: o from the chunk's
+  start state and u. The sequential walk does only what the recurrence needs (three products per chunk),
+  as fla's split of its forward does.
 * ``chunk_bwd_states`` — the same programs walking the chunks in reverse: the state gradient dS at every
   chunk end and y = Tᵀ du (du = ∂L/∂u).
 * ``chunk_bwd_dqk`` — one program per (chunk, head, block of key columns), in parallel: dq, dk and the
   block's shares of dβ and dg, from the chunk's S₀, dS₁, u and y (dA = −y uᵀ needs no key block but its own).
 * ``chunk_bwd_dv`` — one program per (chunk, head): dv = β ⊙ y, dβ and dg.
 
-The sequential kernels form their C×C decays and scores QKᵀ ⊙ e^D per chunk, next to the recurrence
-(they do not depend on the state), or, with MATS = 2, read the decays that chunk_prep stored beside T.
+The kernels that need the C×C decays e^D (chunk_out, chunk_bwd_states, chunk_bwd_dqk) form them per chunk,
+or, with MATS = 2, read those chunk_prep stored beside T.
 Precision and the shared device functions: :mod:`kernels.triton_common`. Import this module lazily: it
 defines the kernels at import, after :func:`kernels.runtime.load_triton` has switched the interpreter on
 where there is no GPU.
@@ -38,6 +41,8 @@ from kernels.triton_common import (  # noqa: E402
     decay_vectors,
     decays,
     dot,
+    first_chunk,
+    flag_values,
     input_dot,
     inverse_in_blocks,
     last,
@@ -50,7 +55,7 @@ from kernels.triton_common import (  # noqa: E402
     store_row_block,
 )
 
-__all__ = ["chunk_prep", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
+__all__ = ["chunk_prep", "chunk_fwd", "chunk_out", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
 
 
 @triton.jit
@@ -58,21 +63,27 @@ def chunk_prep(
     k, beta, g, cu, chunk_map, t_buf,
     T, H: tl.constexpr, K: tl.constexpr, NH: tl.constexpr,
     C: tl.constexpr, BK: tl.constexpr, HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr,
-    PRECISION: tl.constexpr, INV_PRECISION: tl.constexpr, MATS: tl.constexpr,
+    PRECISION: tl.constexpr, INV_PRECISION: tl.constexpr, MATS: tl.constexpr, flags, CHECK: tl.constexpr,
 ):  # fmt: skip
     """T = (I + A)⁻¹ of one chunk (:func:`inverse_in_blocks`) into ``t_buf`` [chunks, H, MATS, C, C], with
     A = strictly_lower(β_r (k_rᵀk_s) E_rs) and the Gram matrix summed over blocks of BK key columns; the
-    decays E beside it if MATS = 2."""
+    decays E beside it if MATS = 2. If CHECK, the values of k, β and g it loads are checked into ``flags``
+    (:func:`flag_values`)."""
     i_c, i_h = tl.program_id(0), tl.program_id(1)
     i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
     ti = tl.arange(0, C)
     flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, end, T, ti, H, NH)
-    bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
+    b_raw = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0)
+    flag_values(flags, 3, b_raw, 1, CHECK)
+    bc = b_raw.to(ACC)
+    if HAS_G and CHECK:
+        flag_values(flags, 4, tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0), 2, CHECK)
     e, from_start = decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
     gram = tl.zeros((C, C), dtype=ACC)
     for i_k in range(0, tl.cdiv(K, BK)):
         ck = i_k * BK + tl.arange(0, BK)
         kc = load_row_block(k, flat, ck, valid, ck < K, K)
+        flag_values(flags, 1, kc, 0, CHECK)
         gram += input_dot(kc, tl.trans(kc), ACC, PRECISION)
     a = tl.where(ti[:, None] > ti[None, :], bc[:, None] * gram * e, 0.0).to(ACC)
     inverse_in_blocks(t_buf + ((i_c * H + i_h) * MATS).to(tl.int64) * C * C, a, ti, C, INV_PRECISION, ACC)
@@ -82,20 +93,19 @@ def chunk_prep(
 
 @triton.jit
 def chunk_fwd(
-    q, k, v, beta, t_in, g, h0, o, ht, cu, snaps, u_out, chunk_offsets,
-    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
+    k, v, beta, t_in, g, h0, ht, cu, snaps, u_out, chunk_offsets,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
-    STORE_O: tl.constexpr, STORE_SNAPS: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
-    DOT: tl.constexpr, MATS: tl.constexpr,
+    ACC: tl.constexpr, PRECISION: tl.constexpr, DOT: tl.constexpr, MATS: tl.constexpr, flags, CHECK: tl.constexpr,
 ):  # fmt: skip
-    """The state recurrence over chunks, from each chunk's T (and E if MATS = 2: :func:`chunk_prep`):
-    u = T(β ⊙ (V − Γ ⊙ K S)) (= U − W S, as W = T diag(βΓ) K and U = T diag(β) V),
-    o = scale(Γ ⊙ Q S + (QKᵀ ⊙ E) u) if STORE_O, S ← Γ_C S + (e_L ⊙ K)ᵀ u; if STORE_SNAPS, the state at
-    every chunk start and u (the backward's inputs); the final state if STORE_HT."""
+    """The state recurrence over chunks, from each chunk's T (:func:`chunk_prep`): stores the state at every
+    chunk start and u = T(β ⊙ (V − Γ ⊙ K S)) (= U − W S, as W = T diag(βΓ) K and U = T diag(β) V), then
+    S ← Γ_C S + (e_L ⊙ K)ᵀ u; the final state if STORE_HT. Only what depends on the state is here: the
+    output, which does not feed the recurrence, is :func:`chunk_out`'s, in parallel over chunks. If CHECK, the
+    values of v and the initial state are checked into ``flags``."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
-    scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
     i_b, bos, eos = sequence(cu, i_n, T, VARLEN)
     ck, cv = tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = ck < K, cv < V
@@ -103,37 +113,60 @@ def chunk_fwd(
     s = tl.zeros((BK, BV), dtype=ACC)
     if HAS_H0:
         p, m = state_ptrs(h0, i_n * H + i_h, ck, cv, mk, mv, K, V)
-        s = tl.load(p, mask=m, other=0.0).to(ACC)
-    first_chunk = tl.load(chunk_offsets + i_n)
+        s = tl.load(p, mask=m, other=0.0)
+        flag_values(flags, 5, s, 0, CHECK)
+        s = s.to(ACC)
+    chunk0 = first_chunk(chunk_offsets, i_n, T, NH, C, VARLEN)
     for start in range(bos * NH, eos * NH, C):
-        i_c = first_chunk + (start - bos * NH) // C
-        if STORE_SNAPS:
-            p_snap, m_snap = state_ptrs(snaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
-            tl.store(p_snap, s.to(snaps.dtype.element_ty), mask=m_snap)
+        i_c = chunk0 + (start - bos * NH) // C
+        p_snap, m_snap = state_ptrs(snaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
+        tl.store(p_snap, s.to(snaps.dtype.element_ty), mask=m_snap)
         flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, eos * NH, T, ti, H, NH)
-        k_raw = load_row_block(k, flat, ck, valid, mk, K)
-        kc = k_raw.to(ACC)
+        kc = load_row_block(k, flat, ck, valid, mk, K).to(ACC)
         bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
         from_start, to_end = decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)
-        x = load_row_block(v, flat, cv, valid, mv, V).to(ACC)
-        x -= from_start[:, None] * dot(kc, s, DOT, ACC, PRECISION)
+        x = load_row_block(v, flat, cv, valid, mv, V)
+        flag_values(flags, 2, x, 0, CHECK)
+        x = x.to(ACC) - from_start[:, None] * dot(kc, s, DOT, ACC, PRECISION)
         t_inv = tl.load(chunk_ptrs(t_in, i_c, i_h, 0, ti, H, MATS, C))
         uc = dot(t_inv, bc[:, None] * x, DOT, ACC, PRECISION)
-        if STORE_SNAPS:
-            store_row_block(u_out, uc, flat, cv, valid, mv, V)
-        if STORE_O:
-            q_raw = load_row_block(q, tok_flat, ck, is_query, mk, K)
-            scores = (
-                input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION)
-                * decay_matrix(t_in, i_c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)[0]
-            )
-            out = from_start[:, None] * dot(q_raw.to(ACC), s, DOT, ACC, PRECISION)
-            out = scale * (out + dot(scores, uc, DOT, ACC, PRECISION))
-            store_row_block(o, out, tok_flat, cv, is_query, mv, V)
+        store_row_block(u_out, uc, flat, cv, valid, mv, V)
         s = last(from_start, ti, C) * s + dot(tl.trans(to_end[:, None] * kc), uc, DOT, ACC, PRECISION)
     if STORE_HT:
         p, m = state_ptrs(ht, i_n * H + i_h, ck, cv, mk, mv, K, V)
         tl.store(p, s.to(ht.dtype.element_ty), mask=m)
+
+
+@triton.jit
+def chunk_out(
+    q, k, t_in, g, cu, chunk_map, snaps, u, o,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
+    C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    DOT: tl.constexpr, MATS: tl.constexpr, flags, CHECK: tl.constexpr,
+):  # fmt: skip
+    """o = scale(Γ ⊙ Q S₀ + (QKᵀ ⊙ E) u) for one chunk, head and block of BV value columns, from the chunk's
+    start state S₀ and u (:func:`chunk_fwd`): every chunk in parallel (E read from chunk_prep's matrices
+    if MATS = 2, else formed here). If CHECK, the values of q are checked into ``flags`` (by the first value
+    block's programs)."""
+    i_c, i_h, i_v = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
+    i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
+    ti, ck, cv = tl.arange(0, C), tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
+    mk, mv = ck < K, cv < V
+    flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, end, T, ti, H, NH)
+    k_raw = load_row_block(k, flat, ck, valid, mk, K)
+    q_raw = load_row_block(q, tok_flat, ck, is_query, mk, K)
+    if i_v == 0:
+        flag_values(flags, 0, q_raw, 0, CHECK)
+    e, from_start = decay_matrix(t_in, i_c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)
+    scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
+    p_s, m_s = state_ptrs(snaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
+    s0 = tl.load(p_s, mask=m_s, other=0.0).to(ACC)
+    uc = load_row_block(u, flat, cv, valid, mv, V).to(ACC)
+    out = from_start[:, None] * dot(q_raw.to(ACC), s0, DOT, ACC, PRECISION)
+    out = scale * (out + dot(scores, uc, DOT, ACC, PRECISION))
+    store_row_block(o, out, tok_flat, cv, is_query, mv, V)
 
 
 @triton.jit
@@ -159,12 +192,12 @@ def chunk_bwd_states(
     if HAS_DHT:
         p, m = state_ptrs(dht, i_n * H + i_h, ck, cv, mk, mv, K, V)
         ds = tl.load(p, mask=m, other=0.0).to(ACC)
-    first_chunk = tl.load(chunk_offsets + i_n)
+    chunk0 = first_chunk(chunk_offsets, i_n, T, NH, C, VARLEN)
     n_chunks = (eos * NH - bos * NH + C - 1) // C
     for back in range(0, n_chunks):
         c = n_chunks - 1 - back
         start = bos * NH + c * C
-        p_snap, m_snap = state_ptrs(dsnaps, (first_chunk + c) * H + i_h, ck, cv, mk, mv, K, V)
+        p_snap, m_snap = state_ptrs(dsnaps, (chunk0 + c) * H + i_h, ck, cv, mk, mv, K, V)
         tl.store(p_snap, ds.to(dsnaps.dtype.element_ty), mask=m_snap)
         flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, eos * NH, T, ti, H, NH)
         k_raw = load_row_block(k, flat, ck, valid, mk, K)
@@ -172,12 +205,12 @@ def chunk_bwd_states(
         kc, qc = k_raw.to(ACC), q_raw.to(ACC)
         do_c = load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
         bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
-        e, from_start = decay_matrix(t_in, first_chunk + c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)
+        e, from_start = decay_matrix(t_in, chunk0 + c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)
         to_end = last_row(e, ti, C)  # e^{Σ_{s<t<C} γ_t}
         scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
         du_c = scale * dot(tl.trans(scores), do_c, DOT, ACC, PRECISION)
         du_c += dot(to_end[:, None] * kc, ds, DOT, ACC, PRECISION)
-        t_inv = tl.load(chunk_ptrs(t_in, first_chunk + c, i_h, 0, ti, H, MATS, C))
+        t_inv = tl.load(chunk_ptrs(t_in, chunk0 + c, i_h, 0, ti, H, MATS, C))
         yc = dot(tl.trans(t_inv), du_c, DOT, ACC, PRECISION)
         store_row_block(y_out, yc, flat, cv, valid, mv, V)
         ds = last(from_start, ti, C) * ds - dot(tl.trans(kc), (bc * from_start)[:, None] * yc, DOT, ACC, PRECISION)

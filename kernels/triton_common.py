@@ -21,6 +21,8 @@ __all__ = [
     "store_row_block",
     "sequence",
     "chunk_of",
+    "first_chunk",
+    "flag_values",
     "rows",
     "decays",
     "decay_vectors",
@@ -62,10 +64,43 @@ def sequence(cu, i_n, T, VARLEN: tl.constexpr):
 
 @triton.jit
 def chunk_of(chunk_map, cu, i_c, T, NH: tl.constexpr, C: tl.constexpr, VARLEN: tl.constexpr):
-    """(batch row, first sub-step row, end row) of global chunk i_c, from the host's (sequence, chunk) map."""
-    i_n, j = tl.load(chunk_map + 2 * i_c), tl.load(chunk_map + 2 * i_c + 1)
+    """(batch row, first sub-step row, end row) of global chunk i_c: from the host's (sequence, chunk) map
+    with cu_seqlens; sequences of equal length have ⌈T·NH / C⌉ chunks each, in order."""
+    if VARLEN:
+        i_n, j = tl.load(chunk_map + 2 * i_c), tl.load(chunk_map + 2 * i_c + 1)
+    else:
+        per_sequence = tl.cdiv(T * NH, C)
+        i_n, j = i_c // per_sequence, i_c % per_sequence
     i_b, bos, eos = sequence(cu, i_n, T, VARLEN)
     return i_b, bos * NH + j * C, eos * NH
+
+
+@triton.jit
+def first_chunk(chunk_offsets, i_n, T, NH: tl.constexpr, C: tl.constexpr, VARLEN: tl.constexpr):
+    """The global index of sequence i_n's first chunk (see :func:`chunk_of`)."""
+    if VARLEN:
+        return tl.load(chunk_offsets + i_n)
+    return i_n * tl.cdiv(T * NH, C)
+
+
+@triton.jit
+def flag_values(flags, slot: tl.constexpr, x, RULE: tl.constexpr, CHECK: tl.constexpr):
+    """If CHECK, OR into ``flags[slot]`` the value-check failures of the tile x (masked entries loaded as 0
+    pass): 1 for a NaN or infinity (a NaN only for log-gates, where −inf is a reset), 2 for a value out of
+    range — RULE 0 finite, 1 β in [0, 2], 2 log-gates ≤ 0. One reduction and at most one atomic per tile:
+    the checks ride on the loads the kernels make anyway (:mod:`kernels.triton_checks` says how they are
+    read)."""
+    if CHECK:
+        finite = tl.abs(x) < float("inf")  # in x's own format: a cast could overflow
+        if RULE == 2:
+            bad = tl.where(x != x, 1, 0) | tl.where(x > 0, 2, 0)
+        elif RULE == 1:
+            bad = tl.where(finite, 0, 1) | tl.where((x < 0) | (x > 2), 2, 0)
+        else:
+            bad = tl.where(finite, 0, 1)
+        bad = tl.max(bad, axis=None)
+        if bad != 0:
+            tl.atomic_or(flags + slot, bad)
 
 
 @triton.jit

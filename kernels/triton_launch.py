@@ -10,6 +10,7 @@ fp16, the decays stored by ``chunk_prep``) is said in :mod:`kernels.triton_backe
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -41,7 +42,6 @@ _TUNABLE = (
     "warps_grads",
     "store_bits",
     "dot_bits",
-    "keep_states",
     "decays_in_prep",
 )
 
@@ -58,19 +58,17 @@ def tuning(**choices: int):
     the same function's, up to reassociated sums. Two precision choices, for bf16 and fp16 inputs, as
     fla's kernels do: ``store_bits=16`` stores the backward's intermediates (u, y = Tᵀdu, the chunk states
     and their gradients) in the input dtype, ``dot_bits=16`` rounds the operands of every product of the
-    sequential and gradient kernels to it (the triangular solve stays fp32-accurate); the module's
-    docstring says where they are the default. ``keep_states=1`` makes a forward that needs gradients keep
-    the chunk-start states and u for the backward (more memory, one pass of ``chunk_fwd`` fewer).
-    ``decays_in_prep`` (gated calls; 1 by default, the module's docstring) has ``chunk_prep`` store each
-    chunk's C×C decays E beside T for the other kernels to read (C² more numbers per chunk and head); 0 has
-    each kernel form them itself."""
+    sequential and gradient kernels to it (the triangular solve is not affected); the module's
+    docstring says where they are the default. ``decays_in_prep`` (gated calls; 1 by default, the module's
+    docstring) has ``chunk_prep`` store each chunk's C×C decays E beside T for the other kernels to read (C²
+    more numbers per chunk and head); 0 has each kernel form them itself."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
     bad = {name: value for name, value in choices.items() if not _allowed(name, value)}
     if bad:
         raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits and "
-                         "dot_bits 16 or 32), stages_walk 1 to 4, keep_states and decays_in_prep 0 or 1, "
+                         "dot_bits 16 or 32), stages_walk 1 to 4, decays_in_prep 0 or 1, "
                          f"got {bad}")  # fmt: skip
     saved = dict(_TUNING)
     _TUNING.update(choices)
@@ -83,10 +81,10 @@ def tuning(**choices: int):
 
 def _allowed(name: str, value) -> bool:
     """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits and
-    dot_bits 16 or 32; stages_walk 1 to 4; keep_states and decays_in_prep 0 or 1."""
+    dot_bits 16 or 32; stages_walk 1 to 4; decays_in_prep 0 or 1."""
     if name == "stages_walk":
         return isinstance(value, int) and 1 <= value <= 4
-    if name in ("keep_states", "decays_in_prep"):
+    if name == "decays_in_prep":
         return value in (0, 1) and not isinstance(value, bool)
     if not isinstance(value, int) or value < 1 or value & (value - 1):
         return False
@@ -112,10 +110,9 @@ def _block(n: int) -> int:
 
 @dataclass(frozen=True)
 class Launch:
-    """Sizes, blocks and flags shared by every kernel launch of one call, and its chunk layout:
-    ``offsets`` [N + 1] (index of each sequence's first chunk) and ``chunk_index`` [n_chunks, 2]
-    ((sequence, chunk within it) of every chunk, in order), int64 on the device. ``scale`` is a
-    one-element tensor in the accumulation dtype (a Python float argument would be rounded to float32)."""
+    """Sizes, blocks and flags shared by every kernel launch of one call, and its chunk layout
+    (:func:`chunk_layout`, formed on first use: the recurrent forward has none). ``scale`` is a one-element
+    tensor in the accumulation dtype (a Python float argument would be rounded to float32)."""
 
     batch: int
     tokens: int
@@ -137,14 +134,33 @@ class Launch:
     warps_grads: int
     store_bits: int
     dot_bits: int
-    keep_states: int
     decays_in_prep: int
     accurate: bool
     has_g: bool
     varlen: bool
     dtype: torch.dtype
-    offsets: torch.Tensor
-    chunk_index: torch.Tensor
+    device: torch.device
+    cu_seqlens: torch.Tensor | None
+
+    @functools.cached_property
+    def layout(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(offsets [N + 1], chunk_index [chunks, 2]) of a call with cu_seqlens (:func:`chunk_layout`); sequences
+        of equal length need none (the kernels count their chunks: ``chunk_of``), and the scale tensor stands
+        in for the unread pointers."""
+        if self.cu_seqlens is None:
+            return self.scale, self.scale
+        return chunk_layout(self.n_h, self.cu_seqlens, self.chunk_size, self.device)
+
+    @property
+    def offsets(self) -> torch.Tensor:
+        """[N + 1]: the index of each sequence's first chunk (int64, on the device), with cu_seqlens."""
+        return self.layout[0]
+
+    @property
+    def chunk_index(self) -> torch.Tensor:
+        """[chunks, 2]: (sequence, chunk within it) of every chunk, in order (int64, on the device), with
+        cu_seqlens."""
+        return self.layout[1]
 
     @property
     def acc(self) -> torch.dtype:
@@ -158,6 +174,8 @@ class Launch:
 
     @property
     def chunks(self) -> int:
+        if self.cu_seqlens is None:
+            return self.batch * -(-self.tokens * self.n_h // self.chunk_size)
         return self.chunk_index.shape[0]
 
     @property
@@ -203,38 +221,34 @@ class Launch:
     @property
     def precision(self) -> str:
         """Dot precision: ieee for float64, one-pass tf32 for bf16 unless ``accurate``, fp32-accurate tf32x3
-        otherwise."""
+        otherwise (fp16 included: kernels.triton_backend says why)."""
         if self.dtype == torch.bfloat16 and not self.accurate:
             return "tf32"
         return "ieee" if self.dtype == torch.float64 else "tf32x3"
 
     @property
     def inv_precision(self) -> str:
-        """Dot precision of the triangular solve: fp32-accurate (tf32x3) even for bf16 inputs, whose other
-        dots take one-pass tf32; ieee for float64."""
-        return "ieee" if self.acc == torch.float64 else "tf32x3"
+        """Dot precision of the triangular solve, as accurate as T's uses: every product that uses T rounds it
+        to its operand format (bf16, or tf32 — :attr:`precision`), so bf16 calls invert in one-pass tf32, and
+        fp16, fp32 and ``accurate`` calls in fp32-accurate tf32x3; ieee for float64."""
+        if self.acc == torch.float64:
+            return "ieee"
+        return "tf32" if self.precision == "tf32" else "tf32x3"
 
     def empty(self, *shape) -> torch.Tensor:
-        return torch.empty(shape, dtype=self.acc, device=self.offsets.device)
+        return torch.empty(shape, dtype=self.acc, device=self.device)
 
     def stored(self, *shape) -> torch.Tensor:
         """A buffer for the backward's intermediates (u, y = Tᵀ du, the chunk states and their gradients):
         in the accumulation dtype, or in the 16-bit input dtype if ``store_bits`` is 16."""
         dtype = self.dtype if self._sixteen(self.store_bits) else self.acc
-        return torch.empty(shape, dtype=dtype, device=self.offsets.device)
+        return torch.empty(shape, dtype=dtype, device=self.device)
 
 
-def chunk_layout(batch, tokens, n_h, cu_seqlens, chunk_size, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(offsets [N + 1], chunk_index [chunks, 2]) on ``device``: each sequence's first chunk, and (sequence,
-    chunk within it) of every chunk. Sequences of equal length are laid out by kernels on the device (a
-    copy from host memory would wait for the GPU's queue to drain); with cu_seqlens the lengths are read
-    on the host, as the number of chunks sizes the launch grid."""
-    if cu_seqlens is None:
-        per_sequence = -(-tokens * n_h // chunk_size)
-        chunk = torch.arange(batch * per_sequence, device=device)
-        divisor = max(per_sequence, 1)  # no chunks at T = 0
-        index = torch.stack([chunk // divisor, chunk % divisor], dim=1)
-        return torch.arange(batch + 1, device=device) * per_sequence, index
+def chunk_layout(n_h, cu_seqlens, chunk_size, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(offsets [N + 1], chunk_index [chunks, 2]) on ``device`` for packed sequences: each sequence's first
+    chunk, and (sequence, chunk within it) of every chunk. The lengths are read on the host, as the number
+    of chunks sizes the launch grid."""
     lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).to("cpu", torch.int64)
     per_sequence = (lengths * n_h + chunk_size - 1) // chunk_size
     offsets = torch.cat([torch.zeros(1, dtype=torch.int64), per_sequence.cumsum(0)])
@@ -275,6 +289,13 @@ def operand_format(dtype: torch.dtype, kdim: int, vdim: int, mode: str = "chunk"
     return "tf32" if dtype == torch.bfloat16 else None
 
 
+@functools.lru_cache(maxsize=64)
+def _scale_tensor(scale: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The output scale as a one-element tensor in the accumulation dtype, made once per (value, dtype,
+    device): the kernels only read it, and a decoding step then launches no fill for it."""
+    return torch.full((1,), scale, dtype=dtype, device=device)
+
+
 def plan_launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate: bool) -> Launch:
     """Blocks: the whole key dimension (BK) and a slice of the value columns (BV) for the kernels that walk
     a sequence; the parallel kernels visit the key columns in blocks of at most 64 (``chunk_bwd_dqk`` runs
@@ -288,16 +309,16 @@ def plan_launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate: bool) -> 
     # chunk_bwd_dqk: five C×64 or C×C accumulators; value slices of 32 (16 in float64, shared memory)
     bv_grads = min(_block(vdim), 16 if q.dtype == torch.float64 else 32)
     bits = _default_bits(q.dtype, bv, accurate)
-    offsets, index = chunk_layout(batch, tokens, n_h, cu_seqlens, chunk_size, q.device)
-    scale_t = torch.full((1,), scale, dtype=reference.state_dtype(q.dtype), device=q.device)
+    scale_t = _scale_tensor(scale, reference.state_dtype(q.dtype), q.device)
     launch = Launch(
         batch=batch, tokens=tokens, heads=heads, kdim=kdim, vdim=vdim, n_h=n_h, scale=scale_t,
-        sequences=offsets.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv, bk_prep=min(bk, 64), warps_prep=4,
-        warps_walk=4, stages_walk=1 if bits == 32 else 2, bk_grads=min(bk, 64), bv_grads=bv_grads, warps_grads=4,
-        store_bits=bits, dot_bits=bits, keep_states=0, decays_in_prep=1, accurate=accurate, has_g=g is not None,
-        varlen=cu_seqlens is not None, dtype=q.dtype, offsets=offsets, chunk_index=index,
+        sequences=batch if cu_seqlens is None else cu_seqlens.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv,
+        bk_prep=min(bk, 64), warps_prep=4, warps_walk=4, stages_walk=1 if bits == 32 else 2, bk_grads=min(bk, 64),
+        bv_grads=bv_grads, warps_grads=4,
+        store_bits=bits, dot_bits=bits, decays_in_prep=1, accurate=accurate, has_g=g is not None,
+        varlen=cu_seqlens is not None, dtype=q.dtype, device=q.device, cu_seqlens=cu_seqlens,
     )  # fmt: skip
-    launch = replace(launch, **_TUNING)
+    launch = replace(launch, **_TUNING) if _TUNING else launch
     if launch.tl_dot != launch.tl_acc and launch.bv < 64 and launch.bk >= 128:
         raise ValueError(
             f"tuning: dot_bits=16 with a value block bv={launch.bv} < 64 at a key block of {launch.bk} is refused: "

@@ -4,6 +4,7 @@ float64 reference, gradients, and input validation."""
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -427,7 +428,7 @@ def test_tuning_changes_the_launch_not_the_result():
     assert triton_launch.plan_launch(q, v, g, n_h, 1.0, None, 16, False).mats == 2
     assert triton_launch.plan_launch(q, v, None, n_h, 1.0, None, 16, False).mats == 1
     choices = dict(bv=16, bk_prep=16, warps_prep=2, warps_walk=8, stages_walk=2, bk_grads=16, bv_grads=16,
-                   warps_grads=2, keep_states=1, decays_in_prep=0)  # fmt: skip
+                   warps_grads=2, decays_in_prep=0)  # fmt: skip
     with triton_launch.tuning(**choices):
         tuned = run()
         launch = triton_launch.plan_launch(q, v, g, n_h, 1.0, None, 16, False)
@@ -440,10 +441,10 @@ def test_tuning_changes_the_launch_not_the_result():
         half = run(torch.float16)  # fp32 products and storage
     with triton_launch.tuning(store_bits=16, dot_bits=32):
         stored = run(torch.float16)
-    assert _rel(stored[0], half[0]) == 0 and _rel(stored[1], half[1]) == 0  # the forward passes only T (fp32)
-    for a, b, ref in zip(stored[2:], half[2:], default[2:]):
-        # the backward's u, y and chunk states rounded to fp16 (unit roundoff 2⁻¹¹ ≈ 4.9e-4) before each
-        # use; the gradients move by about one unit roundoff (measured ≤ 1.3 u; bound 4 u)
+    assert _rel(stored[1], half[1]) == 0  # the walk keeps its state in registers: the final state is not stored
+    for a, b, ref in zip(stored[:1] + stored[2:], half[:1] + half[2:], default[:1] + default[2:]):
+        # u, y and the chunk states rounded to fp16 (unit roundoff 2⁻¹¹ ≈ 4.9e-4) before each use: o and
+        # the gradients move by about one unit roundoff (measured ≤ 1.3 u; bound 4 u)
         assert 0 < _rel(a, b) <= 4 * 2.0**-11 and _rel(a, ref) <= 4 * 2.0**-11
     with triton_launch.tuning(store_bits=32, dot_bits=16):
         rounded = run(torch.float16)
@@ -462,6 +463,11 @@ def test_tuning_changes_the_launch_not_the_result():
     launch = triton_launch.plan_launch(q.half(), v.half(), g, n_h, 1.0, None, 16, False)
     assert (launch.bv, launch.store_bits, launch.dot_bits, launch.stages_walk) == (64, 32, 32, 1)
     assert triton_launch.operand_format(torch.float16, kdim, vdim) is None
+    # fp16 keeps fp32-accurate products and solve (a tf32 path failed the GPU verdict's section D); bf16's
+    # solve is one-pass tf32, as accurate as its uses that round T to bf16
+    assert launch.precision == launch.inv_precision == "tf32x3"
+    bf16 = triton_launch.plan_launch(q.bfloat16(), v.bfloat16(), g, n_h, 1.0, None, 16, False)
+    assert (bf16.precision, bf16.inv_precision) == ("tf32", "tf32")
     assert all(_rel(a, b) == 0 for a, b in zip(run(torch.float16), half))
     with triton_launch.tuning(store_bits=16, dot_bits=16):
         both = run(torch.float16)
@@ -485,8 +491,8 @@ def test_tuning_changes_the_launch_not_the_result():
     with pytest.raises(ValueError, match="dot_bits=16 with a value block bv=32 < 64 at a key block of 128"):
         with triton_launch.tuning(dot_bits=16, bv=32):
             triton_launch.plan_launch(wide, wide, None, 1, 1.0, None, 64, False)
-    with pytest.raises(ValueError, match="keep_states and decays_in_prep 0 or 1"):
-        with triton_launch.tuning(keep_states=2):
+    with pytest.raises(ValueError, match="decays_in_prep 0 or 1"):
+        with triton_launch.tuning(decays_in_prep=2):
             pass
 
 
@@ -540,9 +546,10 @@ def test_triton_backend_checks_values_before_its_first_kernel(launched, mode, ch
 def test_every_launch_passes_only_the_kernels_parameters(launched):
     """The GPU launcher refuses a keyword that is not a parameter of the kernel (KeyError), while the
     interpreter ignores it: every launch of a chunk-mode forward+backward, with gates, initial state and
-    final state, is intercepted and its keywords checked against the kernel's parameter names; with
-    ``keep_states``, the forward's walker stores o and the backward's inputs in one launch (and with
-    ``decays_in_prep`` the kernels read the decays chunk_prep stored)."""
+    final state, is intercepted and its keywords checked against the kernel's parameter names. The chunk
+    forward walks once and keeps T, the chunk-start states and u, so its backward walks no more; the
+    recurrent forward keeps nothing, so its backward forms them again (with and without ``decays_in_prep``,
+    where the kernels read the decays chunk_prep stored)."""
     from kernels import triton_backend
 
     gen = torch.Generator().manual_seed(5)
@@ -550,14 +557,15 @@ def test_every_launch_passes_only_the_kernels_parameters(launched):
     beta = torch.rand(1, 6, 2, generator=gen, requires_grad=True)
     g = (-torch.rand(1, 3, 2, generator=gen)).requires_grad_(True)
     h0 = torch.randn(1, 2, 4, 4, generator=gen, requires_grad=True)
-    for keep_states in (0, 1):
-        with triton_backend.tuning(keep_states=keep_states, decays_in_prep=keep_states):
+    for mode, decays_in_prep in (("chunk", 0), ("chunk", 1), ("recurrent", 1)):
+        with triton_backend.tuning(decays_in_prep=decays_in_prep):
             o, s = delta_product(q, k, v, beta, g=g, num_householder=2, initial_state=h0, output_final_state=True,
-                                 backend="triton")  # fmt: skip
+                                 mode=mode, backend="triton")  # fmt: skip
             (o.sum() + s.sum()).backward()
     names = [name for name, _ in launched]
-    kernels = ["chunk_prep", "chunk_fwd", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
-    assert names == kernels + [n for i, n in enumerate(kernels) if i != 2]  # keep_states: one chunk_fwd
+    chunk = ["chunk_prep", "chunk_fwd", "chunk_out", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
+    recurrent = ["recurrent_fwd", "chunk_prep", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
+    assert names == chunk + chunk + recurrent
     assert all(not unknown for _, unknown in launched), launched
 
 
@@ -565,16 +573,31 @@ def test_every_launch_passes_only_the_kernels_parameters(launched):
     "batch, tokens, n_h, chunk_size", [(3, 7, 2, 16), (2, 32, 1, 32), (1, 0, 3, 64), (4, 1, 4, 16)]
 )
 def test_equal_length_chunk_layout_is_the_varlen_one(batch, tokens, n_h, chunk_size):
-    """Sequences of equal length are laid out on the device without reading lengths on the host; the
-    layout must be the one cu_seqlens = (0, T, 2T, …) gives: each sequence's first chunk, and (sequence,
-    chunk within it) of every chunk in order."""
-    from kernels.triton_launch import chunk_layout
+    """Sequences of equal length are laid out by the kernels themselves (⌈T·n_h / C⌉ chunks each, no layout
+    tensors); packed along T with cu_seqlens = (0, T, 2T, …) the host's layout is used instead: o, the final
+    states and every gradient must be the same numbers (float64; the same operations in the same order)."""
+    gen = torch.Generator().manual_seed(batch * 100 + tokens)
+    heads, dim = 2, 5
+    q = torch.randn(batch, tokens, heads, dim, generator=gen, dtype=torch.float64)
+    k = torch.nn.functional.normalize(
+        torch.randn(batch, tokens * n_h, heads, dim, generator=gen, dtype=torch.float64), dim=-1
+    )
+    v = torch.randn(batch, tokens * n_h, heads, dim, generator=gen, dtype=torch.float64)
+    beta = 2 * torch.rand(batch, tokens * n_h, heads, generator=gen, dtype=torch.float64)
+    g = -torch.rand(batch, tokens, heads, generator=gen, dtype=torch.float64)
+    h0 = torch.randn(batch, heads, dim, dim, generator=gen, dtype=torch.float64)
 
-    cu = torch.arange(batch + 1) * tokens
-    fixed, varlen = (chunk_layout(batch, tokens, n_h, c, chunk_size, "cpu") for c in (None, cu))
-    per = -(-tokens * n_h // chunk_size)  # chunks of one sequence
-    assert fixed[0].tolist() == varlen[0].tolist() == [b * per for b in range(batch + 1)]
-    assert fixed[1].tolist() == varlen[1].tolist() == [[b, c] for b in range(batch) for c in range(per)]
+    def run(packed):
+        leaves = [x.clone().requires_grad_(True) for x in (q, k, v, beta, g, h0)]
+        x = [y.reshape(1, -1, *y.shape[2:]) if packed and i < 5 else y for i, y in enumerate(leaves)]
+        cu = torch.arange(batch + 1) * tokens if packed else None
+        o, s = delta_product(*x[:4], g=x[4], num_householder=n_h, initial_state=x[5], output_final_state=True,
+                             cu_seqlens=cu, chunk_size=chunk_size, backend="triton")  # fmt: skip
+        (o.sum() + s.sum()).backward()
+        return [o.reshape(q.shape), s] + [y.grad for y in leaves]
+
+    for a, b in zip(run(False), run(True)):
+        assert torch.equal(a, b)
 
 
 def test_fp16_states_beyond_fp16s_range_stay_finite():
@@ -613,3 +636,136 @@ def test_fp16_states_beyond_fp16s_range_stay_finite():
     with triton_backend.tuning(store_bits=16, dot_bits=16):
         overflowed = run("triton", torch.float16)
     assert not torch.isfinite(overflowed[0]).all() and not torch.isfinite(overflowed[1]).all()
+
+
+def _bad_value_cases():
+    """(slot, value, flags expected on that slot) for the asynchronous checks: β just outside [0, 2] and a
+    gate above 0 are out of range, NaN and ±inf not finite (a NaN gate too, while −inf gates are resets)."""
+    from kernels.triton_checks import NOT_FINITE, OUT_OF_RANGE
+
+    return [
+        (3, 2.0001, OUT_OF_RANGE),
+        (3, -1e-6, OUT_OF_RANGE),
+        (3, float("inf"), NOT_FINITE | OUT_OF_RANGE),
+        (0, float("nan"), NOT_FINITE),
+        (1, float("inf"), NOT_FINITE),
+        (2, NEG_INF, NOT_FINITE),
+        (4, float("nan"), NOT_FINITE),
+        (4, 1e-3, OUT_OF_RANGE),
+        (5, NEG_INF, NOT_FINITE),
+    ]
+
+
+def _checked_inputs(n_h=2):
+    """q, k, v, beta, g, initial_state (the slots' order) that pass: β with 0 and 2 exactly, a −inf gate."""
+    gen = torch.Generator().manual_seed(11)
+    q = torch.randn(1, 5, 2, 4, generator=gen)
+    k = torch.nn.functional.normalize(torch.randn(1, 5 * n_h, 2, 4, generator=gen), dim=-1)
+    v = torch.randn(1, 5 * n_h, 2, 4, generator=gen)
+    beta = 2 * torch.rand(1, 5 * n_h, 2, generator=gen)
+    beta[0, :2, 0] = torch.tensor([0.0, 2.0])
+    g = -torch.rand(1, 5, 2, generator=gen)
+    g[0, 2, 1] = NEG_INF
+    return [q, k, v, beta, g, torch.randn(1, 2, 4, 4, generator=gen)]
+
+
+def test_value_flags_name_each_failure_in_one_launch(launched):
+    """kernels.triton_checks.value_flags (the other backends' asynchronous checks, here in the interpreter):
+    good values pass; each bad value is flagged on its own slot only, with the right bits, in one launch."""
+    from kernels.triton_checks import SLOTS, value_flags
+
+    good = dict(zip(SLOTS, _checked_inputs()))
+    assert value_flags(good).tolist() == [0] * 6 and value_flags({"q": good["q"], "g": None}).tolist() == [0] * 6
+    assert [name for name, _ in launched] == ["_flags_kernel"] * 2
+    for slot, value, bits in _bad_value_cases():
+        tensors = {name: x.clone() for name, x in good.items()}
+        tensors[SLOTS[slot]].view(-1)[-1] = value  # the last element: the end of the last block is checked
+        assert value_flags(tensors).tolist() == [bits if i == slot else 0 for i in range(6)], (slot, value)
+    with pytest.raises(ValueError, match="tensors: expected names among"):
+        value_flags({"h0": good["q"]})
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_our_kernels_check_every_input_they_load(mode, launched):
+    """The triton backend's asynchronous checks ride on its kernels' loads (chunk_prep: k, β, g; chunk_fwd: v,
+    h0; chunk_out: q; recurrent_fwd: all): run in the interpreter with the flags a GPU call would get, every
+    bad value of _bad_value_cases is flagged on its slot only, by the forward's kernels, and good inputs
+    leave the flags at 0."""
+    from kernels import triton_backend
+    from kernels.api import ValueChecks
+    from kernels.triton_checks import new_flags
+
+    def flags(inputs):
+        checks = ValueChecks(flags=new_flags("cpu"))
+        q, k, v, beta, g, h0 = inputs
+        triton_backend.run(q, k, v, beta, g, num_householder=2, scale=0.5, initial_state=h0, output_final_state=True,
+                           cu_seqlens=None, mode=mode, chunk_size=16, checks=checks)  # fmt: skip
+        return checks.flags.tolist()
+
+    assert flags(_checked_inputs()) == [0] * 6
+    assert "_flags_kernel" not in {name for name, _ in launched}
+    for slot, value, bits in _bad_value_cases():
+        inputs = [x.clone() for x in _checked_inputs()]
+        inputs[slot].view(-1)[-1] = value
+        assert flags(inputs) == [bits if i == slot else 0 for i in range(6)], (slot, value)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: the synchronisations tested are the GPU's")
+def test_gpu_calls_do_not_synchronise_and_still_name_bad_values():
+    """On a GPU a default forward and backward (chunk mode, gated, initial and final state) and a recurrent
+    decoding step run under torch.cuda.set_sync_debug_mode("error"): no host synchronisation. Their value
+    checks are asynchronous: a β out of range passes the call and is then raised by name by check_deferred
+    (and, once the GPU has passed it, by the next call); check_values=True raises before computing."""
+    from kernels import check_deferred
+
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    tokens, n_h, heads, dim = 256, 2, 4, 64
+
+    def leaves(dtype, beta_scale=2.0):
+        q = torch.randn(2, tokens, heads, dim, device="cuda", generator=gen)
+        k = torch.randn(2, tokens * n_h, heads, dim, device="cuda", generator=gen)
+        k = torch.nn.functional.normalize(k, dim=-1)
+        v = torch.randn(2, tokens * n_h, heads, dim, device="cuda", generator=gen)
+        beta = beta_scale * torch.rand(2, tokens * n_h, heads, device="cuda", generator=gen)
+        g = torch.nn.functional.logsigmoid(torch.randn(2, tokens, heads, device="cuda", generator=gen) + 3)
+        h0 = torch.randn(2, heads, dim, dim, device="cuda", generator=gen)
+        return [x.to(dtype if i < 3 else x.dtype).requires_grad_(True) for i, x in enumerate((q, k, v, beta, g, h0))]
+
+    def step(x, **options):
+        o, s = delta_product(*x[:4], g=x[4], num_householder=n_h, initial_state=x[5], output_final_state=True,
+                             **options)  # fmt: skip
+        if o.requires_grad:
+            (o.float().sum() + s.sum()).backward()
+        return o
+
+    def one_token(x):
+        """The first token of x: q and g [B, 1, H, ·], its n_h rows of k, v and β, the initial state."""
+        return [y.detach()[:, : n_h if i in (1, 2, 3) else 1] if i < 5 else y.detach() for i, y in enumerate(x)]
+
+    decode = one_token(leaves(torch.bfloat16))
+    for dtype in (torch.bfloat16, torch.float16):
+        step(leaves(dtype))  # compile before the synchronisations are watched
+    with torch.no_grad():
+        step(decode, mode="recurrent")
+    torch.cuda.synchronize()
+    check_deferred()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for dtype in (torch.bfloat16, torch.float16):
+            step(leaves(dtype))
+        with torch.no_grad():
+            step(decode, mode="recurrent")
+        bad = leaves(torch.bfloat16, beta_scale=2.5)
+        step(bad)  # no error yet: its checks are on their way
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    with pytest.raises(ValueError, match=r"beta: expected values in \[0, 2\].*checked asynchronously"):
+        check_deferred()
+    check_deferred()  # reported once
+    time.sleep(0.01)  # past the monitor's interval (1 ms): the bad call's flags are sent when it ends
+    step(bad)
+    torch.cuda.synchronize()
+    with pytest.raises(ValueError, match=r"beta: expected values in \[0, 2\]"):
+        step(leaves(torch.bfloat16))  # the next call finds the earlier call's failure
+    with pytest.raises(ValueError, match=r"beta: expected values in \[0, 2\].*got range"):
+        step(bad, check_values=True)

@@ -114,6 +114,3 @@ def test_cast_exact_rounds_rationals_once(x, name):
     candidates = [low, low + exponent]
     best = min(candidates, key=lambda c: (abs(c - x), (c / exponent) % 2))  # nearest, then even
     assert Fraction(y) == best
-
-
-

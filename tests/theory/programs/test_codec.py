@@ -65,8 +65,10 @@ def _one_layer_refusal(edit, match):
         (lambda d: d.__setitem__("n_h", "two"), '^n_h: expected an integer from 1 to 64, got "two"'),
         (lambda d: d.__setitem__("dim", 99), "^dim: expected an integer from 3 to 3, got 99"),
         (lambda d: d.__setitem__("group", "S9"), "^group: S9 has 362,880 elements; loading a program enumerates"),
-        (lambda d: d.__setitem__("representation", "bogus"), '^representation: expected one of scalar, permutation, '
-                                                             'orthogonal, got "bogus"'),  # fmt: skip
+        (
+            lambda d: d.__setitem__("representation", "bogus"),
+            '^representation: expected one of scalar, permutation, orthogonal, got "bogus"',
+        ),  # fmt: skip
         (lambda d: d["keys"][1][0].__setitem__(0, "x+y"), r"^keys\[1\]\[0\]\[0\]: .*no names but pi"),
         (lambda d: d["keys"][1][0].__setitem__(0, SENTINEL), r"^keys\[1\]\[0\]\[0\]: expected an exact number"),
         (lambda d: d["keys"][1].__setitem__(0, ["1", "1", "0"]), r"^keys\[1\]\[0\]: expected a unit key, got ‖k‖² = 2"),
@@ -76,8 +78,10 @@ def _one_layer_refusal(edit, match):
         (lambda d: d.__setitem__("extra", 1), "^extra: unknown field"),
         (lambda d: d.pop("readouts"), "^readouts: missing"),
         (lambda d: d.__setitem__("format", "deltaproof.layered/1"), "^construction: missing"),
-        (lambda d: d.__setitem__("format", "other"), "^format: expected one of deltaproof.program/2, "
-                                                     "deltaproof.program/1, deltaproof.layered/1"),  # fmt: skip
+        (
+            lambda d: d.__setitem__("format", "other"),
+            "^format: expected one of deltaproof.program/2, deltaproof.program/1, deltaproof.layered/1",
+        ),  # fmt: skip
     ],
 )
 def test_one_layer_files_are_validated_and_reproved(edit, match):
@@ -95,15 +99,24 @@ def _layered_refusal(program, edit, match):
     "edit, match",
     [
         (lambda d: d["layers"][0]["betas"][0].__setitem__(0, "3"), r"^layers\[0\].betas\[0\]\[0\]: expected β"),
-        (lambda d: d.__setitem__("decoder", ["nope"] * len(d["decoder"])), r'^decoder\[0\]: expected an integer from 0 '
-                                                                           r'to 4, got "nope"'),  # fmt: skip
+        (
+            lambda d: d.__setitem__("decoder", ["nope"] * len(d["decoder"])),
+            r"^decoder\[0\]: expected an integer from 0 "
+            r'to 4, got "nope"',
+        ),  # fmt: skip
         (lambda d: d.__setitem__("decoder", d["decoder"][:-1]), "^decoder: expected a list of 10 entries, got 9"),
         (lambda d: d["decoder"].reverse(), "^program: the exact proof of the loaded program fails: from configuration"),
-        (lambda d: d["layers"][1].__setitem__("map_layers", [1]), r"^layers\[1\].map_layers\[0\]: expected an integer "
-                                                                  "from 0 to 0, got 1"),  # fmt: skip
-        (lambda d: d["layers"][1].__setitem__("kind", "bogus"), r'^layers\[1\].kind: expected one of exact, planar'),
-        (lambda d: d["layers"][1].__setitem__("symbol_map", "element"), r"^layers\[1\].keys: expected a list of 5 "
-                                                                       "entries, got 10"),  # fmt: skip
+        (
+            lambda d: d["layers"][1].__setitem__("map_layers", [1]),
+            r"^layers\[1\].map_layers\[0\]: expected an integer "
+            "from 0 to 0, got 1",
+        ),  # fmt: skip
+        (lambda d: d["layers"][1].__setitem__("kind", "bogus"), r"^layers\[1\].kind: expected one of exact, planar"),
+        (
+            lambda d: d["layers"][1].__setitem__("symbol_map", "element"),
+            r"^layers\[1\].keys: expected a list of 5 "
+            "entries, got 10",
+        ),  # fmt: skip
         (lambda d: d.__setitem__("construction", "thm7"), "^construction: expected one of thm6, dihedral_parity"),
         (lambda d: d.__setitem__("layers", []), "^layers: expected at least one layer, got none"),
         (lambda d: d["layers"][0]["keys"][0][0].__setitem__(0, SENTINEL), r"^layers\[0\].keys\[0\]\[0\]\[0\]: "),
@@ -119,10 +132,14 @@ def test_layered_files_are_validated_and_reproved(edit, match):
         (lambda d: d["layers"][0]["values"][1].__setitem__(0, "1"), "^program: the exact proof .* zero values"),
         (lambda d: d.__setitem__("decoder", d["decoder"][::-1]), "^program: the exact proof .* readout g to element g"),
         (lambda d: d["layers"][0].__setitem__("dim", 2), r"^layers\[0\].keys\[0\]\[0\]: expected a list of 2"),
-        (lambda d: d.__setitem__("layers", d["layers"] * 2), "^layers: expected one layer of dimension 3 for a "
-                                                             "permutation program"),  # fmt: skip
-        (lambda d: d.__setitem__("construction", "orthogonal"), "^construction: no built-in orthogonal "
-                                                                "representation for S3"),  # fmt: skip
+        (
+            lambda d: d.__setitem__("layers", d["layers"] * 2),
+            "^layers: expected one layer of dimension 3 for a permutation program",
+        ),  # fmt: skip
+        (
+            lambda d: d.__setitem__("construction", "orthogonal"),
+            "^construction: no built-in orthogonal representation for S3",
+        ),  # fmt: skip
     ],
 )
 def test_one_layer_programs_in_the_current_format_are_validated_and_reproved(edit, match):

@@ -417,6 +417,7 @@ def test_deliberate_bugs_in_a_block_level_fail_its_proof(monkeypatch):
     frozen = dataclasses.replace(parity, betas=tuple((sp.Integer(0),) for _ in parity.betas))
     proof = prove(_replaced(program, 0, frozen))
     assert not proof.holds and "counter" in proof.failure
+
     def forgetful(actions, count, buffer, state, period, memo=None):  # the swap state, then the current actions
         for a in block_slots(count, buffer, period)[2][:-1]:
             state = actions[a][state]
