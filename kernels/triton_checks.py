@@ -19,12 +19,11 @@ import triton.language as tl  # noqa: E402  (after load_triton: the interpreter 
 
 from kernels.triton_common import flag_values  # noqa: E402
 
-__all__ = ["NOT_FINITE", "OUT_OF_RANGE", "SLOTS", "RULES", "new_flags", "value_flags"]
+__all__ = ["NOT_FINITE", "OUT_OF_RANGE", "SLOTS", "new_flags", "value_flags"]
 
 NOT_FINITE = 1
 OUT_OF_RANGE = 2
 SLOTS = ("q", "k", "v", "beta", "g", "initial_state")
-RULES = (0, 0, 0, 1, 2, 0)  # flag_values' rule of each slot: finite, β ∈ [0, 2], log-gates ≤ 0
 _BLOCK = 4096
 
 
@@ -37,6 +36,7 @@ def _flag_block(x_ptr, n, flags, slot: tl.constexpr, pid, RULE: tl.constexpr, BL
 
 @triton.jit
 def _flags_kernel(x0, n0, x1, n1, x2, n2, x3, n3, x4, n4, x5, n5, flags, BLOCK: tl.constexpr):
+    """Block pid of each slot's tensor, by its rule: finite (q, k, v, initial_state), β ∈ [0, 2], g ≤ 0."""
     pid = tl.program_id(0)
     _flag_block(x0, n0, flags, 0, pid, 0, BLOCK)
     _flag_block(x1, n1, flags, 1, pid, 0, BLOCK)
