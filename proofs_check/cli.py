@@ -8,11 +8,14 @@
                          [--words W] [--dtype D] [--backend B] [--device D] [--run WORDS.txt --out FILE] …
     deltaproof stability products|kernels|constructions [--max-length T] [--json PATH] [--plot PATH.png] …
     deltaproof stability kernels --device cuda [--sections A,B,C,D] [--budget-s S] [--report PATH.md] …
+    deltaproof train --task SPEC --out DIR [--layers L] [--nh N] [--heads H] [--head-dim D] [--beta-range 0,2] …
+    deltaproof evaluate DIR [--lengths 64,256,1024] [--backend B] [--json PATH]
 
 ``check`` runs the registered claims (the fast tier by default, on the CPU) with a progress bar, prints a
 table (id, source, method, status, evidence) and exits non-zero if any claim failed or errored.
 ``simulate`` and ``export`` are described in :mod:`proofs_check.word_problems`, ``automaton`` in
-:mod:`proofs_check.automata`, ``stability`` in :mod:`proofs_check.studies`.
+:mod:`proofs_check.automata`, ``stability`` in :mod:`proofs_check.studies`, ``train`` and ``evaluate`` in
+:mod:`proofs_check.training`.
 
 One error path: every failure the toolkit foresees (bad arguments, a group too large for a method, a
 missing GPU or fla, an output that cannot be written — checked before the work starts) prints one line on
@@ -49,7 +52,7 @@ from proofs_check.command import (
 )
 from proofs_check.registry import Result, run_claim, select
 
-COMMANDS = ("check", "simulate", "export", "automaton", "stability")
+COMMANDS = ("check", "simulate", "export", "automaton", "stability", "train", "evaluate")
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta", "skipped": "yellow"}
 _COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 MAX_ORDER_HELP = "refuse groups of more elements than this (every element is enumerated and compiled exactly)"
@@ -133,6 +136,73 @@ def _run_options(command: argparse.ArgumentParser) -> None:
                          help="kernel backend (auto: triton on cuda, reference on cpu)")  # fmt: skip
     command.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the kernel runs")
     command.add_argument("--seed", type=_natural, default=0, help="seed of the random words")
+
+
+def _lengths(text: str) -> tuple[int, ...]:
+    try:
+        lengths = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}") from None
+    if not lengths or min(lengths) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    return lengths
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _training_parsers(sub, kw) -> None:
+    """``train`` and ``evaluate`` (:mod:`proofs_check.training`)."""
+    train = sub.add_parser(
+        "train",
+        help="train a Gated DeltaProduct model on a word problem through our kernels",
+        description="Train a DeltaProductLM (models) on a group's word problem (the running product at every "
+        "position; Z2 is parity), evaluating at longer lengths; writes config.json, model.safetensors, "
+        "metrics.jsonl and curves.png to --out, resumable with --resume.",
+        **kw,
+    )
+    train.add_argument("--task", required=True, help="a group spec: S3, A5, Z2 (parity), D4, A4xZ3, …")
+    train.add_argument("--out", required=True, type=Path, help="the run directory (new, or the run to --resume)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument("--layers", type=_positive, default=1, help="Gated DeltaProduct blocks")
+    train.add_argument("--nh", type=_positive, default=2, help="Householder factors per token (n_h)")
+    train.add_argument("--heads", type=_positive, default=2, help="heads per layer")
+    train.add_argument("--head-dim", type=_positive, default=16, help="key and value dimension per head")
+    train.add_argument("--hidden", type=_positive, help="model width (default heads × head-dim)")
+    train.add_argument("--beta-range", choices=("0,1", "0,2"), default="0,2", help="β = σ(·) or 2σ(·)")
+    train.add_argument("--gate", action=argparse.BooleanOptionalAction, default=True, help="the forget gate")
+    train.add_argument("--short-conv", action=argparse.BooleanOptionalAction, default=True,
+                       help="short convolutions on q, k, v")  # fmt: skip
+    train.add_argument("--steps", type=_positive, required=True, help="optimizer steps (the total, with --resume)")
+    train.add_argument("--batch", type=_positive, default=32, help="sequences per step")
+    train.add_argument("--lr", type=_rate, default=3e-3, help="AdamW learning rate")
+    train.add_argument("--train-length", type=_positive, default=64, help="tokens per training sequence")
+    train.add_argument("--eval-lengths", type=_lengths, default="64,256,1024", help="comma-separated lengths")
+    train.add_argument("--eval-every", type=_positive, default=100, help="steps between evaluations")
+    train.add_argument("--seed", type=_natural, default=0, help="seed of the initialisation and the data")
+    train.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model trains")
+    train.add_argument("--backend", choices=("auto", "reference", "triton", "fla"), default="auto",
+                       help="kernel backend (auto: triton on cuda, reference on cpu)")  # fmt: skip
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="accuracy by length and position of a trained model",
+        description="Load a run directory written by train (validated, no pickle) and measure its accuracy at "
+        "each length and position on fresh words.",
+        **kw,
+    )
+    evaluate.add_argument("run", type=Path, help="the run directory")
+    evaluate.add_argument("--lengths", type=_lengths, help="comma-separated lengths; the run's own if not given")
+    evaluate.add_argument("--batch", type=_positive, default=64, help="sequences per length")
+    evaluate.add_argument("--seed", type=_natural, default=1, help="seed of the evaluation words")
+    evaluate.add_argument("--backend", choices=("auto", "reference", "triton", "fla"), help="override the run's")
+    evaluate.add_argument("--json", metavar="PATH", type=Path, help="write accuracy by length and position")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     stab.add_argument("--budget-s", type=_seconds, default=float("inf"),
                       help="kernels on cuda: start no measurement after this many seconds")  # fmt: skip
     stab.add_argument("--report", metavar="PATH.md", type=Path, help="kernels on cuda: write the markdown report")
+    _training_parsers(sub, kw)
     return parser
 
 
@@ -510,6 +581,10 @@ def _run(argv: list[str], console: Console, errors: Console, note) -> int:
         return check(args, console, note, progress)
     if args.command == "stability":
         return stability(args, console, note, progress)
+    if args.command in ("train", "evaluate"):
+        from proofs_check import training
+
+        return (training.run_train if args.command == "train" else training.run_evaluate)(args, console, note, progress)
     from proofs_check import word_problems
 
     if args.command == "simulate":

@@ -31,7 +31,7 @@ from proofs_check.command import (
 )
 from proofs_check.execute import DTYPES, simulate
 from theory.documents import DocumentError
-from theory.groups import Group, parse_group
+from theory.groups import Group, parse_group, running_products
 from theory.programs import BudgetError, Program, compile_group, compile_layers, lookup_table_size, tensors
 from theory.programs.codec import program_from_json
 
@@ -187,13 +187,8 @@ def export_words(group: Group, length: int, samples: int, seed: int) -> Iterator
         words = (list(w) for w in itertools.product(range(group.order), repeat=length))
     else:
         words = _distinct_words(group.order, length, samples, seed)
-    elements, index = group.elements, group.index
     for w in words:
-        acc, targets = elements[0], []
-        for x in w:
-            acc = acc * elements[x]
-            targets.append(index[acc])
-        yield w, targets
+        yield w, running_products(group, np.array(w, dtype=np.int64)).tolist()
 
 
 def _distinct_words(order: int, length: int, samples: int, seed: int) -> Iterator[list[int]]:

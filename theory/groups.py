@@ -32,6 +32,7 @@ from sympy.combinatorics.named_groups import AlternatingGroup, CyclicGroup, Dihe
 __all__ = [
     "Group",
     "GroupSizeError",
+    "running_products",
     "Representation",
     "parse_group",
     "permutation_matrix",
@@ -120,6 +121,13 @@ class Group:
         for x in word:
             acc = acc * self.elements[x]
         return self.index[acc]
+
+    @cached_property
+    def table(self) -> np.ndarray:
+        """The Cayley table as element indices: ``table[a, b]`` is the index of a·b (a acts first), int64
+        [|G|, |G|]. Enumerates the group: check its order first (:meth:`check_order`)."""
+        elements, index = self.elements, self.index
+        return np.array([[index[a * b] for b in elements] for a in elements], dtype=np.int64)
 
     def element_orders(self) -> dict[int, int]:
         """How many elements have each order, e.g. {1: 1, 2: 9, 3: 8, 4: 6} for S_4."""
@@ -477,3 +485,18 @@ def _from_triples(group: Group, rotations: list[sp.Matrix], triples: list[list[s
     if any(g not in by_perm for g in group.elements):
         raise ValueError("SO(3): the icosahedral rotations do not realise A5")
     return Representation(group, "SO(3)", tuple(by_perm[g] for g in group.elements))
+
+
+def running_products(group: Group, words: np.ndarray) -> np.ndarray:
+    """The running products of words of element indices, x_1 acting first: ``out[..., t]`` is the index of
+    x_1 ⋯ x_t, for an integer array of any shape whose last axis is the position (the labels of the word
+    problem, as ``deltaproof export`` writes them)."""
+    words = np.asarray(words)
+    if words.dtype.kind not in "iu" or (words.size and not (0 <= words.min() and words.max() < group.order)):
+        raise ValueError(f"words: expected integer element indices in [0, {group.order}), got {words.dtype} values")
+    table, out = group.table, np.empty(words.shape, dtype=np.int64)
+    acc = np.zeros(words.shape[:-1], dtype=np.int64)  # the identity is element 0
+    for t in range(words.shape[-1]):
+        acc = table[acc, words[..., t]]
+        out[..., t] = acc
+    return out

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sympy.combinatorics import Permutation
 
 from theory import rotation_reflections
-from theory.groups import orthogonal_rep, parse_group, permutation_matrix, permutation_rep
+from theory.groups import orthogonal_rep, parse_group, permutation_matrix, permutation_rep, running_products
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,21 @@ def test_a_wrong_representation_is_caught():
 def test_bad_specs(spec, match):
     with pytest.raises(ValueError, match=match):
         parse_group(spec)
+
+
+@pytest.mark.parametrize("spec", ["S4", "D5", "Z2", "A4xZ3"])
+def test_running_products_are_the_word_problem_labels(spec):
+    """running_products (the labels of deltaproof export and of models.tasks) equals Group.product of every
+    prefix, x_1 acting first, for a batch of words including the empty one; the Cayley table is the group's
+    multiplication; bad words are refused by name."""
+    import numpy as np
+
+    group = parse_group(spec)
+    words = np.random.default_rng(3).integers(0, group.order, size=(5, 7))
+    labels = running_products(group, words)
+    assert labels.tolist() == [[group.product(list(w[: t + 1])) for t in range(7)] for w in words]
+    assert running_products(group, words[:, :0]).shape == (5, 0)
+    a, b = group.elements[1], group.elements[-1]
+    assert group.table[1, group.order - 1] == group.index[a * b]
+    with pytest.raises(ValueError, match=rf"words: expected integer element indices in \[0, {group.order}\)"):
+        running_products(group, np.array([[0, group.order]]))

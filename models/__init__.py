@@ -1,0 +1,22 @@
+"""Models on our kernels: the Gated DeltaProduct layer (fla's parameters), a small language model of its
+blocks, the toolkit's tasks, training with safetensors checkpoints. Imports ``kernels`` and ``theory``;
+neither imports it."""
+
+from models.layer import Factors, GatedDeltaProduct
+from models.lm import DeltaProductLM, ModelConfig
+from models.tasks import WordProblem, task
+from models.train import TrainConfig, evaluate, load_run, read_metrics, train
+
+__all__ = [
+    "GatedDeltaProduct",
+    "Factors",
+    "DeltaProductLM",
+    "ModelConfig",
+    "WordProblem",
+    "task",
+    "TrainConfig",
+    "train",
+    "evaluate",
+    "load_run",
+    "read_metrics",
+]

@@ -1,0 +1,266 @@
+"""Training and evaluation of :class:`models.DeltaProductLM` on a :mod:`models.tasks` task, with checkpoints.
+
+A run directory holds ``config.json`` (the model and training configuration), ``model.safetensors`` (the
+parameters), ``optimizer.safetensors`` and ``state.json`` (AdamW's moments and the step reached: what
+``resume`` needs), ``metrics.jsonl`` (one object per evaluation: ``step``, ``loss``, ``accuracy`` mapping
+each evaluation length, as a string, to its accuracy) and ``curves.png``. Nothing is pickled; every file is
+validated on load, naming the bad field.
+
+Determinism: the model is initialised from ``torch.manual_seed(seed)``, the batch of step s is drawn from
+(seed, s) and the evaluation words from (seed, length), so a run on the CPU is reproducible and a resumed
+run continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from models.lm import DeltaProductLM, ModelConfig
+from models.tasks import task as make_task
+
+__all__ = ["TrainConfig", "train", "evaluate", "load_run", "read_metrics"]
+
+_EVAL_SEED = 1_000_003  # evaluation words come from (seed, _EVAL_SEED, length): never a training step's
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    task: str
+    steps: int
+    batch: int = 32
+    lr: float = 3e-3
+    train_length: int = 64
+    eval_lengths: tuple[int, ...] = (64, 256, 1024)
+    eval_every: int = 100
+    eval_batch: int = 64
+    seed: int = 0
+    device: str = "cpu"
+    backend: str = "auto"
+    weight_decay: float = 0.0
+    clip: float = 1.0
+
+    def __post_init__(self):
+        for name in ("steps", "batch", "train_length", "eval_every", "eval_batch"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {self.seed!r}")
+        if not self.eval_lengths or any(
+            isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.eval_lengths
+        ):
+            raise ValueError(f"eval_lengths: expected positive integers, got {self.eval_lengths!r}")
+        for name in ("lr", "weight_decay", "clip"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not value >= 0
+                or value == float("inf")
+            ):
+                raise ValueError(f"{name}: expected a finite number ≥ 0, got {value!r}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device: expected 'cpu' or 'cuda', got {self.device!r}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device: 'cuda' requested but torch sees no CUDA GPU")
+        if self.backend not in ("auto", "reference", "triton", "fla"):
+            raise ValueError(f"backend: expected auto, reference, triton or fla, got {self.backend!r}")
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["eval_lengths"] = list(self.eval_lengths)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        if not isinstance(data, dict):
+            raise ValueError(f"train: expected an object, got {type(data).__name__}")
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"train: unknown fields {sorted(unknown)}")
+        data = dict(data)
+        if "eval_lengths" in data:
+            if not isinstance(data["eval_lengths"], list):
+                raise ValueError(f"train.eval_lengths: expected a list, got {data['eval_lengths']!r}")
+            data["eval_lengths"] = tuple(data["eval_lengths"])
+        for name in ("task", "device", "backend"):
+            if name in data and not isinstance(data[name], str):
+                raise ValueError(f"train.{name}: expected a string, got {data[name]!r}")
+        return cls(**data)
+
+
+def evaluate(model: DeltaProductLM, task_spec: str, lengths, batch: int, seed: int) -> dict:
+    """Accuracy of the argmax at every position, per length: {"accuracy": {length: mean}, "by_position":
+    {length: [accuracy at position 1 … length]}, "loss": mean cross-entropy at the first length}."""
+    task = make_task(task_spec)
+    device = next(model.parameters()).device
+    result = {"accuracy": {}, "by_position": {}}
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for length in lengths:
+            tokens, labels = task.batch((seed, _EVAL_SEED, length), batch, length, device)
+            logits = model(tokens)
+            right = (logits.argmax(-1) == labels).double()
+            result["accuracy"][str(length)] = float(right.mean())
+            result["by_position"][str(length)] = [round(float(a), 6) for a in right.mean(0)]
+            if "loss" not in result:
+                result["loss"] = float(F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten()))
+    model.train(was_training)
+    return result
+
+
+def _save(out: Path, model, optimizer, step: int) -> None:
+    save_file(
+        {name: p.detach().contiguous().cpu() for name, p in model.state_dict().items()}, out / "model.safetensors"
+    )
+    moments = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            moments[f"{index}.{key}"] = torch.as_tensor(value).detach().contiguous().cpu()
+    save_file(moments, out / "optimizer.safetensors")
+    (out / "state.json").write_text(json.dumps({"step": step}))
+
+
+def _read_json(path: Path, what: str):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: expected the run's {what} as JSON ({err})") from None
+
+
+def load_run(out: Path, backend: str | None = None) -> tuple[DeltaProductLM, ModelConfig, TrainConfig, int]:
+    """(model with the saved parameters, its config, the training config, the step reached) of a run directory;
+    ``backend`` overrides the saved one. Every file is checked, naming the bad field."""
+    out = Path(out)
+    config = _read_json(out / "config.json", "configuration")
+    if not isinstance(config, dict) or set(config) != {"model", "train"}:
+        raise ValueError(f"{out / 'config.json'}: expected an object with 'model' and 'train'")
+    model_config, train_config = ModelConfig.from_dict(config["model"]), TrainConfig.from_dict(config["train"])
+    model = DeltaProductLM(model_config, backend or train_config.backend)
+    try:
+        weights = load_file(out / "model.safetensors")
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{out / 'model.safetensors'}: cannot be read as safetensors ({err})") from None
+    expected = model.state_dict()
+    for name, tensor in weights.items():
+        if name not in expected:
+            raise ValueError(f"{out / 'model.safetensors'}: unexpected tensor {name!r}")
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            raise ValueError(f"{out / 'model.safetensors'}: {name}: expected shape {tuple(expected[name].shape)}, "
+                             f"got {tuple(tensor.shape)}")  # fmt: skip
+    missing = set(expected) - set(weights)
+    if missing:
+        raise ValueError(f"{out / 'model.safetensors'}: missing tensors {sorted(missing)[:4]}")
+    model.load_state_dict(weights)
+    state = _read_json(out / "state.json", "state") if (out / "state.json").exists() else {"step": 0}
+    step = state.get("step") if isinstance(state, dict) else None
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"{out / 'state.json'}: step: expected a non-negative integer, got {step!r}")
+    return model, model_config, train_config, step
+
+
+def read_metrics(out: Path) -> list[dict]:
+    path = Path(out) / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def _optimizer(model, config: TrainConfig):
+    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def train(
+    model_config: ModelConfig,
+    config: TrainConfig,
+    out: Path,
+    resume: bool = False,
+    on_step: Callable[[int, float], None] | None = None,
+    on_eval: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Train to ``config.steps`` steps (from the last checkpoint in ``out`` if ``resume``), evaluating every
+    ``eval_every`` steps and at the end; returns every metrics row of the run directory."""
+    out = Path(out)
+    task = make_task(config.task)
+    if (task.vocab_size, task.num_classes) != (model_config.vocab_size, model_config.num_classes):
+        raise ValueError(f"model: {config.task} needs vocab_size = num_classes = {task.vocab_size}, got "
+                         f"{model_config.vocab_size} and {model_config.num_classes}")  # fmt: skip
+    start = 0
+    if resume:
+        model, saved_model, saved_train, start = load_run(out)
+        if saved_model != model_config:
+            raise ValueError(f"resume: {out} holds a different model ({saved_model}); start a new directory")
+        if {k: v for k, v in saved_train.to_dict().items() if k != "steps"} != {
+            k: v for k, v in config.to_dict().items() if k != "steps"}:  # fmt: skip
+            raise ValueError(f"resume: {out} was trained with other settings; only --steps may change")
+        model.to(config.device)
+        optimizer = _optimizer(model, config)
+        moments = load_file(out / "optimizer.safetensors", device=config.device)
+        state = {}
+        for key, value in moments.items():
+            index, name = key.split(".", 1)
+            state.setdefault(int(index), {})[name] = value.cpu() if name == "step" else value
+        optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
+    else:
+        if out.exists() and any(out.iterdir()):
+            raise ValueError(f"out: {out} is not empty (pass resume to continue its run)")
+        out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(config.seed)
+        model = DeltaProductLM(model_config, config.backend).to(config.device)
+        optimizer = _optimizer(model, config)
+        (out / "config.json").write_text(
+            json.dumps({"model": model_config.to_dict(), "train": config.to_dict()}, indent=1)
+        )
+    model.train()
+    for step in range(start + 1, config.steps + 1):
+        tokens, labels = task.batch((config.seed, step), config.batch, config.train_length, config.device)
+        loss = F.cross_entropy(model(tokens).flatten(0, 1).float(), labels.flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        optimizer.step()
+        if on_step:
+            on_step(step, float(loss.detach()))
+        if step % config.eval_every == 0 or step == config.steps:
+            result = evaluate(model, config.task, config.eval_lengths, config.eval_batch, config.seed)
+            row = {"step": step, "train_loss": float(loss.detach()), "loss": result["loss"],
+                   "accuracy": result["accuracy"]}  # fmt: skip
+            with open(out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
+            _save(out, model, optimizer, step)
+            if on_eval:
+                on_eval(row)
+    rows = read_metrics(out)
+    _plot(rows, out / "curves.png")
+    return rows
+
+
+def _plot(rows: list[dict], path: Path) -> None:
+    """Loss and accuracy at each evaluation length against the step."""
+    if not rows:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    steps = [r["step"] for r in rows]
+    left.plot(steps, [r["loss"] for r in rows], label="eval loss")
+    left.plot(steps, [r["train_loss"] for r in rows], label="train loss")
+    left.set(xlabel="step", yscale="log", title="loss")
+    left.legend(fontsize=8)
+    for length in rows[-1]["accuracy"]:
+        right.plot(steps, [r["accuracy"][length] for r in rows], label=f"T = {length}")
+    right.set(xlabel="step", ylim=(0, 1.02), title="accuracy by length")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,43 @@
+"""deltaproof train / evaluate: a short run writes its directory and resumes; evaluate reads it back; bad
+arguments and bad directories are one line on stderr with a non-zero exit, before any work."""
+
+from __future__ import annotations
+
+import json
+
+from proofs_check.cli import main
+
+RUN = ["--task", "Z2", "--nh", "1", "--heads", "2", "--head-dim", "8", "--train-length", "16", "--eval-lengths",
+       "16,32", "--eval-every", "10", "--lr", "0.01", "--backend", "reference"]  # fmt: skip
+
+
+def test_train_resume_and_evaluate(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *RUN, "--steps", "10", "--out", str(out)]) == 0
+    assert main(["train", *RUN, "--steps", "20", "--out", str(out), "--resume"]) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [10, 20] and set(rows[0]["accuracy"]) == {"16", "32"}
+    assert main(["evaluate", str(out), "--lengths", "8,16", "--json", str(tmp_path / "e.json")]) == 0
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert result["step"] == 20 and len(result["by_position"]["8"]) == 8 and 0 <= result["accuracy"]["16"] <= 1
+    assert "acc T=16" in capsys.readouterr().out
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
+    cases = [
+        (["train", "--task", "Q9", "--steps", "1", "--out", str(tmp_path / "a")], "--task: group: expected"),
+        (["train", "--task", "Z2", "--steps", "0", "--out", str(tmp_path / "a")], "argument --steps"),
+        (["train", "--task", "Z2", "--steps", "1", "--lr", "nan", "--out", str(tmp_path / "a")], "argument --lr"),
+        (["train", "--task", "Z2", "--steps", "1", "--out", str(tmp_path / "none"), "--resume"], "no run to resume"),
+        (["evaluate", str(tmp_path / "none")], "run: "),
+        (["evaluate", str(tmp_path), "--lengths", "4,x"], "argument --lengths"),
+    ]
+    for argv, message in cases:
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err, (argv, err)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    assert main(["train", "--task", "Z2", "--steps", "1", "--out", str(tmp_path / "full")]) == 2
+    assert "is not an empty folder" in capsys.readouterr().err
