@@ -14,7 +14,18 @@ from torch import nn
 from models.layer import GatedDeltaProduct
 from models.modules import GatedMLP, RMSNorm
 
-__all__ = ["ModelConfig", "DeltaProductLM"]
+__all__ = ["ModelConfig", "DeltaProductLM", "config_object"]
+
+
+def config_object(data, cls, what: str) -> dict:
+    """``data`` checked as the JSON object of the dataclass ``cls`` (named ``what`` in errors): an object,
+    with no field ``cls`` does not have. Returns a copy to convert and pass to ``cls``."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{what}: expected an object, got {type(data).__name__}")
+    unknown = set(data) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"{what}: unknown fields {sorted(unknown)}")
+    return dict(data)
 
 
 @dataclass(frozen=True)
@@ -60,11 +71,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
         """A config from ``config.json``'s ``model`` object: every field checked, unknown ones refused."""
-        if not isinstance(data, dict):
-            raise ValueError(f"model: expected an object, got {type(data).__name__}")
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"model: unknown fields {sorted(unknown)}")
+        data = config_object(data, cls, "model")
         for name in ("allow_neg_eigval", "use_forget_gate", "use_short_conv"):
             if name in data and not isinstance(data[name], bool):
                 raise ValueError(f"model.{name}: expected true or false, got {data[name]!r}")

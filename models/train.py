@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from models.lm import DeltaProductLM, ModelConfig
+from models.lm import DeltaProductLM, ModelConfig, config_object
 from models.tasks import task as make_task
 
 __all__ = ["TrainConfig", "train", "evaluate", "load_run", "read_metrics"]
@@ -80,12 +80,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        if not isinstance(data, dict):
-            raise ValueError(f"train: expected an object, got {type(data).__name__}")
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"train: unknown fields {sorted(unknown)}")
-        data = dict(data)
+        """A config from ``config.json``'s ``train`` object: every field checked, unknown ones refused."""
+        data = config_object(data, cls, "train")
         if "eval_lengths" in data:
             if not isinstance(data["eval_lengths"], list):
                 raise ValueError(f"train.eval_lengths: expected a list, got {data['eval_lengths']!r}")
