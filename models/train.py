@@ -6,6 +6,10 @@ parameters), ``optimizer.safetensors`` and ``state.json`` (AdamW's moments and t
 each evaluation length, as a string, to its accuracy) and ``curves.png``. Nothing is pickled; every file is
 validated on load, naming the bad field.
 
+Data parallel: launched by ``torchrun --nproc_per_node=N``, every process draws the step's global batch
+and trains on its share of ``batch / N`` sequences under DistributedDataParallel (gradients averaged: the
+global batch's gradient); process 0 evaluates and writes.
+
 Determinism: the model is initialised from ``torch.manual_seed(seed)``, the batch of step s is drawn from
 (seed, s) and the evaluation words from (seed, length), so a run on the CPU is reproducible and a resumed
 run continues exactly as an uninterrupted one would.
@@ -14,6 +18,7 @@ run continues exactly as an uninterrupted one would.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -187,6 +192,9 @@ def train(
     if (task.vocab_size, task.num_classes) != (model_config.vocab_size, model_config.num_classes):
         raise ValueError(f"model: {config.task} needs vocab_size = num_classes = {task.vocab_size}, got "
                          f"{model_config.vocab_size} and {model_config.num_classes}")  # fmt: skip
+    rank, world, device = _process_group(config)
+    if config.batch % world:
+        raise ValueError(f"batch: the global batch {config.batch} must divide over the {world} processes")
     start = 0
     if resume:
         model, saved_model, saved_train, start = load_run(out)
@@ -195,9 +203,9 @@ def train(
         if {k: v for k, v in saved_train.to_dict().items() if k != "steps"} != {
             k: v for k, v in config.to_dict().items() if k != "steps"}:  # fmt: skip
             raise ValueError(f"resume: {out} was trained with other settings; only --steps may change")
-        model.to(config.device)
+        model.to(device)
         optimizer = _optimizer(model, config)
-        moments = load_file(out / "optimizer.safetensors", device=config.device)
+        moments = load_file(out / "optimizer.safetensors", device=str(device))
         state = {}
         for key, value in moments.items():
             index, name = key.split(".", 1)
@@ -206,36 +214,83 @@ def train(
     else:
         if out.exists() and any(out.iterdir()):
             raise ValueError(f"out: {out} is not empty (pass resume to continue its run)")
-        out.mkdir(parents=True, exist_ok=True)
+        _barrier(world)  # every process has checked before the first writes
         torch.manual_seed(config.seed)
-        model = DeltaProductLM(model_config, config.backend).to(config.device)
+        model = DeltaProductLM(model_config, config.backend).to(device)
         optimizer = _optimizer(model, config)
-        (out / "config.json").write_text(
-            json.dumps({"model": model_config.to_dict(), "train": config.to_dict()}, indent=1)
-        )
+        if rank == 0:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.json").write_text(
+                json.dumps({"model": model_config.to_dict(), "train": config.to_dict()}, indent=1)
+            )
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model)
     model.train()
+    share = config.batch // world
     for step in range(start + 1, config.steps + 1):
-        tokens, labels = task.batch((config.seed, step), config.batch, config.train_length, config.device)
-        loss = F.cross_entropy(model(tokens).flatten(0, 1).float(), labels.flatten())
+        tokens, labels = task.batch((config.seed, step), config.batch, config.train_length, device)
+        tokens, labels = tokens[rank * share : (rank + 1) * share], labels[rank * share : (rank + 1) * share]
+        loss = F.cross_entropy(net(tokens).flatten(0, 1).float(), labels.flatten())
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # under DDP the gradients arrive averaged over the processes: the global batch's
         if config.clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
         optimizer.step()
-        if on_step:
-            on_step(step, float(loss.detach()))
+        loss = _mean_over_processes(loss.detach(), world)
+        if on_step and rank == 0:
+            on_step(step, float(loss))
         if step % config.eval_every == 0 or step == config.steps:
-            result = evaluate(model, config.task, config.eval_lengths, config.eval_batch, config.seed)
-            row = {"step": step, "train_loss": float(loss.detach()), "loss": result["loss"],
-                   "accuracy": result["accuracy"]}  # fmt: skip
-            with open(out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(row) + "\n")
-            _save(out, model, optimizer, step)
-            if on_eval:
-                on_eval(row)
+            if rank == 0:
+                result = evaluate(model, config.task, config.eval_lengths, config.eval_batch, config.seed)
+                row = {"step": step, "train_loss": float(loss), "loss": result["loss"],
+                       "accuracy": result["accuracy"]}  # fmt: skip
+                with open(out / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                _save(out, model, optimizer, step)
+                if on_eval:
+                    on_eval(row)
+            _barrier(world)
     rows = read_metrics(out)
-    _plot(rows, out / "curves.png")
+    if rank == 0:
+        _plot(rows, out / "curves.png")
     return rows
+
+
+def _process_group(config: TrainConfig) -> tuple[int, int, torch.device]:
+    """(rank, world size, this process's device). Under torchrun (WORLD_SIZE > 1) the default process group
+    is started if it is not yet — NCCL on CUDA, gloo on the CPU — and each process takes the GPU of its
+    LOCAL_RANK; otherwise one process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, torch.device(config.device)
+    import torch.distributed as dist
+
+    device = torch.device("cpu")
+    if config.device == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if config.device == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def _mean_over_processes(x: torch.Tensor, world: int) -> torch.Tensor:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.all_reduce(x)
+        x = x / world
+    return x
 
 
 def _plot(rows: list[dict], path: Path) -> None:

@@ -1,13 +1,16 @@
 """``deltaproof train`` and ``deltaproof evaluate``: the command line of :mod:`models` (training a Gated
 DeltaProduct model on a word problem through our kernels, and measuring a saved run by length and position).
 
-Every argument is checked before any work (the task's group and size, the output folder, CUDA, fla); a bad
-run directory is refused naming the file and field. ``train`` prints a table of the evaluations and shows a
-progress bar with the loss; ``evaluate`` prints accuracy by length and writes, with ``--json``, the accuracy
-at every position too.
+Every argument is checked before any work (the task's group and size, the output folder, CUDA, fla); a bad run
+directory is refused naming the file and field. ``train`` prints a table of the evaluations and shows a
+progress bar with the loss; under ``torchrun --nproc_per_node=N --no-python deltaproof train …`` it trains
+data-parallel (:mod:`models.train`) and process 0 reports; ``evaluate`` prints accuracy by length and writes,
+with ``--json``, the accuracy at every position too.
 """
 
 from __future__ import annotations
+
+import os
 
 from rich.table import Table
 
@@ -60,6 +63,8 @@ def run_train(args, console, note, progress) -> int:
             advance(step, f"training on {args.task} (loss {loss:.3g})")
 
         rows = train(model, config, args.out, resume=args.resume, on_step=on_step)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun process 0 reports
+        return 0
     for row in rows:
         table.add_row(str(row["step"]), f"{row['train_loss']:.3g}", f"{row['loss']:.3g}",
                       *(f"{row['accuracy'][str(n)]:.3f}" for n in config.eval_lengths))  # fmt: skip
