@@ -189,7 +189,7 @@ def plan(only: dict) -> list[tuple]:
     for dtype, gated, n_h, batch in itertools.product(DTYPES, (False, True), GRID["n_h"], DECODE_BATCHES):
         jobs.append(("decode", dict(dtype_name=dtype, gated=gated, n_h=n_h, batch=batch)))
     return [(kind, a) for kind, a in jobs
-            if all(str(a.get(key, kind)) in values.split("|") for key, values in only.items())]  # fmt: skip
+            if all(str({**a, "kind": kind}.get(key)) in values.split("|") for key, values in only.items())]  # fmt: skip
 
 
 def summary(rows: list[dict]) -> str:

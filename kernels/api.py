@@ -315,9 +315,10 @@ def delta_product(
             installed) or "auto" (triton on a GPU, reference on the CPU).
         check_values: the input values' checks (finite, β ∈ [0, 2], g ≤ 0), each failure a ValueError naming
             the argument. None (default): before computing on the CPU; on a GPU asynchronously, without a
-            host synchronisation — one kernel whose flags reach the host behind an event, a failure raised
-            by name by :func:`check_deferred` or by the next call that finds it (that call's own inputs
-            are checked later). True: before computing, with one synchronisation on a GPU. False: none.
+            host synchronisation — our kernels check what they load (other backends: one checking kernel),
+            their flags reach the host behind an event at most every millisecond, and a failure is raised by
+            name by :func:`check_deferred` or by a later call that finds it. True: before computing, with
+            one synchronisation on a GPU. False: none.
             (A call with cu_seqlens synchronises once in any case: its launch grid depends on the lengths.)
 
     Returns:

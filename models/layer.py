@@ -137,9 +137,8 @@ class GatedDeltaProduct(nn.Module):
         f = self.factors(x)
         batch, tokens = x.shape[:2]
         rows = tokens * self.num_householder
-        dtype = f.q.dtype
         o, state = delta_product(
-            f.q, f.k.reshape(batch, rows, self.num_heads, -1), f.v.reshape(batch, rows, self.num_heads, -1).to(dtype),
+            f.q, f.k.reshape(batch, rows, self.num_heads, -1), f.v.reshape(batch, rows, self.num_heads, -1),
             f.beta.reshape(batch, rows, self.num_heads), g=f.g, num_householder=self.num_householder,
             initial_state=initial_state, output_final_state=output_final_state, backend=self.backend,
         )  # fmt: skip

@@ -126,8 +126,11 @@ class DeltaProductLM(nn.Module):
             raise ValueError(f"tokens: expected ids in [0, {self.config.vocab_size}), got [{int(tokens.min())}, "
                              f"{int(tokens.max())}]")  # fmt: skip
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        self._check(tokens)
+    def forward(self, tokens: torch.Tensor, check_ids: bool = True) -> torch.Tensor:
+        """Logits [B, T, num_classes]. ``check_ids`` refuses ids outside the vocabulary by name, which reads
+        their range (a synchronisation on a GPU); training and evaluation on the task's own words skip it."""
+        if check_ids:
+            self._check(tokens)
         x = self.embeddings(tokens)
         for block in self.layers:
             x = block(x)

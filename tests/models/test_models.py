@@ -11,8 +11,6 @@ import torch
 from models import DeltaProductLM, GatedDeltaProduct, ModelConfig, TrainConfig, evaluate, load_run, read_metrics, train
 from theory import unit_roundoff
 
-U32 = unit_roundoff("float32")
-
 
 def _layer(n_h=2, gate=True, conv=True, neg=True, dtype=torch.float64, seed=0):
     torch.manual_seed(seed)
@@ -89,7 +87,8 @@ def test_transitions_are_the_kernel_s_state_update():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_backends_agree_on_the_cpu(dtype):
     """The layer and its gradients through the reference backend (PyTorch) and ours (Triton's interpreter)
-    agree: float64 to 1e-12, float32 to 100 u (two chunkings of the same recurrence over 22 sub-steps)."""
+    agree to 100 unit roundoffs of the dtype: two chunkings of the same recurrence over 22 sub-steps, then the
+    projections' gradients (measured ≤ 17 u in both float32 and float64)."""
     layer = _layer(2, dtype=dtype)
     x = torch.randn(2, 11, 12, dtype=dtype, requires_grad=True)
     results = []
@@ -100,7 +99,7 @@ def test_backends_agree_on_the_cpu(dtype):
         y, _ = layer(x)
         y.pow(2).sum().backward()
         results.append([y.detach(), x.grad.clone(), layer.k_proj.weight.grad.clone()])
-    bound = 1e-12 if dtype == torch.float64 else 100 * U32
+    bound = 100 * unit_roundoff(str(dtype).removeprefix("torch."))
     for a, b in zip(*results):
         assert float((a - b).norm() / b.norm()) <= bound
 
