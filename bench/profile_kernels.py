@@ -8,7 +8,7 @@ configuration the CUDA time of every kernel is summed over ``--repeats`` calls a
 table says where one forward+backward spends its time. ``--variants`` profiles other launch choices,
 each ``name=value+name=value…`` over :func:`kernels.triton_launch.tuning` (``bv``, ``warps_walk``,
 ``stages_walk``, ``bk_prep``, ``warps_prep``, ``bk_grads``, ``bv_grads``, ``warps_grads``, ``store_bits``,
-``dot_bits``, ``decays_in_prep``); ``default`` is the backend's own choice.
+``dot_bits``); ``default`` is the backend's own choice.
 ``--chunk-sizes`` profiles other chunk sizes.
 """
 

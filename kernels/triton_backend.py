@@ -4,11 +4,10 @@ Forward, chunk mode (:mod:`kernels.triton_chunk`): ``chunk_prep`` (every chunk's
 parallel), ``chunk_fwd`` (the state recurrence, sequential over chunks: the state at every chunk start and u)
 and ``chunk_out`` (the output, in parallel over chunks), the split of fla's forward: the sequential walk does
 only what the recurrence needs. Recurrent mode: ``recurrent_fwd`` (:mod:`kernels.triton_recurrent`). Launch
-choices: :mod:`kernels.triton_launch`. With gates, ``chunk_prep`` also stores each chunk's C×C decays
-E[r, s] = e^{D[r, s]} for the other kernels to read (:func:`tuning`'s ``decays_in_prep``): they are formed
-once instead of once per kernel, which the H200 measured faster with the same errors against float64
-(bench/results/speed/README.md, bench/results/verify_kernels/README.md). When gradients are needed the
-chunk-mode forward keeps T (and E), the chunk-start states and u for the backward: it has formed them
+choices: :mod:`kernels.triton_launch`. With gates, each kernel that needs a chunk's C×C decays
+E[r, s] = e^{D[r, s]} forms them from the chunk's C gates (two vector scans and C² exponentials): on the H200
+this beat storing them beside T and reading them back (bench/results/speed/README.md). When gradients are
+needed the chunk-mode forward keeps T, the chunk-start states and u for the backward: it has formed them
 anyway, and the backward then needs no sequential pass but its own. Backward (both modes, chunked):
 ``chunk_prep`` and ``chunk_fwd`` again unless the forward kept their results at this chunk size,
 ``chunk_bwd_states`` for the state gradient at every chunk end and y = Tᵀ du, then, in parallel over
@@ -59,13 +58,13 @@ def _flag_args(sizes: Launch, flags) -> dict:
 
 
 def _inverses(sizes: Launch, k, beta, g, cu, flags=None) -> torch.Tensor:
-    """``chunk_prep``: T = (I + A)⁻¹ of every chunk and head (and the decays E, see :attr:`Launch.mats`),
-    [chunks, H, mats, C, C] in the accumulation dtype; k, β and g's values checked into ``flags`` if given."""
-    t = sizes.empty(sizes.chunks, sizes.heads, sizes.mats, sizes.chunk_size, sizes.chunk_size)
+    """``chunk_prep``: T = (I + A)⁻¹ of every chunk and head, [chunks, H, C, C] in the accumulation dtype;
+    k, β and g's values checked into ``flags`` if given."""
+    t = sizes.empty(sizes.chunks, sizes.heads, sizes.chunk_size, sizes.chunk_size)
     triton_chunk.chunk_prep[sizes.chunk_grid](
         k, beta, g, cu, sizes.chunk_index, t, sizes.tokens, sizes.heads, sizes.kdim, sizes.n_h,
         C=sizes.chunk_size, BK=sizes.bk_prep, HAS_G=sizes.has_g, VARLEN=sizes.varlen, ACC=sizes.tl_acc,
-        PRECISION=sizes.precision, INV_PRECISION=sizes.inv_precision, MATS=sizes.mats, num_warps=sizes.warps_prep,
+        PRECISION=sizes.precision, INV_PRECISION=sizes.inv_precision, num_warps=sizes.warps_prep,
         num_stages=1, **_flag_args(sizes, flags),
     )  # fmt: skip
     return t
@@ -87,8 +86,8 @@ def _walk(sizes: Launch, k, v, beta, t, g, h0, cu, dummy, *, ht=None, flags=None
 def _forward(q, k, v, beta, g, h0, n_h, scale, output_final_state, cu_seqlens, mode, chunk_size, keep, checks):
     """(o, final state or None, kept, the launch). Chunk mode: ``chunk_prep``, ``chunk_fwd`` (the chunk-start
     states and u) and ``chunk_out``. If ``keep`` (chunk mode, gradients needed), ``kept`` is what the backward
-    reuses at this chunk size: (T, chunk-start states, u) — T is C² numbers per chunk and head (2C² with the
-    decays) in the accumulation dtype, the states K·V per chunk and head and u the size of v, in
+    reuses at this chunk size: (T, chunk-start states, u) — T is C² numbers per chunk and head in the
+    accumulation dtype, the states K·V per chunk and head and u the size of v, in
     :meth:`Launch.stored`'s dtype; otherwise (None, None, None). ``checks`` (:class:`kernels.api.ValueChecks`):
     synchronous ones run after the host-side preparation, before any kernel; asynchronous ones are set by the
     kernels on their loads."""
@@ -155,7 +154,7 @@ def _backward(sizes: Launch, q, k, v, beta, g, h0, cu_seqlens, do, dht, kept):
     key_blocks = -(-sizes.kdim // sizes.bk_grads)
     parts = sizes.empty(sizes.chunks, sizes.heads, key_blocks, 2, sizes.chunk_size)
     triton_chunk.chunk_bwd_dqk[(*sizes.chunk_grid, key_blocks)](
-        q, k, beta, g, cu, sizes.chunk_index, u, snaps, dsnaps, y, do, dq, dk, parts, t, *sizes.shape, sizes.scale,
+        q, k, beta, g, cu, sizes.chunk_index, u, snaps, dsnaps, y, do, dq, dk, parts, *sizes.shape, sizes.scale,
         **sizes.constants(BK=sizes.bk_grads, BV=sizes.bv_grads, num_warps=sizes.warps_grads),
     )  # fmt: skip
     triton_chunk.chunk_bwd_dv[sizes.chunk_grid](

@@ -1,8 +1,9 @@
 """Our chunked Triton kernels for (gated) DeltaProduct: the UT/WY forward and the backward.
 
 The chunked algorithm is :func:`kernels.reference.chunked`'s. Per chunk of C interleaved sub-step
-rows with local log-gates γ_r: decays D[r, s] = Σ_{s<t≤r} γ_t by a column-wise cumulative sum (a −inf
-gate zeroes every pair across it without NaN), A = strictly_lower(β_r k_rᵀk_s e^{D[r,s]}), T = (I + A)⁻¹;
+rows with local log-gates γ_r: decays D[r, s] = Σ_{s<t≤r} γ_t = G_r − G_s from the prefix sums G of the
+finite gates (a −inf gate zeroes every pair across it, counted apart: no NaN; ``gate_sums``),
+A = strictly_lower(β_r k_rᵀk_s e^{D[r,s]}), T = (I + A)⁻¹;
 then u = T(β ⊙ (V − Γ ⊙ K S)) (= U − W S with W = T(βΓ ⊙ K), U = T(β ⊙ V), which are never formed),
 o = scale(Γ ⊙ Q S + (QKᵀ ⊙ e^D) u), S ← Γ_C S + (e^{D[C,·]} ⊙ K)ᵀ u. Only the state recurrence is
 sequential:
@@ -20,8 +21,8 @@ sequential:
   block's shares of dβ and dg, from the chunk's S₀, dS₁, u and y (dA = −y uᵀ needs no key block but its own).
 * ``chunk_bwd_dv`` — one program per (chunk, head): dv = β ⊙ y, dβ and dg.
 
-The kernels that need the C×C decays e^D (chunk_out, chunk_bwd_states, chunk_bwd_dqk) form them per chunk,
-or, with MATS = 2, read those chunk_prep stored beside T.
+The kernels that need the C×C decays e^D (chunk_out, chunk_bwd_states, chunk_bwd_dqk) form them per chunk from
+the C gates: cheaper than storing and reading them (measured, bench/results/speed/README.md).
 Precision and the shared device functions: :mod:`kernels.triton_common`. Import this module lazily: it
 defines the kernels at import, after :func:`kernels.runtime.load_triton` has switched the interpreter on
 where there is no GPU.
@@ -37,7 +38,6 @@ import triton.language as tl  # noqa: E402  (after load_triton: the interpreter 
 from kernels.triton_common import (  # noqa: E402
     chunk_of,
     chunk_ptrs,
-    decay_matrix,
     decay_vectors,
     decays,
     dot,
@@ -46,7 +46,6 @@ from kernels.triton_common import (  # noqa: E402
     input_dot,
     inverse_in_blocks,
     last,
-    last_row,
     load_row_block,
     parts_ptrs,
     rows,
@@ -63,12 +62,11 @@ def chunk_prep(
     k, beta, g, cu, chunk_map, t_buf,
     T, H: tl.constexpr, K: tl.constexpr, NH: tl.constexpr,
     C: tl.constexpr, BK: tl.constexpr, HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr,
-    PRECISION: tl.constexpr, INV_PRECISION: tl.constexpr, MATS: tl.constexpr, flags, CHECK: tl.constexpr,
+    PRECISION: tl.constexpr, INV_PRECISION: tl.constexpr, flags, CHECK: tl.constexpr,
 ):  # fmt: skip
-    """T = (I + A)⁻¹ of one chunk (:func:`inverse_in_blocks`) into ``t_buf`` [chunks, H, MATS, C, C], with
-    A = strictly_lower(β_r (k_rᵀk_s) E_rs) and the Gram matrix summed over blocks of BK key columns; the
-    decays E beside it if MATS = 2. If CHECK, the values of k, β and g it loads are checked into ``flags``
-    (:func:`flag_values`)."""
+    """T = (I + A)⁻¹ of one chunk (:func:`inverse_in_blocks`) into ``t_buf`` [chunks, H, C, C], with
+    A = strictly_lower(β_r (k_rᵀk_s) E_rs) and the Gram matrix summed over blocks of BK key columns. If CHECK,
+    the values of k, β and g it loads are checked into ``flags`` (:func:`flag_values`)."""
     i_c, i_h = tl.program_id(0), tl.program_id(1)
     i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
     ti = tl.arange(0, C)
@@ -78,7 +76,7 @@ def chunk_prep(
     bc = b_raw.to(ACC)
     if HAS_G and CHECK:
         flag_values(flags, 4, tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0), 2, CHECK)
-    e, from_start = decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
+    e, from_start, _ = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
     gram = tl.zeros((C, C), dtype=ACC)
     for i_k in range(0, tl.cdiv(K, BK)):
         ck = i_k * BK + tl.arange(0, BK)
@@ -86,9 +84,7 @@ def chunk_prep(
         flag_values(flags, 1, kc, 0, CHECK)
         gram += input_dot(kc, tl.trans(kc), ACC, PRECISION)
     a = tl.where(ti[:, None] > ti[None, :], bc[:, None] * gram * e, 0.0).to(ACC)
-    inverse_in_blocks(t_buf + ((i_c * H + i_h) * MATS).to(tl.int64) * C * C, a, ti, C, INV_PRECISION, ACC)
-    if MATS == 2:
-        tl.store(chunk_ptrs(t_buf, i_c, i_h, 1, ti, H, MATS, C), e)
+    inverse_in_blocks(t_buf + (i_c * H + i_h).to(tl.int64) * C * C, a, ti, C, INV_PRECISION, ACC)
 
 
 @triton.jit
@@ -97,7 +93,7 @@ def chunk_fwd(
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
-    ACC: tl.constexpr, PRECISION: tl.constexpr, DOT: tl.constexpr, MATS: tl.constexpr, flags, CHECK: tl.constexpr,
+    ACC: tl.constexpr, PRECISION: tl.constexpr, DOT: tl.constexpr, flags, CHECK: tl.constexpr,
 ):  # fmt: skip
     """The state recurrence over chunks, from each chunk's T (:func:`chunk_prep`): stores the state at every
     chunk start and u = T(β ⊙ (V − Γ ⊙ K S)) (= U − W S, as W = T diag(βΓ) K and U = T diag(β) V), then
@@ -124,11 +120,11 @@ def chunk_fwd(
         flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, eos * NH, T, ti, H, NH)
         kc = load_row_block(k, flat, ck, valid, mk, K).to(ACC)
         bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
-        from_start, to_end = decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)
+        from_start, to_end = decay_vectors(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
         x = load_row_block(v, flat, cv, valid, mv, V)
         flag_values(flags, 2, x, 0, CHECK)
         x = x.to(ACC) - from_start[:, None] * dot(kc, s, DOT, ACC, PRECISION)
-        t_inv = tl.load(chunk_ptrs(t_in, i_c, i_h, 0, ti, H, MATS, C))
+        t_inv = tl.load(chunk_ptrs(t_in, i_c, i_h, ti, H, C))
         uc = dot(t_inv, bc[:, None] * x, DOT, ACC, PRECISION)
         store_row_block(u_out, uc, flat, cv, valid, mv, V)
         s = last(from_start, ti, C) * s + dot(tl.trans(to_end[:, None] * kc), uc, DOT, ACC, PRECISION)
@@ -143,12 +139,11 @@ def chunk_out(
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
-    DOT: tl.constexpr, MATS: tl.constexpr, flags, CHECK: tl.constexpr,
+    DOT: tl.constexpr, flags, CHECK: tl.constexpr,
 ):  # fmt: skip
     """o = scale(Γ ⊙ Q S₀ + (QKᵀ ⊙ E) u) for one chunk, head and block of BV value columns, from the chunk's
-    start state S₀ and u (:func:`chunk_fwd`): every chunk in parallel (E read from chunk_prep's matrices
-    if MATS = 2, else formed here). If CHECK, the values of q are checked into ``flags`` (by the first value
-    block's programs)."""
+    start state S₀ and u (:func:`chunk_fwd`): every chunk in parallel. If CHECK, the values of
+    q are checked into ``flags`` (by the first value block's programs)."""
     i_c, i_h, i_v = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
     i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
@@ -159,7 +154,7 @@ def chunk_out(
     q_raw = load_row_block(q, tok_flat, ck, is_query, mk, K)
     if i_v == 0:
         flag_values(flags, 0, q_raw, 0, CHECK)
-    e, from_start = decay_matrix(t_in, i_c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)
+    e, from_start, _ = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
     scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
     p_s, m_s = state_ptrs(snaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
     s0 = tl.load(p_s, mask=m_s, other=0.0).to(ACC)
@@ -175,7 +170,7 @@ def chunk_bwd_states(
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_DHT: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
-    DOT: tl.constexpr, MATS: tl.constexpr,
+    DOT: tl.constexpr,
 ):  # fmt: skip
     """The chunks in reverse, through o = scale(Γ⊙Q S₀ + (QKᵀ⊙E) u), u = T(β ⊙ (V − Γ⊙K S₀)) and
     S₁ = Γ_L S₀ + (e_L⊙K)ᵀ u: stores dS₁ (the state gradient at the chunk's end) and y = Tᵀ du, with
@@ -205,12 +200,11 @@ def chunk_bwd_states(
         kc, qc = k_raw.to(ACC), q_raw.to(ACC)
         do_c = load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
         bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
-        e, from_start = decay_matrix(t_in, chunk0 + c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)
-        to_end = last_row(e, ti, C)  # e^{Σ_{s<t<C} γ_t}
+        e, from_start, to_end = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
         scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
         du_c = scale * dot(tl.trans(scores), do_c, DOT, ACC, PRECISION)
         du_c += dot(to_end[:, None] * kc, ds, DOT, ACC, PRECISION)
-        t_inv = tl.load(chunk_ptrs(t_in, chunk0 + c, i_h, 0, ti, H, MATS, C))
+        t_inv = tl.load(chunk_ptrs(t_in, chunk0 + c, i_h, ti, H, C))
         yc = dot(tl.trans(t_inv), du_c, DOT, ACC, PRECISION)
         store_row_block(y_out, yc, flat, cv, valid, mv, V)
         ds = last(from_start, ti, C) * ds - dot(tl.trans(kc), (bc * from_start)[:, None] * yc, DOT, ACC, PRECISION)
@@ -221,11 +215,11 @@ def chunk_bwd_states(
 
 @triton.jit
 def chunk_bwd_dqk(
-    q, k, beta, g, cu, chunk_map, u, snaps, dsnaps, y, do, dq, dk, parts, mats,
+    q, k, beta, g, cu, chunk_map, u, snaps, dsnaps, y, do, dq, dk, parts,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr, DOT: tl.constexpr,
-    MATS: tl.constexpr,
+
 ):  # fmt: skip
     """dq and dk of one chunk's block of BK key columns, and that block's share of dβ and dγ, from the
     chunk's S₀, dS₁, u and y = Tᵀ du (M = scale·dO uᵀ):
@@ -266,7 +260,7 @@ def chunk_bwd_dqk(
         u_ds += dot(uc, tl.trans(ds1), DOT, ACC, PRECISION)
         dbk -= dot(yc, tl.trans(s0), DOT, ACC, PRECISION)
     bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
-    e, from_start = decay_matrix(mats, i_c, i_h, g, tok_flat, is_gate, ti, H, C, MATS, HAS_G, ACC)
+    e, from_start, to_end = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
     k_raw = load_row_block(k, flat, ck, valid, mk, K)
     q_raw = load_row_block(q, tok_flat, ck, is_query, mk, K)
     kc, qc = k_raw.to(ACC), q_raw.to(ACC)
@@ -274,7 +268,7 @@ def chunk_bwd_dqk(
         q_dq = tl.sum(qc * dq_c, axis=1)  # Σ_v (Q S₀)_rv dO_rv = Σ_k Q_rk (dO S₀ᵀ)_rk over the block
     dq_c = scale * from_start[:, None] * dq_c + dot(m_ * e, kc, DOT, ACC, PRECISION)
     store_row_block(dq, dq_c, tok_flat, ck, is_query, mk, K)
-    dk_c = dot(tl.trans(m_ * e), qc, DOT, ACC, PRECISION) + last_row(e, ti, C)[:, None] * u_ds
+    dk_c = dot(tl.trans(m_ * e), qc, DOT, ACC, PRECISION) + to_end[:, None] * u_ds
     k_dbk = tl.sum(kc * dbk, axis=1)
     dk_c += (bc * from_start)[:, None] * dbk
     da = tl.where(ti[:, None] > ti[None, :], -y_u, 0.0)
@@ -289,11 +283,11 @@ def chunk_bwd_dqk(
         de = tl.where(ti[:, None] >= ti[None, :], m_ * qk, 0.0) + da * bc[:, None] * gram
         de += tl.where((ti == C - 1)[:, None], tl.sum(kc * u_ds, axis=1)[None, :], 0.0)
         dgam_from = scale * q_dq + bc * k_dbk + tl.where(ti == C - 1, s0_ds1, 0.0)
+        # γ_t enters every G_r with r ≥ t (G_r = Σ_{t≤r} γ_t): dγ_t = Σ_{r≥t} dG_r, where E_rs = e^{G_r − G_s}
+        # and Γ_r = e^{G_r} give dG_r = Σ_s F_rs − Σ_s F_sr + dΓ_r Γ_r with F = dE ⊙ E (vector sums only)
         f = tl.where(ti[:, None] >= ti[None, :], de * e, 0.0)
-        before = tl.cumsum(f, axis=1) - f  # Σ_{s<t} F[r, s]
-        dgam = tl.sum(tl.where(ti[:, None] >= ti[None, :], before, 0.0), axis=0)
-        x = dgam_from * from_start
-        dgam += tl.sum(x, axis=0) - tl.cumsum(x, axis=0) + x  # Σ_{r≥t} dΓ_r Γ_r
+        dbig = tl.sum(f, axis=1) - tl.sum(f, axis=0) + dgam_from * from_start
+        dgam = tl.sum(dbig, axis=0) - tl.cumsum(dbig, axis=0) + dbig
         tl.store(p_parts + C, dgam)
 
 

@@ -24,13 +24,12 @@ __all__ = [
     "first_chunk",
     "flag_values",
     "rows",
+    "gate_sums",
     "decays",
     "decay_vectors",
-    "last_row",
     "last",
     "state_ptrs",
     "chunk_ptrs",
-    "decay_matrix",
     "parts_ptrs",
     "inverse_in_blocks",
     "input_dot",
@@ -115,34 +114,46 @@ def rows(i_b, i_h, start, end, T, ti, H: tl.constexpr, NH: tl.constexpr):
 
 
 @triton.jit
-def decays(g, tok_flat, is_gate, ti, HAS_G: tl.constexpr, ACC: tl.constexpr):
-    """e^{D[r,s]} on and below the diagonal (zero above) and the decay from the chunk start e^{D[r,0]}, from
-    the local log-gates γ_r (g_t at a token's first sub-step, 0 elsewhere); without a gate, the causal mask
-    and ones."""
-    if HAS_G:
-        gam = tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0).to(ACC)
-        d = tl.cumsum(tl.where(ti[:, None] > ti[None, :], gam[:, None], 0.0).to(ACC), axis=0)
-        e = tl.where(ti[:, None] >= ti[None, :], tl.exp(d), 0.0).to(ACC)
-        return e, tl.exp(tl.cumsum(gam, axis=0))
-    return tl.where(ti[:, None] >= ti[None, :], 1.0, 0.0).to(ACC), tl.full((ti.shape[0],), 1.0, dtype=ACC)
+def gate_sums(g, tok_flat, is_gate, ti, ACC: tl.constexpr):
+    """(G, n) of one chunk's local log-gates γ_r (g_t at a token's first sub-step, 0 elsewhere): G_r the
+    sum of the finite γ_t over t ≤ r and n_r the number of −inf gates (resets) among them. A reset lies in
+    (s, r] iff n_r > n_s, so every decay is e^{G_r − G_s} where none does and 0 where one does: two vector
+    scans, and no −inf − (−inf)."""
+    gam = tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0).to(ACC)
+    reset = gam == float("-inf")
+    return tl.cumsum(tl.where(reset, 0.0, gam), axis=0), tl.cumsum(reset.to(tl.int32), axis=0)
 
 
 @triton.jit
-def decay_vectors(g, tok_flat, is_gate, ti, HAS_G: tl.constexpr, ACC: tl.constexpr):
-    """(Γ_r = e^{Σ_{t≤r} γ_t}, e^{Σ_{r<t<C} γ_t}): the decay from the chunk start to each row and from each
-    row to the chunk end, both sums of log-gates ≤ 0 (no differences, so −inf gates give 0, not NaN)."""
+def _decays_from_sums(big, resets, ti, C: tl.constexpr):
+    """(Γ_r = e^{G_r}, e^{G_{C−1} − G_r}) from :func:`gate_sums`, 0 across a reset."""
+    to_end = tl.where(resets == last(resets, ti, C), tl.exp(last(big, ti, C) - big), 0.0)
+    return tl.where(resets == 0, tl.exp(big), 0.0), to_end
+
+
+@triton.jit
+def decays(g, tok_flat, is_gate, ti, C: tl.constexpr, HAS_G: tl.constexpr, ACC: tl.constexpr):
+    """(E, Γ, e_L): E[r, s] = e^{D[r,s]} = e^{Σ_{s<t≤r} γ_t} on and below the diagonal (zero above) and the
+    vectors of :func:`decay_vectors`, from :func:`gate_sums`; without a gate, the causal mask and ones."""
     if HAS_G:
-        gam = tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0).to(ACC)
-        to_end = tl.sum(tl.where(ti[None, :] > ti[:, None], gam[None, :], 0.0), axis=1)
-        return tl.exp(tl.cumsum(gam, axis=0)), tl.exp(to_end)
+        big, resets = gate_sums(g, tok_flat, is_gate, ti, ACC)
+        keep = (ti[:, None] >= ti[None, :]) & (resets[:, None] == resets[None, :])
+        e = tl.where(keep, tl.exp(big[:, None] - big[None, :]), 0.0).to(ACC)
+        from_start, to_end = _decays_from_sums(big, resets, ti, C)
+        return e, from_start, to_end
+    ones = tl.full((ti.shape[0],), 1.0, dtype=ACC)
+    return tl.where(ti[:, None] >= ti[None, :], 1.0, 0.0).to(ACC), ones, ones
+
+
+@triton.jit
+def decay_vectors(g, tok_flat, is_gate, ti, C: tl.constexpr, HAS_G: tl.constexpr, ACC: tl.constexpr):
+    """(Γ_r = e^{Σ_{t≤r} γ_t}, e^{Σ_{r<t<C} γ_t}): the decay from the chunk start to each row and from each
+    row to the chunk end (:func:`gate_sums`)."""
+    if HAS_G:
+        big, resets = gate_sums(g, tok_flat, is_gate, ti, ACC)
+        return _decays_from_sums(big, resets, ti, C)
     ones = tl.full((ti.shape[0],), 1.0, dtype=ACC)
     return ones, ones
-
-
-@triton.jit
-def last_row(x, ti, C: tl.constexpr):
-    """Row C − 1 of a [C, ·] tile (the chunk's last row; rows past a sequence's end are zero-padded)."""
-    return tl.sum(tl.where((ti == C - 1)[:, None], x, 0.0), axis=0)
 
 
 @triton.jit
@@ -157,23 +168,9 @@ def state_ptrs(ptr, index, ck, cv, mk, mv, K: tl.constexpr, V: tl.constexpr):
 
 
 @triton.jit
-def chunk_ptrs(ptr, i_c, i_h, slot: tl.constexpr, ti, H: tl.constexpr, MATS: tl.constexpr, C: tl.constexpr):
-    """Pointers to C×C matrix ``slot`` of chunk i_c and head i_h in a buffer [chunks, H, MATS, C, C] (slot 0:
-    T = (I + A)⁻¹; slot 1, if MATS = 2: the decays E)."""
-    return ptr + ((((i_c * H + i_h) * MATS + slot).to(tl.int64)) * C + ti[:, None]) * C + ti[None, :]
-
-
-@triton.jit
-def decay_matrix(
-    mats, i_c, i_h, g, tok_flat, is_gate, ti,
-    H: tl.constexpr, C: tl.constexpr, MATS: tl.constexpr, HAS_G: tl.constexpr, ACC: tl.constexpr,
-):  # fmt: skip
-    """(E, Γ) as :func:`decays`: E read from the chunk's matrices where chunk_prep stored it (MATS = 2, gated
-    calls: the C×C cumulative sum and exponentials then leave the sequential kernels), else formed here."""
-    if MATS == 2:
-        e = tl.load(chunk_ptrs(mats, i_c, i_h, 1, ti, H, MATS, C))
-        return e, decay_vectors(g, tok_flat, is_gate, ti, HAS_G, ACC)[0]
-    return decays(g, tok_flat, is_gate, ti, HAS_G, ACC)
+def chunk_ptrs(ptr, i_c, i_h, ti, H: tl.constexpr, C: tl.constexpr):
+    """Pointers to the C×C matrix T = (I + A)⁻¹ of chunk i_c and head i_h in a buffer [chunks, H, C, C]."""
+    return ptr + (((i_c * H + i_h).to(tl.int64) * C + ti[:, None]) * C + ti[None, :])
 
 
 @triton.jit

@@ -5,7 +5,7 @@ layout, and the chunk size that fits the GPU's shared memory.
 :mod:`kernels.triton_recurrent` are launched with (a :class:`Launch`); :func:`tuning` overrides them inside
 a block, for profiling; :func:`fit_chunk_size` retries a launch at half the chunk size where shared memory
 is short. Why the defaults are what they are (16-bit operands for bf16 at a value block of 64, fp32 for
-fp16, the decays stored by ``chunk_prep``) is said in :mod:`kernels.triton_backend`.
+fp16) is said in :mod:`kernels.triton_backend`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ _TUNABLE = (
     "warps_grads",
     "store_bits",
     "dot_bits",
-    "decays_in_prep",
 )
 
 
@@ -59,17 +58,14 @@ def tuning(**choices: int):
     fla's kernels do: ``store_bits=16`` stores the backward's intermediates (u, y = Tᵀdu, the chunk states
     and their gradients) in the input dtype, ``dot_bits=16`` rounds the operands of every product of the
     sequential and gradient kernels to it (the triangular solve is not affected); the module's
-    docstring says where they are the default. ``decays_in_prep`` (gated calls; 1 by default, the module's
-    docstring) has ``chunk_prep`` store each chunk's C×C decays E beside T for the other kernels to read (C²
-    more numbers per chunk and head); 0 has each kernel form them itself."""
+    docstring says where they are the default."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
     bad = {name: value for name, value in choices.items() if not _allowed(name, value)}
     if bad:
         raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits and "
-                         "dot_bits 16 or 32), stages_walk 1 to 4, decays_in_prep 0 or 1, "
-                         f"got {bad}")  # fmt: skip
+                         f"dot_bits 16 or 32), stages_walk 1 to 4, got {bad}")  # fmt: skip
     saved = dict(_TUNING)
     _TUNING.update(choices)
     try:
@@ -81,11 +77,9 @@ def tuning(**choices: int):
 
 def _allowed(name: str, value) -> bool:
     """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits and
-    dot_bits 16 or 32; stages_walk 1 to 4; decays_in_prep 0 or 1."""
+    dot_bits 16 or 32; stages_walk 1 to 4."""
     if name == "stages_walk":
         return isinstance(value, int) and 1 <= value <= 4
-    if name == "decays_in_prep":
-        return value in (0, 1) and not isinstance(value, bool)
     if not isinstance(value, int) or value < 1 or value & (value - 1):
         return False
     if name in ("store_bits", "dot_bits"):
@@ -134,7 +128,6 @@ class Launch:
     warps_grads: int
     store_bits: int
     dot_bits: int
-    decays_in_prep: int
     accurate: bool
     has_g: bool
     varlen: bool
@@ -167,12 +160,6 @@ class Launch:
         return reference.state_dtype(self.dtype)
 
     @property
-    def mats(self) -> int:
-        """C×C matrices per chunk and head that chunk_prep stores: T, and the decays E if ``decays_in_prep``
-        applies (a gated call)."""
-        return 2 if self.decays_in_prep and self.has_g else 1
-
-    @property
     def chunks(self) -> int:
         if self.cu_seqlens is None:
             return self.batch * -(-self.tokens * self.n_h // self.chunk_size)
@@ -203,7 +190,7 @@ class Launch:
         the walkers were slower on the H200; with 16-bit ones they are faster, and the walkers take
         ``stages_walk``)."""
         base = dict(C=self.chunk_size, BK=self.bk, BV=self.bv, HAS_G=self.has_g, VARLEN=self.varlen, ACC=self.tl_acc,
-                    PRECISION=self.precision, DOT=self.tl_dot, MATS=self.mats, num_stages=1)  # fmt: skip
+                    PRECISION=self.precision, DOT=self.tl_dot, num_stages=1)  # fmt: skip
         return {**base, **extra}
 
     def _sixteen(self, bits: int) -> bool:
@@ -315,7 +302,7 @@ def plan_launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate: bool) -> 
         sequences=batch if cu_seqlens is None else cu_seqlens.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv,
         bk_prep=min(bk, 64), warps_prep=4, warps_walk=4, stages_walk=1 if bits == 32 else 2, bk_grads=min(bk, 64),
         bv_grads=bv_grads, warps_grads=4,
-        store_bits=bits, dot_bits=bits, decays_in_prep=1, accurate=accurate, has_g=g is not None,
+        store_bits=bits, dot_bits=bits, accurate=accurate, has_g=g is not None,
         varlen=cu_seqlens is not None, dtype=q.dtype, device=q.device, cu_seqlens=cu_seqlens,
     )  # fmt: skip
     launch = replace(launch, **_TUNING) if _TUNING else launch

@@ -163,6 +163,47 @@ def test_triton_gradients_match_float64_autograd(p, mode, dtype):
         assert _rel(tri[name], ref[name]) <= 4 * (8 * steps * acc * 16) + 2 * out_u, name
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_resets_cut_every_decay_of_the_chunk_kernels(dtype):
+    """−inf gates (resets) at a chunk's first token, its last, twice in a row and mid-chunk, with strongly
+    negative finite gates between: the chunk kernels form decays from prefix sums of the finite gates
+    and count resets apart (kernels.triton_common.gate_sums), so every pair across a reset must decay to
+    exactly 0 — forward, final state and every gradient, dg included, against float64 autograd."""
+    gen = torch.Generator().manual_seed(7)
+    n_h, tokens, heads, dim = 2, 40, 2, 8  # 80 rows: five chunks of 16
+    g = -4 * torch.rand(1, tokens, heads, generator=gen, dtype=torch.float64)
+    for t in (0, 7, 8, 9, 15, 23, 31):  # chunk starts at tokens 0, 8, 16, 24, 32 (16 rows = 8 tokens)
+        g[0, t, t % heads] = NEG_INF
+    g[0, 16:24, :] = -25.0  # decays far below the chunk's unit roundoff, never 0 − 0 or inf − inf
+    p = dict(
+        q=torch.randn(1, tokens, heads, dim, generator=gen, dtype=torch.float64),
+        k=torch.nn.functional.normalize(
+            torch.randn(1, tokens * n_h, heads, dim, generator=gen, dtype=torch.float64), dim=-1
+        ),
+        v=torch.randn(1, tokens * n_h, heads, dim, generator=gen, dtype=torch.float64),
+        beta=2 * torch.rand(1, tokens * n_h, heads, generator=gen, dtype=torch.float64),
+        g=g, num_householder=n_h, initial_state=torch.randn(1, heads, dim, dim, generator=gen, dtype=torch.float64),
+        cu_seqlens=None,
+    )  # fmt: skip
+    weights = torch.linspace(-1, 1, tokens * heads * dim, dtype=torch.float64).reshape(1, tokens, heads, dim)
+
+    def run(inputs, backend, mode):
+        leaves = {n: inputs[n].detach().to(dtype if backend == "triton" else torch.float64).clone().requires_grad_(True)
+                  for n in ("q", "k", "v", "beta", "g", "initial_state")}  # fmt: skip
+        o, s = delta_product(leaves["q"], leaves["k"], leaves["v"], leaves["beta"], g=leaves["g"], num_householder=n_h,
+                             initial_state=leaves["initial_state"], output_final_state=True, mode=mode,
+                             chunk_size=16, backend=backend)  # fmt: skip
+        ((o.double() * weights).sum() + s.double().pow(2).sum()).backward()
+        return {"o": o, "state": s} | {f"d{n}": x.grad for n, x in leaves.items()}
+
+    low = {n: (x.to(dtype) if isinstance(x, torch.Tensor) else x) for n, x in p.items()}
+    tri, ref = run(low, "triton", "chunk"), run(low, "reference", "recurrent")
+    acc = U64 if dtype == torch.float64 else U32
+    for name in ref:  # 80 sub-steps, ≤ 8 roundings each in the accumulator, twice through T in the backward
+        assert bool(torch.isfinite(tri[name]).all()), name
+        assert _rel(tri[name], ref[name]) <= 4 * 8 * 80 * acc * 16, name
+
+
 def test_low_precision_reference_models_naive_recurrence():
     gen = torch.Generator().manual_seed(0)
     q = torch.randn(1, 64, 2, 16, generator=gen)
@@ -424,15 +465,12 @@ def test_tuning_changes_the_launch_not_the_result():
         return [o.double(), s] + [x.grad.double() for x in leaves]
 
     default = run()
-    # by default a gated launch has chunk_prep store the decays beside T (two C×C matrices), an ungated one T only
-    assert triton_launch.plan_launch(q, v, g, n_h, 1.0, None, 16, False).mats == 2
-    assert triton_launch.plan_launch(q, v, None, n_h, 1.0, None, 16, False).mats == 1
     choices = dict(bv=16, bk_prep=16, warps_prep=2, warps_walk=8, stages_walk=2, bk_grads=16, bv_grads=16,
-                   warps_grads=2, decays_in_prep=0)  # fmt: skip
+                   warps_grads=2)  # fmt: skip
     with triton_launch.tuning(**choices):
         tuned = run()
         launch = triton_launch.plan_launch(q, v, g, n_h, 1.0, None, 16, False)
-        assert all(getattr(launch, name) == value for name, value in choices.items()) and launch.mats == 1
+        assert all(getattr(launch, name) == value for name, value in choices.items())
     restored = triton_launch.plan_launch(q, v, g, n_h, 1.0, None, 16, False)
     assert restored.bk_grads == 64  # the default again: 40 rounded up to a power of two
     for a, b in zip(tuned, default):
@@ -491,8 +529,8 @@ def test_tuning_changes_the_launch_not_the_result():
     with pytest.raises(ValueError, match="dot_bits=16 with a value block bv=32 < 64 at a key block of 128"):
         with triton_launch.tuning(dot_bits=16, bv=32):
             triton_launch.plan_launch(wide, wide, None, 1, 1.0, None, 64, False)
-    with pytest.raises(ValueError, match="decays_in_prep 0 or 1"):
-        with triton_launch.tuning(decays_in_prep=2):
+    with pytest.raises(ValueError, match="stages_walk 1 to 4"):
+        with triton_launch.tuning(stages_walk=8):
             pass
 
 
@@ -548,24 +586,21 @@ def test_every_launch_passes_only_the_kernels_parameters(launched):
     interpreter ignores it: every launch of a chunk-mode forward+backward, with gates, initial state and
     final state, is intercepted and its keywords checked against the kernel's parameter names. The chunk
     forward walks once and keeps T, the chunk-start states and u, so its backward walks no more; the
-    recurrent forward keeps nothing, so its backward forms them again (with and without ``decays_in_prep``,
-    where the kernels read the decays chunk_prep stored)."""
-    from kernels import triton_backend
+    recurrent forward keeps nothing, so its backward forms them again."""
 
     gen = torch.Generator().manual_seed(5)
     q, k, v = (torch.randn(1, rows, 2, 4, generator=gen, requires_grad=True) for rows in (3, 6, 6))
     beta = torch.rand(1, 6, 2, generator=gen, requires_grad=True)
     g = (-torch.rand(1, 3, 2, generator=gen)).requires_grad_(True)
     h0 = torch.randn(1, 2, 4, 4, generator=gen, requires_grad=True)
-    for mode, decays_in_prep in (("chunk", 0), ("chunk", 1), ("recurrent", 1)):
-        with triton_backend.tuning(decays_in_prep=decays_in_prep):
-            o, s = delta_product(q, k, v, beta, g=g, num_householder=2, initial_state=h0, output_final_state=True,
-                                 mode=mode, backend="triton")  # fmt: skip
-            (o.sum() + s.sum()).backward()
+    for mode in ("chunk", "recurrent"):
+        o, s = delta_product(q, k, v, beta, g=g, num_householder=2, initial_state=h0, output_final_state=True,
+                             mode=mode, backend="triton")  # fmt: skip
+        (o.sum() + s.sum()).backward()
     names = [name for name, _ in launched]
     chunk = ["chunk_prep", "chunk_fwd", "chunk_out", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
     recurrent = ["recurrent_fwd", "chunk_prep", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
-    assert names == chunk + chunk + recurrent
+    assert names == chunk + recurrent
     assert all(not unknown for _, unknown in launched), launched
 
 
