@@ -107,6 +107,9 @@ def grid_rows(dtype_name: str, gated: bool, dim: int, n_h: int, bh: int, tokens:
                 if backward:
                     o.backward(do)
 
+            for x in grads:  # the previous peer's gradients and cached blocks freed: each starts from the same memory
+                x.grad = None
+            torch.cuda.empty_cache()
             with torch.set_grad_enabled(backward):
                 times[peer] = _timed(step, grads)
         pass_ = "fwd+bwd" if backward else "fwd"
@@ -264,11 +267,17 @@ def main():
         "--only", default="", help="comma-separated key=value filters, e.g. dtype_name=float16,kind=decode"
     )
     parser.add_argument("--budget-s", type=float, default=float("inf"), help="start no row after this many seconds")
-    parser.add_argument("--merge", type=Path, nargs="*", help="join these parts' rows into --out instead of measuring")
+    parser.add_argument(
+        "--merge", type=Path, nargs="*", help="join these parts' rows into --out (a later part's row wins)"
+    )
     parser.add_argument("--plot", type=Path, help="with --merge: the plot's path")
     args = parser.parse_args()
-    if args.merge is not None:
-        rows = [r for part in args.merge for r in json.loads(part.read_text())]
+    if args.merge is not None:  # a row measured again in a later part replaces the earlier one
+        keyed = {}
+        for part in args.merge:
+            for r in json.loads(part.read_text()):
+                keyed[tuple(r[name] for name in ("pass", "dtype", "gated", "B", "T", "H", "D", "n_h"))] = r
+        rows = list(keyed.values())
         args.out.write_text(json.dumps(rows, indent=1))
         if args.plot:
             plot(rows, args.plot)

@@ -1,0 +1,34 @@
+"""bench/speed.py's merge of parts measured in several GPU sessions (the measuring itself needs a GPU and fla)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _row(pass_, b, tokens, ours, fla):
+    ratio = round(fla / ours, 3) if isinstance(fla, float) else None
+    return {"B": b, "T": tokens, "H": 16, "D": 128, "n_h": 2, "gated": False, "dtype": "bfloat16", "pass": pass_,
+            "ours_ms": ours, "fla_ms": fla, "ratio": ratio}  # fmt: skip
+
+
+def test_merge_keeps_a_later_parts_row_and_reports_the_worst(tmp_path):
+    """A row measured again in a later part (fla ran out of memory the first time) replaces the earlier one;
+    the summary's worst ratio per column is then taken over the merged rows, and the plot is written."""
+    first = [_row("fwd", 2, 1024, 1.0, 2.0), _row("fwd", 32, 16384, 10.0, "n/a: OutOfMemoryError")]
+    second = [_row("fwd", 32, 16384, 10.0, 8.0)]
+    (tmp_path / "a.json").write_text(json.dumps(first))
+    (tmp_path / "b.json").write_text(json.dumps(second))
+    out, plot = tmp_path / "grid.json", tmp_path / "grid.png"
+    done = subprocess.run(
+        [sys.executable, "bench/speed.py", "--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+         "--out", str(out), "--plot", str(plot)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(out.read_text())
+    assert len(rows) == 2 and {r["fla_ms"] for r in rows} == {2.0, 8.0}
+    assert "| fwd | bfloat16 | False | 2 | 0.8 (B32 T16384 D128 n_h2) | 2.0 |" in done.stdout
+    assert plot.stat().st_size > 0
