@@ -4,7 +4,7 @@ neither imports it."""
 
 from models.layer import Factors, GatedDeltaProduct
 from models.lm import DeltaProductLM, ModelConfig
-from models.tasks import WordProblem, task
+from models.tasks import StateTracking, WordProblem, task
 from models.train import TrainConfig, evaluate, load_run, read_metrics, train
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "DeltaProductLM",
     "ModelConfig",
     "WordProblem",
+    "StateTracking",
     "task",
     "TrainConfig",
     "train",

@@ -190,8 +190,8 @@ def train(
     out = Path(out)
     task = make_task(config.task)
     if (task.vocab_size, task.num_classes) != (model_config.vocab_size, model_config.num_classes):
-        raise ValueError(f"model: {config.task} needs vocab_size = num_classes = {task.vocab_size}, got "
-                         f"{model_config.vocab_size} and {model_config.num_classes}")  # fmt: skip
+        need, got = (task.vocab_size, task.num_classes), (model_config.vocab_size, model_config.num_classes)
+        raise ValueError(f"model: {config.task} needs (vocab_size, num_classes) = {need}, got {got}")
     rank, world, device = _process_group(config)
     if config.batch % world:
         raise ValueError(f"batch: the global batch {config.batch} must divide over the {world} processes")

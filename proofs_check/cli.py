@@ -55,6 +55,9 @@ from proofs_check.registry import Result, run_claim, select
 COMMANDS = ("check", "simulate", "export", "automaton", "stability", "train", "evaluate")
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta", "skipped": "yellow"}
 _COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+TASK_HELP = ("a group spec (S3, A5, Z2 for parity, D4, A4xZ3, …), lang:NAME (tomita1–7, parity, dyck1_<D>, "
+             "random:<states>:<letters>:<seed>, …) or regex:ALPHABET:RE; a language's labels are its DFA's states, "
+             "or acceptance with a trailing :accept")
 MAX_ORDER_HELP = "refuse groups of more elements than this (every element is enumerated and compiled exactly)"
 
 
@@ -162,13 +165,14 @@ def _training_parsers(sub, kw) -> None:
     """``train`` and ``evaluate`` (:mod:`proofs_check.training`)."""
     train = sub.add_parser(
         "train",
-        help="train a Gated DeltaProduct model on a word problem through our kernels",
+        help="train a Gated DeltaProduct model on a word problem or a regular language through our kernels",
         description="Train a DeltaProductLM (models) on a group's word problem (the running product at every "
-        "position; Z2 is parity), evaluating at longer lengths; writes config.json, model.safetensors, "
+        "position; Z2 is parity) or a regular language's state tracking (the DFA's state, or acceptance, at "
+        "every position), evaluating at longer lengths; writes config.json, model.safetensors, "
         "metrics.jsonl and curves.png to --out, resumable with --resume.",
         **kw,
     )
-    train.add_argument("--task", required=True, help="a group spec: S3, A5, Z2 (parity), D4, A4xZ3, …")
+    train.add_argument("--task", required=True, help=TASK_HELP)
     train.add_argument("--out", required=True, type=Path, help="the run directory (new, or the run to --resume)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument("--layers", type=_positive, default=1, help="Gated DeltaProduct blocks")

@@ -8,7 +8,17 @@ import json
 import pytest
 import torch
 
-from models import DeltaProductLM, GatedDeltaProduct, ModelConfig, TrainConfig, evaluate, load_run, read_metrics, train
+from models import (
+    DeltaProductLM,
+    GatedDeltaProduct,
+    ModelConfig,
+    TrainConfig,
+    evaluate,
+    load_run,
+    read_metrics,
+    task,
+    train,
+)
 from theory import unit_roundoff
 
 
@@ -144,6 +154,38 @@ def test_resume_continues_exactly(tmp_path):
         train(model_config, config, tmp_path / "b")
 
 
+@pytest.mark.parametrize("spec", ["lang:tomita3", "lang:random:7:3:2", "regex:ab:(ab)*b", "lang:cycle_navigation"])
+def test_language_tasks_label_every_prefix_with_the_dfa_state(spec):
+    """State tracking: tokens are letters, labels the automaton's state after every prefix (checked word by
+    word against :meth:`Automaton.run`), or with ``:accept`` whether that state is final."""
+    problem = task(spec)
+    automaton = problem.automaton
+    tokens, labels = problem.batch((3, 1), 8, 25)
+    assert (problem.vocab_size, problem.num_classes) == (len(automaton.letters), len(automaton.states))
+    assert int(tokens.max()) < problem.vocab_size and labels.shape == tokens.shape == (8, 25)
+    for word, states in zip(tokens.tolist(), labels.tolist()):
+        assert states == automaton.run(word)
+    accept = task(spec + ":accept")
+    tokens2, labels2 = accept.batch((3, 1), 8, 25)
+    assert torch.equal(tokens2, tokens) and accept.num_classes == 2
+    assert labels2.tolist() == [[int(q in automaton.final) for q in row] for row in labels.tolist()]
+
+
+def test_a_language_whose_letters_and_states_differ_trains(tmp_path):
+    """cycle_navigation: 3 letters, 5 states — the model's vocabulary and classes come from the task."""
+    problem = task("lang:cycle_navigation")
+    model_config = ModelConfig(vocab_size=problem.vocab_size, num_classes=problem.num_classes, num_heads=1,
+                               head_dim=8, num_householder=2)  # fmt: skip
+    config = TrainConfig(task="lang:cycle_navigation", steps=2, batch=8, train_length=8, eval_lengths=(8,),
+                         eval_batch=8, backend="reference")  # fmt: skip
+    rows = train(model_config, config, tmp_path / "run")
+    assert [r["step"] for r in rows] == [2] and 0 <= rows[0]["accuracy"]["8"] <= 1
+    with pytest.raises(ValueError, match="task: expected regex:ALPHABET:RE"):
+        task("regex:ab")
+    with pytest.raises(ValueError, match="language: expected one of tomita1"):
+        task("lang:tomita9")
+
+
 def test_bad_configs_and_files_are_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="steps: expected a positive integer, got 0"):
         TrainConfig(task="Z2", steps=0)
@@ -153,7 +195,7 @@ def test_bad_configs_and_files_are_refused_by_name(tmp_path):
         ModelConfig(vocab_size=2, num_classes=2, num_householder=0)
     with pytest.raises(ValueError, match="group: expected"):
         train(ModelConfig(vocab_size=2, num_classes=2), TrainConfig(task="Q8", steps=1), tmp_path / "x")
-    with pytest.raises(ValueError, match="model: S3 needs vocab_size = num_classes = 6"):
+    with pytest.raises(ValueError, match=r"model: S3 needs \(vocab_size, num_classes\) = \(6, 6\), got \(2, 2\)"):
         train(ModelConfig(vocab_size=2, num_classes=2), TrainConfig(task="S3", steps=1), tmp_path / "y")
     _tiny(2, tmp_path / "run")
     config = json.loads((tmp_path / "run" / "config.json").read_text())

@@ -35,6 +35,10 @@ def test_train_resume_and_evaluate(tmp_path, capsys):
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
     cases = [
         (["train", "--task", "Q9", "--steps", "1", "--out", str(tmp_path / "a")], "--task: group: expected"),
+        (["train", "--task", "lang:tomita9", "--steps", "1", "--out", str(tmp_path / "a")],
+         "--task: language: expected one of tomita1"),
+        (["train", "--task", "regex:ab:(a", "--steps", "1", "--out", str(tmp_path / "a")],
+         "--task: regex: automata-lib cannot read"),
         (["train", "--task", "Z2", "--steps", "0", "--out", str(tmp_path / "a")], "argument --steps"),
         (["train", "--task", "Z2", "--steps", "1", "--lr", "nan", "--out", str(tmp_path / "a")], "argument --lr"),
         (["train", "--task", "Z2", "--steps", "1", "--out", str(tmp_path / "none"), "--resume"], "no run to resume"),
