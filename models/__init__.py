@@ -1,7 +1,9 @@
 """Models on our kernels: the Gated DeltaProduct layer (fla's parameters), a small language model of its
-blocks, the toolkit's tasks, training with safetensors checkpoints. Imports ``kernels`` and ``theory``;
+blocks, the toolkit's tasks, training with safetensors checkpoints, and compiled constructions as model
+weights (:func:`from_program`). Imports ``kernels`` and ``theory``;
 neither imports it."""
 
+from models.construct import from_program
 from models.layer import Factors, GatedDeltaProduct
 from models.lm import DeltaProductLM, ModelConfig
 from models.tasks import StateTracking, WordProblem, task
@@ -17,6 +19,7 @@ __all__ = [
     "task",
     "TrainConfig",
     "train",
+    "from_program",
     "evaluate",
     "load_run",
     "read_metrics",

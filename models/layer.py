@@ -138,7 +138,8 @@ class GatedDeltaProduct(nn.Module):
         batch, tokens = x.shape[:2]
         rows = tokens * self.num_householder
         o, state = delta_product(
-            f.q, f.k.reshape(batch, rows, self.num_heads, -1), f.v.reshape(batch, rows, self.num_heads, -1),
+            f.q, f.k.reshape(batch, rows, self.num_heads, self.head_k_dim),
+            f.v.reshape(batch, rows, self.num_heads, self.head_v_dim),
             f.beta.reshape(batch, rows, self.num_heads), g=f.g, num_householder=self.num_householder,
             initial_state=initial_state, output_final_state=output_final_state, backend=self.backend,
         )  # fmt: skip

@@ -1,6 +1,8 @@
 """A small language model of Gated DeltaProduct blocks, for the toolkit's sequence-to-sequence tasks: token
 embedding, blocks of (RMSNorm → :class:`models.GatedDeltaProduct` → residual, RMSNorm → gated MLP →
-residual), a final RMSNorm and a linear head giving one logit per class at every position. Names follow
+residual), a final RMSNorm and a linear head giving one logit per class at every position; with
+``start_token`` the model reads a start token (id ``vocab_size``, one more embedding row) before every word
+and drops its output (:func:`models.from_program`'s constructions write their initial state there). Names follow
 fla's ``GatedDeltaProductModel`` (``embeddings``, ``layers.i.attn_norm``, ``layers.i.attn``,
 ``layers.i.mlp_norm``, ``layers.i.mlp``, ``norm``) with ``lm_head`` on top."""
 
@@ -44,6 +46,7 @@ class ModelConfig:
     use_short_conv: bool = True
     expand_v: float = 1
     mlp_ratio: int = 4
+    start_token: bool = False
 
     def __post_init__(self):
         for name in (
@@ -72,7 +75,7 @@ class ModelConfig:
     def from_dict(cls, data: dict) -> ModelConfig:
         """A config from ``config.json``'s ``model`` object: every field checked, unknown ones refused."""
         data = config_object(data, cls, "model")
-        for name in ("allow_neg_eigval", "use_forget_gate", "use_short_conv"):
+        for name in ("allow_neg_eigval", "use_forget_gate", "use_short_conv", "start_token"):
             if name in data and not isinstance(data[name], bool):
                 raise ValueError(f"model.{name}: expected true or false, got {data[name]!r}")
         if "expand_v" in data and (
@@ -108,7 +111,7 @@ class DeltaProductLM(nn.Module):
     def __init__(self, config: ModelConfig, backend: str = "auto"):
         super().__init__()
         self.config = config
-        self.embeddings = nn.Embedding(config.vocab_size, config.hidden)
+        self.embeddings = nn.Embedding(config.vocab_size + config.start_token, config.hidden)
         self.layers = nn.ModuleList(_Block(config, backend) for _ in range(config.num_layers))
         self.norm = RMSNorm(config.hidden)
         self.lm_head = nn.Linear(config.hidden, config.num_classes, bias=False)
@@ -131,15 +134,23 @@ class DeltaProductLM(nn.Module):
         their range (a synchronisation on a GPU); training and evaluation on the task's own words skip it."""
         if check_ids:
             self._check(tokens)
-        x = self.embeddings(tokens)
+        x = self._embed(tokens)
         for block in self.layers:
             x = block(x)
-        return self.lm_head(self.norm(x))
+        return self.lm_head(self.norm(x))[:, int(self.config.start_token) :]
+
+    def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The embeddings of ``tokens``, after the start token's where the config has one."""
+        if self.config.start_token:
+            start = tokens.new_full((tokens.shape[0], 1), self.config.vocab_size)
+            tokens = torch.cat([start, tokens], dim=1)
+        return self.embeddings(tokens)
 
     def layer_inputs(self, tokens: torch.Tensor) -> list[torch.Tensor]:
-        """The normalised input of every layer's GatedDeltaProduct, [B, T, hidden] each."""
+        """The normalised input of every layer's GatedDeltaProduct, [B, T, hidden] each (T + 1 with a start
+        token, which comes first)."""
         self._check(tokens)
-        x, inputs = self.embeddings(tokens), []
+        x, inputs = self._embed(tokens), []
         for block in self.layers:
             inputs.append(block.attn_norm(x))
             x = block(x)

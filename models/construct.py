@@ -1,0 +1,159 @@
+"""Compiled constructions as model weights, as tracr assembles its programs: a one-layer group program
+(:func:`theory.programs.compile_group`) becomes a :class:`models.DeltaProductLM` whose outputs decode as the
+program does, through any kernel backend, so that the analysis, fla and any model tool can load it like a
+trained checkpoint.
+
+How the model's own parameterisation reaches the program (one layer, one head, K = V = d, no forget gate,
+no short convolution, a start token; every projection reads the one-hot embedding of its token, scaled by
+the RMSNorm in front of it, so a projection's column is what that token gets):
+
+* the start token writes c·I_d into the empty state: its first d sub-steps have β = 1, k = e_j and
+  v = c·e_j (S ← S + βk(v − Sᵀk)ᵀ adds c·e_j e_jᵀ); every other sub-step of it has β = 0;
+* symbol a's sub-steps are the program's (k_j(a), β_j(a); v = 0), then β = 0 up to the model's n_h =
+  max(program n_h, d); so after a word S_t = c·ρ(g_t), with g_t the running product and ρ the program's
+  representation (its factor products);
+* β = 2σ(z) takes the logit z = log(β / (2 − β)); for β = 2 and β = 0, z = ±1000, where σ is exactly 1
+  or 0 in every floating-point format (float64's e^{−1000} underflows), so reflections and identity
+  sub-steps are exact: the saturation the sigmoid would need is reached, not approximated;
+* keys, queries and values pass silu before their normalisation: a projection holds silu⁻¹ of the wanted
+  vector, scaled so that no entry is below −0.27 (silu is invertible above its minimum −0.278 at −1.278);
+  fla's key normalisation x/√(‖x‖² + 10⁻⁶) then leaves a key short of unit length by at most 7·10⁻⁶ (none
+  where the key, or its negative, has no negative entry), so a transition equals ρ(a) to about 10⁻⁵ and
+  the model decodes as the program until that drift reaches the readouts' margin;
+* the query is ĥ_0 = h_0/‖h_0‖, so o_t = scale·c·ρ(g_t)ᵀĥ_0, of the same norm at every position (ρ is
+  orthogonal); the output norm and a constant output gate scale it by one constant, ``o_proj`` puts it in
+  hidden dimensions of its own (the embeddings use the first vocab + 1), the MLP is zero, and ``lm_head``'s
+  row g is ρ(g)ᵀĥ_0 on those dimensions. The logit of g is then a positive constant times
+  ⟨ρ(g_t)ᵀĥ_0, ρ(g)ᵀĥ_0⟩, largest exactly when ρ(g)ᵀh_0 = ρ(g_t)ᵀh_0, i.e. g = g_t when the program's
+  readouts ρ(g)h_0 are distinct (which :func:`from_program` checks): the argmax is the program's decoded
+  output, as its nearest-readout decoder gives for the exact state.
+
+Only one-layer group programs with nearest-readout decoding are compiled here; cascades (several layers
+reading each other's decoded outputs) and automaton programs are refused by name.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+import torch
+
+from models.lm import DeltaProductLM, ModelConfig
+from theory.programs import Program
+
+__all__ = ["from_program", "step_size_logit", "SATURATED_LOGIT"]
+
+SATURATED_LOGIT = 1000.0  # σ(±1000) is exactly 1 and 0 in float64, float32, bfloat16 and float16
+_OUTPUT_GATE = 1.0  # the output gate's pre-activation: silu(1) on every entry, one constant
+
+
+def _silu_inverse(y: np.ndarray) -> np.ndarray:
+    """z ≥ −1.2785 with z·σ(z) = y, for y > −0.2785 (float64: bisection to the bracket's last bit)."""
+    y = np.asarray(y, dtype=np.float64)
+    lo, hi = np.full(y.shape, -1.2784645427610738), np.maximum(y, 0.0) + 2.0
+    for _ in range(1100):
+        mid = (lo + hi) / 2
+        below = mid / (1 + np.exp(-mid)) < y
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return (lo + hi) / 2
+
+
+def _pre_silu(vectors: np.ndarray) -> np.ndarray:
+    """Pre-activations whose silu is each row of ``vectors`` times a positive factor (which the normalisation
+    after it removes), or times a negative one where the row's sign does not matter (``vectors`` of rank 3:
+    keys, k and −k giving the same factor). The factor is as large as silu's invertible range allows — its
+    negative entries no lower than −0.27 — up to 1000: the key normalisation's eps = 1e-6 under the square
+    root then shortens a key by eps/(2‖y‖²) ≤ 7e-6, and by nothing measurable when no entry is negative."""
+    signed = vectors
+    if vectors.ndim == 3:  # keys: flip each to the sign with the smaller negative part
+        low, high = vectors.min(axis=-1, keepdims=True), (-vectors).min(axis=-1, keepdims=True)
+        signed = np.where(low < high, -vectors, vectors)
+    lowest = -np.clip(signed, None, 0).min(axis=-1, keepdims=True)
+    scale = np.minimum(0.27 / np.where(lowest > 0, lowest, 1.0), 1000.0)
+    scale = np.where(lowest > 0, scale, 1000.0)
+    return _silu_inverse(signed * scale)
+
+
+def step_size_logit(beta: float) -> float:
+    """z with 2σ(z) = β: ±:data:`SATURATED_LOGIT` at β = 2 and 0."""
+    if beta >= 2:
+        return SATURATED_LOGIT
+    if beta <= 0:
+        return -SATURATED_LOGIT
+    return float(np.log(beta / (2 - beta)))
+
+
+def _floats(entries) -> np.ndarray:
+    return np.array([[float(sp.N(e, 30)) for e in row] for row in entries], dtype=np.float64)
+
+
+def _one_layer(program: Program):
+    if not isinstance(program, Program):
+        raise ValueError(f"program: expected a theory.programs.Program, got {type(program).__name__}")
+    if program.automaton is not None or len(program.layers) != 1:
+        what = f"a DFA program ({program.automaton.name})" if program.automaton else f"{len(program.layers)} layers"
+        raise ValueError(f"program: expected a one-layer group program (compile_group), got {what}")
+    layer = program.layer
+    if layer.symbol_map != "element" or layer.decode != "nearest" or layer.resets or program.decoder_name != "lookup":
+        raise ValueError("program: expected a layer reading the token itself, decoded to the nearest readout, "
+                         f"without resets; got symbol map {layer.symbol_map!r}, decode {layer.decode!r}")  # fmt: skip
+    if any(not sp.sympify(v).is_zero for values in layer.values for v in values):
+        raise ValueError("program: expected zero values (a pure state-tracking layer)")
+    if not sp.simplify(layer.min_readout_distance_squared()) > 0:
+        raise ValueError("program: its readouts are not distinct, so no decoder separates them")
+    return layer
+
+
+def from_program(program: Program, dtype: torch.dtype = torch.float32, backend: str = "auto") -> DeltaProductLM:
+    """The :class:`DeltaProductLM` of a one-layer group program (module docstring): tokens are the
+    program's symbols (element indices, as :func:`models.task` draws them), the argmax of the logits at every
+    position is the program's decoded output there. ``dtype``: the parameters' dtype; ``backend``: the
+    layers' kernel backend."""
+    layer = _one_layer(program)
+    d, symbols = layer.dim, layer.symbols
+    rho = [np.array(layer.factor_product(s).evalf(30), dtype=np.float64) for s in range(symbols)]
+    if max(float(np.abs(r.T @ r - np.eye(d)).max()) for r in rho) > 1e-12:
+        raise ValueError(f"program: its representation ({program.construction}) is not orthogonal")
+    n_h = max(layer.n_h, d)
+    config = ModelConfig(
+        vocab_size=symbols, num_classes=len(program.decoder), num_layers=1, num_heads=1, head_dim=d,
+        hidden_size=symbols + 1 + d, num_householder=n_h, allow_neg_eigval=True, use_forget_gate=False,
+        use_short_conv=False, expand_v=1, mlp_ratio=1, start_token=True,
+    )  # fmt: skip
+    hidden, start = config.hidden, symbols
+
+    keys = np.zeros((symbols + 1, n_h, d))  # unit vectors; e_1 on the identity sub-steps (β = 0)
+    keys[:, :, 0] = 1.0
+    logits = np.full((symbols + 1, n_h), -SATURATED_LOGIT)
+    values = np.zeros((symbols + 1, n_h, d))
+    for s in range(symbols):
+        keys[s, : layer.n_h] = _floats(layer.keys[s])
+        logits[s, : layer.n_h] = [step_size_logit(float(sp.N(b, 30))) for b in layer.betas[s]]
+    keys[start, :d], logits[start, :d], values[start, :d] = np.eye(d), 0.0, np.eye(d)
+    h0 = _floats([layer.initial_state])[0]
+    h0 /= np.linalg.norm(h0)
+
+    model = DeltaProductLM(config, backend=backend).to(torch.float64)
+    block, attn = model.layers[0], model.layers[0].attn
+    with torch.no_grad():  # what every projection reads: a token's one-hot embedding after attn_norm, c·e_a
+        reads = float(block.attn_norm(torch.eye(1, hidden, dtype=torch.float64))[0, 0])
+    pre = {
+        "q": np.tile(_pre_silu(h0[None])[0], (symbols + 1, 1)),
+        "k": _pre_silu(keys).reshape(symbols + 1, n_h * d),
+        "v": np.where(values > 0, _silu_inverse(0.25 * values), 0.0).reshape(symbols + 1, n_h * d),
+        "b": logits,
+        "g": np.full((symbols + 1, d), _OUTPUT_GATE),
+    }
+    readout = np.stack([rho[g].T @ h0 for g in program.decoder])  # lm_head's row g: ρ(g)ᵀĥ_0
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.embeddings.weight[:, : symbols + 1] = torch.eye(symbols + 1, dtype=torch.float64)
+        for name, columns in pre.items():
+            weight = getattr(attn, f"{name}_proj").weight
+            weight[:, : symbols + 1] = torch.from_numpy(columns.T / reads)
+        attn.o_proj.weight[symbols + 1 :] = torch.eye(d, dtype=torch.float64)
+        for norm in (block.attn_norm, block.mlp_norm, attn.o_norm, model.norm):
+            norm.weight.fill_(1.0)
+        model.lm_head.weight[:, symbols + 1 :] = torch.from_numpy(readout)
+    return model.to(dtype)

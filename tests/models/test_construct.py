@@ -1,0 +1,115 @@
+"""models.from_program: compiled group programs as DeltaProductLM weights, decoded through every backend and
+held against the exact interpreter, the task's labels and the program's own factors."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from models import DeltaProductLM, ModelConfig, construct, from_program, task
+from models.construct import SATURATED_LOGIT
+from theory.automata.dfa import language
+from theory.programs import compile_group, compile_layers, run
+from theory.programs.dfa_to_layers import compile_automaton
+
+GROUPS = ["Z2", "Z5", "S3", "D4", "A5"]  # scalar, plane rotations, permutations, O(2), SO(3)
+
+
+@functools.cache
+def _words(group: str):
+    """(program, tokens, the task's labels, the program's exact decoded outputs) for 6 words of 40 tokens."""
+    program = compile_group(group)
+    tokens, labels = task(group).batch((1, 2), 6, 40)
+    return program, tokens, labels, run(program, tokens.numpy()).elements
+
+
+@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("dtype, backend", [(torch.float64, "reference"), (torch.float32, "reference"),
+                                            (torch.float64, "triton"), (torch.float32, "triton")])  # fmt: skip
+def test_the_model_decodes_as_the_program(group, dtype, backend):
+    """Words of every length up to 40 (and the empty word): the argmax at every position is the running
+    product (the task's label) and the program's exact decoded output (theory.programs.run)."""
+    program, tokens, labels, elements = _words(group)
+    model = from_program(program, dtype=dtype, backend=backend)
+    with torch.no_grad():
+        decoded = model(tokens).argmax(-1)
+        empty = model(tokens[:, :0])
+    assert decoded.shape == labels.shape and empty.shape == (6, 0, len(program.decoder))
+    assert torch.equal(decoded, labels)
+    assert np.array_equal(decoded.numpy(), elements)
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_the_model_s_factors_are_the_program_s(group):
+    """Through the model's own parameterisation (projections, silu, normalisation, 2σ): every symbol's
+    transition is the program's factor product ρ(a) up to the keys' shortening by fla's normalisation eps,
+    and the β the program puts at 0 and 2 (identities and reflections) come out exactly 0 and 2 in float64
+    and float32 (σ saturates)."""
+    program = compile_group(group)
+    layer = program.layer
+    symbols = torch.arange(layer.symbols)[None]
+    for dtype in (torch.float64, torch.float32):
+        model = from_program(program, dtype=dtype, backend="reference")
+        x = model.layer_inputs(symbols)[0][:, 1:]  # after the start token
+        beta = model.layers[0].attn.factors(x).beta[0, :, : layer.n_h, 0].double()
+        exact = torch.tensor([[float(b) for b in row] for row in layer.betas], dtype=torch.float64)
+        ends = (exact == 0) | (exact == 2)
+        assert torch.equal(beta[ends], exact[ends])
+        if dtype == torch.float64:
+            a = model.layers[0].attn.transitions(x)[0, :, 0]
+            rho = torch.stack([torch.tensor(np.array(layer.factor_product(s).evalf(30), dtype=np.float64))
+                               for s in range(layer.symbols)])  # fmt: skip
+            # a key comes out of x/√(‖x‖² + 10⁻⁶) with ‖x‖ ≥ 0.27 (construct._pre_silu): 1 − ‖k‖ ≤ δ =
+            # 10⁻⁶/(2·0.27²); a factor I − βkkᵀ (β ≤ 2) then moves by ≤ 4δ, a product of n_h by ≤ 4 n_h δ
+            delta = 1e-6 / (2 * 0.27**2)
+            assert float((a - rho).abs().max()) <= 4 * layer.n_h * delta + 1e-13
+
+
+def test_long_words_decode_despite_the_keys_shortening():
+    """20,000 tokens of S3 in float32: no position decoded wrong (the keys' 3.4e-6 shortening contracts the
+    state a little along each key; 200,000-token words of S3, A5, D4 and Z5 were also decoded without an
+    error in float32 and float64 when this was written)."""
+    model = from_program(compile_group("S3"), dtype=torch.float32, backend="reference")
+    tokens, labels = task("S3").batch((5,), 2, 20_000)
+    with torch.no_grad():
+        assert torch.equal(model(tokens).argmax(-1), labels)
+
+
+def test_a_construction_loads_like_a_trained_checkpoint(tmp_path):
+    """The weights go through safetensors into a DeltaProductLM built from the config's dict (start token
+    included) and decode the same."""
+    program = compile_group("S3")
+    model = from_program(program, backend="reference")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp_path / "model.safetensors")
+    loaded = DeltaProductLM(ModelConfig.from_dict(model.config.to_dict()), backend="reference")
+    loaded.load_state_dict(load_file(tmp_path / "model.safetensors"))
+    tokens, _ = task("S3").batch((4,), 3, 30)
+    with torch.no_grad():
+        assert torch.equal(loaded(tokens), model(tokens))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16, torch.float16])
+def test_step_sizes_reach_the_ends_exactly_and_the_middle_to_rounding(dtype):
+    """2σ(z) at the logits from_program gives: exactly 0 and 2 at the ends in every format (the saturation a
+    reflection or an identity sub-step needs), β in between to the format's rounding of z and σ."""
+    betas = [0.0, 0.3, 1.0, 1.7, 2.0]
+    z = torch.tensor([construct.step_size_logit(b) for b in betas], dtype=torch.float64).to(dtype)
+    got = (2 * z.sigmoid()).double()
+    assert got[0] == 0 and got[-1] == 2 and got[2] == 1
+    unit = {torch.float64: 2.0**-53, torch.float32: 2.0**-24, torch.bfloat16: 2.0**-8, torch.float16: 2.0**-11}[dtype]
+    # z rounded (relative u, |z| ≤ 1.5 so σ'·|z|·u ≤ 0.4u) and σ, ×2 rounded: a few units
+    assert float((got - torch.tensor(betas, dtype=torch.float64)).abs().max()) <= 8 * unit
+
+
+def test_what_is_not_a_one_layer_group_program_is_refused_by_name():
+    with pytest.raises(ValueError, match="program: expected a theory.programs.Program, got str"):
+        from_program("S3")
+    with pytest.raises(ValueError, match="program: expected a one-layer group program .* got 2 layers"):
+        from_program(compile_layers("S3", layers=2))
+    with pytest.raises(ValueError, match=r"program: expected a one-layer group program .* a DFA program"):
+        from_program(compile_automaton(language("parity")))
+    assert SATURATED_LOGIT >= 750  # σ(−z) = 1/(1 + e^z) underflows to 0 in float64 only for z ≳ 745
