@@ -283,11 +283,17 @@ def chunk_bwd_dqk(
         de = tl.where(ti[:, None] >= ti[None, :], m_ * qk, 0.0) + da * bc[:, None] * gram
         de += tl.where((ti == C - 1)[:, None], tl.sum(kc * u_ds, axis=1)[None, :], 0.0)
         dgam_from = scale * q_dq + bc * k_dbk + tl.where(ti == C - 1, s0_ds1, 0.0)
-        # γ_t enters every G_r with r ≥ t (G_r = Σ_{t≤r} γ_t): dγ_t = Σ_{r≥t} dG_r, where E_rs = e^{G_r − G_s}
-        # and Γ_r = e^{G_r} give dG_r = Σ_s F_rs − Σ_s F_sr + dΓ_r Γ_r with F = dE ⊙ E (vector sums only)
+        # dγ_t = Σ_{r≥t>s} F_rs + Σ_{r≥t} dΓ_r Γ_r with F = dE ⊙ E: the pairs straddling t, whose inner sums
+        # Σ_{s<t} F_rs are one product with the 0/1 matrix [s < t] (tensor cores, not a C×C scan)
         f = tl.where(ti[:, None] >= ti[None, :], de * e, 0.0)
-        dbig = tl.sum(f, axis=1) - tl.sum(f, axis=0) + dgam_from * from_start
-        dgam = tl.sum(dbig, axis=0) - tl.cumsum(dbig, axis=0) + dbig
+        later = tl.where(ti[:, None] < ti[None, :], 1.0, 0.0).to(ACC)
+        if ACC == tl.float64:
+            before = tl.dot(f, later, input_precision="ieee", out_dtype=ACC)
+        else:  # fp32-accurate whatever the other products' precision: dγ sums many terms of both signs
+            before = tl.dot(f, later, input_precision="tf32x3", out_dtype=ACC)
+        dgam = tl.sum(tl.where(ti[:, None] >= ti[None, :], before, 0.0), axis=0)
+        x = dgam_from * from_start
+        dgam += tl.sum(x, axis=0) - tl.cumsum(x, axis=0) + x  # Σ_{r≥t} dΓ_r Γ_r
         tl.store(p_parts + C, dgam)
 
 

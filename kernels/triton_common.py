@@ -118,17 +118,19 @@ def gate_sums(g, tok_flat, is_gate, ti, ACC: tl.constexpr):
     """(G, n) of one chunk's local log-gates γ_r (g_t at a token's first sub-step, 0 elsewhere): G_r the
     sum of the finite γ_t over t ≤ r and n_r the number of −inf gates (resets) among them. A reset lies in
     (s, r] iff n_r > n_s, so every decay is e^{G_r − G_s} where none does and 0 where one does: two vector
-    scans, and no −inf − (−inf)."""
-    gam = tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0).to(ACC)
+    scans, and no −inf − (−inf). G is summed in float64: a difference G_r − G_s rounded once to ACC has the
+    error of the direct sum Σ_{s<t≤r} γ_t, where float32 prefix sums would add u·|G_r| (strong decays make
+    |G| ≫ |G_r − G_s| for the pairs whose decay is not negligible)."""
+    gam = tl.load(g + tok_flat.to(tl.int64), mask=is_gate, other=0.0).to(tl.float64)
     reset = gam == float("-inf")
     return tl.cumsum(tl.where(reset, 0.0, gam), axis=0), tl.cumsum(reset.to(tl.int32), axis=0)
 
 
 @triton.jit
-def _decays_from_sums(big, resets, ti, C: tl.constexpr):
+def _decays_from_sums(big, resets, ti, C: tl.constexpr, ACC: tl.constexpr):
     """(Γ_r = e^{G_r}, e^{G_{C−1} − G_r}) from :func:`gate_sums`, 0 across a reset."""
-    to_end = tl.where(resets == last(resets, ti, C), tl.exp(last(big, ti, C) - big), 0.0)
-    return tl.where(resets == 0, tl.exp(big), 0.0), to_end
+    to_end = tl.where(resets == last(resets, ti, C), tl.exp((last(big, ti, C) - big).to(ACC)), 0.0)
+    return tl.where(resets == 0, tl.exp(big.to(ACC)), 0.0), to_end
 
 
 @triton.jit
@@ -138,8 +140,8 @@ def decays(g, tok_flat, is_gate, ti, C: tl.constexpr, HAS_G: tl.constexpr, ACC: 
     if HAS_G:
         big, resets = gate_sums(g, tok_flat, is_gate, ti, ACC)
         keep = (ti[:, None] >= ti[None, :]) & (resets[:, None] == resets[None, :])
-        e = tl.where(keep, tl.exp(big[:, None] - big[None, :]), 0.0).to(ACC)
-        from_start, to_end = _decays_from_sums(big, resets, ti, C)
+        e = tl.where(keep, tl.exp((big[:, None] - big[None, :]).to(ACC)), 0.0).to(ACC)
+        from_start, to_end = _decays_from_sums(big, resets, ti, C, ACC)
         return e, from_start, to_end
     ones = tl.full((ti.shape[0],), 1.0, dtype=ACC)
     return tl.where(ti[:, None] >= ti[None, :], 1.0, 0.0).to(ACC), ones, ones
@@ -151,7 +153,7 @@ def decay_vectors(g, tok_flat, is_gate, ti, C: tl.constexpr, HAS_G: tl.constexpr
     row to the chunk end (:func:`gate_sums`)."""
     if HAS_G:
         big, resets = gate_sums(g, tok_flat, is_gate, ti, ACC)
-        return _decays_from_sums(big, resets, ti, C)
+        return _decays_from_sums(big, resets, ti, C, ACC)
     ones = tl.full((ti.shape[0],), 1.0, dtype=ACC)
     return ones, ones
 
