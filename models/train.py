@@ -50,6 +50,7 @@ class TrainConfig:
     backend: str = "auto"
     weight_decay: float = 0.0
     clip: float = 1.0
+    autocast: str = "none"  # "bfloat16": forward passes under torch.autocast (fla's kernels take 16-bit inputs only)
 
     def __post_init__(self):
         for name in ("steps", "batch", "train_length", "eval_every", "eval_batch"):
@@ -77,6 +78,8 @@ class TrainConfig:
             raise ValueError("device: 'cuda' requested but torch sees no CUDA GPU")
         if self.backend not in ("auto", "reference", "triton", "fla"):
             raise ValueError(f"backend: expected auto, reference, triton or fla, got {self.backend!r}")
+        if self.autocast not in ("none", "bfloat16"):
+            raise ValueError(f"autocast: expected 'none' or 'bfloat16', got {self.autocast!r}")
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -91,21 +94,27 @@ class TrainConfig:
             if not isinstance(data["eval_lengths"], list):
                 raise ValueError(f"train.eval_lengths: expected a list, got {data['eval_lengths']!r}")
             data["eval_lengths"] = tuple(data["eval_lengths"])
-        for name in ("task", "device", "backend"):
+        for name in ("task", "device", "backend", "autocast"):
             if name in data and not isinstance(data[name], str):
                 raise ValueError(f"train.{name}: expected a string, got {data[name]!r}")
         return cls(**data)
 
 
-def evaluate(model: DeltaProductLM, task_spec: str, lengths, batch: int, seed: int) -> dict:
+def _autocast(device: torch.device, autocast: str):
+    """torch.autocast to bfloat16 where asked (parameters and optimizer stay float32), else nothing."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast == "bfloat16")
+
+
+def evaluate(model: DeltaProductLM, task_spec: str, lengths, batch: int, seed: int, autocast: str = "none") -> dict:
     """Accuracy of the argmax at every position, per length: {"accuracy": {length: mean}, "by_position":
-    {length: [accuracy at position 1 … length]}, "loss": mean cross-entropy at the first length}."""
+    {length: [accuracy at position 1 … length]}, "loss": mean cross-entropy at the first length}; the forward
+    passes under bfloat16 autocast if ``autocast`` is "bfloat16" (as the run was trained)."""
     task = make_task(task_spec)
     device = next(model.parameters()).device
     result = {"accuracy": {}, "by_position": {}}
     was_training = model.training
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), _autocast(device, autocast):
         for length in lengths:
             tokens, labels = task.batch((seed, _EVAL_SEED, length), batch, length, device)
             logits = model(tokens, check_ids=False)  # the task's own words
@@ -233,7 +242,8 @@ def train(
     for step in range(start + 1, config.steps + 1):
         tokens, labels = task.batch((config.seed, step), config.batch, config.train_length, device)
         tokens, labels = tokens[rank * share : (rank + 1) * share], labels[rank * share : (rank + 1) * share]
-        loss = F.cross_entropy(net(tokens, check_ids=False).flatten(0, 1).float(), labels.flatten())
+        with _autocast(device, config.autocast):
+            loss = F.cross_entropy(net(tokens, check_ids=False).flatten(0, 1).float(), labels.flatten())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # under DDP the gradients arrive averaged over the processes: the global batch's
         if config.clip:
@@ -244,7 +254,8 @@ def train(
             on_step(step, float(loss))
         if step % config.eval_every == 0 or step == config.steps:
             if rank == 0:
-                result = evaluate(model, config.task, config.eval_lengths, config.eval_batch, config.seed)
+                result = evaluate(model, config.task, config.eval_lengths, config.eval_batch, config.seed,
+                                  config.autocast)  # fmt: skip
                 row = {"step": step, "train_loss": float(loss), "loss": result["loss"],
                        "accuracy": result["accuracy"]}  # fmt: skip
                 with open(out / "metrics.jsonl", "a") as f:

@@ -194,6 +194,8 @@ def _training_parsers(sub, kw) -> None:
     train.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model trains")
     train.add_argument("--backend", choices=("auto", "reference", "triton", "fla"), default="auto",
                        help="kernel backend (auto: triton on cuda, reference on cpu)")  # fmt: skip
+    train.add_argument("--autocast", choices=("none", "bfloat16"), default="none",
+                       help="forward passes under bfloat16 autocast (fla takes 16-bit inputs only)")  # fmt: skip
     evaluate = sub.add_parser(
         "evaluate",
         help="accuracy by length and position of a trained model",

@@ -31,6 +31,8 @@ def _configs(args):
 
         if not available():
             raise CommandError("--backend: fla is not installed (pip install fla-core), or use auto/triton/reference")
+        if args.autocast != "bfloat16":
+            raise CommandError("--backend: fla takes bfloat16 or float16 inputs only: add --autocast bfloat16")
     model = ModelConfig(vocab_size=problem.vocab_size, num_classes=problem.num_classes, num_layers=args.layers,
                         num_heads=args.heads, head_dim=args.head_dim, hidden_size=args.hidden,
                         num_householder=args.nh, allow_neg_eigval=args.beta_range == "0,2",
@@ -39,7 +41,7 @@ def _configs(args):
         train = TrainConfig(task=args.task, steps=args.steps, batch=args.batch, lr=args.lr,
                             train_length=args.train_length, eval_lengths=tuple(args.eval_lengths),
                             eval_every=args.eval_every, seed=args.seed, device=args.device,
-                            backend=args.backend)  # fmt: skip
+                            backend=args.backend, autocast=args.autocast)  # fmt: skip
     except ValueError as err:
         raise CommandError(f"--{str(err).split(':')[0].replace('_', '-')}: {str(err).split(': ', 1)[1]}") from None
     return model, train
@@ -84,7 +86,7 @@ def run_evaluate(args, console, note, progress) -> int:
         raise CommandError(f"run: {err}") from None
     lengths = args.lengths or config.eval_lengths
     with progress(f"evaluating {args.run}", None):
-        result = evaluate(model.to(config.device), config.task, lengths, args.batch, args.seed)
+        result = evaluate(model.to(config.device), config.task, lengths, args.batch, args.seed, config.autocast)
     table = Table("length", "accuracy", "first position below 0.99")
     for n in lengths:
         positions = result["by_position"][str(n)]

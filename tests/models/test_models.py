@@ -186,6 +186,30 @@ def test_a_language_whose_letters_and_states_differ_trains(tmp_path):
         task("lang:tomita9")
 
 
+def test_autocast_runs_the_recurrence_in_bfloat16(tmp_path, monkeypatch):
+    """TrainConfig(autocast="bfloat16"): every forward (training and evaluation) hands the kernel bfloat16 q,
+    k, v and β (what fla's kernels require), while the parameters and their optimizer stay float32."""
+    import models.layer
+
+    seen = []
+
+    def recording(q, k, v, beta, **kw):
+        seen.append((q.dtype, k.dtype, v.dtype, beta.dtype))
+        return kernel(q, k, v, beta, **kw)
+
+    kernel = models.layer.delta_product
+    monkeypatch.setattr(models.layer, "delta_product", recording)
+    model_config = ModelConfig(vocab_size=2, num_classes=2, num_heads=1, head_dim=8, num_householder=1)
+    config = TrainConfig(task="Z2", steps=2, batch=8, train_length=8, eval_lengths=(8,), eval_batch=8,
+                         backend="reference", autocast="bfloat16")  # fmt: skip
+    train(model_config, config, tmp_path / "run")
+    assert len(seen) == 3 and set(seen) == {(torch.bfloat16,) * 4}  # two steps, one evaluation
+    model = load_run(tmp_path / "run")[0]
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    with pytest.raises(ValueError, match="autocast: expected 'none' or 'bfloat16', got 'fp8'"):
+        TrainConfig(task="Z2", steps=1, autocast="fp8")
+
+
 def test_bad_configs_and_files_are_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="steps: expected a positive integer, got 0"):
         TrainConfig(task="Z2", steps=0)

@@ -1,0 +1,185 @@
+"""Training runs on the toolkit's tasks: the papers' qualitative claims, each configuration with several seeds.
+
+    python bench/training.py --out bench/results/training --device cuda --workers 8 [--only task=S3|A5]
+    python bench/training.py --report bench/results/training       # results.json, table.md, accuracy.png again
+
+The configurations (:data:`RUNS`; one layer unless stated, train length 64, evaluation at 64, 256 and 1024):
+parity (Z2) with β ∈ [0, 1] and [0, 2] (Grazzi et al.: only negative eigenvalues extrapolate); S3 with
+n_h = 1 and 2, S4 and A5 with n_h = 2, 3, 4, S5 with n_h = 4 (Siems et al.); Z5 with a forget gate, one and
+two layers; and S3 with n_h = 2 under bfloat16 autocast through our Triton kernels and through fla's (which
+takes 16-bit inputs only): both kernels train the same model. Every run is
+:func:`models.train` into ``OUT/runs/<name>-s<seed>`` (config, weights, metrics, curves), ``--workers``
+runs at a time in spawned processes sharing the device. Runs already finished in ``OUT/runs`` are kept, not
+run again, so the grid can be spread over several GPU sessions (``--budget-s`` starts no run after that many
+seconds). The report: ``results.json`` (a row per run: its settings, seconds, the final accuracy at every
+length), ``table.md`` (mean and minimum over seeds per configuration) and ``accuracy.png`` (accuracy against
+the test length, a line per configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+
+BASE = dict(layers=1, n_h=2, beta_range="0,2", gate=False, backend="auto", autocast="none")
+RUNS = {
+    "parity-beta01": dict(task="Z2", n_h=1, beta_range="0,1"),
+    "parity-beta02": dict(task="Z2", n_h=1),
+    "S3-nh1": dict(task="S3", n_h=1),
+    "S3-nh2": dict(task="S3", n_h=2),
+    **{f"S4-nh{n}": dict(task="S4", n_h=n) for n in (2, 3, 4)},
+    **{f"A5-nh{n}": dict(task="A5", n_h=n) for n in (2, 3, 4)},
+    "S5-nh4": dict(task="S5", n_h=4),
+    "Z5-gated-1layer": dict(task="Z5", gate=True),
+    "Z5-gated-2layers": dict(task="Z5", gate=True, layers=2),
+    "S3-nh2-bf16": dict(task="S3", n_h=2, backend="triton", autocast="bfloat16"),
+    "S3-nh2-fla": dict(task="S3", n_h=2, backend="fla", autocast="bfloat16"),
+}
+LENGTHS = (64, 256, 1024)
+
+
+def plan(only: dict, seeds: int) -> list[dict]:
+    """Every run (configuration × seed) whose settings match ``only`` (key=value|value, as strings)."""
+    runs = []
+    for name, settings in RUNS.items():
+        run = {**BASE, **settings, "name": name}
+        if all(str(run.get(key)) in values.split("|") for key, values in only.items()):
+            runs.extend({**run, "seed": seed} for seed in range(seeds))
+    return runs
+
+
+def train_one(run: dict, out: Path, hyper: dict) -> dict:
+    """One run into ``out``; returns its report row (settings, seconds, final accuracy by length)."""
+    import torch
+
+    from models import ModelConfig, TrainConfig, task, train
+
+    problem = task(run["task"])
+    if hyper["device"] == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: no CUDA device here (use --device cpu)")
+    model = ModelConfig(vocab_size=problem.vocab_size, num_classes=problem.num_classes, num_layers=run["layers"],
+                        num_heads=hyper["heads"], head_dim=hyper["head_dim"], num_householder=run["n_h"],
+                        allow_neg_eigval=run["beta_range"] == "0,2", use_forget_gate=run["gate"],
+                        use_short_conv=True)  # fmt: skip
+    config = TrainConfig(task=run["task"], steps=hyper["steps"], batch=hyper["batch"], lr=hyper["lr"],
+                         train_length=hyper["train_length"], eval_lengths=tuple(hyper["lengths"]),
+                         eval_every=hyper["eval_every"], eval_batch=hyper["eval_batch"], seed=run["seed"],
+                         device=hyper["device"], backend=run["backend"], autocast=run["autocast"])  # fmt: skip
+    began = time.perf_counter()
+    rows = train(model, config, out)
+    return {**run, "seconds": round(time.perf_counter() - began, 1), "steps": hyper["steps"],
+            "accuracy": rows[-1]["accuracy"], "loss": rows[-1]["loss"]}  # fmt: skip
+
+
+def report(root: Path) -> list[dict]:
+    """results.json, table.md and accuracy.png from every finished run's ``row.json`` under ``root/runs``."""
+    rows = [json.loads(p.read_text()) for p in sorted((root / "runs").glob("*/row.json"))]
+    (root / "results.json").write_text(json.dumps(rows, indent=1))
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row["name"], []).append(row)
+    lengths = sorted({int(n) for row in rows for n in row["accuracy"]})
+    head = "| configuration | task | n_h | β range | layers | gate | backend | autocast | seeds | " + " | ".join(
+        f"T = {n}: mean (min)" for n in lengths) + " | seconds per run |"  # fmt: skip
+    lines = [head, "|" + "---|" * (10 + len(lengths))]
+    for name, runs in groups.items():
+        r = runs[0]
+        cells = [name, r["task"], r["n_h"], r["beta_range"], r["layers"], r["gate"], r["backend"], r["autocast"],
+                 len(runs)]  # fmt: skip
+        for n in lengths:
+            accs = [x["accuracy"][str(n)] for x in runs if str(n) in x["accuracy"]]
+            cells.append(f"{statistics.mean(accs):.3f} ({min(accs):.3f})" if accs else "—")
+        cells.append(f"{statistics.mean(x['seconds'] for x in runs):.0f}")
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    (root / "table.md").write_text("\n".join(lines) + "\n")
+    _plot(groups, lengths, root / "accuracy.png")
+    return rows
+
+
+def _plot(groups: dict, lengths: list[int], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for name, runs in groups.items():
+        means = [statistics.mean(x["accuracy"][str(n)] for x in runs) for n in lengths]
+        ax.plot(lengths, means, marker="o", label=f"{name} ({len(runs)} seeds)")
+    ax.set(xscale="log", xlabel="test length (train length 64)", ylabel="accuracy (mean over seeds)", ylim=(0, 1.02))
+    if groups:
+        ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _run_and_record(run: dict, out: Path, hyper: dict) -> dict:
+    row = train_one(run, out, hyper)
+    (out / "row.json").write_text(json.dumps(row, indent=1))
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="the results folder (runs/ under it)")
+    parser.add_argument("--report", type=Path, help="only rebuild the report of this results folder")
+    parser.add_argument("--only", default="", help="comma-separated key=value|value filters over a run's settings")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="runs at a time (processes sharing the device)")
+    parser.add_argument("--budget-s", type=float, default=float("inf"), help="start no run after this many seconds")
+    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--head-dim", type=int, default=32)
+    parser.add_argument("--train-length", type=int, default=64)
+    parser.add_argument("--lengths", default=",".join(map(str, LENGTHS)))
+    parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--eval-batch", type=int, default=128)
+    args = parser.parse_args()
+    if args.report:
+        rows = report(args.report)
+        print((args.report / "table.md").read_text(), f"{len(rows)} runs", sep="\n")
+        return
+    if args.out is None:
+        parser.error("--out or --report is required")
+    hyper = dict(device=args.device, steps=args.steps, batch=args.batch, lr=args.lr, heads=args.heads,
+                 head_dim=args.head_dim, train_length=args.train_length,
+                 lengths=[int(n) for n in args.lengths.split(",")], eval_every=args.eval_every,
+                 eval_batch=args.eval_batch)  # fmt: skip
+    only = dict(item.split("=", 1) for item in args.only.split(",") if item)
+    todo = [r for r in plan(only, args.seeds)
+            if not (args.out / "runs" / f"{r['name']}-s{r['seed']}" / "row.json").exists()]  # fmt: skip
+    began = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool:
+        pending = {}
+        for run in todo:
+            folder = args.out / "runs" / f"{run['name']}-s{run['seed']}"
+            if folder.exists():  # an unfinished run of an earlier session: started again
+                for f in folder.iterdir():
+                    f.unlink()
+            pending[pool.submit(_run_and_record, run, folder, hyper)] = run
+        for future in as_completed(pending):
+            run = pending[future]
+            try:
+                row = future.result()
+                print(f"{run['name']} seed {run['seed']}: {row['accuracy']} in {row['seconds']} s", flush=True)
+            except Exception as err:  # noqa: BLE001  (a failed run is reported, the others go on)
+                print(f"{run['name']} seed {run['seed']}: failed: {type(err).__name__}: {err}", flush=True)
+            if time.perf_counter() - began > args.budget_s:
+                print(f"budget of {args.budget_s} s spent: cancelling the runs not started", flush=True)
+                for other in pending:
+                    other.cancel()
+    rows = report(args.out)
+    print((args.out / "table.md").read_text(), f"{len(rows)} runs", sep="\n")
+
+
+if __name__ == "__main__":
+    main()
