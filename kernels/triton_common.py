@@ -2,11 +2,12 @@
 row-block loads and stores, sequence and chunk bounds, gate decays, pointer arithmetic, the unit lower
 triangular inverse by 16×16 block forward substitution, and the two products.
 
-Sums accumulate in the accumulation dtype ACC (fp32, or fp64 for fp64 inputs): inputs are upcast on load
-and outputs rounded once on store; products of two raw bf16 or fp16 inputs run on the inputs themselves
-(:func:`input_dot`: exact in the fp32 accumulator), and the operands of the other products are rounded to
-the operand dtype DOT (:func:`dot`: the accumulation dtype, or a 16-bit input dtype). Import this module
-lazily, after :func:`kernels.runtime.load_triton` has chosen the interpreter where there is no GPU.
+Sums accumulate in the accumulation dtype ACC (fp32, or fp64 for fp64 inputs; the gates' prefix sums in
+fp64, :func:`gate_sums`): inputs are upcast on load and outputs rounded once on store; products of two raw
+bf16 or fp16 inputs run on the inputs themselves (:func:`input_dot`: exact in the fp32 accumulator), and the
+operands of the other products are rounded to the operand dtype DOT (:func:`dot`: the accumulation dtype, or
+a 16-bit input dtype). Import this module lazily, after :func:`kernels.runtime.load_triton` has chosen the
+interpreter where there is no GPU.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def rows(i_b, i_h, start, end, T, ti, H: tl.constexpr, NH: tl.constexpr):
 
 
 @triton.jit
-def gate_sums(g, tok_flat, is_gate, ti, ACC: tl.constexpr):
+def gate_sums(g, tok_flat, is_gate):
     """(G, n) of one chunk's local log-gates γ_r (g_t at a token's first sub-step, 0 elsewhere): G_r the
     sum of the finite γ_t over t ≤ r and n_r the number of −inf gates (resets) among them. A reset lies in
     (s, r] iff n_r > n_s, so every decay is e^{G_r − G_s} where none does and 0 where one does: two vector
@@ -138,7 +139,7 @@ def decays(g, tok_flat, is_gate, ti, C: tl.constexpr, HAS_G: tl.constexpr, ACC: 
     """(E, Γ, e_L): E[r, s] = e^{D[r,s]} = e^{Σ_{s<t≤r} γ_t} on and below the diagonal (zero above) and the
     vectors of :func:`decay_vectors`, from :func:`gate_sums`; without a gate, the causal mask and ones."""
     if HAS_G:
-        big, resets = gate_sums(g, tok_flat, is_gate, ti, ACC)
+        big, resets = gate_sums(g, tok_flat, is_gate)
         keep = (ti[:, None] >= ti[None, :]) & (resets[:, None] == resets[None, :])
         e = tl.where(keep, tl.exp((big[:, None] - big[None, :]).to(ACC)), 0.0).to(ACC)
         from_start, to_end = _decays_from_sums(big, resets, ti, C, ACC)
@@ -152,7 +153,7 @@ def decay_vectors(g, tok_flat, is_gate, ti, C: tl.constexpr, HAS_G: tl.constexpr
     """(Γ_r = e^{Σ_{t≤r} γ_t}, e^{Σ_{r<t<C} γ_t}): the decay from the chunk start to each row and from each
     row to the chunk end (:func:`gate_sums`)."""
     if HAS_G:
-        big, resets = gate_sums(g, tok_flat, is_gate, ti, ACC)
+        big, resets = gate_sums(g, tok_flat, is_gate)
         return _decays_from_sums(big, resets, ti, C, ACC)
     ones = tl.full((ti.shape[0],), 1.0, dtype=ACC)
     return ones, ones
