@@ -1,8 +1,9 @@
 """Models on our kernels: the Gated DeltaProduct layer (fla's parameters), a small language model of its
-blocks, the toolkit's tasks, training with safetensors checkpoints, and compiled constructions as model
-weights (:func:`from_program`). Imports ``kernels`` and ``theory``;
-neither imports it."""
+blocks, the toolkit's tasks, training with safetensors checkpoints, compiled constructions as model weights
+(:func:`from_program`) and what a model's recurrence does per input symbol (:mod:`models.analysis`).
+Imports ``kernels`` and ``theory``; neither imports it."""
 
+from models.analysis import relation_error, symbol_transitions
 from models.construct import from_program
 from models.layer import Factors, GatedDeltaProduct
 from models.lm import DeltaProductLM, ModelConfig
@@ -20,6 +21,8 @@ __all__ = [
     "TrainConfig",
     "train",
     "from_program",
+    "symbol_transitions",
+    "relation_error",
     "evaluate",
     "load_run",
     "read_metrics",
