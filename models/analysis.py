@@ -8,7 +8,9 @@ eigenvalues, the spread of A_t around it over contexts (‖A_t − mean‖_F / �
 a short convolution lets keys see the tokens before), its orthogonality error ‖meanᵀmean − I‖_2 and the
 quantiles of the step sizes β used with that symbol. For a group's word problem, :func:`relation_error`
 measures how far the mean transitions are from a representation: the state after x_1 ⋯ x_t is
-A(x_t) ⋯ A(x_1) S_0, so A(b)A(a) should equal A(a·b).
+A(x_t) ⋯ A(x_1) S_0, so A(b)A(a) should equal A(a·b). :func:`probe_accuracy` fits a linear probe (the
+nearest class mean, on half of the words) from every layer's state after each token to the task's label and
+scores it on the other half, by position, beside the model's own accuracy.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 from models.lm import DeltaProductLM
 from models.tasks import WordProblem, task
 
-__all__ = ["symbol_transitions", "relation_error", "BETA_QUANTILES"]
+__all__ = ["symbol_transitions", "relation_error", "layer_states", "probe_accuracy", "BETA_QUANTILES"]
 
 BETA_QUANTILES = (0.0, 0.1, 0.5, 0.9, 1.0)
 
@@ -96,3 +98,57 @@ def relation_error(analysis: dict, layer: int = 0, head: int = 0) -> float:
             target = mean[int(table[a, b])]
             worst = max(worst, float(np.linalg.norm(mean[b] @ mean[a] - target) / np.linalg.norm(target)))
     return worst
+
+
+def layer_states(model: DeltaProductLM, tokens: torch.Tensor) -> list[torch.Tensor]:
+    """Every layer's state after every token, float64 [B, T, H, K, V] (the start token's position dropped):
+    the layer's recurrence S ← e^{g}S, then S ← S + β_j k_j (v_j − Sᵀk_j)ᵀ for j = 1 … n_h, from S = 0, on
+    its own factors (:meth:`models.GatedDeltaProduct.factors`) in float64."""
+    skip = int(model.config.start_token)
+    states = []
+    with torch.no_grad():
+        for block, x in zip(model.layers, model.layer_inputs(tokens)):
+            f = block.attn.factors(x)
+            k, v, beta = f.k.double(), f.v.double(), f.beta.double()
+            batch, length, n_h, heads = beta.shape
+            s = torch.zeros(batch, heads, k.shape[-1], v.shape[-1], dtype=torch.float64, device=x.device)
+            out = []
+            for t in range(length):
+                if f.g is not None:
+                    s = s * f.g[:, t].double().exp()[..., None, None]
+                for j in range(n_h):
+                    kj, vj, bj = k[:, t, j], v[:, t, j], beta[:, t, j]
+                    residual = vj - torch.einsum("bhkv,bhk->bhv", s, kj)
+                    s = s + bj[..., None, None] * kj[..., :, None] * residual[..., None, :]
+                out.append(s)
+            states.append(torch.stack(out, dim=1)[:, skip:])
+    return states
+
+
+def probe_accuracy(model: DeltaProductLM, task_spec: str, words: int = 128, length: int = 64, seed: int = 0) -> dict:
+    """``{"layers": [{"accuracy", "by_position"}], "model": {"accuracy", "by_position"}}``: a linear probe per
+    layer from its state (all heads, flattened) to the label — the nearest class mean, argmax_c ⟨x, μ_c⟩ −
+    ‖μ_c‖²/2, fitted on the first half of ``words`` random words (closed form, no training to tune) and
+    scored on the second — and the model's own argmax accuracy on the same held-out words."""
+    problem = task(task_spec)
+    if words < 2 or isinstance(words, bool) or not isinstance(words, int):
+        raise ValueError(f"words: expected an integer ≥ 2 (half fit, half scored), got {words!r}")
+    device = next(model.parameters()).device
+    tokens, labels = problem.batch((seed, 9_999), words, length, device)
+    half = words // 2
+    held = labels[half:].cpu().numpy()
+    result = {"layers": []}
+    for states in layer_states(model, tokens):
+        x = states.flatten(2).cpu().numpy()  # [B, T, H·K·V]
+        fit_x, fit_y = x[:half].reshape(-1, x.shape[-1]), labels[:half].cpu().numpy().ravel()
+        counts = np.bincount(fit_y, minlength=problem.num_classes)
+        means = np.zeros((problem.num_classes, x.shape[-1]))
+        np.add.at(means, fit_y, fit_x)
+        means /= np.maximum(counts, 1)[:, None]
+        bias = np.where(counts > 0, -0.5 * (means**2).sum(-1), -np.inf)  # classes never seen are never chosen
+        right = (x[half:] @ means.T + bias).argmax(-1) == held
+        result["layers"].append({"accuracy": float(right.mean()), "by_position": right.mean(0).round(6).tolist()})
+    with torch.no_grad():
+        right = (model(tokens[half:]).argmax(-1).cpu().numpy() == held)
+    result["model"] = {"accuracy": float(right.mean()), "by_position": right.mean(0).round(6).tolist()}
+    return result

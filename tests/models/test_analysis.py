@@ -3,6 +3,8 @@ its factors' step sizes and its group relations (up to the keys' shortening by f
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -14,15 +16,21 @@ from theory.programs import compile_group
 DELTA = 1e-6 / (2 * 0.27**2)  # a key's shortening by x/√(‖x‖² + 1e-6), ‖x‖ ≥ 0.27 (models.construct)
 
 
+@functools.cache
+def _construction(group: str):
+    """(program, its model in float64 through the reference backend), built once per group."""
+    program = compile_group(group)
+    return program, from_program(program, dtype=torch.float64, backend="reference")
+
+
 @pytest.mark.parametrize("group", ["S3", "A5", "Z5"])
 def test_the_analysis_of_a_construction_recovers_it(group):
     """Every element's mean transition has the eigenvalues of ρ(a) (exact, from sympy) to 4·n_h·δ — a product
     of n_h factors each moved by ≤ 4δ, and the eigenvalues of these normal matrices move no more (Bauer–Fike);
     no spread over contexts beyond float64 rounding (no short convolution: A_t depends on the token alone);
     orthogonal and a representation to that order; the step sizes exactly the program's 0s and 2s."""
-    program = compile_group(group)
+    program, model = _construction(group)
     layer = program.layer
-    model = from_program(program, dtype=torch.float64, backend="reference")
     analysis = symbol_transitions(model, group, words=64, length=64)
     symbols = analysis["layers"][0]["heads"][0]["symbols"]
     assert len(symbols) == layer.symbols  # every element occurred
@@ -51,3 +59,39 @@ def test_a_short_convolution_spreads_transitions_and_bad_requests_are_named():
         symbol_transitions(model, "S3", words=0)
     with pytest.raises(ValueError, match="is not a group's word problem"):
         relation_error({**analysis, "task": "lang:parity"})
+
+
+def test_layer_states_are_the_kernel_s_states():
+    """layer_states after token t equals the final state of the layer run (reference kernel, float64) on the
+    first t + 1 tokens: gates, short convolution and n_h = 3 included."""
+    from models.analysis import layer_states
+
+    torch.manual_seed(1)
+    config = ModelConfig(vocab_size=6, num_classes=6, num_layers=2, num_heads=2, head_dim=4, num_householder=3)
+    model = DeltaProductLM(config, backend="reference").double()
+    tokens = torch.randint(0, 6, (3, 9))
+    states = layer_states(model, tokens)
+    inputs = model.layer_inputs(tokens)
+    for layer, (block, x) in enumerate(zip(model.layers, inputs)):
+        for t in (0, 4, 8):
+            _, final = block.attn(x[:, : t + 1], output_final_state=True)
+            # both float64, ≤ 27 sub-steps of O(1) operations: a few hundred u
+            assert float((states[layer][:, t] - final).abs().max()) <= 1e-12, (layer, t)
+
+
+def test_a_linear_probe_reads_a_construction_s_state():
+    """The nearest-class-mean probe on the state of a construction's layer decodes every position, as the
+    model does; an untrained model's state and output are near chance (1/6 for S3)."""
+    from models.analysis import probe_accuracy
+
+    for group in ("S3", "A5"):
+        model = _construction(group)[1]
+        result = probe_accuracy(model, group, words=64, length=32)
+        assert result["layers"][0]["accuracy"] == 1.0 and result["model"]["accuracy"] == 1.0
+        assert len(result["layers"][0]["by_position"]) == 32
+    torch.manual_seed(0)
+    untrained = DeltaProductLM(ModelConfig(vocab_size=6, num_classes=6, num_heads=1, head_dim=4), backend="reference")
+    result = probe_accuracy(untrained.double(), "S3", words=64, length=32)
+    assert result["layers"][0]["accuracy"] < 0.5 and result["model"]["accuracy"] < 0.5
+    with pytest.raises(ValueError, match="words: expected an integer ≥ 2"):
+        probe_accuracy(untrained, "S3", words=1)
