@@ -32,21 +32,30 @@ def _pairs(eigenvalues: np.ndarray) -> list[list[float]]:
     return [[float(z.real), float(z.imag)] for z in eigenvalues[order]]
 
 
+def _task_of(model: DeltaProductLM, task_spec: str, words, length, least_words: int):
+    """The task of ``task_spec``, checked against the model's vocabulary and classes, with ``words`` ≥
+    ``least_words`` and ``length`` ≥ 1 (each a ValueError naming the argument)."""
+    problem = task(task_spec)
+    if (problem.vocab_size, problem.num_classes) != (model.config.vocab_size, model.config.num_classes):
+        raise ValueError(f"task: {task_spec} has {problem.vocab_size} tokens and {problem.num_classes} classes, "
+                         f"the model {model.config.vocab_size} and {model.config.num_classes}")  # fmt: skip
+    for name, value, least in (("words", words, least_words), ("length", length, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name}: expected an integer ≥ {least}, got {value!r}")
+    return problem
+
+
 def symbol_transitions(model: DeltaProductLM, task_spec: str, words: int = 64, length: int = 64, seed: int = 0) -> dict:
     """``{"layers": [{"heads": [{"symbols": {symbol: {"mean", "eigenvalues", "spread", "orthogonality_error",
     "beta", "count"}}}]}]}`` over ``words`` random words of ``length`` tokens of the task (drawn from
     ``seed``): symbols are the token ids as strings, ``mean`` a nested list (float64), ``beta`` the
     :data:`BETA_QUANTILES` of the symbol's step sizes over its sub-steps and occurrences."""
-    problem = task(task_spec)
-    if (problem.vocab_size, problem.num_classes) != (model.config.vocab_size, model.config.num_classes):
-        raise ValueError(f"task: {task_spec} has {problem.vocab_size} tokens and {problem.num_classes} classes, "
-                         f"the model {model.config.vocab_size} and {model.config.num_classes}")  # fmt: skip
-    for name, value in (("words", words), ("length", length)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    problem = _task_of(model, task_spec, words, length, least_words=1)
     device = next(model.parameters()).device
     tokens, _ = problem.batch((seed, 7_777), words, length, device)
     skip = int(model.config.start_token)  # the start token's transition writes the initial state: not a symbol's
+    positions = {s: (tokens == s).cpu().numpy() for s in range(problem.vocab_size)}
+    occurring = {s: where for s, where in positions.items() if where.any()}
     layers = []
     with torch.no_grad():
         for block, x in zip(model.layers, model.layer_inputs(tokens)):
@@ -56,10 +65,7 @@ def symbol_transitions(model: DeltaProductLM, task_spec: str, words: int = 64, l
             heads = []
             for h in range(attn.num_heads):
                 symbols = {}
-                for s in range(problem.vocab_size):
-                    where = (tokens == s).cpu().numpy()
-                    if not where.any():
-                        continue
+                for s, where in occurring.items():
                     occurrences = a[where][:, h]
                     mean = occurrences.mean(axis=0)
                     scale = max(float(np.linalg.norm(mean)), np.finfo(float).tiny)
@@ -130,9 +136,7 @@ def probe_accuracy(model: DeltaProductLM, task_spec: str, words: int = 128, leng
     layer from its state (all heads, flattened) to the label — the nearest class mean, argmax_c ⟨x, μ_c⟩ −
     ‖μ_c‖²/2, fitted on the first half of ``words`` random words (closed form, no training to tune) and
     scored on the second — and the model's own argmax accuracy on the same held-out words."""
-    problem = task(task_spec)
-    if words < 2 or isinstance(words, bool) or not isinstance(words, int):
-        raise ValueError(f"words: expected an integer ≥ 2 (half fit, half scored), got {words!r}")
+    problem = _task_of(model, task_spec, words, length, least_words=2)  # half fitted, half scored
     device = next(model.parameters()).device
     tokens, labels = problem.batch((seed, 9_999), words, length, device)
     half = words // 2

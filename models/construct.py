@@ -40,6 +40,7 @@ import torch
 
 from models.lm import DeltaProductLM, ModelConfig
 from theory.programs import Program
+from theory.programs.ir import is_zero
 
 __all__ = ["from_program", "step_size_logit", "SATURATED_LOGIT"]
 
@@ -97,7 +98,7 @@ def _one_layer(program: Program):
     if layer.symbol_map != "element" or layer.decode != "nearest" or layer.resets or program.decoder_name != "lookup":
         raise ValueError("program: expected a layer reading the token itself, decoded to the nearest readout, "
                          f"without resets; got symbol map {layer.symbol_map!r}, decode {layer.decode!r}")  # fmt: skip
-    if any(not sp.sympify(v).is_zero for values in layer.values for v in values):
+    if not all(is_zero(v) for values in layer.values for v in values):
         raise ValueError("program: expected zero values (a pure state-tracking layer)")
     if not sp.simplify(layer.min_readout_distance_squared()) > 0:
         raise ValueError("program: its readouts are not distinct, so no decoder separates them")
@@ -109,6 +110,8 @@ def from_program(program: Program, dtype: torch.dtype = torch.float32, backend: 
     program's symbols (element indices, as :func:`models.task` draws them), the argmax of the logits at every
     position is the program's decoded output there. ``dtype``: the parameters' dtype; ``backend``: the
     layers' kernel backend."""
+    if dtype not in (torch.float64, torch.float32, torch.bfloat16, torch.float16):
+        raise ValueError(f"dtype: expected torch.float64, float32, bfloat16 or float16, got {dtype!r}")
     layer = _one_layer(program)
     d, symbols = layer.dim, layer.symbols
     rho = [np.array(layer.factor_product(s).evalf(30), dtype=np.float64) for s in range(symbols)]

@@ -1,5 +1,6 @@
 """``deltaproof train`` and ``deltaproof evaluate``: the command line of :mod:`models` (training a Gated
-DeltaProduct model on a word problem through our kernels, and measuring a saved run by length and position).
+DeltaProduct model on a word problem or a regular language through our kernels, and measuring a saved run by
+length and position).
 
 Every argument is checked before any work (the task's group and size, the output folder, CUDA, fla); a bad run
 directory is refused naming the file and field. ``train`` prints a table of the evaluations and shows a

@@ -55,7 +55,7 @@ def test_a_short_convolution_spreads_transitions_and_bad_requests_are_named():
     assert all(e["spread"] > 0 for e in analysis["layers"][0]["heads"][0]["symbols"].values())
     with pytest.raises(ValueError, match="task: Z2 has 2 tokens and 2 classes, the model 6 and 6"):
         symbol_transitions(model, "Z2")
-    with pytest.raises(ValueError, match="words: expected a positive integer, got 0"):
+    with pytest.raises(ValueError, match="words: expected an integer ≥ 1, got 0"):
         symbol_transitions(model, "S3", words=0)
     with pytest.raises(ValueError, match="is not a group's word problem"):
         relation_error({**analysis, "task": "lang:parity"})
@@ -93,5 +93,9 @@ def test_a_linear_probe_reads_a_construction_s_state():
     untrained = DeltaProductLM(ModelConfig(vocab_size=6, num_classes=6, num_heads=1, head_dim=4), backend="reference")
     result = probe_accuracy(untrained.double(), "S3", words=64, length=32)
     assert result["layers"][0]["accuracy"] < 0.5 and result["model"]["accuracy"] < 0.5
-    with pytest.raises(ValueError, match="words: expected an integer ≥ 2"):
+    with pytest.raises(ValueError, match="words: expected an integer ≥ 2, got 1"):
         probe_accuracy(untrained, "S3", words=1)
+    with pytest.raises(ValueError, match="words: expected an integer ≥ 2, got 'many'"):
+        probe_accuracy(untrained, "S3", words="many")
+    with pytest.raises(ValueError, match="task: Z2 has 2 tokens and 2 classes, the model 6 and 6"):
+        probe_accuracy(untrained, "Z2")

@@ -106,6 +106,8 @@ def test_step_sizes_reach_the_ends_exactly_and_the_middle_to_rounding(dtype):
 
 
 def test_what_is_not_a_one_layer_group_program_is_refused_by_name():
+    with pytest.raises(ValueError, match="dtype: expected torch.float64, float32, bfloat16 or float16, got 'half'"):
+        from_program(compile_group("Z2"), dtype="half")
     with pytest.raises(ValueError, match="program: expected a theory.programs.Program, got str"):
         from_program("S3")
     with pytest.raises(ValueError, match="program: expected a one-layer group program .* got 2 layers"):
