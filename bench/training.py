@@ -45,12 +45,9 @@ LENGTHS = (64, 256, 1024)
 
 def plan(only: dict, seeds: int) -> list[dict]:
     """Every run (configuration × seed) whose settings match ``only`` (key=value|value, as strings)."""
-    runs = []
-    for name, settings in RUNS.items():
-        run = {**BASE, **settings, "name": name}
-        if all(str(run.get(key)) in values.split("|") for key, values in only.items()):
-            runs.extend({**run, "seed": seed} for seed in range(seeds))
-    return runs
+    chosen = [{**BASE, **settings, "name": name} for name, settings in RUNS.items()]
+    chosen = [run for run in chosen if all(str(run.get(key)) in values.split("|") for key, values in only.items())]
+    return [{**run, "seed": seed} for seed in range(seeds) for run in chosen]  # seed-major: every configuration early
 
 
 def train_one(run: dict, out: Path, hyper: dict) -> dict:
@@ -67,13 +64,14 @@ def train_one(run: dict, out: Path, hyper: dict) -> dict:
                         allow_neg_eigval=run["beta_range"] == "0,2", use_forget_gate=run["gate"],
                         use_short_conv=True)  # fmt: skip
     config = TrainConfig(task=run["task"], steps=hyper["steps"], batch=hyper["batch"], lr=hyper["lr"],
-                         train_length=hyper["train_length"], eval_lengths=tuple(hyper["lengths"]),
+                         schedule=hyper["schedule"], train_length=hyper["train_length"], eval_lengths=tuple(hyper["lengths"]),
                          eval_every=hyper["eval_every"], eval_batch=hyper["eval_batch"], seed=run["seed"],
                          device=hyper["device"], backend=run["backend"], autocast=run["autocast"])  # fmt: skip
     began = time.perf_counter()
     rows = train(model, config, out)
-    return {**run, "seconds": round(time.perf_counter() - began, 1), "steps": hyper["steps"],
-            "accuracy": rows[-1]["accuracy"], "loss": rows[-1]["loss"]}  # fmt: skip
+    return {**run, "seconds": round(time.perf_counter() - began, 1), "steps": hyper["steps"], "batch": hyper["batch"],
+            "lr": hyper["lr"], "schedule": hyper["schedule"], "accuracy": rows[-1]["accuracy"],
+            "loss": rows[-1]["loss"]}  # fmt: skip
 
 
 def report(root: Path) -> list[dict]:
@@ -137,6 +135,7 @@ def main():
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--schedule", default="cosine", choices=("constant", "cosine"))
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--head-dim", type=int, default=32)
     parser.add_argument("--train-length", type=int, default=64)
@@ -150,7 +149,8 @@ def main():
         return
     if args.out is None:
         parser.error("--out or --report is required")
-    hyper = dict(device=args.device, steps=args.steps, batch=args.batch, lr=args.lr, heads=args.heads,
+    hyper = dict(device=args.device, steps=args.steps, batch=args.batch, lr=args.lr, schedule=args.schedule,
+                 heads=args.heads,
                  head_dim=args.head_dim, train_length=args.train_length,
                  lengths=[int(n) for n in args.lengths.split(",")], eval_every=args.eval_every,
                  eval_batch=args.eval_batch)  # fmt: skip

@@ -8,7 +8,7 @@ from models.construct import from_program
 from models.layer import Factors, GatedDeltaProduct
 from models.lm import DeltaProductLM, ModelConfig
 from models.tasks import StateTracking, WordProblem, task
-from models.train import TrainConfig, evaluate, load_run, read_metrics, train
+from models.train import TrainConfig, evaluate, learning_rate, load_run, read_metrics, train
 
 __all__ = [
     "GatedDeltaProduct",
@@ -24,6 +24,7 @@ __all__ = [
     "symbol_transitions",
     "relation_error",
     "evaluate",
+    "learning_rate",
     "load_run",
     "read_metrics",
 ]

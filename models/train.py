@@ -18,6 +18,7 @@ run continues exactly as an uninterrupted one would.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -30,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from models.lm import DeltaProductLM, ModelConfig, config_object
 from models.tasks import task as make_task
 
-__all__ = ["TrainConfig", "train", "evaluate", "load_run", "read_metrics"]
+__all__ = ["TrainConfig", "train", "evaluate", "learning_rate", "load_run", "read_metrics"]
 
 _EVAL_SEED = 1_000_003  # evaluation words come from (seed, _EVAL_SEED, length): never a training step's
 
@@ -50,6 +51,7 @@ class TrainConfig:
     backend: str = "auto"
     weight_decay: float = 0.0
     clip: float = 1.0
+    schedule: str = "constant"  # "cosine": linear warm-up over the first 10 % of the steps, then cosine to lr/100
     autocast: str = "none"  # "bfloat16": forward passes under torch.autocast (fla's kernels take 16-bit inputs only)
 
     def __post_init__(self):
@@ -78,6 +80,8 @@ class TrainConfig:
             raise ValueError("device: 'cuda' requested but torch sees no CUDA GPU")
         if self.backend not in ("auto", "reference", "triton", "fla"):
             raise ValueError(f"backend: expected auto, reference, triton or fla, got {self.backend!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule: expected 'constant' or 'cosine', got {self.schedule!r}")
         if self.autocast not in ("none", "bfloat16"):
             raise ValueError(f"autocast: expected 'none' or 'bfloat16', got {self.autocast!r}")
 
@@ -94,7 +98,7 @@ class TrainConfig:
             if not isinstance(data["eval_lengths"], list):
                 raise ValueError(f"train.eval_lengths: expected a list, got {data['eval_lengths']!r}")
             data["eval_lengths"] = tuple(data["eval_lengths"])
-        for name in ("task", "device", "backend", "autocast"):
+        for name in ("task", "device", "backend", "schedule", "autocast"):
             if name in data and not isinstance(data[name], str):
                 raise ValueError(f"train.{name}: expected a string, got {data[name]!r}")
         return cls(**data)
@@ -186,6 +190,20 @@ def _optimizer(model, config: TrainConfig):
     return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate of step ``step`` (1-based): ``lr`` throughout, or with ``schedule="cosine"`` a linear
+    warm-up lr·s/w over the first w = ⌈steps/10⌉ steps, then lr/100 + (lr − lr/100)·(1 + cos(π p))/2 with
+    p = (s − w)/(steps − w). A function of the step alone, so a resumed run follows the same schedule."""
+    if config.schedule == "constant":
+        return config.lr
+    warm = -(-config.steps // 10)
+    if step <= warm:
+        return config.lr * step / warm
+    progress = (step - warm) / max(config.steps - warm, 1)
+    floor = config.lr / 100
+    return floor + (config.lr - floor) * (1 + math.cos(math.pi * progress)) / 2
+
+
 def train(
     model_config: ModelConfig,
     config: TrainConfig,
@@ -245,6 +263,8 @@ def train(
         with _autocast(device, config.autocast):
             loss = F.cross_entropy(net(tokens, check_ids=False).flatten(0, 1).float(), labels.flatten())
         optimizer.zero_grad(set_to_none=True)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
         loss.backward()  # under DDP the gradients arrive averaged over the processes: the global batch's
         if config.clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)

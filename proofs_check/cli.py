@@ -187,6 +187,8 @@ def _training_parsers(sub, kw) -> None:
     train.add_argument("--steps", type=_positive, required=True, help="optimizer steps (the total, with --resume)")
     train.add_argument("--batch", type=_positive, default=32, help="sequences per step")
     train.add_argument("--lr", type=_rate, default=3e-3, help="AdamW learning rate")
+    train.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                       help="learning rate: constant, or 10 %% linear warm-up then cosine to lr/100")  # fmt: skip
     train.add_argument("--train-length", type=_positive, default=64, help="tokens per training sequence")
     train.add_argument("--eval-lengths", type=_lengths, default="64,256,1024", help="comma-separated lengths")
     train.add_argument("--eval-every", type=_positive, default=100, help="steps between evaluations")

@@ -42,7 +42,7 @@ def _configs(args):
         train = TrainConfig(task=args.task, steps=args.steps, batch=args.batch, lr=args.lr,
                             train_length=args.train_length, eval_lengths=tuple(args.eval_lengths),
                             eval_every=args.eval_every, seed=args.seed, device=args.device,
-                            backend=args.backend, autocast=args.autocast)  # fmt: skip
+                            backend=args.backend, schedule=args.schedule, autocast=args.autocast)  # fmt: skip
     except ValueError as err:
         raise CommandError(f"--{str(err).split(':')[0].replace('_', '-')}: {str(err).split(': ', 1)[1]}") from None
     return model, train

@@ -14,6 +14,7 @@ from models import (
     ModelConfig,
     TrainConfig,
     evaluate,
+    learning_rate,
     load_run,
     read_metrics,
     task,
@@ -152,6 +153,19 @@ def test_resume_continues_exactly(tmp_path):
               resume=True)  # fmt: skip
     with pytest.raises(ValueError, match="is not empty"):
         train(model_config, config, tmp_path / "b")
+
+
+def test_cosine_schedule_warms_up_then_decays_to_a_hundredth():
+    """schedule="cosine", 100 steps: lr·s/10 for s ≤ 10, lr at the end of the warm-up, lr(1 + 1/100)/2 half way
+    through the decay (step 55), lr/100 at the last step, never increasing after the warm-up; "constant" is lr."""
+    config = TrainConfig(task="Z2", steps=100, lr=2e-3, schedule="cosine")
+    rates = [learning_rate(config, s) for s in range(1, 101)]
+    assert rates[0] == pytest.approx(2e-4, rel=1e-12) and rates[9] == pytest.approx(2e-3, rel=1e-12)
+    assert rates[54] == pytest.approx(2e-3 * 1.01 / 2, rel=1e-12) and rates[99] == pytest.approx(2e-5, rel=1e-12)
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:]))
+    assert learning_rate(TrainConfig(task="Z2", steps=100, lr=2e-3), 1) == 2e-3
+    with pytest.raises(ValueError, match="schedule: expected 'constant' or 'cosine', got 'step'"):
+        TrainConfig(task="Z2", steps=1, schedule="step")
 
 
 @pytest.mark.parametrize("spec", ["lang:tomita3", "lang:random:7:3:2", "regex:ab:(ab)*b", "lang:cycle_navigation"])
