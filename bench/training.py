@@ -64,7 +64,8 @@ def train_one(run: dict, out: Path, hyper: dict) -> dict:
                         allow_neg_eigval=run["beta_range"] == "0,2", use_forget_gate=run["gate"],
                         use_short_conv=True)  # fmt: skip
     config = TrainConfig(task=run["task"], steps=hyper["steps"], batch=hyper["batch"], lr=hyper["lr"],
-                         schedule=hyper["schedule"], train_length=hyper["train_length"], eval_lengths=tuple(hyper["lengths"]),
+                         schedule=hyper["schedule"], train_length=hyper["train_length"],
+                         eval_lengths=tuple(hyper["lengths"]),
                          eval_every=hyper["eval_every"], eval_batch=hyper["eval_batch"], seed=run["seed"],
                          device=hyper["device"], backend=run["backend"], autocast=run["autocast"])  # fmt: skip
     began = time.perf_counter()
