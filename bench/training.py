@@ -101,20 +101,33 @@ def report(root: Path) -> list[dict]:
 
 
 def _plot(groups: dict, lengths: list[int], path: Path) -> None:
+    """One panel per task: mean accuracy over seeds against the test length, a line per configuration with
+    the seeds' range shaded, and the task's chance level (1 / number of classes) dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    for name, runs in groups.items():
-        means = [statistics.mean(x["accuracy"][str(n)] for x in runs) for n in lengths]
-        ax.plot(lengths, means, marker="o", label=f"{name} ({len(runs)} seeds)")
-    ax.set(xscale="log", xlabel="test length (train length 64)", ylabel="accuracy (mean over seeds)", ylim=(0, 1.02))
-    if groups:
-        ax.legend(fontsize=7, ncol=2)
+    from models import task
+
+    tasks = list(dict.fromkeys(runs[0]["task"] for runs in groups.values()))
+    cols = min(3, max(len(tasks), 1))
+    rows = -(-max(len(tasks), 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, tasks):
+        for config, runs in groups.items():
+            if runs[0]["task"] != name:
+                continue
+            accs = [[x["accuracy"][str(n)] for x in runs] for n in lengths]
+            ax.plot(lengths, [statistics.mean(a) for a in accs], marker="o", label=f"{config} ({len(runs)})")
+            ax.fill_between(lengths, [min(a) for a in accs], [max(a) for a in accs], alpha=0.15)
+        ax.axhline(1 / task(name).num_classes, color="grey", linestyle="--", linewidth=0.8, label="chance")
+        ax.set(xscale="log", title=name, xlabel="test length (train 64)", ylabel="accuracy", ylim=(0, 1.02))
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
