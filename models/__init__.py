@@ -3,7 +3,7 @@ blocks, the toolkit's tasks, training with safetensors checkpoints, compiled con
 (:func:`from_program`) and what a model's recurrence does per input symbol (:mod:`models.analysis`).
 Imports ``kernels`` and ``theory``; neither imports it."""
 
-from models.analysis import relation_error, symbol_transitions
+from models.analysis import analyze, plot_analysis, relation_error, symbol_transitions
 from models.construct import from_program
 from models.layer import Factors, GatedDeltaProduct
 from models.lm import DeltaProductLM, ModelConfig
@@ -23,6 +23,8 @@ __all__ = [
     "from_program",
     "symbol_transitions",
     "relation_error",
+    "analyze",
+    "plot_analysis",
     "evaluate",
     "learning_rate",
     "load_run",

@@ -21,9 +21,21 @@ import torch
 from models.lm import DeltaProductLM
 from models.tasks import WordProblem, task
 
-__all__ = ["symbol_transitions", "relation_error", "layer_states", "probe_accuracy", "BETA_QUANTILES"]
+__all__ = [
+    "symbol_transitions",
+    "relation_error",
+    "layer_states",
+    "probe_accuracy",
+    "construction_spectrum",
+    "analyze",
+    "plot_analysis",
+    "BETA_QUANTILES",
+    "NONREAL_TOLERANCE",
+]
 
 BETA_QUANTILES = (0.0, 0.1, 0.5, 0.9, 1.0)
+NONREAL_TOLERANCE = 1e-6  # |Im λ| above it counts as non-real: float64 eigenvalues of a 2×2 rotation block are
+# within ~1e-15 of exact, and a learned rotation worth the name turns by far more than 1e-6 rad
 
 
 def _pairs(eigenvalues: np.ndarray) -> list[list[float]]:
@@ -131,28 +143,206 @@ def layer_states(model: DeltaProductLM, tokens: torch.Tensor) -> list[torch.Tens
     return states
 
 
+def _nearest_mean_probe(x: np.ndarray, labels: np.ndarray, half: int, classes: int) -> dict:
+    """The nearest-class-mean probe argmax_c ⟨x, μ_c⟩ − ‖μ_c‖²/2 fitted on words [:half] of features x
+    [words, T, F] and scored on the others: {"accuracy", "by_position"}."""
+    fit_x, fit_y = x[:half].reshape(-1, x.shape[-1]), labels[:half].ravel()
+    counts = np.bincount(fit_y, minlength=classes)
+    means = np.zeros((classes, x.shape[-1]))
+    np.add.at(means, fit_y, fit_x)
+    means /= np.maximum(counts, 1)[:, None]
+    bias = np.where(counts > 0, -0.5 * (means**2).sum(-1), -np.inf)  # classes never seen are never chosen
+    right = (x[half:] @ means.T + bias).argmax(-1) == labels[half:]
+    return {"accuracy": float(right.mean()), "by_position": right.mean(0).round(6).tolist()}
+
+
 def probe_accuracy(model: DeltaProductLM, task_spec: str, words: int = 128, length: int = 64, seed: int = 0) -> dict:
-    """``{"layers": [{"accuracy", "by_position"}], "model": {"accuracy", "by_position"}}``: a linear probe per
-    layer from its state (all heads, flattened) to the label — the nearest class mean, argmax_c ⟨x, μ_c⟩ −
-    ‖μ_c‖²/2, fitted on the first half of ``words`` random words (closed form, no training to tune) and
-    scored on the second — and the model's own argmax accuracy on the same held-out words."""
+    """``{"layers": [{"accuracy", "by_position", "output": {"accuracy", "by_position"}}], "model": {"accuracy",
+    "by_position"}}``: a linear probe per layer from its state (all heads, flattened) to the label — the
+    nearest class mean, fitted on the first half of ``words`` random words (closed form, no training to tune)
+    and scored on the second — the same probe on the layer's output o_t (what the block adds to the residual
+    stream: the state read by the token's own query), and the model's own argmax accuracy on the held-out
+    words. A model can decode from o_t what no linear map of the state gives, since o_t = S_tᵀq_t is bilinear
+    in the state and the current token."""
     problem = _task_of(model, task_spec, words, length, least_words=2)  # half fitted, half scored
     device = next(model.parameters()).device
     tokens, labels = problem.batch((seed, 9_999), words, length, device)
-    half = words // 2
-    held = labels[half:].cpu().numpy()
+    half, held = words // 2, labels.cpu().numpy()
+    skip = int(model.config.start_token)
     result = {"layers": []}
-    for states in layer_states(model, tokens):
-        x = states.flatten(2).cpu().numpy()  # [B, T, H·K·V]
-        fit_x, fit_y = x[:half].reshape(-1, x.shape[-1]), labels[:half].cpu().numpy().ravel()
-        counts = np.bincount(fit_y, minlength=problem.num_classes)
-        means = np.zeros((problem.num_classes, x.shape[-1]))
-        np.add.at(means, fit_y, fit_x)
-        means /= np.maximum(counts, 1)[:, None]
-        bias = np.where(counts > 0, -0.5 * (means**2).sum(-1), -np.inf)  # classes never seen are never chosen
-        right = (x[half:] @ means.T + bias).argmax(-1) == held
-        result["layers"].append({"accuracy": float(right.mean()), "by_position": right.mean(0).round(6).tolist()})
     with torch.no_grad():
-        right = (model(tokens[half:]).argmax(-1).cpu().numpy() == held)
+        outputs = [block.attn(x)[0][:, skip:].double() for block, x in zip(model.layers, model.layer_inputs(tokens))]
+    for states, out in zip(layer_states(model, tokens), outputs):
+        probe = _nearest_mean_probe(states.flatten(2).cpu().numpy(), held, half, problem.num_classes)
+        probe["output"] = _nearest_mean_probe(out.cpu().numpy(), held, half, problem.num_classes)
+        result["layers"].append(probe)
+    with torch.no_grad():
+        right = model(tokens[half:]).argmax(-1).cpu().numpy() == held[half:]
     result["model"] = {"accuracy": float(right.mean()), "by_position": right.mean(0).round(6).tolist()}
     return result
+
+
+def construction_spectrum(task_spec: str) -> dict | None:
+    """For a group's word problem, the exact one-layer construction of the same group
+    (:func:`theory.programs.compile_group`, its default representation): ``{"construction", "dim", "n_h",
+    "eigenvalues": {symbol: [[re, im], …]}}`` of every element's factor product; None for other tasks."""
+    from theory.programs import compile_group
+
+    problem = task(task_spec)
+    if not isinstance(problem, WordProblem):
+        return None
+    program = compile_group(problem.group)
+    eigenvalues = {}
+    for s in range(problem.group.order):
+        product = np.array(program.factor_product(s).evalf(30), dtype=np.float64)
+        eigenvalues[str(s)] = _pairs(np.linalg.eigvals(product))
+    return {"construction": program.construction, "dim": program.layer.dim, "n_h": program.layer.n_h,
+            "eigenvalues": eigenvalues}  # fmt: skip
+
+
+def _spectral_match(symbols: dict, construction: dict) -> float:
+    """max over symbols and over the construction's eigenvalues c of min over the learned mean transition's
+    eigenvalues l of |c − l|: 0 when every learned spectrum contains the construction's (a learned head of
+    dimension K ≥ d may add eigenvalues of its own, e.g. 1 on directions it leaves alone)."""
+    worst = 0.0
+    for s, entry in symbols.items():
+        learned = np.array([complex(*z) for z in entry["eigenvalues"]])
+        for re, im in construction["eigenvalues"].get(s, []):
+            worst = max(worst, float(np.abs(learned - complex(re, im)).min()))
+    return worst
+
+
+def analyze(model: DeltaProductLM, task_spec: str, words: int = 64, length: int = 64, lengths=(64,),
+            eval_words: int = 128, seed: int = 0) -> dict:  # fmt: skip
+    """The whole analysis of a model on a task, as ``deltaproof analyze`` writes it:
+
+    * ``layers[l]["heads"][h]``: :func:`symbol_transitions`' ``symbols`` and, over every token of ``words``
+      words of ``length``: ``nonreal_fraction`` (tokens whose A_t has an eigenvalue with |Im λ| >
+      :data:`NONREAL_TOLERANCE`), ``nh2_criterion_fraction`` (n_h = 2 without a gate's effect on realness:
+      tokens whose learned (k₁ᵀk₂, β₁, β₂) satisfy :func:`theory.nh2_has_nonreal_eigenvalues`; None for
+      other n_h), ``token_eigenvalues`` (those of about 256 tokens' A_t, for the plots), ``modulus``
+      (quantiles :data:`BETA_QUANTILES` of |λ| over all eigenvalues of all tokens),
+      ``orthogonality`` (mean over tokens of ‖A_tᵀA_t − I‖_2), ``relation_error`` (:func:`relation_error`,
+      word problems only) and ``spectral_match`` (:func:`_spectral_match` against :func:`construction_spectrum`);
+    * ``layers[l]["probe_accuracy"]``: :func:`probe_accuracy` of that layer; ``layers[l]["beta_histogram"]``:
+      counts of all its step sizes in 20 bins over [0, 2];
+    * ``model``: the model's accuracy by length (``lengths``, ``eval_words`` fresh words each) and
+      ``first_error``, the first position (1-based) whose accuracy is below 0.99 (None if none is);
+    * ``construction``: :func:`construction_spectrum` (None for languages)."""
+    from models.train import evaluate
+    from theory.spectrum import nh2_has_nonreal_eigenvalues
+
+    report = symbol_transitions(model, task_spec, words, length, seed)
+    probes = probe_accuracy(model, task_spec, max(words, 2), length, seed)
+    construction = construction_spectrum(task_spec)
+    problem = task(task_spec)
+    device = next(model.parameters()).device
+    tokens, _ = problem.batch((seed, 7_777), words, length, device)  # the words of symbol_transitions
+    skip = int(model.config.start_token)
+    nh2 = np.vectorize(lambda c, b1, b2: bool(nh2_has_nonreal_eigenvalues(float(c), float(b1), float(b2))))
+    with torch.no_grad():
+        for index, (block, x) in enumerate(zip(model.layers, model.layer_inputs(tokens))):
+            attn, layer = block.attn, report["layers"][index]
+            a = attn.transitions(x)[:, skip:].cpu().numpy()  # [B, T, H, K, K]
+            f = attn.factors(x)
+            k, beta = f.k[:, skip:].double().cpu().numpy(), f.beta[:, skip:].double().cpu().numpy()
+            for h, head in enumerate(layer["heads"]):
+                ah = a[:, :, h].reshape(-1, *a.shape[-2:])
+                lam = np.linalg.eigvals(ah)
+                gram = np.swapaxes(ah, -1, -2) @ ah - np.eye(ah.shape[-1])
+                head["nonreal_fraction"] = float((np.abs(lam.imag) > NONREAL_TOLERANCE).any(-1).mean())
+                head["nh2_criterion_fraction"] = None
+                if attn.num_householder == 2:
+                    c = (k[:, :, 0, h] * k[:, :, 1, h]).sum(-1)
+                    head["nh2_criterion_fraction"] = float(nh2(c, beta[:, :, 0, h], beta[:, :, 1, h]).mean())
+                head["modulus"] = [float(q) for q in np.quantile(np.abs(lam), BETA_QUANTILES)]
+                head["orthogonality"] = float(np.linalg.norm(gram, 2, axis=(-2, -1)).mean())
+                head["relation_error"] = (
+                    relation_error(report, index, h) if isinstance(problem, WordProblem)
+                    and len(head["symbols"]) == problem.group.order else None
+                )  # fmt: skip
+                head["spectral_match"] = (
+                    None if construction is None else _spectral_match(head["symbols"], construction)
+                )
+                head["token_eigenvalues"] = _pairs(lam[:: max(1, len(lam) // 256)].ravel())  # ~256 tokens, for plots
+            layer["beta_histogram"] = np.histogram(beta, bins=20, range=(0.0, 2.0))[0].tolist()
+            layer["probe_accuracy"] = probes["layers"][index]
+    accuracy = evaluate(model, task_spec, tuple(lengths), eval_words, seed)
+    report["model"] = {
+        "accuracy": accuracy["accuracy"],
+        "by_position": accuracy["by_position"],
+        "first_error": {
+            n: next((i + 1 for i, v in enumerate(p) if v < 0.99), None) for n, p in accuracy["by_position"].items()
+        },  # fmt: skip
+        "probe_positions": probes["model"],
+    }
+    report["construction"] = construction
+    return report
+
+
+def plot_analysis(report: dict, prefix) -> list:
+    """Three figures from an :func:`analyze` report, written as PREFIX_spectra.png (every head's mean
+    transitions' eigenvalues per symbol in the complex plane, the unit circle and the construction's eigenvalues
+    as black crosses), PREFIX_beta.png (each layer's β histogram) and PREFIX_probe.png (the linear probe's
+    accuracy by position per layer, and the model's); returns the paths."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    prefix = Path(prefix)
+    heads = [(l, h, head) for l, layer in enumerate(report["layers"]) for h, head in enumerate(layer["heads"])]
+    cols = min(4, len(heads))
+    rows = -(-len(heads) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
+    circle = np.exp(1j * np.linspace(0, 2 * np.pi, 256))
+    construction = report.get("construction")
+    for ax, (l, h, head) in zip(axes.flat, heads):
+        ax.plot(circle.real, circle.imag, color="grey", linewidth=0.6)
+        z = np.array(head["token_eigenvalues"])
+        ax.scatter(z[:, 0], z[:, 1], s=3, color="lightgrey", label="A_t of single tokens")
+        for s, entry in head["symbols"].items():
+            z = np.array(entry["eigenvalues"])
+            ax.scatter(z[:, 0], z[:, 1], s=8, alpha=0.6, label=f"mean of {s}" if len(head["symbols"]) <= 6 else None)
+        if construction is not None:
+            z = np.array([p for pairs in construction["eigenvalues"].values() for p in pairs])
+            ax.scatter(z[:, 0], z[:, 1], marker="x", color="black", s=30, label="construction")
+        ax.set(title=f"layer {l}, head {h}", aspect="equal", xlim=(-1.15, 1.15), ylim=(-1.15, 1.15))
+        ax.legend(fontsize=6, loc="lower left")
+    for ax in list(axes.flat)[len(heads) :]:
+        ax.axis("off")
+    fig.suptitle(f"{report['task']}: eigenvalues of A_t (grey: single tokens; colours: a symbol's mean transition)")
+    fig.tight_layout()
+    paths = [prefix.with_name(prefix.name + "_spectra.png")]
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    edges = np.linspace(0, 2, 21)
+    for l, layer in enumerate(report["layers"]):
+        ax.stairs(layer["beta_histogram"], edges, label=f"layer {l}")
+    ax.axvline(1.0, color="grey", linestyle="--", linewidth=0.8)
+    ax.set(xlabel="β (above 1: a negative eigenvalue of that factor)", ylabel="sub-steps", title="step sizes")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(prefix.with_name(prefix.name + "_beta.png"))
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for l, layer in enumerate(report["layers"]):
+        p = layer["probe_accuracy"]["by_position"]
+        ax.plot(range(1, len(p) + 1), p, label=f"state, layer {l}")
+        p = layer["probe_accuracy"]["output"]["by_position"]
+        ax.plot(range(1, len(p) + 1), p, label=f"output o_t, layer {l}")
+    p = report["model"]["probe_positions"]["by_position"]
+    ax.plot(range(1, len(p) + 1), p, color="black", linestyle="--", label="model")
+    ax.set(xlabel="position", ylabel="accuracy", ylim=(0, 1.02), title="linear probe on the state")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(prefix.with_name(prefix.name + "_probe.png"))
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+    return paths

@@ -76,8 +76,6 @@ class TrainConfig:
                 raise ValueError(f"{name}: expected a finite number ≥ 0, got {value!r}")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device: expected 'cpu' or 'cuda', got {self.device!r}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device: 'cuda' requested but torch sees no CUDA GPU")
         if self.backend not in ("auto", "reference", "triton", "fla"):
             raise ValueError(f"backend: expected auto, reference, triton or fla, got {self.backend!r}")
         if self.schedule not in ("constant", "cosine"):
@@ -219,6 +217,9 @@ def train(
     if (task.vocab_size, task.num_classes) != (model_config.vocab_size, model_config.num_classes):
         need, got = (task.vocab_size, task.num_classes), (model_config.vocab_size, model_config.num_classes)
         raise ValueError(f"model: {config.task} needs (vocab_size, num_classes) = {need}, got {got}")
+    if config.device == "cuda" and not torch.cuda.is_available():  # checked here, not in TrainConfig: a run
+        # trained on a GPU still loads and evaluates on a machine without one
+        raise ValueError("device: 'cuda' requested but torch sees no CUDA GPU")
     rank, world, device = _process_group(config)
     if config.batch % world:
         raise ValueError(f"batch: the global batch {config.batch} must divide over the {world} processes")

@@ -52,12 +52,14 @@ from proofs_check.command import (
 )
 from proofs_check.registry import Result, run_claim, select
 
-COMMANDS = ("check", "simulate", "export", "automaton", "stability", "train", "evaluate")
+COMMANDS = ("check", "simulate", "export", "automaton", "stability", "train", "evaluate", "analyze")
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta", "skipped": "yellow"}
 _COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-TASK_HELP = ("a group spec (S3, A5, Z2 for parity, D4, A4xZ3, …), lang:NAME (tomita1–7, parity, dyck1_<D>, "
-             "random:<states>:<letters>:<seed>, …) or regex:ALPHABET:RE; a language's labels are its DFA's states, "
-             "or acceptance with a trailing :accept")
+TASK_HELP = (
+    "a group spec (S3, A5, Z2 for parity, D4, A4xZ3, …), lang:NAME (tomita1–7, parity, dyck1_<D>, "
+    "random:<states>:<letters>:<seed>, …) or regex:ALPHABET:RE; a language's labels are its DFA's states, "
+    "or acceptance with a trailing :accept"
+)
 MAX_ORDER_HELP = "refuse groups of more elements than this (every element is enumerated and compiled exactly)"
 
 
@@ -211,6 +213,25 @@ def _training_parsers(sub, kw) -> None:
     evaluate.add_argument("--seed", type=_natural, default=1, help="seed of the evaluation words")
     evaluate.add_argument("--backend", choices=("auto", "reference", "triton", "fla"), help="override the run's")
     evaluate.add_argument("--json", metavar="PATH", type=Path, help="write accuracy by length and position")
+    analyze = sub.add_parser(
+        "analyze",
+        help="what a trained model's transitions are, held against the theory",
+        description="Load a run directory written by train and measure, per layer and head, its per-symbol mean "
+        "transitions (spectra, spread over contexts, distance from orthogonal, β used), how many tokens' "
+        "transitions have non-real eigenvalues, the group relations and the exact construction's spectrum "
+        "(word problems), a linear probe from each layer's state, and the model's accuracy by length.",
+        **kw,
+    )
+    analyze.add_argument("run", type=Path, help="the run directory")
+    analyze.add_argument("--task", help="the task to analyse on (default: the run's own)")
+    analyze.add_argument("--lengths", type=_lengths, help="comma-separated evaluation lengths; the run's if not given")
+    analyze.add_argument("--words", type=_positive, default=64, help="words drawn for the transitions and the probe")
+    analyze.add_argument("--length", type=_positive, help="their length (default: the run's training length)")
+    analyze.add_argument("--seed", type=_natural, default=1, help="seed of the words")
+    analyze.add_argument("--backend", choices=("auto", "reference", "triton", "fla"), help="override the run's")
+    analyze.add_argument("--json", metavar="PATH", type=Path, help="write the whole analysis")
+    analyze.add_argument("--plot", metavar="PREFIX", type=Path,
+                         help="write PREFIX_spectra.png, PREFIX_beta.png and PREFIX_probe.png")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -589,10 +610,11 @@ def _run(argv: list[str], console: Console, errors: Console, note) -> int:
         return check(args, console, note, progress)
     if args.command == "stability":
         return stability(args, console, note, progress)
-    if args.command in ("train", "evaluate"):
+    if args.command in ("train", "evaluate", "analyze"):
         from proofs_check import training
 
-        return (training.run_train if args.command == "train" else training.run_evaluate)(args, console, note, progress)
+        run = {"train": training.run_train, "evaluate": training.run_evaluate, "analyze": training.run_analyze}
+        return run[args.command](args, console, note, progress)
     from proofs_check import word_problems
 
     if args.command == "simulate":

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from proofs_check.command import CommandError, check_output, json_text, write_output
 
-__all__ = ["run_train", "run_evaluate"]
+__all__ = ["run_train", "run_evaluate", "run_analyze"]
 
 
 def _configs(args):
@@ -76,18 +76,33 @@ def run_train(args, console, note, progress) -> int:
     return 0
 
 
-def run_evaluate(args, console, note, progress) -> int:
-    from models import evaluate, load_run
+def _load(args):
+    """(model on its device, train config, step) of ``args.run``: on the run's device where there is one, else
+    on the CPU, where a run trained through our Triton kernels or fla's is evaluated through the reference
+    backend unless ``--backend`` says otherwise (the interpreter takes no bfloat16)."""
+    import torch
 
-    if args.json is not None:
-        check_output("--json", args.json, (".json",))
+    from models import load_run
+
     try:
         model, _, config, step = load_run(args.run, args.backend)
     except (ValueError, OSError) as err:
         raise CommandError(f"run: {err}") from None
+    device = config.device if config.device == "cpu" or torch.cuda.is_available() else "cpu"
+    if device != config.device and args.backend is None:
+        model, _, config, step = load_run(args.run, "reference")
+    return model.to(device), config, step
+
+
+def run_evaluate(args, console, note, progress) -> int:
+    from models import evaluate
+
+    if args.json is not None:
+        check_output("--json", args.json, (".json",))
+    model, config, step = _load(args)
     lengths = args.lengths or config.eval_lengths
     with progress(f"evaluating {args.run}", None):
-        result = evaluate(model.to(config.device), config.task, lengths, args.batch, args.seed, config.autocast)
+        result = evaluate(model, config.task, lengths, args.batch, args.seed, config.autocast)
     table = Table("length", "accuracy", "first position below 0.99")
     for n in lengths:
         positions = result["by_position"][str(n)]
@@ -98,4 +113,55 @@ def run_evaluate(args, console, note, progress) -> int:
         write_output("--json", args.json, json_text({"run": str(args.run), "task": config.task, "step": step,
                                                      "lengths": list(lengths), **result}), note)  # fmt: skip
         note(f"wrote {args.json}")
+    return 0
+
+
+def run_analyze(args, console, note, progress) -> int:
+    """``deltaproof analyze``: :func:`models.analyze` of a run directory, a summary table, the JSON and the
+    plots (:func:`models.plot_analysis`)."""
+    from models import analyze, plot_analysis, task
+
+    if args.json is not None:
+        check_output("--json", args.json, (".json",))
+    if args.plot is not None:
+        check_output("--plot", args.plot.with_name(args.plot.name + "_spectra.png"), (".png",))
+    model, config, step = _load(args)
+    spec = args.task or config.task
+    try:
+        task(spec)
+    except ValueError as err:
+        raise CommandError(f"--task: {err}") from None
+    lengths = args.lengths or config.eval_lengths
+    with progress(f"analysing {args.run} on {spec}", None):
+        try:
+            report = analyze(model, spec, words=args.words, length=args.length or config.train_length,
+                             lengths=lengths, seed=args.seed)  # fmt: skip
+        except ValueError as err:
+            raise CommandError(f"--task: {err}") from None
+    report = {"run": str(args.run), "step": step, **report}
+    table = Table("layer", "head", "non-real λ", "n_h 2 criterion", "‖AᵀA − I‖", "|λ| max", "relation error",
+                  "spectral match", "β median (max)", "probe: state", "probe: o_t")  # fmt: skip
+    for index, layer in enumerate(report["layers"]):
+        for h, head in enumerate(layer["heads"]):
+            betas = [e["beta"] for e in head["symbols"].values()]
+            median = sorted(b[2] for b in betas)[len(betas) // 2]
+            table.add_row(str(index), str(h), f"{head['nonreal_fraction']:.3f}",
+                          "—" if head["nh2_criterion_fraction"] is None else f"{head['nh2_criterion_fraction']:.3f}",
+                          f"{head['orthogonality']:.3g}", f"{head['modulus'][-1]:.4f}",
+                          "—" if head["relation_error"] is None else f"{head['relation_error']:.3g}",
+                          "—" if head["spectral_match"] is None else f"{head['spectral_match']:.3g}",
+                          f"{median:.3f} ({max(b[-1] for b in betas):.3f})",
+                          f"{layer['probe_accuracy']['accuracy']:.3f}",
+                          f"{layer['probe_accuracy']['output']['accuracy']:.3f}")  # fmt: skip
+    console.print(table)
+    accuracy = report["model"]["accuracy"]
+    console.print("model accuracy: " + ", ".join(
+        f"T = {n}: {accuracy[n]:.3f} (first position below 0.99: {report['model']['first_error'][n] or 'none'})"
+        for n in accuracy))  # fmt: skip
+    if args.json is not None:
+        write_output("--json", args.json, json_text(report), note)
+        note(f"wrote {args.json}")
+    if args.plot is not None:
+        for path in plot_analysis(report, args.plot):
+            note(f"wrote {path}")
     return 0

@@ -88,6 +88,7 @@ def test_a_linear_probe_reads_a_construction_s_state():
         model = _construction(group)[1]
         result = probe_accuracy(model, group, words=64, length=32)
         assert result["layers"][0]["accuracy"] == 1.0 and result["model"]["accuracy"] == 1.0
+        assert result["layers"][0]["output"]["accuracy"] == 1.0
         assert len(result["layers"][0]["by_position"]) == 32
     torch.manual_seed(0)
     untrained = DeltaProductLM(ModelConfig(vocab_size=6, num_classes=6, num_heads=1, head_dim=4), backend="reference")
@@ -99,3 +100,51 @@ def test_a_linear_probe_reads_a_construction_s_state():
         probe_accuracy(untrained, "S3", words="many")
     with pytest.raises(ValueError, match="task: Z2 has 2 tokens and 2 classes, the model 6 and 6"):
         probe_accuracy(untrained, "Z2")
+
+
+def test_the_whole_analysis_of_a_construction_finds_its_spectrum_and_rotations():
+    """models.analyze on S3's construction (permutation representation, 3 states, n_h = 3 with identity
+    sub-steps): every mean transition's spectrum contains the construction's to the keys' shortening
+    (spectral match ≤ 4·n_h·δ), the tokens with non-real eigenvalues are exactly the 3-cycles among the drawn
+    words (elements of order 3: e^{±2πi/3}), every |λ| is 1 to that order, the state and output probes and
+    the model are exact, the β histogram holds only 0s and 2s, and the report is JSON."""
+    import json
+
+    from models import analyze, task
+
+    program, model = _construction("S3")
+    report = analyze(model, "S3", words=16, length=32, lengths=(32, 64), seed=3)
+    head, layer = report["layers"][0]["heads"][0], report["layers"][0]
+    bound = 4 * model.config.num_householder * DELTA
+    assert head["spectral_match"] <= bound and head["relation_error"] <= 3 * bound
+    tokens, _ = task("S3").batch((3, 7_777), 16, 32)
+    elements = task("S3").group.elements
+    cycles = np.mean([elements[int(t)].order() == 3 for t in tokens.ravel()])
+    assert head["nonreal_fraction"] == pytest.approx(cycles, abs=0) and 0.2 < cycles < 0.5
+    assert head["nh2_criterion_fraction"] is None  # n_h = 3 here
+    assert abs(head["modulus"][0] - 1) <= bound and abs(head["modulus"][-1] - 1) <= bound
+    assert head["orthogonality"] <= 2 * bound
+    hist = layer["beta_histogram"]
+    assert hist[0] + hist[-1] == sum(hist) and hist[-1] > 0  # β = 0 or β = 2 only
+    assert layer["probe_accuracy"]["accuracy"] == 1.0 and layer["probe_accuracy"]["output"]["accuracy"] == 1.0
+    assert report["model"]["accuracy"] == {"32": 1.0, "64": 1.0} and report["model"]["first_error"]["64"] is None
+    assert report["construction"]["construction"] == program.construction
+    json.dumps(report)
+
+
+def test_the_rotation_criterion_agrees_with_the_eigenvalues_of_a_trained_n_h_2_model():
+    """On an n_h = 2 model (random weights, β ∈ [0, 2], no gate: some tokens rotate), the fraction of tokens
+    whose learned factors satisfy theory.nh2_has_nonreal_eigenvalues equals the fraction whose A_t has
+    non-real eigenvalues (two independent computations of one fact), and is strictly between 0 and 1."""
+    from models import analyze
+
+    torch.manual_seed(4)
+    config = ModelConfig(vocab_size=6, num_classes=6, num_heads=2, head_dim=4, num_householder=2,
+                         use_forget_gate=False)  # fmt: skip
+    model = DeltaProductLM(config, backend="reference").double()
+    with torch.no_grad():  # step sizes spread over (0, 2): σ of logits of a few units
+        model.layers[0].attn.b_proj.weight.mul_(40.0)
+    report = analyze(model, "S3", words=8, length=32, lengths=(32,))
+    for head in report["layers"][0]["heads"]:
+        assert head["nh2_criterion_fraction"] == head["nonreal_fraction"]
+    assert any(0 < head["nonreal_fraction"] < 1 for head in report["layers"][0]["heads"])

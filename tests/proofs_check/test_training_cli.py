@@ -30,20 +30,43 @@ def test_train_resume_and_evaluate(tmp_path, capsys):
     result = json.loads((tmp_path / "e.json").read_text())
     assert result["step"] == 20 and len(result["by_position"]["8"]) == 8 and 0 <= result["accuracy"]["16"] <= 1
     assert "acc T=16" in capsys.readouterr().out
+    # analyze: a summary table per layer and head, the JSON the issue names, three plots
+    report, prefix = tmp_path / "a.json", tmp_path / "fig"
+    assert main(["analyze", str(out), "--words", "8", "--lengths", "16", "--json", str(report), "--plot",
+                 str(prefix)]) == 0  # fmt: skip
+    assert "non-real λ" in capsys.readouterr().out
+    data = json.loads(report.read_text())
+    assert data["task"] == "Z2" and data["step"] == 20 and len(data["layers"]) == 1
+    heads = data["layers"][0]["heads"]
+    assert len(heads) == 2 and set(heads[0]["symbols"]) == {"0", "1"}
+    assert {"mean", "eigenvalues", "spread", "orthogonality_error", "beta"} <= set(heads[0]["symbols"]["1"])
+    assert 0 <= data["layers"][0]["probe_accuracy"]["accuracy"] <= 1 and set(data["model"]["accuracy"]) == {"16"}
+    for name in ("spectra", "beta", "probe"):
+        assert (tmp_path / f"fig_{name}.png").stat().st_size > 0
+    assert main(["analyze", str(out), "--task", "S3"]) == 2
+    err = capsys.readouterr().err
+    assert "--task: task: S3 has 6 tokens and 6 classes, the model 2 and 2" in err and err.count("\n") == 1
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
     cases = [
         (["train", "--task", "Q9", "--steps", "1", "--out", str(tmp_path / "a")], "--task: group: expected"),
-        (["train", "--task", "lang:tomita9", "--steps", "1", "--out", str(tmp_path / "a")],
-         "--task: language: expected one of tomita1"),
-        (["train", "--task", "regex:ab:(a", "--steps", "1", "--out", str(tmp_path / "a")],
-         "--task: regex: automata-lib cannot read"),
+        (
+            ["train", "--task", "lang:tomita9", "--steps", "1", "--out", str(tmp_path / "a")],
+            "--task: language: expected one of tomita1",
+        ),
+        (
+            ["train", "--task", "regex:ab:(a", "--steps", "1", "--out", str(tmp_path / "a")],
+            "--task: regex: automata-lib cannot read",
+        ),
         (["train", "--task", "Z2", "--steps", "0", "--out", str(tmp_path / "a")], "argument --steps"),
         (["train", "--task", "Z2", "--steps", "1", "--lr", "nan", "--out", str(tmp_path / "a")], "argument --lr"),
         (["train", "--task", "Z2", "--steps", "1", "--out", str(tmp_path / "none"), "--resume"], "no run to resume"),
         (["evaluate", str(tmp_path / "none")], "run: "),
         (["evaluate", str(tmp_path), "--lengths", "4,x"], "argument --lengths"),
+        (["analyze", str(tmp_path / "none")], "run: "),
+        (["analyze", str(tmp_path), "--json", str(tmp_path / "a.txt")], "--json"),
+        (["analyze", str(tmp_path), "--words", "0"], "argument --words"),
     ]
     for argv, message in cases:
         capsys.readouterr()
@@ -80,3 +103,19 @@ def test_torchrun_two_processes_train_the_single_process_model(tmp_path):
         assert math.isclose(a["loss"], b["loss"], rel_tol=1e-5)
     one, two_model = (load_run(tmp_path / name)[0].state_dict() for name in ("one", "two"))
     assert max(float((one[k] - two_model[k]).abs().max()) for k in one) <= 1e-4
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback where no GPU is")
+def test_a_run_trained_on_a_gpu_evaluates_and_analyses_on_the_cpu(tmp_path, capsys):
+    """A run directory whose config says device cuda and backend triton (as bench/training.py writes on the
+    H200) loads on a machine without a GPU, and evaluate and analyze run it on the CPU through the reference
+    backend (the interpreter would refuse bfloat16)."""
+    out = tmp_path / "run"
+    assert main(["train", *RUN, "--steps", "2", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    config["train"].update(device="cuda", backend="triton", autocast="bfloat16")
+    (out / "config.json").write_text(json.dumps(config))
+    assert load_run(out)[2].device == "cuda"
+    assert main(["evaluate", str(out), "--lengths", "8"]) == 0
+    assert main(["analyze", str(out), "--words", "4", "--lengths", "8"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
