@@ -223,10 +223,10 @@ def _training_parsers(sub, kw) -> None:
         **kw,
     )
     analyze.add_argument("run", type=Path, help="the run directory")
-    analyze.add_argument("--task", help="the task to analyse on (default: the run's own)")
+    analyze.add_argument("--task", help="the task to analyse on; the run's own if not given")
     analyze.add_argument("--lengths", type=_lengths, help="comma-separated evaluation lengths; the run's if not given")
     analyze.add_argument("--words", type=_positive, default=64, help="words drawn for the transitions and the probe")
-    analyze.add_argument("--length", type=_positive, help="their length (default: the run's training length)")
+    analyze.add_argument("--length", type=_positive, help="their length; the run's training length if not given")
     analyze.add_argument("--seed", type=_natural, default=1, help="seed of the words")
     analyze.add_argument("--backend", choices=("auto", "reference", "triton", "fla"), help="override the run's")
     analyze.add_argument("--json", metavar="PATH", type=Path, help="write the whole analysis")
