@@ -16,10 +16,10 @@ from typing import Any, Literal
 
 __all__ = ["Evidence", "Skip", "Claim", "Result", "claim", "claims", "select", "run_claim"]
 
-Method = Literal["symbolic", "exhaustive", "numeric", "kernel"]
+Method = Literal["symbolic", "exhaustive", "numeric", "kernel", "trained"]
 Tier = Literal["fast", "full"]
 Status = Literal["passed", "failed", "error", "skipped"]
-METHODS = ("symbolic", "exhaustive", "numeric", "kernel")
+METHODS = ("symbolic", "exhaustive", "numeric", "kernel", "trained")
 TIERS = ("fast", "full")
 
 
