@@ -15,7 +15,8 @@ chunks, ``chunk_bwd_dqk`` (dq, dk and each key block's share of dβ, dγ) and ``
 
 Precision. Every sum accumulates in fp32 (fp64 for float64 inputs). The triangular solve's products are as
 accurate as T's uses: one-pass ``tf32`` for bf16 calls, whose products round T to bf16 or tf32 at every use,
-fp32-accurate ``tf32x3`` for fp16 and fp32 calls and the recurrent mode's backward, ``ieee`` for float64.
+fp32-accurate ``tf32x3`` for fp16 and fp32 calls and the recurrent mode's backward (three one-pass tf32
+products of the operands' tf32 heads and rests, :func:`kernels.triton_common.precise_dot`), ``ieee`` for float64.
 Products of two raw bf16 or fp16 inputs (QKᵀ, KKᵀ) run on the inputs themselves: their products are exact in
 fp32. The other products — the sequential and gradient kernels' — take, for bf16 inputs whose value block is
 64 wide (K ≤ 128 and V > 32, the usual heads), operands rounded to bf16 and the backward stores its

@@ -52,6 +52,7 @@ from kernels.triton_common import (  # noqa: E402
     sequence,
     state_ptrs,
     store_row_block,
+    tf32_round,
 )
 
 __all__ = ["chunk_prep", "chunk_fwd", "chunk_out", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
@@ -290,11 +291,11 @@ def chunk_bwd_dqk(
         if ACC == tl.float64:
             before = tl.dot(f, later, input_precision="ieee", out_dtype=ACC)
         else:  # fp32-accurate whatever the other products' precision (dγ sums many terms of both signs): F split
-            # into its tf32 head (the sign, exponent and top 10 mantissa bits) and the exact rest, two tf32
-            # products with the exact 0/1 matrix (Triton's tf32x3 makes three, and ran 2.3 ms slower here)
-            f_head = (f.to(tl.int32, bitcast=True) & -8192).to(tl.float32, bitcast=True)
+            # into its tf32 head and the rest, two tf32 products with the 0/1 matrix, which is exact in tf32
+            # (precise_dot's third product would multiply by its zero rest)
+            f_head = tf32_round(f)
             before = tl.dot(f_head, later, input_precision="tf32", out_dtype=ACC)
-            before += tl.dot(f - f_head, later, input_precision="tf32", out_dtype=ACC)
+            before += tl.dot(tf32_round(f - f_head), later, input_precision="tf32", out_dtype=ACC)
         dgam = tl.sum(tl.where(ti[:, None] >= ti[None, :], before, 0.0), axis=0)
         x = dgam_from * from_start
         dgam += tl.sum(x, axis=0) - tl.cumsum(x, axis=0) + x  # Σ_{r≥t} dΓ_r Γ_r

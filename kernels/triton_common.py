@@ -1,6 +1,7 @@
 """Device functions shared by our Triton kernels (:mod:`kernels.triton_chunk`, :mod:`kernels.triton_recurrent`):
 row-block loads and stores, sequence and chunk bounds, gate decays, pointer arithmetic, the unit lower
-triangular inverse by 16×16 block forward substitution, and the two products.
+triangular inverse by 16×16 block forward substitution, and the products (:func:`precise_dot` makes
+fp32-accurate ``tf32x3`` products from three one-pass tf32 ones).
 
 Sums accumulate in the accumulation dtype ACC (fp32, or fp64 for fp64 inputs; the gates' prefix sums in
 fp64, :func:`gate_sums`): inputs are upcast on load and outputs rounded once on store; products of two raw
@@ -33,6 +34,8 @@ __all__ = [
     "chunk_ptrs",
     "parts_ptrs",
     "inverse_in_blocks",
+    "tf32_round",
+    "precise_dot",
     "input_dot",
     "dot",
 ]
@@ -184,6 +187,29 @@ def parts_ptrs(parts, i_c, i_h, i_k, ti, H: tl.constexpr, K: tl.constexpr, BK: t
 
 
 @triton.jit
+def tf32_round(x):
+    """fp32 x rounded to tf32 (sign, exponent, 10 mantissa bits; ties away from zero): add half a unit of
+    the 11th bit to the magnitude bits, then clear the 13 low bits. The result is exact in a tf32 product."""
+    return ((x.to(tl.int32, bitcast=True) + 4096) & -8192).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def precise_dot(a, b, PRECISION: tl.constexpr, ACC: tl.constexpr):
+    """a·b accumulated in ACC at PRECISION. ``tf32x3`` (fp32-accurate) is made here from three one-pass tf32
+    products: with a = a₁ + a₂, a₁ = tf32(a), a₂ = tf32(a − a₁) (likewise b), a·b ≈ a₁b₂ + a₂b₁ + a₁b₁, the
+    dropped a₂b₂ and the rounding of a₂, b₂ being 2⁻²² of |a||b| each. Triton 3.6's own tf32x3 computes the
+    same sum but ran 2.3 ms slower for one 64×64×64 product per program of chunk_bwd_dqk on the H200
+    (bench/results/speed/README.md)."""
+    if PRECISION == "tf32x3":
+        a_head = tf32_round(a)
+        b_head = tf32_round(b)
+        out = tl.dot(a_head, tf32_round(b - b_head), input_precision="tf32", out_dtype=ACC)
+        out += tl.dot(tf32_round(a - a_head), b_head, input_precision="tf32", out_dtype=ACC)
+        return out + tl.dot(a_head, b_head, input_precision="tf32", out_dtype=ACC)
+    return tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+
+
+@triton.jit
 def _inverse_unit_lower(a, ti, C: tl.constexpr, INV_PRECISION: tl.constexpr, ACC: tl.constexpr):
     """T = (I + A)⁻¹ for strictly lower-triangular A [C, C] by recursive 2×2 block inversion.
 
@@ -198,8 +224,8 @@ def _inverse_unit_lower(a, ti, C: tl.constexpr, INV_PRECISION: tl.constexpr, ACC
         if (2 << level) <= C:
             same_pair = ti[:, None] // (2 << level) == ti[None, :] // (2 << level)
             lower = tl.where(same_pair & (ti[:, None] // (1 << level) != ti[None, :] // (1 << level)), a, 0.0)
-            inner = tl.dot(lower.to(ACC), t_inv, input_precision=INV_PRECISION, out_dtype=ACC)
-            t_inv = t_inv - tl.dot(t_inv, inner, input_precision=INV_PRECISION, out_dtype=ACC)
+            inner = precise_dot(lower.to(ACC), t_inv, INV_PRECISION, ACC)
+            t_inv = t_inv - precise_dot(t_inv, inner, INV_PRECISION, ACC)
     return t_inv
 
 
@@ -213,10 +239,10 @@ def _block(base, i: tl.constexpr, j: tl.constexpr, t16, C: tl.constexpr):
 def _solve_block_row(d_i, a_i0, t_0, a_i1, t_1, a_i2, t_2, PREC: tl.constexpr, ACC: tl.constexpr):
     """T_ij = −D_i Σ_m A_im T_mj for up to three terms (absent ones are zero tiles): one block of
     block forward substitution."""
-    acc = tl.dot(a_i0, t_0, input_precision=PREC, out_dtype=ACC)
-    acc += tl.dot(a_i1, t_1, input_precision=PREC, out_dtype=ACC)
-    acc += tl.dot(a_i2, t_2, input_precision=PREC, out_dtype=ACC)
-    return -tl.dot(d_i, acc, input_precision=PREC, out_dtype=ACC)
+    acc = precise_dot(a_i0, t_0, PREC, ACC)
+    acc += precise_dot(a_i1, t_1, PREC, ACC)
+    acc += precise_dot(a_i2, t_2, PREC, ACC)
+    return -precise_dot(d_i, acc, PREC, ACC)
 
 
 @triton.jit
@@ -268,7 +294,7 @@ def input_dot(a, b, ACC: tl.constexpr, PRECISION: tl.constexpr):
     twice the rate), else in the accumulation dtype at PRECISION."""
     if a.dtype == tl.bfloat16 or a.dtype == tl.float16:
         return tl.dot(a, b, out_dtype=ACC)
-    return tl.dot(a.to(ACC), b.to(ACC), input_precision=PRECISION, out_dtype=ACC)
+    return precise_dot(a.to(ACC), b.to(ACC), PRECISION, ACC)
 
 
 @triton.jit
@@ -276,5 +302,5 @@ def dot(a, b, DOT: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr):
     """a·b accumulated in ACC: at PRECISION if the operand dtype DOT is ACC, else with both operands
     rounded to DOT (a 16-bit input dtype, as fla's kernels do: half the registers, twice the rate)."""
     if DOT == ACC:
-        return tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+        return precise_dot(a, b, PRECISION, ACC)
     return tl.dot(a.to(DOT), b.to(DOT), out_dtype=ACC)

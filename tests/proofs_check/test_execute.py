@@ -168,8 +168,15 @@ def test_cli_simulate_symmetric_reports_the_table_size(tmp_path):
     assert main(["simulate", "--group", "S4", "--layers", "3", "--nh", "1", "--length", "5"]) == 3
 
 
-@pytest.mark.parametrize("backend, dtype, length", [("reference", torch.float32, 3000), ("triton", torch.float16, 64)])
-def test_padding_the_state_width_changes_nothing(backend, dtype, length):
+@pytest.mark.parametrize(
+    "backend, dtype, length, rel",
+    # triton: the same blocks and summation order at either width, so the same roundings (rel 1e-6 allows
+    # only the print precision); reference: torch's CPU products choose their blocking by the matrix width,
+    # so the fp32 sums round in another order (this machine's BLAS: 1.18e-4 against 1.11e-4 after 3000 steps)
+    # and only the error's size is comparable
+    [("reference", torch.float32, 3000, 0.25), ("triton", torch.float16, 64, 1e-6)],
+)
+def test_padding_the_state_width_changes_nothing(backend, dtype, length, rel):
     """Zero coordinates and heads added to reach a common width leave every read-out state as it was: the
     padded keys, queries and initial state are 0 there, so they only add exact zeros to the kernel's sums."""
     for spec, program in (("D4", compile_layers("D4", layers=2)), ("S3", compile_group("S3", rep="permutation"))):
@@ -177,7 +184,7 @@ def test_padding_the_state_width_changes_nothing(backend, dtype, length):
         plain = simulate(program, words, dtype=dtype, backend=backend)
         wide = simulate(program, words, dtype=dtype, backend=backend, width=8)
         assert wide.first_error == plain.first_error and wide.accuracy == plain.accuracy
-        assert wide.max_state_error == pytest.approx(plain.max_state_error, rel=1e-6, abs=1e-6)
+        assert wide.max_state_error == pytest.approx(plain.max_state_error, rel=rel, abs=1e-6)
     with pytest.raises(ValueError, match="width: expected a positive integer"):
         simulate(program, words, width=0)
 
