@@ -134,11 +134,15 @@ def test_module_entry_point_runs(prefix):
     assert "grazzi.c2.two_reflections" in done.stdout and "1 passed" in done.stdout
 
 
-def test_trained_claims_train_and_judge_from_the_analysis():
+def test_trained_claims_train_and_judge_from_the_analysis(tmp_path, monkeypatch):
     """grazzi.trained.parity trains two parity models on the CPU (about 20 s) and passes with its measured
     accuracies in the evidence (β ∈ [0, 2] measured 0.996 at 64, β ∈ [0, 1] 0.545; it fails, naming the
-    sub-check, when β = 2σ is replaced by σ: tried); the S3 claim needs a GPU and says so where there is none."""
-    import torch
+    sub-check, when β = 2σ is replaced by σ: tried). The S3 claim analyses the committed H200 checkpoints on the
+    CPU (n_h = 2 measured 0.997 at 256 with non-real eigenvalues on every token of one head, n_h = 1 0.367); given
+    the n_h = 1 model in place of the n_h = 2 one it fails and names what failed."""
+    import shutil
+
+    from proofs_check.claims import trained
 
     by_id = {c.id: c for c in claims() if c.method == "trained"}
     assert set(by_id) == {"grazzi.trained.parity", "deltaproduct.trained.s3_rotations"}
@@ -146,6 +150,11 @@ def test_trained_claims_train_and_judge_from_the_analysis():
     parity = run_claim(by_id["grazzi.trained.parity"])
     assert parity.status == "passed", parity.evidence
     assert parity.data["beta02"]["accuracy"]["64"] >= 0.95 and parity.data["beta01"]["nonreal"] == 0.0
-    if not torch.cuda.is_available():
-        s3 = run_claim(by_id["deltaproduct.trained.s3_rotations"])
-        assert s3.status == "skipped" and "needs a CUDA GPU" in s3.reason
+    s3 = run_claim(by_id["deltaproduct.trained.s3_rotations"])
+    assert s3.status == "passed", s3.evidence
+    assert s3.data["nh2"]["accuracy"] >= 0.95 and s3.data["nh2"]["nonreal"] > 0 and s3.data["nh1"]["nonreal"] == 0
+    for name in ("S3-nh1-s0", "S3-nh2-s0"):
+        shutil.copytree(trained.CHECKPOINTS / "S3-nh1-s0", tmp_path / name)
+    monkeypatch.setattr(trained, "CHECKPOINTS", tmp_path)
+    swapped = run_claim(by_id["deltaproduct.trained.s3_rotations"])
+    assert swapped.status == "failed" and "n_h = 2 reaches ≥ 0.95 at 256" in swapped.evidence
