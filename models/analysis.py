@@ -10,7 +10,8 @@ quantiles of the step sizes β used with that symbol. For a group's word problem
 measures how far the mean transitions are from a representation: the state after x_1 ⋯ x_t is
 A(x_t) ⋯ A(x_1) S_0, so A(b)A(a) should equal A(a·b). :func:`probe_accuracy` fits a linear probe (the
 nearest class mean, on half of the words) from every layer's state after each token to the task's label and
-scores it on the other half, by position, beside the model's own accuracy.
+scores it on the other half, by position, beside the model's own accuracy. :func:`lyapunov_exponents` says
+whether the products of the learned transitions contract, and how fast, in each direction.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "layer_states",
     "probe_accuracy",
     "construction_spectrum",
+    "lyapunov_exponents",
     "analyze",
     "plot_analysis",
     "BETA_QUANTILES",
@@ -212,6 +214,27 @@ def _spectral_match(symbols: dict, construction: dict) -> float:
     return worst
 
 
+def lyapunov_exponents(transitions: np.ndarray) -> np.ndarray:
+    """The Lyapunov exponents μ_1 ≥ … ≥ μ_K of products of transitions ``[words, T, K, K]`` (one head, state
+    S_t = A_t S_{t−1}), averaged over words: μ_i = (1/T) log σ_i(A_T ⋯ A_1) computed stably by QR iteration
+    (Q_0 = I, A_t Q_{t−1} = Q_t R_t, μ_i = (1/T) Σ_t log |R_t[i, i]|; Benettin et al. 1980), in float64.
+    Orthogonal transitions give μ = 0 in every direction; μ_i < 0 means the part of the state along the i-th
+    direction shrinks by e^{μ_i} per token, so what the state held e^{−1} ago in that direction weighs
+    1/|μ_i| tokens back: a model whose largest exponents are negative forgets the word's beginning however
+    it was trained. A singular transition (β = 1 on a key: a projection) gives −inf in the direction it
+    deletes."""
+    a = np.asarray(transitions, dtype=np.float64)
+    if a.ndim != 4 or a.shape[-1] != a.shape[-2] or a.shape[1] == 0:
+        raise ValueError(f"transitions: expected a [words, T ≥ 1, K, K] array, got shape {a.shape}")
+    q = np.broadcast_to(np.eye(a.shape[-1]), (a.shape[0], *a.shape[-2:])).copy()
+    total = np.zeros(a.shape[:1] + a.shape[-1:])
+    with np.errstate(divide="ignore"):
+        for t in range(a.shape[1]):
+            q, r = np.linalg.qr(a[:, t] @ q)
+            total += np.log(np.abs(np.diagonal(r, axis1=-2, axis2=-1)))
+    return np.sort((total / a.shape[1]).mean(axis=0))[::-1]
+
+
 def analyze(model: DeltaProductLM, task_spec: str, words: int = 64, length: int = 64, lengths=(64,),
             eval_words: int = 128, seed: int = 0) -> dict:  # fmt: skip
     """The whole analysis of a model on a task, as ``deltaproof analyze`` writes it:
@@ -222,7 +245,8 @@ def analyze(model: DeltaProductLM, task_spec: str, words: int = 64, length: int 
       tokens whose learned (k₁ᵀk₂, β₁, β₂) satisfy :func:`theory.nh2_has_nonreal_eigenvalues`; None for
       other n_h), ``token_eigenvalues`` (those of about 256 tokens' A_t, for the plots), ``modulus``
       (quantiles :data:`BETA_QUANTILES` of |λ| over all eigenvalues of all tokens),
-      ``orthogonality`` (mean over tokens of ‖A_tᵀA_t − I‖_2), ``relation_error`` (:func:`relation_error`,
+      ``orthogonality`` (mean over tokens of ‖A_tᵀA_t − I‖_2), ``lyapunov`` (:func:`lyapunov_exponents` of
+      the words' transitions, largest first), ``relation_error`` (:func:`relation_error`,
       word problems only) and ``spectral_match`` (:func:`_spectral_match` against :func:`construction_spectrum`);
     * ``layers[l]["probe_accuracy"]``: :func:`probe_accuracy` of that layer; ``layers[l]["beta_histogram"]``:
       counts of all its step sizes in 20 bins over [0, 2];
@@ -257,6 +281,7 @@ def analyze(model: DeltaProductLM, task_spec: str, words: int = 64, length: int 
                     head["nh2_criterion_fraction"] = float(nh2(c, beta[:, :, 0, h], beta[:, :, 1, h]).mean())
                 head["modulus"] = [float(q) for q in np.quantile(np.abs(lam), BETA_QUANTILES)]
                 head["orthogonality"] = float(np.linalg.norm(gram, 2, axis=(-2, -1)).mean())
+                head["lyapunov"] = [float(mu) for mu in lyapunov_exponents(a[:, :, h])]
                 head["relation_error"] = (
                     relation_error(report, index, h) if isinstance(problem, WordProblem)
                     and len(head["symbols"]) == problem.group.order else None

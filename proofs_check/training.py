@@ -139,15 +139,15 @@ def run_analyze(args, console, note, progress) -> int:
         except ValueError as err:
             raise CommandError(f"--task: {err}") from None
     report = {"run": str(args.run), "step": step, **report}
-    table = Table("layer", "head", "non-real λ", "n_h 2 criterion", "‖AᵀA − I‖", "|λ| max", "relation error",
-                  "spectral match", "β median (max)", "probe: state", "probe: o_t")  # fmt: skip
+    table = Table("layer", "head", "non-real λ", "n_h 2 criterion", "‖AᵀA − I‖", "|λ| max", "μ₁ per token",
+                  "relation error", "spectral match", "β median (max)", "probe: state", "probe: o_t")  # fmt: skip
     for index, layer in enumerate(report["layers"]):
         for h, head in enumerate(layer["heads"]):
             betas = [e["beta"] for e in head["symbols"].values()]
             median = sorted(b[2] for b in betas)[len(betas) // 2]
             table.add_row(str(index), str(h), f"{head['nonreal_fraction']:.3f}",
                           "—" if head["nh2_criterion_fraction"] is None else f"{head['nh2_criterion_fraction']:.3f}",
-                          f"{head['orthogonality']:.3g}", f"{head['modulus'][-1]:.4f}",
+                          f"{head['orthogonality']:.3g}", f"{head['modulus'][-1]:.4f}", f"{head['lyapunov'][0]:.2g}",
                           "—" if head["relation_error"] is None else f"{head['relation_error']:.3g}",
                           "—" if head["spectral_match"] is None else f"{head['spectral_match']:.3g}",
                           f"{median:.3f} ({max(b[-1] for b in betas):.3f})",

@@ -124,12 +124,39 @@ def test_the_whole_analysis_of_a_construction_finds_its_spectrum_and_rotations()
     assert head["nh2_criterion_fraction"] is None  # n_h = 3 here
     assert abs(head["modulus"][0] - 1) <= bound and abs(head["modulus"][-1] - 1) <= bound
     assert head["orthogonality"] <= 2 * bound
+    assert len(head["lyapunov"]) == model.config.head_dim and max(map(abs, head["lyapunov"])) <= bound
     hist = layer["beta_histogram"]
     assert hist[0] + hist[-1] == sum(hist) and hist[-1] > 0  # β = 0 or β = 2 only
     assert layer["probe_accuracy"]["accuracy"] == 1.0 and layer["probe_accuracy"]["output"]["accuracy"] == 1.0
     assert report["model"]["accuracy"] == {"32": 1.0, "64": 1.0} and report["model"]["first_error"]["64"] is None
     assert report["construction"]["construction"] == program.construction
     json.dumps(report)
+
+
+def test_lyapunov_exponents_of_known_products():
+    """Exact cases: a fixed diag(1/2, 2) has exponents log 2 and −log 2 (the products' singular values are 2^T
+    and 2^−T), in a rotated basis too, up to the start's transient; rotations by any angles have 0, 0 to
+    rounding; a projection onto e_1 alternating with a rotation by 90° deletes everything (−inf twice: the
+    product is 0 after two steps); the order is largest first and the average is over words."""
+    from models.analysis import lyapunov_exponents
+
+    c, s = np.cos(0.3), np.sin(0.3)
+    turn = np.array([[c, -s], [s, c]])
+    stretch = turn @ np.diag([2.0, 0.5]) @ turn.T
+    exact = lyapunov_exponents(np.broadcast_to(np.diag([0.5, 2.0]), (3, 40, 2, 2)))
+    assert exact == pytest.approx([np.log(2), -np.log(2)], rel=1e-12)
+    # in a rotated basis the first QR direction starts off the stretching one: an O(1/T) transient
+    assert lyapunov_exponents(np.broadcast_to(stretch, (3, 400, 2, 2))) == pytest.approx(exact, abs=1 / 400)
+    angles = np.random.default_rng(0).uniform(0, 2 * np.pi, (2, 50))
+    rotations = np.stack(
+        [np.stack([np.cos(angles), -np.sin(angles)], -1), np.stack([np.sin(angles), np.cos(angles)], -1)], -2
+    )
+    assert np.abs(lyapunov_exponents(rotations)).max() < 1e-15
+    quarter = np.array([[0.0, -1.0], [1.0, 0.0]])
+    deleting = np.stack([np.diag([1.0, 0.0]), quarter] * 3)[None]
+    assert np.all(lyapunov_exponents(deleting) == -np.inf)
+    with pytest.raises(ValueError, match=r"transitions: expected a \[words, T ≥ 1, K, K\] array, got shape \(2, 3\)"):
+        lyapunov_exponents(np.zeros((2, 3)))
 
 
 def test_the_rotation_criterion_agrees_with_the_eigenvalues_of_a_trained_n_h_2_model():
