@@ -11,7 +11,8 @@ measures how far the mean transitions are from a representation: the state after
 A(x_t) ⋯ A(x_1) S_0, so A(b)A(a) should equal A(a·b). :func:`probe_accuracy` fits a linear probe (the
 nearest class mean, on half of the words) from every layer's state after each token to the task's label and
 scores it on the other half, by position, beside the model's own accuracy. :func:`lyapunov_exponents` says
-whether the products of the learned transitions contract, and how fast, in each direction.
+whether the products of the learned transitions contract, and how fast, in each direction; :func:`safe_length`
+predicts from the training window where the model's decisions will start to fail, and measures where they do.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "probe_accuracy",
     "construction_spectrum",
     "lyapunov_exponents",
+    "safe_length",
     "analyze",
     "plot_analysis",
     "BETA_QUANTILES",
@@ -235,6 +237,68 @@ def lyapunov_exponents(transitions: np.ndarray) -> np.ndarray:
     return np.sort((total / a.shape[1]).mean(axis=0))[::-1]
 
 
+QUANTILE_1PC = 2.3263478740408408  # the standard normal's 99 % quantile: 1 % of words below mean − this·std
+
+
+def safe_length(model: DeltaProductLM, task_spec: str, train_length: int, test_length: int, words: int = 128,
+                seed: int = 0) -> dict:  # fmt: skip
+    """Where the model's decisions start to fail, predicted from positions within ``train_length`` with the
+    toolkit's two error forms (:func:`theory.error_models.safe_lengths`), and measured on ``words`` words of
+    ``test_length`` tokens.
+
+    The decision margin of a word at position t is z_t = (logit of the right class) − (largest other logit);
+    the model errs where z_t < 0. Over positions [train_length/4, train_length] two fits of its statistics over
+    words give two predictions of the first position where 1 % of the words err (accuracy below 0.99, as
+    :func:`analyze`'s ``first_error``):
+
+    * ``probabilistic``: the mean drifts linearly and independent per-token defects add in quadrature, so the
+      variance grows linearly (mean_t = a + b·t, var_t = c + d·t): the first t with mean_t − 2.326·std_t < 0;
+    * ``worst``: the 1 % quantile of z_t drifts linearly (q_t = a + b·t): the first t with q_t < 0.
+
+    Either is None when its fit does not decrease within ``100·test_length`` tokens. ``measured`` is the first
+    position with accuracy below 0.99. The returned ``mean``, ``std`` and ``q01`` are per position (1-based
+    index i − 1), for plots."""
+    problem = _task_of(model, task_spec, words, test_length, least_words=2)
+    if not 4 <= train_length <= test_length:
+        raise ValueError(f"train_length: expected 4 ≤ train_length ≤ test_length ({test_length}), got {train_length}")
+    device = next(model.parameters()).device
+    tokens, labels = problem.batch((seed, 4_242), words, test_length, device)
+    with torch.no_grad():
+        logits = model(tokens).double().cpu().numpy()
+    right = labels.cpu().numpy()[..., None]
+    correct = np.take_along_axis(logits, right, -1)[..., 0]
+    np.put_along_axis(logits, right, -np.inf, -1)
+    z = correct - logits.max(-1)  # [words, T]
+    mean, std, q01 = z.mean(0), z.std(0), np.quantile(z, 0.01, axis=0)
+    window = np.arange(train_length // 4, train_length)  # 0-based positions train_length/4 … train_length
+    t = window + 1.0
+    ahead = np.arange(1, 100 * test_length + 1, dtype=np.float64)
+    slope, start = np.polyfit(t, mean[window], 1)
+    growth, base = np.polyfit(t, std[window] ** 2, 1)
+    low = start + slope * ahead - QUANTILE_1PC * np.sqrt(np.maximum(base + growth * ahead, 0.0))
+    q_slope, q_start = np.polyfit(t, q01[window], 1)
+
+    def first(values) -> int | None:
+        below = np.flatnonzero(values < 0)
+        return int(below[0]) + 1 if below.size else None
+
+    return {
+        "train_length": train_length,
+        "test_length": test_length,
+        "probabilistic": first(low),
+        "worst": first(q_start + q_slope * ahead),
+        "measured": first((z > 0).mean(0) - 0.99),
+        "fits": {
+            "mean": [float(start), float(slope)],
+            "variance": [float(base), float(growth)],
+            "q01": [float(q_start), float(q_slope)],
+        },  # fmt: skip
+        "mean": mean.tolist(),
+        "std": std.tolist(),
+        "q01": q01.tolist(),
+    }
+
+
 def analyze(model: DeltaProductLM, task_spec: str, words: int = 64, length: int = 64, lengths=(64,),
             eval_words: int = 128, seed: int = 0) -> dict:  # fmt: skip
     """The whole analysis of a model on a task, as ``deltaproof analyze`` writes it:
@@ -250,8 +314,10 @@ def analyze(model: DeltaProductLM, task_spec: str, words: int = 64, length: int 
       word problems only) and ``spectral_match`` (:func:`_spectral_match` against :func:`construction_spectrum`);
     * ``layers[l]["probe_accuracy"]``: :func:`probe_accuracy` of that layer; ``layers[l]["beta_histogram"]``:
       counts of all its step sizes in 20 bins over [0, 2];
-    * ``model``: the model's accuracy by length (``lengths``, ``eval_words`` fresh words each) and
-      ``first_error``, the first position (1-based) whose accuracy is below 0.99 (None if none is);
+    * ``model``: the model's accuracy by length (``lengths``, ``eval_words`` fresh words each),
+      ``first_error``, the first position (1-based) whose accuracy is below 0.99 (None if none is), and
+      ``safe_length``: :func:`safe_length` with ``length`` as the training window and the longest of
+      ``lengths`` (at least ``length``) as the test length, on ``eval_words`` words;
     * ``construction``: :func:`construction_spectrum` (None for languages)."""
     from models.train import evaluate
     from theory.spectrum import nh2_has_nonreal_eigenvalues
@@ -300,6 +366,7 @@ def analyze(model: DeltaProductLM, task_spec: str, words: int = 64, length: int 
             n: next((i + 1 for i, v in enumerate(p) if v < 0.99), None) for n, p in accuracy["by_position"].items()
         },  # fmt: skip
         "probe_positions": probes["model"],
+        "safe_length": safe_length(model, task_spec, length, max(length, *lengths), eval_words, seed),
     }
     report["construction"] = construction
     return report

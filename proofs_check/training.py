@@ -158,6 +158,11 @@ def run_analyze(args, console, note, progress) -> int:
     console.print("model accuracy: " + ", ".join(
         f"T = {n}: {accuracy[n]:.3f} (first position below 0.99: {report['model']['first_error'][n] or 'none'})"
         for n in accuracy))  # fmt: skip
+    safe = report["model"]["safe_length"]
+    console.print(f"decisions (1 % of words wrong) at T = {safe['test_length']}: measured from position "
+                  f"{safe['measured'] or 'none'}; predicted from positions ≤ {safe['train_length']}: "
+                  f"{safe['probabilistic'] or 'never'} (margin drifting, √T spread), "
+                  f"{safe['worst'] or 'never'} (1 % quantile drifting)")  # fmt: skip
     if args.json is not None:
         write_output("--json", args.json, json_text(report), note)
         note(f"wrote {args.json}")

@@ -175,3 +175,28 @@ def test_the_rotation_criterion_agrees_with_the_eigenvalues_of_a_trained_n_h_2_m
     for head in report["layers"][0]["heads"]:
         assert head["nh2_criterion_fraction"] == head["nonreal_fraction"]
     assert any(0 < head["nonreal_fraction"] < 1 for head in report["layers"][0]["heads"])
+
+
+def test_safe_length_measures_the_first_failing_position_and_predicts_it_from_the_window():
+    """On the committed S3 model (n_h = 2, trained at 64): ``measured`` is the first position where the model's own
+    argmax is right on fewer than 99 % of the words, computed here independently; the two predictions from the
+    window [16, 64] lie beyond it (the margin barely drifts there) and, on this model, beyond the measured
+    position too (the spread grows faster than √T past the training length: the predictions are optimistic);
+    the exact construction never fails and is predicted never to."""
+    from models import load_run, task
+    from models.analysis import safe_length
+    from proofs_check.claims.trained import CHECKPOINTS
+
+    model = load_run(CHECKPOINTS / "S3-nh2-s0", "reference")[0].double()
+    result = safe_length(model, "S3", train_length=64, test_length=256, words=32, seed=2)
+    tokens, labels = task("S3").batch((2, 4_242), 32, 256)
+    with torch.no_grad():
+        accuracy = (model(tokens).argmax(-1) == labels).double().mean(0)
+    assert result["measured"] == int(torch.nonzero(accuracy < 0.99)[0, 0]) + 1
+    assert 64 < result["measured"] < result["worst"] and result["measured"] < result["probabilistic"]
+    assert len(result["mean"]) == len(result["std"]) == len(result["q01"]) == 256
+    _, construction = _construction("S3")
+    exact = safe_length(construction, "S3", train_length=16, test_length=64, words=8)
+    assert exact["measured"] is None and exact["probabilistic"] is None and exact["worst"] is None
+    with pytest.raises(ValueError, match=r"train_length: expected 4 ≤ train_length ≤ test_length \(64\), got 2"):
+        safe_length(construction, "S3", train_length=2, test_length=64, words=8)
