@@ -124,3 +124,42 @@ def s3_needs_two_factors() -> Evidence:
     if failed:
         summary = "FAILED: " + "; ".join(failed) + ". " + summary
     return Evidence(not failed, summary, results)
+
+
+@claim(
+    id="deltaproduct.trained.s3_not_a_representation",
+    statement="What training finds is not the paper's reading of it: the n_h = 2 model that learns S3 (the committed "
+    "checkpoint) has a head whose transitions are orthogonal (‖AᵀA − I‖ < 10⁻³) and rotate on every token, yet "
+    "its mean transitions per symbol violate the group law (relation error ‖A(b)A(a) − A(ab)‖ ≥ 0.05 in every "
+    "head) and their eigenvalues are ≥ 0.5 from the exact construction's (spectral match): they approximate no "
+    "orthogonal representation of S3.",
+    source="contradicts the reading of Siems et al. 2025, §5 (learned S_n transitions approximate an orthogonal "
+    "representation) [DP-sec]; measured here [✔]",
+    method="trained",
+    tier="full",
+)
+def s3_learns_no_representation() -> Evidence:
+    from models import analyze, load_run
+
+    model, _, config, _ = load_run(CHECKPOINTS / "S3-nh2-s0", "reference")
+    length = config.train_length
+    report = analyze(model.double(), "S3", words=32, length=length, lengths=(4 * length,), seed=1)
+    heads = report["layers"][0]["heads"]
+    rotating = max(heads, key=lambda h: h["nonreal_fraction"])
+    relation = min(h["relation_error"] for h in heads)
+    spectral = min(h["spectral_match"] for h in heads)
+    checks = {
+        "a head rotates on every token": rotating["nonreal_fraction"] == 1.0,
+        "that head is orthogonal to 1e-3": rotating["orthogonality"] < 1e-3,
+        "every head's relation error ≥ 0.05": relation >= 0.05,
+        "every head's spectral match ≥ 0.5": spectral >= 0.5,
+    }
+    failed = [name for name, ok in checks.items() if not ok]
+    summary = (f"rotating head: non-real on {rotating['nonreal_fraction']:.3f} of tokens, ‖AᵀA − I‖ "
+               f"{rotating['orthogonality']:.2e}; least relation error over heads {relation:.3f}, least spectral "
+               f"match {spectral:.3f}; accuracy at {4 * length}: "
+               f"{report['model']['accuracy'][str(4 * length)]:.3f}")  # fmt: skip
+    if failed:
+        summary = "FAILED: " + "; ".join(failed) + ". " + summary
+    return Evidence(not failed, summary, {"relation_error": relation, "spectral_match": spectral,
+                                          "orthogonality": rotating["orthogonality"]})  # fmt: skip

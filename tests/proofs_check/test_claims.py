@@ -145,7 +145,11 @@ def test_trained_claims_train_and_judge_from_the_analysis(tmp_path, monkeypatch)
     from proofs_check.claims import trained
 
     by_id = {c.id: c for c in claims() if c.method == "trained"}
-    assert set(by_id) == {"grazzi.trained.parity", "deltaproduct.trained.s3_rotations"}
+    assert set(by_id) == {
+        "grazzi.trained.parity",
+        "deltaproduct.trained.s3_rotations",
+        "deltaproduct.trained.s3_not_a_representation",
+    }
     assert all(c.tier == "full" for c in by_id.values())
     parity = run_claim(by_id["grazzi.trained.parity"])
     assert parity.status == "passed", parity.evidence
@@ -158,3 +162,31 @@ def test_trained_claims_train_and_judge_from_the_analysis(tmp_path, monkeypatch)
     monkeypatch.setattr(trained, "CHECKPOINTS", tmp_path)
     swapped = run_claim(by_id["deltaproduct.trained.s3_rotations"])
     assert swapped.status == "failed" and "n_h = 2 reaches ≥ 0.95 at 256" in swapped.evidence
+
+
+def test_the_representation_finding_fails_on_the_exact_construction(tmp_path, monkeypatch):
+    """deltaproduct.trained.s3_not_a_representation passes on the committed n_h = 2 model (least relation error
+    over heads 0.076, least spectral match 0.87) and fails, naming the group-law sub-check, when the checkpoint
+    is the exact S3 construction saved as a run (models.from_program: a representation to 10⁻⁵)."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    from models import from_program
+    from proofs_check.claims import trained
+    from theory.programs import compile_group
+
+    claim_ = next(c for c in claims() if c.id == "deltaproduct.trained.s3_not_a_representation")
+    found = run_claim(claim_)
+    assert found.status == "passed", found.evidence
+    assert found.data["relation_error"] >= 0.05 and found.data["orthogonality"] < 1e-3
+    construction = from_program(compile_group("S3"), dtype=torch.float64, backend="reference")
+    run = tmp_path / "S3-nh2-s0"
+    run.mkdir()
+    committed = json.loads((trained.CHECKPOINTS / "S3-nh2-s0" / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({"model": construction.config.to_dict(), "train": committed["train"]}))
+    save_file({k: v.contiguous() for k, v in construction.state_dict().items()}, run / "model.safetensors")
+    monkeypatch.setattr(trained, "CHECKPOINTS", tmp_path)
+    exact = run_claim(claim_)
+    assert exact.status == "failed" and "every head's relation error ≥ 0.05" in exact.evidence
