@@ -93,7 +93,9 @@ def prove(program: Program, *, method: str = "auto", max_states: int = MAX_SEARC
 def _prove_group(program: Program) -> Proof:
     """Exact proof that a one-layer group program tracks its word problem at every length.
 
-    For every symbol x, G_{n_h}(x) ⋯ G_1(x) = ρ(x) in exact arithmetic (sympy; entries are rationals or
+    ρ is first proved a faithful orthogonal representation (:meth:`theory.groups.Representation.check`:
+    ρ(g·x) = ρ(x)ρ(g) for every generator x and element g, exhaustively). For every symbol x,
+    G_{n_h}(x) ⋯ G_1(x) = ρ(x) in exact arithmetic (sympy; entries are rationals or
     algebraic numbers; in O(2), factors of the form H(aπ/m) are composed on their labels through the
     proven 2-D identities, :func:`theory.groups.compose_planar` and :func:`theory.groups.planar_lemma`), so
     H_t = ρ(g_t) h_0 for every word; every readout is ρ(g) h_0 and they are pairwise distinct (margin
@@ -104,6 +106,10 @@ def _prove_group(program: Program) -> Proof:
         return Proof(False, 0, 0, (), shape)
     layer = program.layer
     rho = representation(group, program.construction, explicit=True)
+    try:  # the induction below needs ρ(g·x) = ρ(x)ρ(g): comparing with ρ alone would prove an anti-homomorphism
+        rho.check()
+    except ValueError as err:
+        return Proof(False, group.order, 0, (), f"the representation is not one: {err}")
     for x in range(group.order):
         if isinstance(rho, PlanarRepresentation) and planar_product(layer, x, rho.m) == planar_label(
             group.elements[x], rho.m

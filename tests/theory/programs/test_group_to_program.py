@@ -91,3 +91,16 @@ def test_the_group_proof_is_exact_and_catches_a_wrong_factor():
         prove("S3")
     with pytest.raises(ValueError, match="method: expected one of"):
         prove(program, method="guess")
+
+
+def test_the_group_proof_refuses_an_anti_homomorphism(monkeypatch):
+    """With the permutation matrices transposed (P(π)ᵀ = P(π⁻¹), so ρ(π∘σ) = ρ(σ)ρ(π): an anti-homomorphism) the
+    compiled program's factors still multiply to the library's ρ, so comparing them with ρ alone proves nothing;
+    the proof first checks that ρ is a representation and fails there, naming it."""
+    from theory import groups
+
+    transposed = groups.permutation_matrix
+    monkeypatch.setattr(groups, "permutation_matrix", lambda perm: transposed(perm).T)
+    proof = prove(compile_group("S3", rep="permutation"))
+    assert not proof.holds
+    assert proof.failure.startswith("the representation is not one: permutation: not a homomorphism")
