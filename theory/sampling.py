@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["random_unit_keys", "random_betas", "gh_product_batch"]
+__all__ = ["random_unit_keys", "random_betas", "gh_product_batch", "batch_deviation"]
 
 
 def random_unit_keys(rng: np.random.Generator, batch: int, n_h: int, dim: int) -> np.ndarray:
@@ -48,3 +48,13 @@ def gh_product_batch(keys: np.ndarray, betas: np.ndarray) -> np.ndarray:
         k = keys[:, j, :, None]
         a = a - betas[:, j, None, None] * (k @ (np.swapaxes(k, 1, 2) @ a))
     return a
+
+
+def batch_deviation(keys: np.ndarray, betas: np.ndarray, products: np.ndarray, every: int = 64) -> float:
+    """max |products[i] − gh_product(keys[i], betas[i])| over i = 0, every, 2·every, …: the batched products
+    against :func:`theory.householder.gh_product`, the library's product, one at a time. A claim that samples
+    through :func:`gh_product_batch` checks its samples with it, so that a wrong batch cannot pass an upper
+    bound unseen (a β halved there keeps every bound of Proposition 1)."""
+    from theory.householder import gh_product
+
+    return max(float(np.abs(products[i] - gh_product(keys[i], betas[i])).max()) for i in range(0, len(keys), every))

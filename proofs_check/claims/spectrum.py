@@ -9,7 +9,7 @@ import sympy as sp
 
 from proofs_check.registry import Evidence, claim
 from theory import gh_factor, gh_product, nh2_discriminant, nh2_has_nonreal_eigenvalues, nh2_trace_det
-from theory.sampling import gh_product_batch, random_betas, random_unit_keys
+from theory.sampling import batch_deviation, gh_product_batch, random_betas, random_unit_keys
 
 
 @claim(
@@ -25,24 +25,34 @@ def prop13_real() -> Evidence:
     tau, delta = nh2_trace_det(c, b1, b2)
     identity = sp.expand(tau - 2 * s * t - ((s - t) ** 2 + b1 * b2 * c**2)) == 0
     rng = np.random.default_rng(3)
-    worst_imag, lo, hi, count = 0.0, 1.0, 0.0, 0
+    worst_imag, lo, hi, count, deviation = 0.0, 1.0, 0.0, 0, 0.0
     for n in range(1, 7):
         for n_h in (1, 2):
-            ev = np.linalg.eigvals(
-                gh_product_batch(random_unit_keys(rng, 1000, n_h, n), random_betas(rng, 1000, n_h, 0.0, 1.0))
-            )
+            keys, bs = random_unit_keys(rng, 1000, n_h, n), random_betas(rng, 1000, n_h, 0.0, 1.0)
+            products = gh_product_batch(keys, bs)
+            deviation = max(deviation, batch_deviation(keys, bs, products))
+            ev = np.linalg.eigvals(products)
             worst_imag = max(worst_imag, float(np.abs(ev.imag).max()))
             lo, hi = min(lo, float(ev.real.min())), max(hi, float(ev.real.max()))
             count += 1000
     tol = 1e-12  # float64 eigenvalues of well-conditioned products (normal matrices up to O(u) perturbation)
-    holds = identity and worst_imag <= tol and lo >= -tol and hi <= 1 + tol
+    checks = {
+        "the sympy identity τ − 2st ≡ (s−t)² + β₁β₂c²": identity,
+        "batched products equal theory.gh_product's": deviation <= tol,
+        "every eigenvalue real": worst_imag <= tol,
+        "every eigenvalue in [0, 1]": lo >= -tol and hi <= 1 + tol,
+        "the range is attained (0 at β = 1, 1 at β = 0)": lo <= tol and hi >= 1 - tol,
+    }
+    failed = [name for name, ok in checks.items() if not ok]
     return Evidence(
-        holds,
-        "sympy: with 1−β₁ = s², 1−β₂ = t², c = k₁ᵀk₂: τ − 2st ≡ (s−t)² + β₁β₂c² ≥ 0, so τ ≥ 2√δ ≥ 0, the "
-        "discriminant τ² − 4δ ≥ 0 and both roots of λ² − τλ + δ are real and ≥ 0 (≤ 1 by Prop 1.1); "
-        f"float64 check over {count} products (n = 1…6, k = 1, 2): max |Im λ| = {worst_imag:.1e}, "
-        f"Re λ ∈ [{lo:.2e}, {hi:.12f}]",
-        {"samples": count, "max_imag": worst_imag, "min_real": lo, "max_real": hi},
+        not failed,
+        ("FAILED: " + "; ".join(failed) + ". " if failed else "")
+        + ("sympy: with 1−β₁ = s², 1−β₂ = t², c = k₁ᵀk₂: τ − 2st ≡ (s−t)² + β₁β₂c² ≥ 0, so τ ≥ 2√δ ≥ 0, the "
+           "discriminant τ² − 4δ ≥ 0 and both roots of λ² − τλ + δ are real and ≥ 0 (≤ 1 by Prop 1.1)"
+           if identity else "sympy: the identity did not reduce to zero")
+        + f"; float64 check over {count} products (n = 1…6, k = 1, 2; every 64th against theory.gh_product: max "
+        f"difference {deviation:.1e}): max |Im λ| = {worst_imag:.1e}, min Re λ = {lo:.1e}, max Re λ − 1 = {hi - 1:.1e}",
+        {"samples": count, "max_imag": worst_imag, "min_real": lo, "max_real": hi, "batch_deviation": deviation},
     )
 
 
@@ -102,25 +112,36 @@ def prop13_k3_counterexample() -> Evidence:
 )
 def prop13_modulus() -> Evidence:
     rng = np.random.default_rng(8)
-    count, worst_other, worst_all = 0, 0.0, 0.0
+    count, worst_other, worst_all, deviation = 0, 0.0, 0.0, 0.0
     for n, n_h in ((2, 2), (3, 3), (4, 3), (5, 4), (6, 6)):
         bs = random_betas(rng, 4000, n_h, 0.0, 2.0)
         bs[bs >= 2.0] = 0.0  # β ∈ [0, 2): keep 0 and 1 forced, drop 2
         bs = np.minimum(bs, 1.999)
-        ev = np.linalg.eigvals(gh_product_batch(random_unit_keys(rng, 4000, n_h, n), bs))
+        keys = random_unit_keys(rng, 4000, n_h, n)
+        products = gh_product_batch(keys, bs)
+        deviation = max(deviation, batch_deviation(keys, bs, products))
+        ev = np.linalg.eigvals(products)
         other = np.abs(ev)[np.abs(ev - 1) > 1e-6]
         worst_other = max(worst_other, float(other.max(initial=0.0)))
         worst_all = max(worst_all, float(np.abs(ev).max()))
         count += 4000
     tol = 1e-12
-    holds = worst_other < 1 and worst_all <= 1 + tol
+    checks = {
+        "batched products equal theory.gh_product's": deviation <= tol,
+        "every eigenvalue away from 1 has |λ| < 1": worst_other < 1,
+        "no |λ| above 1 beyond rounding": worst_all <= 1 + tol,
+    }
+    failed = [name for name, ok in checks.items() if not ok]
     return Evidence(
-        holds,
-        f"{count} float64 products (n = 2…6, n_h up to 6, β ∈ [0, 1.999] with 0 and 1 forced): every "
-        f"eigenvalue farther than 1e-6 from 1 has |λ| ≤ {worst_other:.6f} < 1; max |λ| = {worst_all:.15f}. "
+        not failed,
+        ("FAILED: " + "; ".join(failed) + ". " if failed else "")
+        + f"{count} float64 products (n = 2…6, n_h up to 6, β ∈ [0, 1.999] with 0 and 1 forced; every 64th "
+        f"against theory.gh_product: max difference {deviation:.1e}): every eigenvalue farther than 1e-6 from 1 "
+        f"has |λ| ≤ 1 − {1 - worst_other:.2e}; max |λ| − 1 = {worst_all - 1:.1e}. "
         "Argument: |λ| = 1 forces each factor to preserve the running vector's norm, which with "
         "|1 − β_j| < 1 means it is ⟂ k_j (or β_j = 0), so Ax = x",
-        {"samples": count, "max_modulus_away_from_1": worst_other, "max_modulus": worst_all},
+        {"samples": count, "max_modulus_away_from_1": worst_other, "max_modulus": worst_all,
+         "batch_deviation": deviation},  # fmt: skip
     )
 
 

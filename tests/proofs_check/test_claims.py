@@ -190,3 +190,20 @@ def test_the_representation_finding_fails_on_the_exact_construction(tmp_path, mo
     monkeypatch.setattr(trained, "CHECKPOINTS", tmp_path)
     exact = run_claim(claim_)
     assert exact.status == "failed" and "every head's relation error ≥ 0.05" in exact.evidence
+
+
+@pytest.mark.parametrize("claim_id, module", [("grazzi.prop1.1", "householder"), ("grazzi.prop1.3.real", "spectrum"),
+                                              ("grazzi.prop1.3.modulus", "spectrum")])  # fmt: skip
+def test_sampled_upper_bounds_catch_a_wrong_batch(claim_id, module, monkeypatch):
+    """Proposition 1's bounds still hold with every β halved, so a claim that only sampled gh_product_batch passed
+    with that bug in it (the audit); each now checks its samples against theory.gh_product and fails, naming it."""
+    import importlib
+
+    from theory.sampling import gh_product_batch
+
+    claim_ = next(c for c in claims() if c.id == claim_id)
+    assert run_claim(claim_).status == "passed"
+    monkeypatch.setattr(importlib.import_module(f"proofs_check.claims.{module}"), "gh_product_batch",
+                        lambda keys, betas: gh_product_batch(keys, betas / 2))  # fmt: skip
+    halved = run_claim(claim_)
+    assert halved.status == "failed" and "FAILED: " in halved.evidence and "gh_product" in halved.evidence

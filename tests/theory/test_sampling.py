@@ -42,3 +42,18 @@ def test_bad_input():
         random_betas(np.random.default_rng(0), 2, 2, 0.0, 3.0)
     with pytest.raises(ValueError, match="keys, betas: expected shapes"):
         gh_product_batch(np.zeros((2, 3, 4)), np.zeros((2, 2)))
+
+
+def test_batch_deviation_compares_with_gh_product_one_at_a_time():
+    """The batched products agree with theory.gh_product to float64 rounding (another association of the same
+    sums: measured 1.1e-16 here); products of other betas do not, and only every ``every``-th is compared."""
+    from theory.sampling import batch_deviation
+
+    rng = np.random.default_rng(0)
+    keys, betas = random_unit_keys(rng, 200, 6, 8), random_betas(rng, 200, 6)
+    products = gh_product_batch(keys, betas)
+    assert batch_deviation(keys, betas, products) <= 16 * 6 * 8 * 2.0**-53
+    assert batch_deviation(keys, betas, gh_product_batch(keys, betas / 2)) > 0.1
+    products[1] += 1.0  # not among the compared (0, 64, 128, 192) unless every divides 1
+    assert batch_deviation(keys, betas, products) <= 16 * 6 * 8 * 2.0**-53
+    assert batch_deviation(keys, betas, products, every=1) >= 1.0 - 1e-12
