@@ -31,6 +31,14 @@ class Evidence:
     summary: str
     data: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_checks(cls, checks: dict[str, bool], summary: str, data: dict[str, Any] | None = None) -> Evidence:
+        """Evidence that holds when every named sub-check does; a failing run's summary begins with
+        ``FAILED:`` and the names of the sub-checks that failed, so it never reads like the passing text."""
+        failed = [name for name, ok in checks.items() if not ok]
+        prefix = "FAILED: " + "; ".join(failed) + ". " if failed else ""
+        return cls(not failed, prefix + summary, {**(data or {}), "checks": {k: bool(v) for k, v in checks.items()}})
+
 
 class Skip(Exception):
     """Raised by a check that cannot run in this environment; the message is the reason."""

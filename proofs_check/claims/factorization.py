@@ -11,6 +11,7 @@ from proofs_check.registry import Evidence, claim
 from theory import (
     contraction_factors,
     diagonal_factors,
+    gh_product,
     orthogonal_reflections,
     permutation_swaps,
     update_rank,
@@ -174,9 +175,29 @@ def contractions() -> Evidence:
     method="exhaustive",
 )
 def zero_matrix() -> Evidence:
-    sizes = range(1, 7)
-    ok = True
-    for n in sizes:
+    """For every n ≤ 6: theory.diagonal_factors of the zero matrix gives n factors whose keys are e_1 … e_n
+    (each once) with β = 1; multiplied by theory.gh_product (not the factorisation's own product) the partial
+    products G_j ⋯ G_1 have rank n − j exactly — each projection removes one dimension, which a β ≠ 1 (a factor
+    with eigenvalue 1 − β ≠ 0) would not — and the whole product is the zero matrix."""
+    bad = {}
+    for n in range(1, 7):
         f = diagonal_factors(sp.zeros(n, n))
-        ok &= len(f) == n and all(b == 1 for b in f.betas) and f.product(n) == sp.zeros(n, n)
-    return Evidence(ok, "exact, n = 1…6: the n factors I − e_i e_iᵀ (β = 1) multiply to the zero matrix")
+        keys = [tuple(f.keys.row(j)) for j in range(len(f))] if len(f) else []
+        units = sorted(tuple(sp.eye(n).row(i)) for i in range(n))
+        ranks = [gh_product(f.keys[: j + 1, :], list(f.betas[: j + 1]), check_unit=False).rank() for j in range(n)]
+        checks = {
+            "n factors": len(f) == n,
+            "keys e_1 … e_n": sorted(keys) == units,
+            "β = 1 each": all(b == 1 for b in f.betas),
+            "ranks n − 1, …, 0": ranks == list(range(n - 1, -1, -1)),
+        }
+        bad.update({f"n = {n}: {name}": False for name, ok in checks.items() if not ok})
+        if n == 6:
+            last = {"factors": len(f), "betas": [str(b) for b in f.betas], "ranks": ranks}
+    return Evidence.from_checks(
+        bad,
+        "exact, n = 1…6: theory.diagonal_factors(0) gives the n projections I − e_i e_iᵀ (β = 1, keys e_1 … e_n); "
+        f"the partial products by theory.gh_product have ranks n − 1, …, 0 (n = 6: {last['ranks']}), so the "
+        "product is the zero matrix and each factor is needed",
+        last,
+    )

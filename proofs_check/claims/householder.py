@@ -46,19 +46,20 @@ def gh_spectrum() -> Evidence:
     norm_set = sp.solve_univariate_inequality(sp.Abs(1 - beta) <= 1, beta, relational=False)
     gram = sp.expand(g.T * g - sp.eye(3) + (2 * beta - beta**2 * s) * k * k.T)
     orth = sp.solve(sp.Eq(2 * beta - beta**2, 0), beta)
-    holds = (
-        _zero(on_k)
-        and all(_zero(f) and _zero(w.T * k) for f, w in zip(fixed, perp))
-        and det == 0
-        and norm_set == sp.Interval(0, 2)
-        and _zero(gram)
-        and sorted(orth) == [0, 2]
-    )
-    return Evidence(
-        holds,
-        "sympy, k ∈ R³ symbolic: Gk − (1−β)k = β(1−‖k‖²)k, Gw = w for the two w ⟂ k, det G = 1 − β‖k‖², "
-        f"GᵀG = I − (2β − β²‖k‖²)kkᵀ; with ‖k‖ = 1: |1−β| ≤ 1 ⟺ β ∈ {norm_set}, orthogonal ⟺ β ∈ {set(orth)}",
-        {"norm_interval": str(norm_set), "orthogonal_betas": [int(b) for b in orth]},
+    checks = {
+        "Gk − (1−β)k = β(1−‖k‖²)k": _zero(on_k),
+        "Gw = w for the two w ⟂ k": all(_zero(f) and _zero(w.T * k) for f, w in zip(fixed, perp)),
+        "det G = 1 − β‖k‖²": det == 0,
+        "|1−β| ≤ 1 ⟺ β ∈ [0, 2]": norm_set == sp.Interval(0, 2),
+        "GᵀG = I − (2β − β²‖k‖²)kkᵀ": _zero(gram),
+        "orthogonal ⟺ β ∈ {0, 2}": sorted(orth) == [0, 2],
+    }
+    return Evidence.from_checks(
+        checks,
+        "sympy, k ∈ R³ symbolic: " + "; ".join(name for name, ok in checks.items() if ok)
+        + f"; computed: |1−β| ≤ 1 ⟺ β ∈ {norm_set}, orthogonal (‖k‖ = 1) ⟺ β ∈ {set(orth)}, "
+        f"det G − (1 − β‖k‖²) = {det}",
+        {"norm_interval": str(norm_set), "orthogonal_betas": [str(b) for b in orth]},
     )
 
 
@@ -79,11 +80,12 @@ def ogd_identity() -> Evidence:
     step = h - beta * grad
     delta_rule = (sp.eye(3) - beta * k * k.T) * h + beta * k * v.T
     library = ogd_step(h, k.T, v.T, beta, check_unit=False)
-    holds = _zero(step - delta_rule) and _zero(step - library)
-    return Evidence(
-        holds,
-        "sympy, H ∈ R^{3×2}, k, v, β symbolic: H − β∂L/∂H − [(I − βkkᵀ)H + βkvᵀ] ≡ 0 (gradient by sympy.diff), "
-        "and theory.ogd_step agrees",
+    checks = {
+        "H − β∂L/∂H ≡ (I − βkkᵀ)H + βkvᵀ (gradient by sympy.diff)": _zero(step - delta_rule),
+        "theory.ogd_step ≡ H − β∂L/∂H": _zero(step - library),
+    }
+    return Evidence.from_checks(
+        checks, "sympy, H ∈ R^{3×2}, k, v, β symbolic: " + "; ".join(name for name, ok in checks.items() if ok)
     )
 
 
@@ -115,11 +117,15 @@ def substeps_equal_token_map() -> Evidence:
         b += left(j) * betas[j] * keys[j, :].T * values[j, :]
     run = substep_recurrence(h, keys, values, betas, gamma, check_unit=False)
     lib_a, lib_b = token_map(keys, values, betas, gamma, check_unit=False)
-    holds = _zero(run - (a * h + b)) and _zero(lib_a - a) and _zero(lib_b - b)
-    return Evidence(
-        holds,
-        f"sympy, n_h = {n_h}, d = {d}, d_v = {dv}, keys, values, β, γ, H symbolic: the sub-step loop "
-        "(theory.substep_recurrence) ≡ A H + B from the closed forms, and theory.token_map returns them",
+    checks = {
+        "the sub-step loop (theory.substep_recurrence) ≡ A H + B of the closed forms": _zero(run - (a * h + b)),
+        "theory.token_map's A ≡ γ G_{n_h}⋯G_1": _zero(lib_a - a),
+        "theory.token_map's B ≡ Σ_j (G_{n_h}⋯G_{j+1}) β_j k_j v_jᵀ": _zero(lib_b - b),
+    }
+    return Evidence.from_checks(
+        checks,
+        f"sympy, n_h = {n_h}, d = {d}, d_v = {dv}, keys, values, β, γ, H symbolic: "
+        + "; ".join(name for name, ok in checks.items() if ok),
     )
 
 
@@ -145,12 +151,12 @@ def product_norm_bound() -> Evidence:
     # each of ≤ 6 factors is applied with O(n) roundings of size u; ‖A‖ − 1 must stay within 16·n·n_h·u, and
     # the batched products within the same of gh_product's (another association of the same sums)
     tol = 16 * 8 * 6 * U64
-    failed = [what for what, bad in (("a batched product differs from gh_product", deviation > tol),
-                                     ("a norm exceeds 1 beyond rounding", worst > tol)) if bad]  # fmt: skip
-    return Evidence(
-        not failed,
-        ("FAILED: " + "; ".join(failed) + ". " if failed else "")
-        + f"{count} float64 products (n = 1…8, n_h = 1…6, β ∈ [0, 2] with 0, 1, 2 forced; every 64th checked "
+    return Evidence.from_checks(
+        {
+            "batched products equal theory.gh_product's": deviation <= tol,
+            "no norm above 1 beyond rounding": worst <= tol,
+        },
+        f"{count} float64 products (n = 1…8, n_h = 1…6, β ∈ [0, 2] with 0, 1, 2 forced; every 64th checked "
         f"against theory.gh_product: max difference {deviation:.1e}): max ‖A‖₂ − 1 = {worst:.2e} (at n, n_h = "
         f"{worst_at}), rounding tolerance {tol:.1e}; exact argument: ‖G_j‖ = max(1, |1−β_j|) ≤ 1 "
         "(grazzi.gh.spectrum) and ‖·‖₂ is submultiplicative",

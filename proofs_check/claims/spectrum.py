@@ -43,11 +43,9 @@ def prop13_real() -> Evidence:
         "every eigenvalue in [0, 1]": lo >= -tol and hi <= 1 + tol,
         "the range is attained (0 at β = 1, 1 at β = 0)": lo <= tol and hi >= 1 - tol,
     }
-    failed = [name for name, ok in checks.items() if not ok]
-    return Evidence(
-        not failed,
-        ("FAILED: " + "; ".join(failed) + ". " if failed else "")
-        + ("sympy: with 1−β₁ = s², 1−β₂ = t², c = k₁ᵀk₂: τ − 2st ≡ (s−t)² + β₁β₂c² ≥ 0, so τ ≥ 2√δ ≥ 0, the "
+    return Evidence.from_checks(
+        checks,
+        ("sympy: with 1−β₁ = s², 1−β₂ = t², c = k₁ᵀk₂: τ − 2st ≡ (s−t)² + β₁β₂c² ≥ 0, so τ ≥ 2√δ ≥ 0, the "
            "discriminant τ² − 4δ ≥ 0 and both roots of λ² − τλ + δ are real and ≥ 0 (≤ 1 by Prop 1.1)"
            if identity else "sympy: the identity did not reduce to zero")
         + f"; float64 check over {count} products (n = 1…6, k = 1, 2; every 64th against theory.gh_product: max "
@@ -131,11 +129,9 @@ def prop13_modulus() -> Evidence:
         "every eigenvalue away from 1 has |λ| < 1": worst_other < 1,
         "no |λ| above 1 beyond rounding": worst_all <= 1 + tol,
     }
-    failed = [name for name, ok in checks.items() if not ok]
-    return Evidence(
-        not failed,
-        ("FAILED: " + "; ".join(failed) + ". " if failed else "")
-        + f"{count} float64 products (n = 2…6, n_h up to 6, β ∈ [0, 1.999] with 0 and 1 forced; every 64th "
+    return Evidence.from_checks(
+        checks,
+        f"{count} float64 products (n = 2…6, n_h up to 6, β ∈ [0, 1.999] with 0 and 1 forced; every 64th "
         f"against theory.gh_product: max difference {deviation:.1e}): every eigenvalue farther than 1e-6 from 1 "
         f"has |λ| ≤ 1 − {1 - worst_other:.2e}; max |λ| − 1 = {worst_all - 1:.1e}. "
         "Argument: |λ| = 1 forces each factor to preserve the running vector's norm, which with "
@@ -176,19 +172,23 @@ def nh2_criterion() -> Evidence:
     predicted = np.array([nh2_has_nonreal_eigenvalues(float(x), float(y), float(z)) for x, y, z in zip(cs, *bs.T)])
     mismatches = int(np.sum((predicted != numeric) & clear))
     outside = int(np.sum(predicted & ~((bs[:, 0] > 1) & (bs[:, 1] > 1) & (np.abs(cs) > 0) & (np.abs(cs) < 1))))
-    holds = (
-        charpoly_ok
-        and stable_form
-        and sp.expand(c_zero - (b1 - b2) ** 2) == 0
-        and sp.expand(c_one - (b1 * b2 - b1 - b2) ** 2) == 0
-        and mismatches == 0
-        and outside == 0
-        and int(predicted.sum()) > 0
-    )
-    return Evidence(
-        holds,
-        "sympy: charpoly of G(k₂,β₂)G(k₁,β₁) on span{k₁,k₂} ≡ λ² − τλ + δ; τ² − 4δ ≡ (β₁−β₂)² + "
-        "β₁β₂c²(4 − 2β₁ − 2β₂ + β₁β₂c²) (theory.nh2_discriminant); at c = 0 the discriminant is "
+    checks = {
+        "charpoly ≡ λ² − τλ + δ": charpoly_ok,
+        "theory.nh2_discriminant ≡ τ² − 4δ": stable_form,
+        "discriminant at c = 0 is (β₁ − β₂)²": sp.expand(c_zero - (b1 - b2) ** 2) == 0,
+        "discriminant at |c| = 1 is (β₁β₂ − β₁ − β₂)²": sp.expand(c_one - (b1 * b2 - b1 - b2) ** 2) == 0,
+        "criterion agrees with float64 eigenvalues": mismatches == 0,
+        "non-real only for β > 1, 0 < |c| < 1": outside == 0,
+        "some draw is non-real": int(predicted.sum()) > 0,
+    }
+    return Evidence.from_checks(
+        checks,
+        ("sympy: charpoly of G(k₂,β₂)G(k₁,β₁) on span{k₁,k₂} ≡ λ² − τλ + δ" if charpoly_ok
+         else "sympy: the charpoly did not reduce to λ² − τλ + δ")
+        + ("; τ² − 4δ ≡ (β₁−β₂)² + β₁β₂c²(4 − 2β₁ − 2β₂ + β₁β₂c²) (theory.nh2_discriminant)" if stable_form
+           else "; theory.nh2_discriminant differs from τ² − 4δ by "
+           f"{sp.factor(disc - nh2_discriminant(c, b1, b2))}")
+        + "; at c = 0 the discriminant is "
         f"{c_zero}, at |c| = 1 it is {c_one} (both ≥ 0); if some β ≤ 1 then δ ≤ 0 or (both ≤ 1) τ ≥ 2√δ "
         f"(grazzi.prop1.3.real), so non-real needs β₁, β₂ > 1. float64: {n} draws, "
         f"{int(predicted.sum())} predicted non-real, {mismatches} mismatches with computed eigenvalues "
@@ -221,9 +221,12 @@ def two_reflections() -> Evidence:
     theta = sp.Symbol("theta", real=True)
     keys = sp.Matrix([[0, 1], [-sp.sin(theta / 2), sp.cos(theta / 2)]])  # v₂ applied first
     a = gh_product(keys, [2, 2])
-    holds = _trig_zero(a - _rotation(theta))
+    difference = (a - _rotation(theta)).applyfunc(lambda e: sp.simplify(sp.expand_trig(sp.trigsimp(e))))
     product = a.applyfunc(sp.trigsimp).tolist()
-    return Evidence(holds, f"sympy trigsimp: G(v₁,2)·G(v₂,2) − R(θ) ≡ 0; product = {product}")
+    return Evidence.from_checks(
+        {"G(v₁,2)·G(v₂,2) = R(θ)": all(e == 0 for e in difference)},
+        f"sympy trigsimp: G(v₁,2)·G(v₂,2) − R(θ) = {difference.tolist()}; product = {product}",
+    )
 
 
 @claim(

@@ -74,15 +74,12 @@ def parity_needs_negative_eigenvalues() -> Evidence:
         "β ∈ [0, 1] has no non-real eigenvalue": results["beta01"]["nonreal"] == 0.0,
         "β ∈ [0, 1] mean transitions have no negative eigenvalue": results["beta01"]["lowest_eigenvalue"] >= -1e-9,
     }
-    failed = [name for name, ok in checks.items() if not ok]
     summary = (f"accuracy at 16 / 64: β ∈ [0, 2] {results['beta02']['accuracy']['16']:.3f} / "
                f"{results['beta02']['accuracy'][long]:.3f}, β ∈ [0, 1] {results['beta01']['accuracy']['16']:.3f} / "
                f"{results['beta01']['accuracy'][long]:.3f}; β ∈ [0, 1]: non-real fraction "
                f"{results['beta01']['nonreal']:.3f}, lowest eigenvalue {results['beta01']['lowest_eigenvalue']:.3g}; "
                f"β ∈ [0, 2] lowest eigenvalue {results['beta02']['lowest_eigenvalue']:.3g}")  # fmt: skip
-    if failed:
-        summary = "FAILED: " + "; ".join(failed) + ". " + summary
-    return Evidence(not failed, summary, results)
+    return Evidence.from_checks(checks, summary, results)
 
 
 @claim(
@@ -116,14 +113,11 @@ def s3_needs_two_factors() -> Evidence:
         "n_h = 1 has no non-real eigenvalue": one["nonreal"] == 0.0,
         "n_h = 1 stays ≤ 0.9 at 256": one["accuracy"] <= 0.9,
     }
-    failed = [name for name, ok in checks.items() if not ok]
     criterion = "not defined: not n_h = 2" if two["criterion"] is None else f"{two['criterion']:.3f}"
     summary = (f"at 256 tokens (trained at 64): n_h = 2 accuracy {two['accuracy']:.3f}, non-real eigenvalues on "
                f"{two['nonreal']:.3f} of tokens (criterion {criterion}); n_h = 1 accuracy "
                f"{one['accuracy']:.3f}, non-real {one['nonreal']:.3f}")  # fmt: skip
-    if failed:
-        summary = "FAILED: " + "; ".join(failed) + ". " + summary
-    return Evidence(not failed, summary, results)
+    return Evidence.from_checks(checks, summary, results)
 
 
 @claim(
@@ -154,12 +148,9 @@ def s3_learns_no_representation() -> Evidence:
         "every head's relation error ≥ 0.05": relation >= 0.05,
         "every head's spectral match ≥ 0.5": spectral >= 0.5,
     }
-    failed = [name for name, ok in checks.items() if not ok]
     summary = (f"rotating head: non-real on {rotating['nonreal_fraction']:.3f} of tokens, ‖AᵀA − I‖ "
                f"{rotating['orthogonality']:.2e}; least relation error over heads {relation:.3f}, least spectral "
                f"match {spectral:.3f}; accuracy at {4 * length}: "
                f"{report['model']['accuracy'][str(4 * length)]:.3f}")  # fmt: skip
-    if failed:
-        summary = "FAILED: " + "; ".join(failed) + ". " + summary
-    return Evidence(not failed, summary, {"relation_error": relation, "spectral_match": spectral,
-                                          "orthogonality": rotating["orthogonality"]})  # fmt: skip
+    return Evidence.from_checks(checks, summary, {"relation_error": relation, "spectral_match": spectral,
+                                                  "orthogonality": rotating["orthogonality"]})  # fmt: skip

@@ -207,3 +207,57 @@ def test_sampled_upper_bounds_catch_a_wrong_batch(claim_id, module, monkeypatch)
                         lambda keys, betas: gh_product_batch(keys, betas / 2))  # fmt: skip
     halved = run_claim(claim_)
     assert halved.status == "failed" and "FAILED: " in halved.evidence and "gh_product" in halved.evidence
+
+
+def _mutants():
+    """(claim, module of the claim, name patched there, the bug, text its evidence must then contain): one
+    deliberate bug per claim that used to print a fixed summary (the audit of issue 22)."""
+    import dataclasses
+
+    import sympy as sp
+
+    import theory
+
+    def halved_factor(k, beta, check_unit=True):
+        return theory.gh_factor(k, beta / 2, check_unit=check_unit)
+
+    def no_write(h, k, v, beta, check_unit=True):  # (I − βkkᵀ)H without the βkvᵀ the delta rule adds
+        return theory.ogd_step(h, k, 0 * v, beta, check_unit=check_unit)
+
+    def swapped_map(keys, values, betas, gamma, check_unit=True):  # A's factors in the wrong order
+        a, b = theory.token_map(keys[::-1, :], values[::-1, :], list(betas)[::-1], gamma, check_unit=check_unit)
+        return a, b
+
+    def reversed_product(keys, betas, check_unit=True):
+        return theory.gh_product(keys[::-1, :], list(betas)[::-1], check_unit=check_unit)
+
+    def wrong_discriminant(c, b1, b2):
+        return theory.nh2_discriminant(c, b1, b2) + b1 * b2 * c**2 * (1 - c**2)
+
+    def near_projections(d):
+        f = theory.diagonal_factors(d)
+        return dataclasses.replace(f, betas=tuple(b + sp.Rational(1, 10) for b in f.betas))
+
+    return [
+        ("grazzi.gh.spectrum", "householder", "gh_factor", halved_factor, "FAILED: Gk − (1−β)k"),
+        ("deltanet.ogd_step", "householder", "ogd_step", no_write, "FAILED: theory.ogd_step"),
+        ("deltaproduct.substeps", "householder", "token_map", swapped_map, "FAILED: theory.token_map's A"),
+        ("grazzi.c2.two_reflections", "spectrum", "gh_product", reversed_product, "FAILED: G(v₁,2)·G(v₂,2) = R(θ)"),
+        ("deltaproduct.nh2_nonreal", "spectrum", "nh2_discriminant", wrong_discriminant,
+         "FAILED: theory.nh2_discriminant"),  # fmt: skip
+        ("grazzi.thm4.zero_matrix", "factorization", "diagonal_factors", near_projections, "β = 1 each"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_evidence_names_the_sub_check_a_deliberate_bug_breaks(case, monkeypatch):
+    """Each of these claims passes as shipped and, with one bug planted in the library function it checks,
+    fails with evidence that begins FAILED and names the broken sub-check (it used to print the passing text)."""
+    import importlib
+
+    claim_id, module, name, bug, expected = _mutants()[case]
+    claim_ = next(c for c in claims() if c.id == claim_id)
+    assert run_claim(claim_).status == "passed"
+    monkeypatch.setattr(importlib.import_module(f"proofs_check.claims.{module}"), name, bug)
+    broken = run_claim(claim_)
+    assert broken.status == "failed" and broken.evidence.startswith("FAILED: ") and expected in broken.evidence
