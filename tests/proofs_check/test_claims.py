@@ -238,6 +238,20 @@ def _mutants():
         f = theory.diagonal_factors(d)
         return dataclasses.replace(f, betas=tuple(b + sp.Rational(1, 10) for b in f.betas))
 
+    def halved_ut(keys, betas, check_unit=False):  # exact halves of exact betas, float halves of floats
+        half = [b / 2 if isinstance(b, float) or hasattr(b, "dtype") else sp.Rational(1, 2) * b for b in betas]
+        return theory.ut_transform(keys, half, check_unit=check_unit)
+
+    def one_bit_short(x, fmt):  # round to one significand bit fewer than the format has
+        from fractions import Fraction
+
+        from mpmath.libmp import from_rational, round_nearest, to_float
+
+        from theory.formats import format_of
+
+        x = Fraction(x)
+        return to_float(from_rational(x.numerator, x.denominator, format_of(fmt).precision - 1, round_nearest))
+
     return [
         ("grazzi.gh.spectrum", "householder", "gh_factor", halved_factor, "FAILED: Gk − (1−β)k"),
         ("deltanet.ogd_step", "householder", "ogd_step", no_write, "FAILED: theory.ogd_step"),
@@ -246,10 +260,12 @@ def _mutants():
         ("deltaproduct.nh2_nonreal", "spectrum", "nh2_discriminant", wrong_discriminant,
          "FAILED: theory.nh2_discriminant"),  # fmt: skip
         ("grazzi.thm4.zero_matrix", "factorization", "diagonal_factors", near_projections, "β = 1 each"),
+        ("kernels.ut_bounds", "householder", "ut_transform", halved_ut, "FAILED: T_ij + β_i"),
+        ("grazzi.lemma1", "stability", "cast_exact", one_bit_short, "FAILED: cast_exact agrees with torch's casts"),
     ]
 
 
-@pytest.mark.parametrize("case", range(6))
+@pytest.mark.parametrize("case", range(8))
 def test_evidence_names_the_sub_check_a_deliberate_bug_breaks(case, monkeypatch):
     """Each of these claims passes as shipped and, with one bug planted in the library function it checks,
     fails with evidence that begins FAILED and names the broken sub-check (it used to print the passing text)."""
