@@ -58,15 +58,17 @@ def state_growth() -> Evidence:
 
 @claim(
     id="stability.normalized_key_expansion",
-    statement="A unit key rounded to a format with unit roundoff u has |‖k̂‖² − 1| ≤ 2u + u², so the factor "
-    "I − βk̂k̂ᵀ at β = 2 can expand: ‖I − 2k̂k̂ᵀ‖ − 1 = 2(‖k̂‖² − 1) ≤ 4u + 2u². Measured per format (and for "
-    "keys normalised in the format's own arithmetic by torch).",
-    source="Stability issue (facts to get right); the rounding model of theory.formats (Higham 2002, §2.2) [RECON]",
+    statement="A unit key rounded once to a format with unit roundoff u (from an exact or float64 unit vector) has "
+    "|‖k̂‖² − 1| ≤ 2u + u², so the factor I − βk̂k̂ᵀ at β = 2 can expand: ‖I − 2k̂k̂ᵀ‖ − 1 = 2(‖k̂‖² − 1) ≤ "
+    "4u + 2u². The bound does not cover keys normalised in the format's own arithmetic (torch's normalize on "
+    "16- or 32-bit inputs), which round twice and measurably exceed it; their expansion is reported, not bounded.",
+    source="the rounding model of theory.formats (Higham 2002, §2.2); bound and counterexample: this toolkit [✔]",
     method="numeric",
 )
 def normalized_key_expansion() -> Evidence:
     rng = np.random.default_rng(11)
-    data, parts, holds = {}, [], True
+    data, parts = {}, []
+    within, beyond = True, {}
     for name in ("bfloat16", "float16", "tf32", "float32"):
         u = FORMATS[name].unit_roundoff
         bound = 4 * u + 2 * u * u
@@ -76,7 +78,7 @@ def normalized_key_expansion() -> Evidence:
             rounded = cast(keys, name)
             sq = (rounded * rounded).sum(-1)  # exact enough: float64 sums of ≤ 256 values of ≤ 24 bits
             expansion = float(2 * (sq.max() - 1))
-            holds &= expansion <= bound and float(np.abs(sq - 1).max()) <= 2 * u + u * u
+            within &= expansion <= bound and float(np.abs(sq - 1).max()) <= 2 * u + u * u
             row[dim] = {"rounded": expansion}
             if name in ("bfloat16", "float16", "float32"):
                 dtype = getattr(torch, name)
@@ -86,10 +88,21 @@ def normalized_key_expansion() -> Evidence:
         data[name] = {"u": u, "bound": bound, "by_dim": row}
         worst = max(r["rounded"] for r in row.values())
         in_format = [r["normalized_in_format"] for r in row.values() if "normalized_in_format" in r]
-        extra = f", normalised in {name} by torch {max(in_format):.2e}" if in_format else ""
-        parts.append(f"{name}: largest expansion at β = 2 {worst:.2e} (bound 4u + 2u² = {bound:.2e}){extra}")
-    summary = "; ".join(parts) + " (d = 16 … 256, 4000 keys each)"
-    return Evidence(holds, summary, data)
+        if in_format:
+            beyond[name] = max(in_format) > bound
+        extra = (
+            f"; normalised in {name} by torch {max(in_format):.2e} ({max(in_format) / bound:.2f}× it)"
+            if in_format
+            else ""
+        )
+        parts.append(
+            f"{name}: largest expansion at β = 2 of rounded keys {worst:.2e} (bound 4u + 2u² = {bound:.2e}){extra}"
+        )
+    checks = {
+        "rounded keys within 4u + 2u² in every format and dimension": within,
+        "keys normalised in the format exceed the bound somewhere (the restriction is needed)": any(beyond.values()),
+    }
+    return Evidence.from_checks(checks, "; ".join(parts) + " (d = 16 … 256, 4000 keys each)", data)
 
 
 def _system(rng: np.random.Generator, dim: int, negative: bool):
@@ -167,8 +180,12 @@ def lemma1() -> Evidence:
     # in float64, so one rounding each), normal and subnormal magnitudes, both signs
     values = rng.standard_normal(4000) * np.exp2(rng.integers(-140, 120, 4000))
     disagree = {
-        name: int(sum(cast_exact(Fraction(float(x)), name) != y for x, y in
-                      zip(values, torch.tensor(values).to(getattr(torch, name)).double().tolist())))  # fmt: skip
+        name: int(
+            sum(
+                cast_exact(Fraction(float(x)), name) != y
+                for x, y in zip(values, torch.tensor(values).to(getattr(torch, name)).double().tolist())
+            )
+        )  # fmt: skip
         for name in ("bfloat16", "float16", "float32")
     }
     missing = {k: v for k, v in worst_k.items() if v >= horizon}
