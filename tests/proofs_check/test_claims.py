@@ -252,8 +252,14 @@ def _mutants():
         x = Fraction(x)
         return to_float(from_rational(x.numerator, x.denominator, format_of(fmt).precision - 1, round_nearest))
 
+    def planar_sign_error(a, b, m):  # H(α)H(γ) = R(γ − α): the sign of the rotation flipped
+        kind, j = theory.groups.compose_planar(a, b, m)
+        return (kind, (-j) % m) if a[0] == b[0] == "H" else (kind, j)
+
     return [
         ("grazzi.gh.spectrum", "householder", "gh_factor", halved_factor, "FAILED: Gk − (1−β)k"),
+        ("deltaproduct.position_parity_insufficient", "constructions", "compose_planar", planar_sign_error,
+         "FAILED: theory.compose_planar's labels"),  # fmt: skip
         ("deltanet.ogd_step", "householder", "ogd_step", no_write, "FAILED: theory.ogd_step"),
         ("deltaproduct.substeps", "householder", "token_map", swapped_map, "FAILED: theory.token_map's A"),
         ("grazzi.c2.two_reflections", "spectrum", "gh_product", reversed_product, "FAILED: G(v₁,2)·G(v₂,2) = R(θ)"),
@@ -265,7 +271,7 @@ def _mutants():
     ]
 
 
-@pytest.mark.parametrize("case", range(8))
+@pytest.mark.parametrize("case", range(9))
 def test_evidence_names_the_sub_check_a_deliberate_bug_breaks(case, monkeypatch):
     """Each of these claims passes as shipped and, with one bug planted in the library function it checks,
     fails with evidence that begins FAILED and names the broken sub-check (it used to print the passing text)."""
