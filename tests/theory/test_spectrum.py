@@ -106,6 +106,19 @@ def test_nh2_float_verdict_is_reliable_where_the_spectrum_is_real():
     assert nh2_discriminant(0.0, 1e-5, 1e-5) == 0.0
 
 
+@given(c=st.fractions(-1, 1, max_denominator=50), b1=st.fractions(0, 2, max_denominator=50),
+       b2=st.fractions(0, 2, max_denominator=50))  # fmt: skip
+def test_nh2_discriminant_is_tau_squared_minus_four_delta_exactly(c, b1, b2):
+    """The cancellation-free form equals τ² − 4δ of nh2_trace_det exactly (rationals, β including 0, 1, 2), and
+    τ, δ are the trace and determinant of the product on span{k₁, k₂}: a wrong term in either is caught here."""
+    c, b1, b2 = sp.Rational(c), sp.Rational(b1), sp.Rational(b2)
+    tau, delta = nh2_trace_det(c, b1, b2)
+    assert nh2_discriminant(c, b1, b2) == sp.expand(tau**2 - 4 * delta)
+    s = sp.sqrt(1 - c**2)
+    product = gh_product(sp.Matrix([[1, 0], [c, s]]), [b1, b2], check_unit=False)
+    assert sp.simplify(product.trace() - tau) == 0 and sp.simplify(product.det() - delta) == 0
+
+
 def test_nh2_exact():
     assert nh2_has_nonreal_eigenvalues(sp.Rational(1, 2), 2, 2)  # rotation by 2·60°
     assert not nh2_has_nonreal_eigenvalues(0, 2, 2)  # orthogonal keys commute
