@@ -3,6 +3,7 @@
 #   ./dev.sh check [deltaproof check options]   set up .venv, then run the claim check on the CPU
 #   ./dev.sh test  [pytest options]             set up .venv with the dev extra, then run the test suite
 #   ./dev.sh notebooks                          set up .venv with the notebooks extra, then open JupyterLab on notebooks/
+#   ./dev.sh mutants [NAME ...]                 plant each deliberate bug of tests/mutants.py; which claims/tests catch it
 #   ./dev.sh setup [extras]                     only set up (extras: dev, notebooks, fla; comma-separated)
 #
 # torch: on a machine without an NVIDIA GPU the setup installs a CPU build, torch==2.13.0 (on these
@@ -61,6 +62,11 @@ case "$command" in
     cd "$root"
     exec "$venv/bin/python" -m pytest "$@"
     ;;
+  mutants)
+    setup dev
+    cd "$root"
+    exec "$venv/bin/python" tests/mutants.py "$@"
+    ;;
   notebooks)
     setup dev,notebooks
     cd "$root"
@@ -70,10 +76,10 @@ case "$command" in
     setup "${1:-dev}"
     ;;
   "" | -h | --help)
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
-    echo "dev.sh: unknown command '$command' (expected check, test, notebooks or setup; ./dev.sh --help)" >&2
+    echo "dev.sh: unknown command '$command' (expected check, test, notebooks, mutants or setup; ./dev.sh --help)" >&2
     exit 2
     ;;
 esac

@@ -1,6 +1,6 @@
 """``deltaproof`` — the command line.
 
-    deltaproof check [--full] [--only PATTERN] [--list] [--json PATH]
+    deltaproof check [--full] [--only PATTERN] [--list] [--json PATH] [--report PATH.md|PATH.html]
     deltaproof simulate (--group SPEC | --program FILE) --length T [--rep R] [--nh N] [--layers L] [--words W]
                         [--dtype D] [--backend B] [--device D] [--save FILE] [--json PATH] [--max-order N] …
     deltaproof export --group SPEC --length K --samples N [--seed S] --out FILE.csv [--max-order N]
@@ -253,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--only", metavar="PATTERN", help="glob on claim ids, e.g. 'grazzi.prop1.*'")
     check.add_argument("--list", action="store_true", help="list the selected claims without running them")
     check.add_argument("--json", metavar="PATH", type=Path, help="write the results as a JSON list to PATH")
+    check.add_argument("--report", metavar="PATH", type=Path,
+                       help="write a report a reader can cite: PATH.md, or PATH.html (self-contained)")  # fmt: skip
     sim = sub.add_parser(
         "simulate",
         help="compile a group's word problem (or load a program) and run it through a kernel",
@@ -383,6 +385,10 @@ def check(args: argparse.Namespace, console: Console, note, progress) -> int:
         raise CommandError(f"--only: {args.only!r} matches no claim; see deltaproof check --list --full")
     if args.json is not None:
         check_output("--json", args.json)
+    if args.report is not None:
+        if args.list:
+            raise CommandError("--report: a report needs the claims run; drop --list")
+        check_output("--report", args.report, (".md", ".html"))
     if args.list:
         _list(console, chosen)
         if args.json is not None:
@@ -403,6 +409,13 @@ def check(args: argparse.Namespace, console: Console, note, progress) -> int:
     if args.json is not None:
         write_output("--json", args.json, json_text([r.as_json() for r in results], indent=2), note)
         note(f"wrote {args.json}")
+    if args.report is not None:
+        from proofs_check.report import report_html, report_markdown
+
+        command = "deltaproof check" + " --full" * args.full + (f" --only '{args.only}'" if args.only else "")
+        write = report_html if args.report.suffix.lower() == ".html" else report_markdown
+        write_output("--report", args.report, write(results, command, elapsed), note)
+        note(f"wrote {args.report}")
     return 1 if any(r.status in ("failed", "error") for r in results) else 0
 
 

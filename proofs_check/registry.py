@@ -16,10 +16,10 @@ from typing import Any, Literal
 
 __all__ = ["Evidence", "Skip", "Claim", "Result", "claim", "claims", "select", "run_claim"]
 
-Method = Literal["symbolic", "exhaustive", "numeric", "kernel", "trained"]
+Method = Literal["symbolic", "exhaustive", "numeric", "kernel", "trained", "cited"]
 Tier = Literal["fast", "full"]
 Status = Literal["passed", "failed", "error", "skipped"]
-METHODS = ("symbolic", "exhaustive", "numeric", "kernel", "trained")
+METHODS = ("symbolic", "exhaustive", "numeric", "kernel", "trained", "cited")
 TIERS = ("fast", "full")
 
 
