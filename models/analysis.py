@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.special import ndtri
 
 from models.lm import DeltaProductLM
 from models.tasks import WordProblem, task
@@ -237,7 +238,7 @@ def lyapunov_exponents(transitions: np.ndarray) -> np.ndarray:
     return np.sort((total / a.shape[1]).mean(axis=0))[::-1]
 
 
-QUANTILE_1PC = 2.3263478740408408  # the standard normal's 99 % quantile: 1 % of words below mean − this·std
+QUANTILE_1PC = float(ndtri(0.99))  # the standard normal's 99 % quantile: 1 % of words below mean − this·std
 
 
 def safe_length(model: DeltaProductLM, task_spec: str, train_length: int, test_length: int, words: int = 128,
@@ -292,7 +293,7 @@ def safe_length(model: DeltaProductLM, task_spec: str, train_length: int, test_l
             "mean": [float(start), float(slope)],
             "variance": [float(base), float(growth)],
             "q01": [float(q_start), float(q_slope)],
-        },  # fmt: skip
+        },
         "mean": mean.tolist(),
         "std": std.tolist(),
         "q01": q01.tolist(),

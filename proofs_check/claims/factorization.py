@@ -192,8 +192,7 @@ def zero_matrix() -> Evidence:
             "ranks n − 1, …, 0": ranks == list(range(n - 1, -1, -1)),
         }
         bad.update({f"n = {n}: {name}": False for name, ok in checks.items() if not ok})
-        if n == 6:
-            last = {"factors": len(f), "betas": [str(b) for b in f.betas], "ranks": ranks}
+    last = {"factors": len(f), "betas": [str(b) for b in f.betas], "ranks": ranks}  # n = 6, the loop's last
     return Evidence.from_checks(
         bad,
         "exact, n = 1…6: theory.diagonal_factors(0) gives the n projections I − e_i e_iᵀ (β = 1, keys e_1 … e_n); "
