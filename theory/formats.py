@@ -9,11 +9,14 @@ subnormal spacing; a value at or beyond max + ½ulp(max) overflows to inf.
 
 | format | p | emin | emax | u |
 |---|---|---|---|---|
+| float8_e5m2 | 3 | −14 | 15 | 2^-3 = 0.125 |
 | bfloat16 | 8 | −126 | 127 | 2^-8 ≈ 3.9e-3 |
 | float16 | 11 | −14 | 15 | 2^-11 ≈ 4.9e-4 |
 | tf32 (matrix units: inputs to tensor-core products) | 11 | −126 | 127 | 2^-11 |
 | float32 | 24 | −126 | 127 | 2^-24 ≈ 6.0e-8 |
 | float64 | 53 | −1022 | 1023 | 2^-53 ≈ 1.1e-16 |
+
+float8_e4m3fn is not listed: it breaks the pattern (no infinities, largest value 448 instead of 480).
 
 :func:`cast` rounds float64 values to a format exactly once. torch's own conversion from float64 to
 bfloat16 or float16 goes through float32 and so rounds twice: 1 + 2^-8 + 2^-30 becomes 1 in torch but
@@ -61,6 +64,7 @@ class Format:
 FORMATS = {
     f.name: f
     for f in (
+        Format("float8_e5m2", 3, -14, 15),
         Format("bfloat16", 8, -126, 127),
         Format("float16", 11, -14, 15),
         Format("tf32", 11, -126, 127),

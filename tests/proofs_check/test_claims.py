@@ -45,6 +45,9 @@ REQUIRED = {
     "grazzi.thm4.regular",
     "deltaproduct.thm2.regular",
     "automata.timing_gap",
+    "grazzi.thm1.eventually_constant",
+    "grazzi.thm2.period_divides_2L",
+    "grazzi.lemma1.jordan",
 }
 
 

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from theory.formats import FORMATS, cast, cast_exact, format_of
 
-TORCH = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+TORCH = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32,
+         "float8_e5m2": torch.float8_e5m2}
 
 
-@pytest.mark.parametrize("name", ["bfloat16", "float16", "float32"])
+@pytest.mark.parametrize("name", ["float8_e5m2", "bfloat16", "float16", "float32"])
 def test_format_constants_match_torch(name):
     f, info = FORMATS[name], torch.finfo(TORCH[name])
     assert f.unit_roundoff == info.eps / 2
@@ -45,7 +46,7 @@ def _special_float32(rng, count):
     return np.concatenate([x, np.array(edges), -np.array(edges)]).astype(np.float32).astype(np.float64)
 
 
-@pytest.mark.parametrize("name", ["bfloat16", "float16"])
+@pytest.mark.parametrize("name", ["float8_e5m2", "bfloat16", "float16"])
 def test_cast_agrees_with_torch_bit_for_bit_on_float32_inputs(name):
     x = _special_float32(np.random.default_rng(0), 200_000)
     ours = cast(x, name)
