@@ -32,6 +32,7 @@ TAGS = {
     "[RECON]": "a construction rebuilt here to meet a theorem's hypotheses and conclusion; it may differ from "
     "the paper's proof",
     "[✔]": "a result or check of this toolkit",
+    "[later]": "a later paper, known from a third-party summary; its statement is cited, not checked",
 }
 METHOD_TEXT = {
     "symbolic": "exact algebra in sympy, for symbols or all parameters at once",
