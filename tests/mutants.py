@@ -2,7 +2,8 @@
 and tests catch each (``./dev.sh mutants [NAME ...]``; a development tool, not part of the test suite).
 
 Each mutant replaces one exact piece of source text (which must occur exactly once) in the working tree, runs
-the fast tier of ``deltaproof check`` (JSON) and ``pytest -x`` on the test folders that cover the mutated module,
+the fast tier of ``deltaproof check`` (JSON; plus the full-tier claims its ``full`` glob names, for mutants that
+only full-tier claims cover) and ``pytest -x`` on the test folders that cover the mutated module,
 and restores the file, whatever happens. A mutant counts as caught when a claim fails or errs, or a test fails;
 the table names the claims and the first failing test. Every mutant must be caught: the exit status is 1 if one
 is not. The files to mutate must have no uncommitted changes (the tool refuses otherwise, so that restoring them
@@ -29,6 +30,7 @@ class Mutant:
     old: str
     new: str
     tests: tuple[str, ...]
+    full: str = ""
 
 
 MUTANTS = (
@@ -51,6 +53,17 @@ MUTANTS = (
     Mutant("reference recurrence with β halved", "kernels/reference.py",
            "s = s + bb[:, None, None] * kk[:, :, None] * err[:, None, :]",
            "s = s + bb[:, None, None] * kk[:, :, None] * (0.5 * err)[:, None, :]", ("tests/kernels",)),
+    Mutant("GH product with β halved", "theory/householder.py", "a = a - (k * b) @ (k.T @ a)",
+           "a = a - (k * (b / 2)) @ (k.T @ a)", ("tests/theory",)),
+    Mutant("cast orbits: |a| for a", "theory/cast_orbits.py", "saturate(a_values[:, None] * table[None, :], fmt)",
+           "saturate(np.abs(a_values)[:, None] * table[None, :], fmt)", ("tests/theory",), full="grazzi.thm[12].*"),
+    Mutant("lower bound: unfaithful representations kept", "theory/characters.py",
+           "frozenset.intersection(*(r.kernel for r in combo)) != {0}",
+           "frozenset.intersection(*(r.kernel for r in combo)) == set()", ("tests/theory",)),
+    Mutant("group automaton: permutation matrix transposed", "theory/programs/dfa_to_layers.py",
+           "matrix[coordinate[r], coordinate[q]] = 1", "matrix[coordinate[q], coordinate[r]] = 1", ("tests/theory",)),
+    Mutant("layer: β = σ with allow_neg_eigval", "models/layer.py", "            beta = 2 * beta",
+           "            beta = 1 * beta", ("tests/models",)),
 )  # fmt: skip
 
 
@@ -74,6 +87,10 @@ def run(mutant: Mutant) -> dict:
             subprocess.run([sys.executable, "-m", "proofs_check", "check", "--json", str(out)], cwd=ROOT,
                            capture_output=True, text=True)  # fmt: skip
             results = json.loads(out.read_text()) if out.exists() else []
+            if mutant.full:
+                subprocess.run([sys.executable, "-m", "proofs_check", "check", "--full", "--only", mutant.full,
+                                "--json", str(out)], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+                results += json.loads(out.read_text()) if out.exists() else []
         claims = [r["id"] for r in results if r["status"] in ("failed", "error")]
         tests = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutant.tests],
                                cwd=ROOT, capture_output=True, text=True)  # fmt: skip

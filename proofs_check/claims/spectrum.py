@@ -252,3 +252,72 @@ def identities_2d() -> Evidence:
         + "; ".join(f"{n} ≡ 0" for n in checks if n not in failed)
         + (f"; FAILED: {failed}" if failed else ""),
     )
+
+
+_B = sp.symbols("beta1:4", real=True)
+
+
+@claim(
+    id="deltaproduct.pspec.identical_keys",
+    statement="With one key repeated, ∏_j (I − β_j k kᵀ) = I − β* k kᵀ with 1 − β* = ∏_j (1 − β_j): n_h steps on "
+    "the same key are one step, for every β and unit k.",
+    source="Siems et al. 2025, the spectral proposition on GH products, part (a) [DP-sec]",
+    method="symbolic",
+)
+def pspec_identical_keys() -> Evidence:
+    s, u = sp.symbols("s u", real=True)
+    norm = 1 + s**2 + u**2
+    k = sp.Matrix([2 * s / norm, 2 * u / norm, (1 - s**2 - u**2) / norm])  # every rational unit vector but one
+    checks = {"k is a unit vector": sp.cancel((k.T * k)[0]) == 1}
+    for n_h in (2, 3):
+        product = gh_product([list(k)] * n_h, list(_B[:n_h]), check_unit=False)
+        star = 1 - sp.prod([1 - b for b in _B[:n_h]])
+        difference = (product - (sp.eye(3) - star * k * k.T)).applyfunc(sp.cancel)
+        checks[f"n_h = {n_h}: theory.gh_product equals I − β* kkᵀ"] = difference == sp.zeros(3, 3)
+    return Evidence.from_checks(
+        checks,
+        "exact (sympy, rational functions): k = (2s, 2u, 1 − s² − u²)/(1 + s² + u²) for symbols s, u and symbolic "
+        "β₁, β₂, β₃: the products of 2 and 3 factors on k minus I − β* kkᵀ, β* = 1 − ∏(1 − β_j), cancel to 0 — "
+        "the product's one non-unit eigenvalue is ∏(1 − β_j), real, so repeating a key adds no rotation",
+    )
+
+
+@claim(
+    id="deltaproduct.pspec.orthonormal_keys",
+    statement="With orthonormal keys the factors commute and ∏_j (I − β_j k_j k_jᵀ) = I − Σ_j β_j k_j k_jᵀ, "
+    "symmetric, with real eigenvalues 1 − β_j (eigenvector k_j) and 1 (on the keys' complement): no rotation.",
+    source="Siems et al. 2025, the spectral proposition on GH products, part (b) [DP-sec]",
+    method="symbolic",
+)
+def pspec_orthonormal_keys() -> Evidence:
+    a, b = sp.symbols("a b", real=True)
+    skew = sp.Matrix([[0, -a, -b], [a, 0, 0], [b, 0, 0]])
+    q = ((sp.eye(3) - skew) * (sp.eye(3) + skew).inv()).applyfunc(sp.cancel)  # Cayley: orthogonal for all a, b
+    keys = [list(q[:, j]) for j in range(3)]
+    factors = [gh_factor(keys[j], _B[j], check_unit=False) for j in range(3)]
+    zero = sp.zeros(3, 3)
+    product = gh_product(keys, list(_B), check_unit=False)
+    target = sp.eye(3) - sum((_B[j] * q[:, j] * q[:, j].T for j in range(3)), zero)
+    pair = gh_product(keys[:2], list(_B[:2]), check_unit=False)
+    pair_target = sp.eye(3) - sum((_B[j] * q[:, j] * q[:, j].T for j in range(2)), zero)
+    eigen = [(1 - _B[0], q[:, 0]), (1 - _B[1], q[:, 1]), (1, q[:, 2])]
+    checks = {
+        "the keys are orthonormal": (q.T * q).applyfunc(sp.cancel) == sp.eye(3),
+        "every pair of factors commutes": all(
+            (factors[i] * factors[j] - factors[j] * factors[i]).applyfunc(sp.cancel) == zero
+            for i in range(3)
+            for j in range(i + 1, 3)
+        ),  # fmt: skip
+        "n_h = 3: theory.gh_product equals I − Σ β_j k_j k_jᵀ": (product - target).applyfunc(sp.cancel) == zero,
+        "n_h = 2: the same, and symmetric": (pair - pair_target).applyfunc(sp.cancel) == zero
+        and pair_target == pair_target.T,
+        "n_h = 2: eigenpairs (1 − β₁, k₁), (1 − β₂, k₂), (1, k₃)": all(
+            (pair_target * v - lam * v).applyfunc(sp.cancel) == sp.zeros(3, 1) for lam, v in eigen
+        ),
+    }
+    return Evidence.from_checks(
+        checks,
+        "exact (sympy): keys the columns of the Cayley transform (I − S)(I + S)⁻¹ of a skew S with symbols a, b, "
+        "symbolic β₁, β₂, β₃ — the factors commute pairwise, the products of 2 and 3 factors are I − Σ β_j k_j "
+        "k_jᵀ, symmetric, with the eigenpairs (1 − β_j, k_j) and (1, complement)",
+    )

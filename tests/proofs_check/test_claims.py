@@ -48,6 +48,13 @@ REQUIRED = {
     "grazzi.thm1.eventually_constant",
     "grazzi.thm2.period_divides_2L",
     "grazzi.lemma1.jordan",
+    "bounds.one_layer_nh",
+    "bounds.s5_later_work",
+    "deltaproduct.pspec.identical_keys",
+    "deltaproduct.pspec.orthonormal_keys",
+    "grazzi.thm3.group_actions",
+    "deltaproduct.beta_parameterisation",
+    "grazzi.extended_range_doubles_b",
 }
 
 
