@@ -145,7 +145,7 @@ def thm2_regular() -> Evidence:
     names = [*LANGUAGES, *(f"dyck1_{d}" for d in (1, 3, 6)), *RANDOM]
     rng, failures, counts = np.random.default_rng(13), [], {}
     for n_h in (1, 2, "auto"):
-        blocked, deepest = 0, ("", 0)
+        blocked, deepest, ratio = 0, ("", 0), ("", 0.0, 0, 0)
         for name in names:
             automaton = language(name)
             program = compile_automaton(automaton, n_h=n_h)
@@ -154,12 +154,17 @@ def thm2_regular() -> Evidence:
             failures += [f"{name} at n_h = {n_h} ({k})" for k, ok in checks.items() if not ok]
             blocked += "buffer" in roles(program)
             deepest = max(deepest, (name, len(program.layers)), key=lambda r: r[1])
-        counts[str(n_h)] = {"block_programs": blocked, "most_layers": deepest}
+            states = len(automaton.states)
+            ratio = max(ratio, (name, len(program.layers) / 2**states, len(program.layers), states), key=lambda r: r[1])
+        counts[str(n_h)] = {"block_programs": blocked, "most_layers": deepest, "against_2_to_Q": ratio}
     summary = (f"{len(names)} languages at n_h = 1, 2 and auto: "
                f"{3 * len(names) - len({f.split(' (')[0] for f in failures})} of {3 * len(names)} compile within "
                "the budget, prove and decide; with block levels: "
                + ", ".join(f"{c['block_programs']} at n_h = {k} (most layers {c['most_layers'][1]}, "
-                           f"{c['most_layers'][0]})" for k, c in counts.items()))  # fmt: skip
+                           f"{c['most_layers'][0]})" for k, c in counts.items())
+               + "; layers against Grazzi et al.'s 2^|Q|, the closest: "
+               + ", ".join(f"n_h = {k} {c['against_2_to_Q'][2]} of 2^{c['against_2_to_Q'][3]} "
+                           f"({c['against_2_to_Q'][0]})" for k, c in counts.items()))  # fmt: skip
     return _verdict(summary, failures, {"counts": counts})
 
 

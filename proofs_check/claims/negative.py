@@ -99,7 +99,8 @@ def thm1_eventually_constant() -> Evidence:
     "period-P input: the composed map over one period has cycles of length ≤ 2), so no such network counts modulo "
     "3; a 2-D rotation by 2π/3 (non-real eigenvalues) in the same harness has 3-cycles. Exhaustive over every "
     "state: every float8_e5m2 pair (L = 1), named pairs in float16 and bfloat16, every (a₁, a₂) of float8_e5m2 "
-    "with b = (1, −1) for L = 2, and 4 000 random period-4 inputs for L = 3.",
+    "with b = (1, −1) and 48 random pairs of named pairs per 16-bit format for L = 2, and 4 000 random period-4 "
+    "inputs of float8_e5m2 for L = 3.",
     source=_SOURCE.format("Theorem 2 (counting modulo m, m not a power of two, needs non-real eigenvalues)"),
     method="exhaustive",
     tier="full",
@@ -113,6 +114,11 @@ def thm2_period_divides_2L() -> Evidence:
     rng = np.random.default_rng(22)
     steps = [scalar_maps(rng.choice(v, 4000), rng.choice(v, 4000), SMALL) for _ in range(4)]
     three = orbits(compose(*steps))
+    wide_two = {}
+    for fmt in WIDE:  # L = 2 in the 16-bit formats: 48 random pairs of named (a, b), every state
+        a, b = (x.ravel() for x in np.meshgrid(np.concatenate([_named(fmt, -1), _named(fmt, 1)]), _offsets(fmt)))
+        first, second = rng.integers(0, len(a), 48), rng.integers(0, len(a), 48)
+        wide_two[fmt] = orbits(compose(scalar_maps(a[first], b[first], fmt), scalar_maps(a[second], b[second], fmt)))
     rotation = orbits(planar_map(np.array([[-0.5, -np.sqrt(0.75)], [np.sqrt(0.75), -0.5]]), np.zeros(2), SMALL))[0]
     within = lambda found: all(o.complete and set(o.lengths) <= {1, 2} for o in found)  # noqa: E731
     checks = {
@@ -120,12 +126,15 @@ def thm2_period_divides_2L() -> Evidence:
         **{f"L = 1: every named {fmt} pair has cycles of length ≤ 2": within(found) for fmt, found in wide.items()},
         f"L = 2: every (a₁, a₂) composed over one period has cycles ≤ 2 ({len(two)} maps), period | 4": within(two),
         f"L = 3: every sampled period-4 composition has cycles ≤ 2 ({len(three)} maps), period | 8": within(three),
+        **{f"L = 2: every sampled {fmt} composition has cycles ≤ 2": within(found) for fmt, found in wide_two.items()},
         "the contrast: the rotation by 2π/3 has 3-cycles": 3 in rotation.lengths,
     }
     summary = (
         f"cycle lengths: L = 1 float8_e5m2 {_lengths(one)} over {len(one)} pairs, "
         + ", ".join(f"{fmt} {_lengths(found)} over {len(found)} named pairs" for fmt, found in wide.items())
-        + f"; L = 2 (layer 2 over one period of its input) {_lengths(two)} over {len(two)} maps; L = 3 "
+        + f"; L = 2 (layer 2 over one period of its input) {_lengths(two)} over {len(two)} float8_e5m2 maps, "
+        + ", ".join(f"{fmt} {_lengths(found)} over {len(found)}" for fmt, found in wide_two.items())
+        + "; L = 3 "
         f"{_lengths(three)} over {len(three)} maps — so eventual periods divide 2, 4, 8 and never 3; rotation by "
         f"2π/3 in float8_e5m2 (entries rounded: −½, ±0.875): cycle lengths {list(rotation.lengths)} on 61 009 states "
         "(every state searched each time; 0 would mean a cycle longer than 64)"
@@ -162,6 +171,7 @@ def _eventual_sign(expr: sp.Expr) -> tuple[str, int] | None:
     "with a Jordan block of eigenvalue −1 the even and odd subsequences are, so the cast is eventually of period 2.",
     source="Grazzi et al. 2025, Lemma 1 (App. B), used by Theorems 1 and 2 [U]; the closed forms are ours [✔]",
     method="symbolic",
+    tier="full",
 )
 def lemma1_jordan() -> Evidence:
     half = sp.Rational(1, 2)
