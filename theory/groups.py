@@ -143,7 +143,7 @@ def _count(n: int) -> str:
     return f"{n:,}" if n < 10**15 else f"about 10^{int((n.bit_length() - 1) * math.log10(2))}"
 
 
-_SPEC_HELP = "a spec like 'S5', 'D7', 'A4xZ3' or 'perm:(0 1 2);(0 1)'"
+_SPEC_HELP = "a spec like 'S5', 'D7', 'Q8', 'A4xZ3' or 'perm:(0 1 2);(0 1)'"
 
 
 def _named(letter: str, n: int) -> Group:
@@ -191,8 +191,15 @@ def _from_cycles(text: str) -> Group:
     return group
 
 
+_QUATERNIONS = (1, "i", -1, "-i", "j", "k", "-j", "-k")
+"""The point p of Q8's permutation generators is the quaternion _QUATERNIONS[p]; the generators are left
+multiplication by i and by j (so the element π is left multiplication by the quaternion at π(0))."""
+_QUATERNION_GENERATORS = (Permutation([[0, 1, 2, 3], [4, 5, 6, 7]]), Permutation([[0, 4, 2, 6], [1, 7, 3, 5]]))
+
+
 def parse_group(spec: str) -> Group:
-    """A group from its spec: ``S5``, ``A5``, ``D7`` (the 14 symmetries of the 7-gon), ``Z12``, direct
+    """A group from its spec: ``S5``, ``A5``, ``D7`` (the 14 symmetries of the 7-gon), ``Z12``, ``Q8`` (the
+    quaternions ±1, ±i, ±j, ±k), direct
     products ``A4xZ3`` (or ``A4_x_Z3``), or ``perm:(0 1 2 3);(0 1)`` (generators in cycle notation).
     Named groups act on at most :data:`MAX_NAMED_DEGREE` points (S_n, A_n on :data:`MAX_SYMMETRIC_DEGREE`),
     ``perm:`` groups on at most :data:`MAX_PERM_DEGREE`; trivial groups are refused (their word problem is
@@ -211,6 +218,8 @@ def parse_group(spec: str) -> Group:
             raise GroupSizeError(f"group: {spec} acts on more than {MAX_NAMED_DEGREE:,} points")
         product = DirectProduct(*[PermutationGroup(*g.generators) for g in groups])
         return Group("x".join(g.name for g in groups), tuple(product.generators), math.prod(g.order for g in groups))
+    if spec == "Q8":
+        return Group("Q8", _QUATERNION_GENERATORS, 8)
     match = re.fullmatch(r"([SADZ])(\d+)", spec)
     if not match or len(match.group(2)) > 7:
         raise ValueError(f"group: expected {_SPEC_HELP}, got {spec!r}")
@@ -453,7 +462,8 @@ def orthogonal_rep(group: Group) -> Representation:
       H(2πj/m) (:func:`planar_label`);
     * S_4 → SO(3), the cube's rotations acting on its 4 body diagonals; A_4 → SO(3), the rotations that
       act evenly on them (the tetrahedral group);
-    * A_5 → SO(3), the icosahedron's rotations acting on its 5 triples of orthogonal 2-fold axes.
+    * A_5 → SO(3), the icosahedron's rotations acting on its 5 triples of orthogonal 2-fold axes;
+    * Q_8 → SO(4), left multiplication of the quaternions (basis 1, i, j, k) by ±1, ±i, ±j, ±k.
 
     Other groups are refused (use :func:`permutation_rep`).
     """
@@ -467,7 +477,18 @@ def orthogonal_rep(group: Group) -> Representation:
     if name == "A5":
         rotations, triples = _icosahedral_rotations()
         return _from_triples(group, rotations, triples)
+    if name == "Q8":
+        return Representation(group, "SO(4)", tuple(_quaternion_left(g(0)) for g in group.elements))
     raise ValueError(f"group: no built-in orthogonal representation for {name}; use the permutation representation")
+
+
+def _quaternion_left(point: int) -> sp.Matrix:
+    """Left multiplication by the quaternion q = a + bi + cj + dk at ``point`` of _QUATERNIONS, on R⁴ with
+    basis 1, i, j, k."""
+    name = _QUATERNIONS[point]
+    sign, unit = (-1, str(name)[1:]) if str(name).startswith("-") else (1, str(name))
+    a, b, c, d = (sign * int(unit == u) for u in ("1", "i", "j", "k"))
+    return sp.Matrix([[a, -b, -c, -d], [b, a, -d, c], [c, d, a, -b], [d, -c, b, a]])
 
 
 def _from_triples(group: Group, rotations: list[sp.Matrix], triples: list[list[sp.Matrix]]) -> Representation:

@@ -56,8 +56,9 @@ def thm3() -> Evidence:
 @claim(
     id="deltaproduct.thm4",
     statement="Groups in SO(3) are tracked by one DeltaProduct layer with n_h = 2 in R³, groups in O(2) with "
-    "n_h = 2 in R² (two reflections per symbol, B = 0, nearest-orbit decoding). Checked: S_4, A_4 and A_5 in "
-    "SO(3) (keys: the solids' mirror normals, in ℚ(√2) and ℚ(√5)), D_8 and Z_12 in O(2).",
+    "n_h = 2 in R² (two reflections per symbol, B = 0, nearest-orbit decoding), groups in O(4) with n_h = 4 in R⁴. "
+    "Checked: S_4, A_4 and A_5 in SO(3) (keys: the solids' mirror normals, in ℚ(√2) and ℚ(√5)), D_8 and Z_12 in "
+    "O(2), the quaternion group Q_8 in SO(4) (left multiplication; Cartan–Dieudonné keys).",
     source="Siems et al. 2025, Theorem 4 [DP-sec, DP-quote]; our construction [RECON]",
     method="kernel",
 )
@@ -68,6 +69,7 @@ def thm4() -> Evidence:
         ("A5", "orthogonal"),
         ("D8", "orthogonal"),
         ("Z12", "orthogonal"),
+        ("Q8", "orthogonal"),
     ]
     return _evidence(cases, 10_000)
 

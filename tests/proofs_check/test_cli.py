@@ -216,7 +216,7 @@ def test_the_license_and_the_data_folder():
 # outputs into folders, files and missing places.
 _groups = st.one_of(
     st.sampled_from(["S3", "Z4", "D4", "A4", "Z5", "S4", "Z2", "perm:(0 1 2);(0 1)", "A4xZ3", "D5", "Z3", "S3"]),
-    st.sampled_from(["S1", "Z1", "S9", "Z5000", "Q8", "perm:(0 1", "perm:(0 40)", "", "S", "D2", "x"]),
+    st.sampled_from(["S1", "Z1", "S9", "Z5000", "Q9", "perm:(0 1", "perm:(0 40)", "", "S", "D2", "x"]),
     st.text(max_size=8),
 )
 _counts = st.sampled_from(["0", "1", "3", "7", "2", "5", "-1", "abc", "1e3", "99999999999999"])

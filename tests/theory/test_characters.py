@@ -9,7 +9,7 @@ import sympy as sp
 from theory.characters import character_table, fixed_dimension, least_householder_factors
 from theory.groups import orthogonal_rep, parse_group, permutation_rep
 
-Q8 = "perm:(0 1 2 3)(4 5 6 7);(0 4 2 6)(1 7 3 5)"
+Q8 = "Q8"
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from theory.groups import orthogonal_rep, parse_group, permutation_matrix, permu
         ("A4_x_Z3", 36, {1: 1, 2: 3, 3: 26, 6: 6}),
         ("perm:(0 1 2 3);(0 1)", 24, {1: 1, 2: 9, 3: 8, 4: 6}),
         ("perm:(0 1 2 3)(4 5 6 7)", 4, {1: 1, 2: 1, 4: 2}),
+        ("Q8", 8, {1: 1, 2: 1, 4: 6}),
     ],
 )
 def test_specs_orders_and_element_orders(spec, order, orders):
@@ -53,12 +54,21 @@ def test_running_product_acts_first_element_first(word):
     assert m == permutation_matrix(g.elements[g.product(word)])
 
 
-@pytest.mark.parametrize("spec", ["S4", "A4", "A5", "D7", "Z12", "D4", "Z3", "Z5"])
+@pytest.mark.parametrize("spec", ["S4", "A4", "A5", "D7", "Z12", "D4", "Z3", "Z5", "Q8"])
 def test_orthogonal_representations_are_faithful(spec):
     g = parse_group(spec)
     rep = orthogonal_rep(g)
     assert rep.check()["elements"] == g.order
-    assert rep.dim == (2 if spec[0] in "ZD" else 3)
+    assert rep.dim == {"Z": 2, "D": 2, "Q": 4}.get(spec[0], 3)
+
+
+def test_q8_acts_on_the_quaternions_by_left_multiplication():
+    """i·j = k, j·i = −k, i² = −1 on R⁴ (basis 1, i, j, k), written out by hand."""
+    rep = orthogonal_rep(parse_group("Q8"))
+    by_image = {tuple(m[:, 0]): m for m in rep.matrices}  # a left multiplication is fixed by the image of 1
+    i, j = by_image[(0, 1, 0, 0)], by_image[(0, 0, 1, 0)]
+    assert tuple(i * j[:, 0]) == (0, 0, 0, 1) and tuple(j * i[:, 0]) == (0, 0, 0, -1)
+    assert i * i == -sp.eye(4)
 
 
 def test_s3_has_no_builtin_orthogonal_rep_but_d3_does():
@@ -93,7 +103,7 @@ def test_a_wrong_representation_is_caught():
 
 @pytest.mark.parametrize(
     "spec, match",
-    [("", "group: expected a spec"), ("Q8", "group: expected a spec"), ("D2", "D_m with m ≥ 3"),
+    [("", "group: expected a spec"), ("Q9", "group: expected a spec"), ("D2", "D_m with m ≥ 3"),
      ("perm:(0 1", "group: expected generators"), ("S0", "positive size")],
 )  # fmt: skip
 def test_bad_specs(spec, match):

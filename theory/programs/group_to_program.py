@@ -101,7 +101,7 @@ def _factor(rep_name: str, matrix: sp.Matrix, mirrors: dict | None):
 def _initial_state(rep_name: str, dim: int) -> list:
     if rep_name == "permutation":
         return [sp.Integer(i + 1) for i in range(dim)]
-    return [sp.Integer(v) for v in ((3, 1) if dim == 2 else (3, 5, 8))[:dim]] if dim > 1 else [sp.Integer(1)]
+    return [sp.Integer(v) for v in ((3, 1) if dim == 2 else (3, 5, 8, 13))[:dim]] if dim > 1 else [sp.Integer(1)]
 
 
 def compile_group(
