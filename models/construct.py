@@ -28,8 +28,19 @@ the RMSNorm in front of it, so a projection's column is what that token gets):
   readouts ρ(g)h_0 are distinct (which :func:`from_program` checks): the argmax is the program's decoded
   output, as its nearest-readout decoder gives for the exact state.
 
-Only one-layer group programs with nearest-readout decoding are compiled here; cascades (several layers
-reading each other's decoded outputs) and automaton programs are refused by name.
+**One-layer automaton programs** (:func:`theory.programs.dfa_to_layers.compile_automaton` of a group
+automaton or of one whose letters are partial injections onto a sink: no resets, zero values) have one-hot
+readouts e_q (the sink 0) and permutation or partial permutation matrices M(a), which are not orthogonal
+representations of the classes: the state is a column, M_t e_{q_0} = e_{q_t}, while one head reads a row,
+o = scale·c·M_tᵀ q. So the model gets d heads with the same sub-steps, head i reading q = e_i, hence row i
+of M_t; ``o_proj`` takes from head i its entry q_0 into hidden dimension i of the attention part, which then
+holds λ·M_t e_{q_0} = λ·e_{q_t} (each nonzero row of a partial permutation matrix normalises to the same
+value, zero rows stay zero). ``lm_head``'s row of state q is e_q there; the sink's row reads a dimension that
+every token's embedding sets to 1 (and no projection reads), weighted so that its logit is λ/2: the argmax
+is q_t, and the sink when the attention part is zero.
+
+Cascades (several layers reading each other's decoded outputs) and automata with resets (gates of −∞) are
+refused by name.
 """
 
 from __future__ import annotations
@@ -88,12 +99,18 @@ def _floats(entries) -> np.ndarray:
     return np.array([[float(sp.N(e, 30)) for e in row] for row in entries], dtype=np.float64)
 
 
+AUTOMATON_CONSTRUCTIONS = ("dfa:group", "dfa:partial-injection-sink")
+
+
 def _one_layer(program: Program):
     if not isinstance(program, Program):
         raise ValueError(f"program: expected a theory.programs.Program, got {type(program).__name__}")
-    if program.automaton is not None or len(program.layers) != 1:
-        what = f"a DFA program ({program.automaton.name})" if program.automaton else f"{len(program.layers)} layers"
-        raise ValueError(f"program: expected a one-layer group program (compile_group), got {what}")
+    if len(program.layers) != 1 or (program.automaton is not None and program.construction not in
+                                    AUTOMATON_CONSTRUCTIONS):  # fmt: skip
+        what = (f"{len(program.layers)} layers" if len(program.layers) != 1
+                else f"a {program.construction} program of {program.automaton.name} (resets need gates of −∞)")
+        raise ValueError(f"program: expected a one-layer group program (compile_group) or a one-layer automaton "
+                         f"program of kind {' or '.join(AUTOMATON_CONSTRUCTIONS)}, got {what}")  # fmt: skip
     layer = program.layer
     if layer.symbol_map != "element" or layer.decode != "nearest" or layer.resets or program.decoder_name != "lookup":
         raise ValueError("program: expected a layer reading the token itself, decoded to the nearest readout, "
@@ -106,13 +123,15 @@ def _one_layer(program: Program):
 
 
 def from_program(program: Program, dtype: torch.dtype = torch.float32, backend: str = "auto") -> DeltaProductLM:
-    """The :class:`DeltaProductLM` of a one-layer group program (module docstring): tokens are the
-    program's symbols (element indices, as :func:`models.task` draws them), the argmax of the logits at every
-    position is the program's decoded output there. ``dtype``: the parameters' dtype; ``backend``: the
-    layers' kernel backend."""
+    """The :class:`DeltaProductLM` of a one-layer group or automaton program (module docstring): tokens are
+    the program's symbols (element indices, as :func:`models.task` draws them; an automaton's letters), the
+    argmax of the logits at every position is the program's decoded output there (the state's index).
+    ``dtype``: the parameters' dtype; ``backend``: the layers' kernel backend."""
     if dtype not in (torch.float64, torch.float32, torch.bfloat16, torch.float16):
         raise ValueError(f"dtype: expected torch.float64, float32, bfloat16 or float16, got {dtype!r}")
     layer = _one_layer(program)
+    if program.automaton is not None:
+        return _from_automaton(program, layer, backend).to(dtype)
     d, symbols = layer.dim, layer.symbols
     rho = [np.array(layer.factor_product(s).evalf(30), dtype=np.float64) for s in range(symbols)]
     if max(float(np.abs(r.T @ r - np.eye(d)).max()) for r in rho) > 1e-12:
@@ -123,16 +142,9 @@ def from_program(program: Program, dtype: torch.dtype = torch.float32, backend: 
         hidden_size=symbols + 1 + d, num_householder=n_h, allow_neg_eigval=True, use_forget_gate=False,
         use_short_conv=False, expand_v=1, mlp_ratio=1, start_token=True,
     )  # fmt: skip
-    hidden, start = config.hidden, symbols
+    hidden = config.hidden
 
-    keys = np.zeros((symbols + 1, n_h, d))  # unit vectors; e_1 on the identity sub-steps (β = 0)
-    keys[:, :, 0] = 1.0
-    logits = np.full((symbols + 1, n_h), -SATURATED_LOGIT)
-    values = np.zeros((symbols + 1, n_h, d))
-    for s in range(symbols):
-        keys[s, : layer.n_h] = _floats(layer.keys[s])
-        logits[s, : layer.n_h] = [step_size_logit(float(sp.N(b, 30))) for b in layer.betas[s]]
-    keys[start, :d], logits[start, :d], values[start, :d] = np.eye(d), 0.0, np.eye(d)
+    keys, logits, values = _sub_steps(layer, n_h)
     h0 = _floats([layer.initial_state])[0]
     h0 /= np.linalg.norm(h0)
 
@@ -160,3 +172,72 @@ def from_program(program: Program, dtype: torch.dtype = torch.float32, backend: 
             norm.weight.fill_(1.0)
         model.lm_head.weight[:, symbols + 1 :] = torch.from_numpy(readout)
     return model.to(dtype)
+
+
+def _sub_steps(layer, n_h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys, β logits, values) of every token [symbols + 1, n_h, ·]: the program's sub-steps padded with
+    identities (β = 0, key e_1), and the start token's d writes of c·e_j (β = 1, key e_j)."""
+    d, symbols = layer.dim, layer.symbols
+    keys = np.zeros((symbols + 1, n_h, d))
+    keys[:, :, 0] = 1.0
+    logits = np.full((symbols + 1, n_h), -SATURATED_LOGIT)
+    values = np.zeros((symbols + 1, n_h, d))
+    for s in range(symbols):
+        keys[s, : layer.n_h] = _floats(layer.keys[s])
+        logits[s, : layer.n_h] = [step_size_logit(float(sp.N(b, 30))) for b in layer.betas[s]]
+    keys[symbols, :d], logits[symbols, :d], values[symbols, :d] = np.eye(d), 0.0, np.eye(d)
+    return keys, logits, values
+
+
+def _from_automaton(program: Program, layer, backend: str) -> DeltaProductLM:
+    """A one-layer automaton program as a float64 model with d heads (module docstring)."""
+    d, symbols = layer.dim, layer.symbols
+    initial = _floats([layer.initial_state])[0]
+    if not (np.sort(initial) == np.eye(d)[-1]).all():
+        raise ValueError("program: expected a one-hot initial state (an automaton program's)")
+    n_h, heads = max(layer.n_h, d), d
+    config = ModelConfig(
+        vocab_size=symbols, num_classes=len(program.decoder), num_layers=1, num_heads=heads, head_dim=d,
+        hidden_size=symbols + 2 + d, num_householder=n_h, allow_neg_eigval=True, use_forget_gate=False,
+        use_short_conv=False, expand_v=1, mlp_ratio=1, start_token=True,
+    )  # fmt: skip
+    hidden, constant, attention = config.hidden, symbols + 1, symbols + 2
+    keys, logits, values = _sub_steps(layer, n_h)
+    tokens = symbols + 1
+    every_head = lambda x: np.repeat(x[:, :, None], heads, axis=2).reshape(tokens, -1)  # noqa: E731  (j, head, ·)
+    pre = {
+        "q": np.tile(_pre_silu(np.eye(d)).reshape(1, -1), (tokens, 1)),  # head i reads row i: q = e_i
+        "k": every_head(_pre_silu(keys)),
+        "v": every_head(np.where(values > 0, _silu_inverse(0.25 * values), 0.0)),
+        "b": np.repeat(logits, heads, axis=1),
+        "g": np.full((tokens, heads * d), _OUTPUT_GATE),
+    }
+    model = DeltaProductLM(config, backend=backend).to(torch.float64)
+    block, attn = model.layers[0], model.layers[0].attn
+    embedding = torch.zeros(1, hidden, dtype=torch.float64)
+    embedding[0, 0] = embedding[0, constant] = 1.0
+    with torch.no_grad():  # a token's embedding e_a + e_constant, after attn_norm: the projections read c·e_a
+        reads = float(block.attn_norm(embedding)[0, 0])
+    written = 0.25 / d**0.5  # the state's nonzero entries (c = 0.25) times the kernel's scale K^-1/2
+    eps = attn.o_norm.eps
+    level = written / (written**2 / d + eps) ** 0.5 * float(torch.nn.functional.silu(torch.tensor(_OUTPUT_GATE)))
+    start = int(np.argmax(initial))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.embeddings.weight[:, : symbols + 1] = torch.eye(symbols + 1, dtype=torch.float64)
+        model.embeddings.weight[:, constant] = 1.0
+        for name, columns in pre.items():
+            weight = getattr(attn, f"{name}_proj").weight
+            weight[:, :tokens] = torch.from_numpy(columns.T / reads)
+        for i in range(heads):  # head i's entry q_0 → attention dimension i
+            attn.o_proj.weight[attention + i, i * d + start] = 1.0
+        for norm in (block.attn_norm, block.mlp_norm, attn.o_norm, model.norm):
+            norm.weight.fill_(1.0)
+        for c, r in enumerate(program.decoder):
+            readout = _floats([layer.readouts[r]])[0]
+            if np.abs(readout).max() == 0:  # the sink: a logit of half the live state's
+                model.lm_head.weight[c, constant] = level / 2
+            else:
+                model.lm_head.weight[c, attention:] = torch.from_numpy(readout)
+    return model
