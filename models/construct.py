@@ -29,7 +29,7 @@ the RMSNorm in front of it, so a projection's column is what that token gets):
   output, as its nearest-readout decoder gives for the exact state.
 
 **One-layer automaton programs** (:func:`theory.programs.dfa_to_layers.compile_automaton` of a group
-automaton or of one whose letters are partial injections onto a sink: no resets, zero values) have one-hot
+automaton, a permutation-reset one, or one whose letters are partial injections onto a sink) have one-hot
 readouts e_q (the sink 0) and permutation or partial permutation matrices M(a), which are not orthogonal
 representations of the classes: the state is a column, M_t e_{q_0} = e_{q_t}, while one head reads a row,
 o = scale·c·M_tᵀ q. So the model gets d heads with the same sub-steps, head i reading q = e_i, hence row i
@@ -37,10 +37,13 @@ of M_t; ``o_proj`` takes from head i its entry q_0 into hidden dimension i of th
 holds λ·M_t e_{q_0} = λ·e_{q_t} (each nonzero row of a partial permutation matrix normalises to the same
 value, zero rows stay zero). ``lm_head``'s row of state q is e_q there; the sink's row reads a dimension that
 every token's embedding sets to 1 (and no projection reads), weighted so that its logit is λ/2: the argmax
-is q_t, and the sink when the attention part is zero.
+is q_t, and the sink when the attention part is zero. A reset to r (gate 0, then the write k = e_r, β = 1,
+value 1) is reached exactly: the reset token's log-gate −e^{A_log}·softplus(a) is −10⁶ (a = 1000, A_log =
+log 1000), whose exponential is 0 in every format, and every other token's is exactly 0 (softplus(−1000) = 0);
+the write's value c·𝟙 puts c·e_r in every column, so column q_0 is c·e_r again (rows normalise to another
+level than a permutation's, which changes no argmax: there is no sink in this class).
 
-Cascades (several layers reading each other's decoded outputs) and automata with resets (gates of −∞) are
-refused by name.
+Cascades (several layers reading each other's decoded outputs) are refused by name.
 """
 
 from __future__ import annotations
@@ -99,24 +102,28 @@ def _floats(entries) -> np.ndarray:
     return np.array([[float(sp.N(e, 30)) for e in row] for row in entries], dtype=np.float64)
 
 
-AUTOMATON_CONSTRUCTIONS = ("dfa:group", "dfa:partial-injection-sink")
+AUTOMATON_CONSTRUCTIONS = ("dfa:group", "dfa:partial-injection-sink", "dfa:permutation-reset")
+RESET_LOGIT = 1000.0
+"""A reset token's gate pre-activation: its log-gate −e^{A_log}·softplus(1000) = −10⁶ makes e^g exactly 0 in every
+format; every other token's softplus(−1000) is exactly 0, a gate of exactly 1."""
 
 
 def _one_layer(program: Program):
     if not isinstance(program, Program):
         raise ValueError(f"program: expected a theory.programs.Program, got {type(program).__name__}")
-    if len(program.layers) != 1 or (program.automaton is not None and program.construction not in
-                                    AUTOMATON_CONSTRUCTIONS):  # fmt: skip
+    automaton = program.automaton is not None
+    if len(program.layers) != 1 or (automaton and program.construction not in AUTOMATON_CONSTRUCTIONS):
         what = (f"{len(program.layers)} layers" if len(program.layers) != 1
-                else f"a {program.construction} program of {program.automaton.name} (resets need gates of −∞)")
+                else f"a {program.construction} program of {program.automaton.name}")  # fmt: skip
         raise ValueError(f"program: expected a one-layer group program (compile_group) or a one-layer automaton "
-                         f"program of kind {' or '.join(AUTOMATON_CONSTRUCTIONS)}, got {what}")  # fmt: skip
+                         f"program of kind {', '.join(AUTOMATON_CONSTRUCTIONS)}, got {what}")  # fmt: skip
     layer = program.layer
-    if layer.symbol_map != "element" or layer.decode != "nearest" or layer.resets or program.decoder_name != "lookup":
-        raise ValueError("program: expected a layer reading the token itself, decoded to the nearest readout, "
-                         f"without resets; got symbol map {layer.symbol_map!r}, decode {layer.decode!r}")  # fmt: skip
-    if not all(is_zero(v) for values in layer.values for v in values):
-        raise ValueError("program: expected zero values (a pure state-tracking layer)")
+    if layer.symbol_map != "element" or layer.decode != "nearest" or program.decoder_name != "lookup":
+        raise ValueError("program: expected a layer reading the token itself, decoded to the nearest readout; got "
+                         f"symbol map {layer.symbol_map!r}, decode {layer.decode!r}")  # fmt: skip
+    if not automaton and (layer.resets or not all(is_zero(v) for values in layer.values for v in values)):
+        raise ValueError("program: expected a group program without resets and with zero values (a pure "
+                         "state-tracking layer)")  # fmt: skip
     if not sp.simplify(layer.min_readout_distance_squared()) > 0:
         raise ValueError("program: its readouts are not distinct, so no decoder separates them")
     return layer
@@ -196,13 +203,16 @@ def _from_automaton(program: Program, layer, backend: str) -> DeltaProductLM:
     if not (np.sort(initial) == np.eye(d)[-1]).all():
         raise ValueError("program: expected a one-hot initial state (an automaton program's)")
     n_h, heads = max(layer.n_h, d), d
+    resets = np.array(tuple(layer.resets or (0,) * symbols) + (0,), dtype=bool)  # the start token: no reset
     config = ModelConfig(
         vocab_size=symbols, num_classes=len(program.decoder), num_layers=1, num_heads=heads, head_dim=d,
-        hidden_size=symbols + 2 + d, num_householder=n_h, allow_neg_eigval=True, use_forget_gate=False,
+        hidden_size=symbols + 2 + d, num_householder=n_h, allow_neg_eigval=True, use_forget_gate=bool(resets.any()),
         use_short_conv=False, expand_v=1, mlp_ratio=1, start_token=True,
     )  # fmt: skip
     hidden, constant, attention = config.hidden, symbols + 1, symbols + 2
     keys, logits, values = _sub_steps(layer, n_h)
+    for s in range(symbols):  # a write's value w puts w·c in every column: after a reset S = c·e_r 𝟙ᵀ
+        values[s, : layer.n_h] = np.array([float(sp.N(v, 30)) for v in layer.values[s]])[:, None]
     tokens = symbols + 1
     every_head = lambda x: np.repeat(x[:, :, None], heads, axis=2).reshape(tokens, -1)  # noqa: E731  (j, head, ·)
     pre = {
@@ -212,6 +222,8 @@ def _from_automaton(program: Program, layer, backend: str) -> DeltaProductLM:
         "b": np.repeat(logits, heads, axis=1),
         "g": np.full((tokens, heads * d), _OUTPUT_GATE),
     }
+    if config.use_forget_gate:
+        pre["a"] = np.repeat(np.where(resets[:tokens, None], RESET_LOGIT, -RESET_LOGIT), heads, axis=1)
     model = DeltaProductLM(config, backend=backend).to(torch.float64)
     block, attn = model.layers[0], model.layers[0].attn
     embedding = torch.zeros(1, hidden, dtype=torch.float64)
@@ -234,6 +246,8 @@ def _from_automaton(program: Program, layer, backend: str) -> DeltaProductLM:
             attn.o_proj.weight[attention + i, i * d + start] = 1.0
         for norm in (block.attn_norm, block.mlp_norm, attn.o_norm, model.norm):
             norm.weight.fill_(1.0)
+        if config.use_forget_gate:
+            attn.A_log.fill_(float(np.log(RESET_LOGIT)))
         for c, r in enumerate(program.decoder):
             readout = _floats([layer.readouts[r]])[0]
             if np.abs(readout).max() == 0:  # the sink: a logit of half the live state's

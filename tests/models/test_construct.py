@@ -113,20 +113,18 @@ def test_what_is_not_a_one_layer_group_program_is_refused_by_name():
         from_program("S3")
     with pytest.raises(ValueError, match="program: expected a one-layer group program .* got 2 layers"):
         from_program(compile_layers("S3", layers=2))
-    with pytest.raises(ValueError, match=r"program: expected .* got a dfa:permutation-reset program of tomita1 "
-                                         r"\(resets need gates of −∞\)"):
-        from_program(compile_automaton(language("tomita1")))
-    with pytest.raises(ValueError, match=r"got 4 layers"):
+    with pytest.raises(ValueError, match=r"program: expected .* or a one-layer automaton program .* got 4 layers"):
         from_program(compile_automaton(language("tomita3")))
     assert SATURATED_LOGIT >= 750  # σ(−z) = 1/(1 + e^z) underflows to 0 in float64 only for z ≳ 745
 
 
-@pytest.mark.parametrize("name", ["parity", "tomita2", "tomita5", "cycle_navigation", "dyck1_3", "dyck2_2"])
+@pytest.mark.parametrize("name", ["parity", "tomita1", "tomita2", "tomita5", "cycle_navigation", "dyck1_3", "dyck2_2"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_one_layer_automaton_programs_decode_as_the_automaton(name, dtype):
-    """Group automata (permutations) and partial injections onto a sink (the zero state): at every position
-    of random words, and the empty word, the argmax is the state the DFA reaches (theory.automata.Automaton.run),
-    the sink included, through the model's own parameterisation and the reference kernel."""
+    """Group automata (permutations), permutation-reset ones (tomita1: resets through a gate of exactly 0) and
+    partial injections onto a sink (the zero state): at every position of random words, and the empty word, the
+    argmax is the state the DFA reaches (theory.automata.Automaton.run), the sink included, through the model's
+    own parameterisation and the reference kernel."""
     automaton = language(name)
     program = compile_automaton(automaton)
     model = from_program(program, dtype=dtype, backend="reference")
@@ -140,10 +138,14 @@ def test_one_layer_automaton_programs_decode_as_the_automaton(name, dtype):
         assert (decoded == sink).any()
 
 
-def test_an_automaton_model_runs_through_the_triton_interpreter():
-    automaton = language("tomita5")
+@pytest.mark.parametrize("name", ["tomita5", "tomita1"])
+def test_an_automaton_model_runs_through_the_triton_interpreter(name):
+    automaton = language(name)
     model = from_program(compile_automaton(automaton), dtype=torch.float32, backend="triton")
     words = np.random.default_rng(5).integers(0, len(automaton.letters), (2, 20))
     with torch.no_grad():
         decoded = model(torch.from_numpy(words)).argmax(-1).numpy()
     assert np.array_equal(decoded, np.array([automaton.run(w) for w in words]))
+    if name == "tomita1":  # a reset letter is read: its gate is exactly 0
+        gate = model.layers[0].attn.factors(model.layer_inputs(torch.from_numpy(words))[0]).g.exp()
+        assert set(gate.unique().tolist()) == {0.0, 1.0}
