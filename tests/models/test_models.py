@@ -232,7 +232,7 @@ def test_bad_configs_and_files_are_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="num_householder: expected a positive integer"):
         ModelConfig(vocab_size=2, num_classes=2, num_householder=0)
     with pytest.raises(ValueError, match="group: expected"):
-        train(ModelConfig(vocab_size=2, num_classes=2), TrainConfig(task="Q8", steps=1), tmp_path / "x")
+        train(ModelConfig(vocab_size=2, num_classes=2), TrainConfig(task="Q9", steps=1), tmp_path / "x")
     with pytest.raises(ValueError, match=r"model: S3 needs \(vocab_size, num_classes\) = \(6, 6\), got \(2, 2\)"):
         train(ModelConfig(vocab_size=2, num_classes=2), TrainConfig(task="S3", steps=1), tmp_path / "y")
     _tiny(2, tmp_path / "run")
