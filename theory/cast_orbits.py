@@ -146,6 +146,13 @@ def orbits(maps: np.ndarray, *, max_period: int = 64) -> list[Orbits]:
     its cycle; each cycle state's return time p ≤ ``max_period`` (t^p fixes it) gives the cycle lengths;
     the onset is the longest tail, found by binary lifting over the squared tables."""
     maps = np.atleast_2d(maps)
+    if maps.ndim != 2 or maps.shape[1] == 0 or not np.issubdtype(maps.dtype, np.integer) or (
+        maps.min() < 0 or maps.max() >= maps.shape[1]
+    ):
+        raise ValueError(f"maps: expected integer tables [maps, states] with entries in 0 … states − 1, got dtype "
+                         f"{maps.dtype} and shape {maps.shape}")  # fmt: skip
+    if not isinstance(max_period, int) or isinstance(max_period, bool) or max_period < 1:
+        raise ValueError(f"max_period: expected a positive integer, got {max_period!r}")
     rows = max(1, _BATCH_ENTRIES // maps.shape[1])
     if maps.shape[0] > rows:  # bounded memory: the squared tables of one batch at a time
         return [o for start in range(0, maps.shape[0], rows) for o in orbits(maps[start : start + rows],

@@ -174,6 +174,8 @@ def least_householder_factors(group: Group, max_dim: int = 6) -> Bound:
     """The least max_g rank(I − ρ(g)) over faithful orthogonal representations ρ of dimension ≤ ``max_dim``
     without trivial summands (a trivial summand adds a dimension and no rank), by exhaustive search over
     multisets of real irreducible characters. Raises ValueError when there is none of that dimension."""
+    if not isinstance(max_dim, int) or isinstance(max_dim, bool) or max_dim < 1:
+        raise ValueError(f"max_dim: expected a positive integer, got {max_dim!r}")
     table = character_table(group)
     irreps = [r for r in table.real_irreducibles if len(r.kernel) < len(group.elements)]
     elements = range(len(group.elements))

@@ -6,8 +6,9 @@ import numpy as np
 
 from proofs_check.execute import simulate
 from proofs_check.registry import Evidence, claim
-from theory.automata.analyse import analyse
+from theory.automata.analyse import analyse, monoid
 from theory.automata.dfa import Automaton, language, normalise
+from theory.factorize import cycle_count
 from theory.programs import prove
 from theory.programs.dfa_to_layers import compile_automaton
 
@@ -264,20 +265,6 @@ def group_actions() -> list[Automaton]:
     ]
 
 
-def _monoid_size(automaton: Automaton) -> int:
-    """|T(A)|: the transformations δ(·, w) over all words, by closure."""
-    maps = [automaton.letter_map(a) for a in range(len(automaton.letters))]
-    seen, frontier = {tuple(range(len(automaton.states)))}, [tuple(range(len(automaton.states)))]
-    while frontier:
-        f = frontier.pop()
-        for m in maps:
-            g = tuple(m[q] for q in f)
-            if g not in seen:
-                seen.add(g)
-                frontier.append(g)
-    return len(seen)
-
-
 @claim(
     id="grazzi.thm3.group_actions",
     statement="A group automaton whose states are not the group's elements (S_5 and A_5 on 5 points, D_6 on the "
@@ -294,7 +281,7 @@ def thm3_group_actions() -> Evidence:
         program = compile_automaton(automaton)
         maps = [automaton.letter_map(a) for a in range(len(automaton.letters))]
         moved = max(sum(f[q] != q for q in range(len(f))) for f in maps)
-        cycles = max(len(f) - _cycle_count(f) for f in maps)
+        cycles = max(len(f) - cycle_count(list(f)) for f in maps)
         words = rng.integers(0, len(automaton.letters), size=(2, 40))
         run = simulate(program, words)
         expected = np.array([automaton.run(w) for w in words])
@@ -305,21 +292,9 @@ def thm3_group_actions() -> Evidence:
             "the kernel run decodes the automaton's states": bool((run.decoded == expected).all()),
         }
         failed += [f"{automaton.name}: {name}" for name, good in ok.items() if not good]
-        rows[automaton.name] = {"states": len(automaton.states), "monoid": _monoid_size(automaton), "n_h": program.n_h,
+        rows[automaton.name] = {"states": len(automaton.states), "monoid": len(monoid(automaton)), "n_h": program.n_h,
                                 "k": moved}  # fmt: skip
     summary = ", ".join(f"{name}: |Q| {r['states']}, |T(A)| {r['monoid']}, n_h {r['n_h']}, k {r['k']}"
                         for name, r in rows.items())  # fmt: skip
     checks = {"every automaton: one layer, n_h as stated, proved, decoded on 2×40 random letters": not failed}
     return Evidence.from_checks(checks, summary + (f"; failed: {'; '.join(failed)}" if failed else ""), rows)
-
-
-def _cycle_count(f: tuple[int, ...]) -> int:
-    """Cycles of a permutation, fixed points included."""
-    seen, count = set(), 0
-    for q in range(len(f)):
-        if q not in seen:
-            count += 1
-            while q not in seen:
-                seen.add(q)
-                q = f[q]
-    return count

@@ -296,10 +296,9 @@ def pspec_orthonormal_keys() -> Evidence:
     keys = [list(q[:, j]) for j in range(3)]
     factors = [gh_factor(keys[j], _B[j], check_unit=False) for j in range(3)]
     zero = sp.zeros(3, 3)
-    product = gh_product(keys, list(_B), check_unit=False)
-    target = sp.eye(3) - sum((_B[j] * q[:, j] * q[:, j].T for j in range(3)), zero)
-    pair = gh_product(keys[:2], list(_B[:2]), check_unit=False)
-    pair_target = sp.eye(3) - sum((_B[j] * q[:, j] * q[:, j].T for j in range(2)), zero)
+    summed = lambda n: sp.eye(3) - sum((_B[j] * q[:, j] * q[:, j].T for j in range(n)), zero)  # noqa: E731
+    product, target = gh_product(keys, list(_B), check_unit=False), summed(3)
+    pair, pair_target = gh_product(keys[:2], list(_B[:2]), check_unit=False), summed(2)
     eigen = [(1 - _B[0], q[:, 0]), (1 - _B[1], q[:, 1]), (1, q[:, 2])]
     checks = {
         "the keys are orthonormal": (q.T * q).applyfunc(sp.cancel) == sp.eye(3),

@@ -50,6 +50,15 @@ def test_sixteen_bit_values_are_every_finite_pattern(fmt, count):
     assert np.array_equal(values(fmt), np.unique(bits[np.isfinite(bits)] + 0.0)) and len(values(fmt)) == count
 
 
+def test_bad_tables_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"maps: expected integer tables .* shape \(1, 3\)"):
+        orbits(np.array([0, 1, 3]))
+    with pytest.raises(ValueError, match="maps: expected integer tables .* dtype float64"):
+        orbits(np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="max_period: expected a positive integer, got 0"):
+        orbits(np.array([0, 1]), max_period=0)
+
+
 def test_float32_is_refused_by_name():
     with pytest.raises(ValueError, match="fmt: expected a format of at most 16 bits"):
         values("float32")

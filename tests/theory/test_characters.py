@@ -56,6 +56,11 @@ def test_least_householder_factors(spec, n_h, dim):
     assert (bound.n_h, bound.dim) == (n_h, dim)
 
 
+def test_bad_dimension_is_refused_by_name():
+    with pytest.raises(ValueError, match="max_dim: expected a positive integer, got 0"):
+        least_householder_factors(parse_group("S3"), max_dim=0)
+
+
 def test_no_faithful_representation_in_the_dimension_is_refused():
     with pytest.raises(ValueError, match="no faithful orthogonal representation of dimension ≤ 3"):
         least_householder_factors(parse_group(Q8), max_dim=3)
