@@ -64,6 +64,11 @@ MUTANTS = (
            "matrix[coordinate[r], coordinate[q]] = 1", "matrix[coordinate[q], coordinate[r]] = 1", ("tests/theory",)),
     Mutant("layer: β = σ with allow_neg_eigval", "models/layer.py", "            beta = 2 * beta",
            "            beta = 1 * beta", ("tests/models",)),
+    Mutant("cascade model: units not clamped", "models/construct.py",
+           "mlp.down_proj.weight[targets[target], row] = sign / clamp",
+           "mlp.down_proj.weight[targets[target], row] = (sign > 0) / (2 * clamp)", ("tests/models",)),
+    Mutant("cascade model: lookup read at the next symbol", "models/construct.py",
+           "table[s + layer.symbols * o])", "table[(s + 1) % layer.symbols + layer.symbols * o])", ("tests/models",)),
 )  # fmt: skip
 
 
