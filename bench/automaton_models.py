@@ -1,0 +1,95 @@
+"""Every built-in regular language's compiled program as a model (models.from_program) through the kernels.
+
+    python bench/automaton_models.py --device cuda --out bench/results/automaton_models/automaton_models.json
+
+For each language of :data:`theory.automata.dfa.LANGUAGES`, compiled at n_h = "auto" (one layer, or a cascade
+of archive heads), the model decodes ``--batch`` random words (seed 1) of each length in ``--lengths``; a
+position is right when the argmax is the state the DFA reaches (:meth:`Automaton.run`). One row per
+(language, backend, dtype, length): accuracy, the first wrong position (None: none) and the forward's wall
+time (after a warm-up call on the same shape, so compilation is not counted). Backends: our Triton kernels in
+float32 and bfloat16 and, where fla is installed on a GPU, fla's chunk kernel in bfloat16 (its chunk mode takes
+16-bit inputs only); on a CPU the reference backend. Rows are written as they come; ``--budget-s`` starts no
+row after that many seconds. Prints a short table last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kernels.fla_backend import available as fla_available
+from models import from_program
+from theory.automata.dfa import LANGUAGES, language
+from theory.programs.dfa_to_layers import compile_automaton
+
+
+def configurations(device: str) -> list[tuple[str, torch.dtype]]:
+    if device == "cpu":
+        return [("reference", torch.float32)]
+    fla = [("fla", torch.bfloat16)] if fla_available() else []
+    return [("triton", torch.float32), ("triton", torch.bfloat16), *fla]
+
+
+def measure(model, words: np.ndarray, expected: np.ndarray, device: str) -> dict:
+    tokens = torch.from_numpy(words).to(device)
+    with torch.no_grad():
+        model(tokens[:, :16])  # compile and autotune outside the clock
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        decoded = model(tokens).argmax(-1)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    wrong = decoded.cpu().numpy() != expected
+    columns = np.flatnonzero(wrong.any(axis=0))
+    return {"accuracy": float(1 - wrong.mean()), "first_error": int(columns[0]) if columns.size else None,
+            "forward_s": round(seconds, 4)}  # fmt: skip
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--lengths", default="1024,8192", help="comma-separated word lengths")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--languages", default=",".join(LANGUAGES))
+    parser.add_argument("--budget-s", type=float, default=float("inf"))
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA GPU here")
+    lengths = [int(x) for x in args.lengths.split(",")]
+    rows, began = [], time.perf_counter()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for name in args.languages.split(","):
+        automaton = language(name)
+        program = compile_automaton(automaton)
+        for backend, dtype in configurations(args.device):
+            if time.perf_counter() - began > args.budget_s:
+                break
+            model = from_program(program, dtype=dtype, backend=backend).to(args.device)
+            for length in lengths:
+                words = np.random.default_rng(1).integers(0, len(automaton.letters), (args.batch, length))
+                expected = np.array([automaton.run(w) for w in words])
+                row = {"language": name, "layers": len(program.layers), "hidden": model.config.hidden,
+                       "heads": model.config.num_heads, "n_h": model.config.num_householder, "backend": backend,
+                       "dtype": str(dtype).removeprefix("torch."), "length": length, "batch": args.batch,
+                       **measure(model, words, expected, args.device)}  # fmt: skip
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                device = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
+                args.out.write_text(json.dumps({"device": device, "torch": torch.__version__, "rows": rows}, indent=1))
+    print("\n| language | layers | backend | dtype | T | accuracy | first error | forward (s) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['language']} | {r['layers']} | {r['backend']} | {r['dtype']} | {r['length']} | "
+              f"{r['accuracy']:.4f} | {r['first_error']} | {r['forward_s']} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
