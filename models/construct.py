@@ -32,29 +32,32 @@ the RMSNorm in front of it, so a projection's column is what that token gets):
 a permutation-reset one, partial injections onto a sink — or a cascade of layers whose symbols are ``chain``
 lookups on the layer below, archive heads and frame layers included) need no orthogonal representation: every
 layer's states are 0/1 vectors h (readouts e_q, the sink 0, archive pairs (a, r)), each sub-step the program's
-h ← h + βk(v − kᵀh). Layer l of the model holds c·h e_0ᵀ (c = 1/4: only column 0 of the K×V state is used):
+h ← h + βk(v − kᵀh). Layer l of the model holds c·h e_0ᵀ (only column 0 of the K×V state is used; c small
+enough that o_norm does not magnify rounding residues, :func:`automaton_level`):
 the start token writes c·h_0 (key e_j, β = 1, value c·e_0 for each 1 of h_0), a symbol's sub-steps are the
 program's with value c·v·e_0 (the same affine step on that column), a reset symbol's gate is exactly 0 (its
 log-gate −e^{A_log}·softplus(1000) = −10⁶) and every other gate exactly 1 (softplus(−1000) = 0). The model has
 d = max d_l heads of dimension d; head i reads row i (q = e_i), so after o_norm its column 0 is λ·h_i with one
 level λ for every 1 (a row has one nonzero entry), and o_proj writes h_i itself into hidden dimension i of the
-layer's own block. Symbols move up through the MLPs, as tracr compiles its lookups: block l's gated MLP has one
-unit per (symbol s, readout R) pair that the next layer's lookup (or the decoder) maps somewhere, with
-pre-activation M·(x_s + ⟨h, 2R − 𝟙⟩ − |R| − ½) (M = 2000): +M/2 when the symbol is s and h = R (0/1 vectors:
-any other h scores ≤ |R| − 1), ≤ −M/2 otherwise, where silu is exactly M/2 or 0 in float32 and float64; the
-unit writes a 1 into the next layer's symbol dimension table[s + S·r] (the decoder's class dimension in the last
-block), which that layer's projections read as the token is read by the first. A lookup decoder needs no
-symbol: its units test h = R alone. ``lm_head`` reads the class dimensions: the argmax is the DFA's state.
+layer's own block. Symbols move up through the MLPs, as tracr compiles its lookups: block l's gated MLP has two
+units per (symbol s, readout R) pair that the next layer's lookup (or the decoder) maps somewhere, with
+pre-activation z = M·(x_s + ⟨h, 2R − 𝟙⟩ − |R| − ½) (M = 8000): +M/2 when the symbol is s and h = R (0/1
+vectors: any other h scores ≤ |R| − 1), ≤ −M/2 otherwise; silu(z) − silu(z − M/8) (two units) is then exactly
+M/8 or 0 in float32 and float64 while the drift of h and x_s costs z less than 0.37·M, and the pair writes a 1
+into the next layer's symbol dimension table[s + S·r] (the decoder's class dimension in the last block), which
+that layer's projections read as the token is read by the first. A lookup decoder needs no symbol: its units test
+h = R alone. ``lm_head`` reads the class dimensions: the argmax is the DFA's state.
 
 Every projection reads its inputs after an RMSNorm over the whole hidden vector, whose other entries (symbols,
 outputs) vary with the position: every token's embedding also holds a constant Z = 2¹⁴ in a dimension of its
 own, so the norm's factor moves by at most n/(2Z²) ≈ 10⁻⁸ for the n ≤ 20 other unit entries — weights are set
 for the start token's factor, the saturated σ, silu and gates do not see the difference, and a value moves by
-that relative amount (the state's 1s stay within 10⁻⁷ of c). The keys' shortening by fla's normalisation
-(≤ 3.4·10⁻⁶ for a swap (e_i − e_j)/√2) contracts a 1 of the state by that much per reflection on it, against the
-units' margin ½. Programs whose readouts are not 0/1 vectors (delay layers, under a budget n_h below the archive
-heads' 2w + 1) and block programs (counters, buffers) are refused by name: ``compile_automaton(…, n_h="auto")``
-gives a cascade of archive heads for every automaton.
+that relative amount (the state's 1s stay within 10⁻⁷ of c in float64; bfloat16's roundings move them by a few
+per cent, inside the margin). The keys' shortening by fla's normalisation (≤ 3.4·10⁻⁶ for a swap (e_i − e_j)/√2)
+contracts a 1 of the state by that much per reflection on it, against the units' margin ½. Programs whose readouts
+are not 0/1 vectors (delay layers, under a budget n_h below the archive heads' 2w + 1) and block programs
+(counters, buffers) are refused by name: ``compile_automaton(…, n_h="auto")`` gives a cascade of archive heads
+for every automaton.
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ from theory.programs import Program
 from theory.programs.dfa_to_layers import roles
 from theory.programs.ir import is_zero
 
-__all__ = ["from_program", "step_size_logit", "Layout", "SATURATED_LOGIT", "RESET_LOGIT", "CONSTANT", "SELECT"]
+__all__ = ["from_program", "step_size_logit", "automaton_level", "Layout", "SATURATED_LOGIT", "RESET_LOGIT", "CONSTANT",
+           "SELECT"]
 
 SATURATED_LOGIT = 1000.0  # σ(±1000) is exactly 1 and 0 in float64, float32, bfloat16 and float16
 _OUTPUT_GATE = 1.0  # the output gate's pre-activation: silu(1) on every entry, one constant
@@ -121,9 +125,18 @@ format; every other token's softplus(−1000) is exactly 0, a gate of exactly 1.
 CONSTANT = 2.0**14
 """Z, every token's entry in a hidden dimension of its own: it holds the RMSNorm's factor within n/(2Z²) of one
 value."""
-SELECT = 2000.0
-"""M, the MLP units' scale: silu(±M/2) is exactly M/2 and 0 in float32 and float64."""
-_STATE = 0.25  # c: the level of a 1 of a program's state in the model's
+SELECT = 8000.0
+"""M, the MLP units' scale: silu(z) is exactly z for z ≥ 40 and 0 for z ≤ −750 in float32 and float64."""
+_STATE = 0.25  # c: the level of a 1 of a group program's state in the model's
+
+
+def automaton_level(dim: int, eps: float) -> float:
+    """c for an automaton model of head dimension d: the largest power of two ≤ d·√eps/2 (and ≤ 1/4). A head's
+    output row holds a = c·d^{-1/2} where h_i = 1 and a rounding residue r where h_i = 0; o_norm's
+    x/√(mean x² + eps) maps them to a/√(a²/d + eps) and r/√eps, so r comes out √(1 + a²/(d·eps)) times larger
+    relative to a 1 — 10× at c = 1/4, d = 8, eps = 10⁻⁵, which turned bf16's 0.8 % residues into wrong lookups
+    — and at most √(5/4) with this c."""
+    return min(0.25, 2.0 ** np.floor(np.log2(dim * eps**0.5 / 2)))
 
 
 def _group_layer(program: Program):
@@ -320,7 +333,8 @@ def _set_layer(attn, layer, where: Layout, index: int, n_h: int, d: int, unit: f
     tokens, heads = layer.symbols + 1, d
     every_head = lambda x: np.repeat(x[:, :, None], heads, axis=2).reshape(tokens, -1)  # noqa: E731  (j, head, ·)
     column0 = np.zeros((tokens, n_h, d))
-    column0[..., 0] = np.where(values > 0, _silu_inverse(_STATE * values), 0.0)
+    c = automaton_level(d, attn.o_norm.eps)
+    column0[..., 0] = np.where(values > 0, _silu_inverse(c * values), 0.0)
     pre = {"k": every_head(_pre_silu(keys)), "v": every_head(column0), "b": np.repeat(logits, heads, axis=1)}
     if attn.use_forget_gate:
         resets = np.array(tuple(layer.resets or (0,) * layer.symbols) + (0,), dtype=bool)
@@ -332,7 +346,7 @@ def _set_layer(attn, layer, where: Layout, index: int, n_h: int, d: int, unit: f
     attn.q_proj.weight[:, where.constant] = torch.from_numpy(_pre_silu(np.eye(d)).reshape(-1) / constant)
     attn.g_proj.weight[:, where.constant] = _OUTPUT_GATE / constant
     # head i's column 0, a/√(a²/d + eps)·silu(1) for a 1 of h (a = c·d^{-1/2}, the kernel's scale), → dimension i
-    a = _STATE / d**0.5
+    a = c / d**0.5
     level = a / (a**2 / d + attn.o_norm.eps) ** 0.5 * float(torch.nn.functional.silu(torch.tensor(_OUTPUT_GATE)))
     for i, dim in enumerate(where.outputs[index]):
         attn.o_proj.weight[dim, i * d] = 1.0 / level
@@ -340,10 +354,10 @@ def _set_layer(attn, layer, where: Layout, index: int, n_h: int, d: int, unit: f
 
 def _set_units(mlp, units: list, where: Layout, index: int, unit: float) -> None:
     """Block ``index``'s MLP: pair u = (s, R, target) has two units with gate z = M·(x_s + ⟨h, 2R − 𝟙⟩ − |R| − ½)
-    (without x_s and with + ½ for a lookup decoder's) and z − M/4, up 1; silu(z) − silu(z − M/4) is exactly M/4
-    when z ≥ M/4 + 40 (both saturated) and 0 when z ≤ −40, whatever the drift of h inside the margin, so the 1 it
+    (without x_s and with + ½ for a lookup decoder's) and z − M/8, up 1; silu(z) − silu(z − M/8) is exactly M/8
+    when z ≥ M/8 + 40 (both saturated) and 0 when z ≤ −750 (a mismatch: z ≤ −M/2 plus the drift), so the 1 it
     writes into the next symbols' (or the classes') dimension carries none of that drift up the cascade."""
-    constant, clamp = unit * CONSTANT, SELECT / 4
+    constant, clamp = unit * CONSTANT, SELECT / 8
     targets = where.symbols[index + 1] if index + 1 < len(where.symbols) else where.classes
     for u, (s, readout, target) in enumerate(units):
         r = np.array(readout, dtype=np.float64)
