@@ -63,7 +63,15 @@ def main():
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA GPU here")
-    lengths = [int(x) for x in args.lengths.split(",")]
+    try:
+        lengths = [int(x) for x in args.lengths.split(",")]
+    except ValueError:
+        parser.error(f"--lengths: expected comma-separated positive integers, got {args.lengths!r}")
+    if min(lengths) < 1 or args.batch < 1:
+        parser.error(f"--lengths and --batch: expected positive integers, got {args.lengths!r} and {args.batch}")
+    unknown = sorted(set(args.languages.split(",")) - set(LANGUAGES))
+    if unknown:
+        parser.error(f"--languages: expected some of {', '.join(LANGUAGES)}, got {', '.join(unknown)}")
     rows, began = [], time.perf_counter()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for name in args.languages.split(","):

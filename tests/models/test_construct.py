@@ -121,6 +121,15 @@ def test_what_the_construction_does_not_cover_is_refused_by_name():
     assert SATURATED_LOGIT >= 750  # σ(−z) = 1/(1 + e^z) underflows to 0 in float64 only for z ≳ 745
 
 
+def _decodes_as_the_dfa(automaton, model, seed: int, words: int, length: int) -> np.ndarray:
+    """The model's argmax at every position of random words, asserted equal to the DFA's states; returns it."""
+    letters = np.random.default_rng(seed).integers(0, len(automaton.letters), (words, length))
+    with torch.no_grad():
+        decoded = model(torch.from_numpy(letters)).argmax(-1).numpy()
+    assert np.array_equal(decoded, np.array([automaton.run(w) for w in letters]))
+    return decoded
+
+
 ONE_LAYER = ["parity", "tomita1", "tomita2", "tomita5", "cycle_navigation", "dyck1_3", "dyck2_2"]
 CASCADES = ["tomita3", "tomita4", "tomita7", "even_pairs", "flip_flop", "modular_arithmetic"]  # archive heads
 FRAMED = [("tomita5", 1), ("cycle_navigation", 2)]  # a frame layer below the level
@@ -139,11 +148,9 @@ def test_automaton_programs_decode_as_the_automaton(name, n_h, dtype):
     program = compile_automaton(automaton, n_h=n_h)
     model = from_program(program, dtype=dtype, backend="reference")
     assert model.config.num_layers == len(program.layers)
-    words = np.random.default_rng(4).integers(0, len(automaton.letters), (5, 60))
+    decoded = _decodes_as_the_dfa(automaton, model, 4, 5, 60)
     with torch.no_grad():
-        decoded = model(torch.from_numpy(words)).argmax(-1).numpy()
-        assert model(torch.from_numpy(words[:, :0])).shape == (5, 0, len(automaton.states))
-    assert np.array_equal(decoded, np.array([automaton.run(w) for w in words]))
+        assert model(torch.zeros(5, 0, dtype=torch.int64)).shape == (5, 0, len(automaton.states))
     sink = sink_of(automaton)
     if program.construction == "dfa:partial-injection-sink":  # the zero state is reached and decoded as the sink
         assert (decoded == sink).any()
@@ -156,10 +163,7 @@ def test_cascades_decode_in_bfloat16(name):
     models.construct.automaton_level) tomita3 decoded 32 % of positions right."""
     automaton = language(name)
     model = from_program(compile_automaton(automaton), dtype=torch.bfloat16, backend="reference")
-    words = np.random.default_rng(8).integers(0, len(automaton.letters), (4, 60))
-    with torch.no_grad():
-        decoded = model(torch.from_numpy(words)).argmax(-1).numpy()
-    assert np.array_equal(decoded, np.array([automaton.run(w) for w in words]))
+    _decodes_as_the_dfa(automaton, model, 8, 4, 60)
 
 
 @pytest.mark.parametrize("name", ["tomita7", "modular_arithmetic"])
@@ -193,10 +197,8 @@ def test_every_layer_of_a_cascade_holds_the_program_s_state(name):
 def test_an_automaton_model_runs_through_the_triton_interpreter(name):
     automaton = language(name)
     model = from_program(compile_automaton(automaton), dtype=torch.float32, backend="triton")
-    words = np.random.default_rng(5).integers(0, len(automaton.letters), (2, 20))
-    with torch.no_grad():
-        decoded = model(torch.from_numpy(words)).argmax(-1).numpy()
-    assert np.array_equal(decoded, np.array([automaton.run(w) for w in words]))
+    _decodes_as_the_dfa(automaton, model, 5, 2, 20)
     if name == "tomita1":  # a reset letter is read: its gate is exactly 0
-        gate = model.layers[0].attn.factors(model.layer_inputs(torch.from_numpy(words))[0]).g.exp()
+        words = torch.from_numpy(np.random.default_rng(5).integers(0, len(automaton.letters), (2, 20)))
+        gate = model.layers[0].attn.factors(model.layer_inputs(words)[0]).g.exp()
         assert set(gate.unique().tolist()) == {0.0, 1.0}
