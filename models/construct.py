@@ -1,7 +1,7 @@
 """Compiled constructions as model weights, as tracr assembles its programs: a one-layer group program
-(:func:`theory.programs.compile_group`) becomes a :class:`models.DeltaProductLM` whose outputs decode as the
-program does, through any kernel backend, so that the analysis, fla and any model tool can load it like a
-trained checkpoint.
+(:func:`theory.programs.compile_group`; two-layer ones and automata below) becomes a
+:class:`models.DeltaProductLM` whose outputs decode as the program does, through any kernel backend, so that
+the analysis, fla and any model tool can load it like a trained checkpoint.
 
 How the model's own parameterisation reaches the program (one layer, one head, K = V = d, no forget gate,
 no short convolution, a start token; every projection reads the one-hot embedding of its token, scaled by
@@ -55,9 +55,21 @@ for the start token's factor, the saturated σ, silu and gates do not see the di
 that relative amount (the state's 1s stay within 10⁻⁷ of c in float64; bfloat16's roundings move them by a few
 per cent, inside the margin). The keys' shortening by fla's normalisation (≤ 3.4·10⁻⁶ for a swap (e_i − e_j)/√2)
 contracts a 1 of the state by that much per reflection on it, against the units' margin ½. Programs whose readouts
-are not 0/1 vectors (delay layers, under a budget n_h below the archive heads' 2w + 1) and block programs
-(counters, buffers) are refused by name: ``compile_automaton(…, n_h="auto")`` gives a cascade of archive heads
-for every automaton.
+are neither 0/1 vectors nor of one norm (delay layers, under a budget n_h below the archive heads' 2w + 1) and
+block programs (counters, buffers) are refused by name: ``compile_automaton(…, n_h="auto")`` gives a cascade of
+archive heads for every automaton.
+
+**Two-layer group programs** (:data:`GROUP_CASCADES`: Grazzi et al.'s Theorem 6 for Z_m, Siems et al.'s Theorem 3
+for D_m) are cascades of the same form: layer 0 a scalar parity (0/1, or ±1), layer 1 reading ``element_with`` —
+the token and layer 0's output, symbol x + |G|·o, which block 0's units write as a chain's lookup would — whose
+states are points of a circle. A readout set of one norm is tested linearly (:func:`readout_tests`: ⟨h, R⟩ against
+|R|² less half the gap δ_R to the nearest other readout), and such a layer's level c is 8× smaller
+(:func:`automaton_level`: o_norm then passes h_i within 0.2 % of proportional). The test is not scale-free, so
+the keys' shortening by fla's normalisation (≤ 10⁻⁵ of h per reflection, at worst) bounds the length it
+guarantees by about 0.37·δ_R/10⁻⁵ tokens (δ_R = 1 − cos(π/16) ≈ 0.019 for D_4: some 700; float32 decoded
+4 000-token words of Z_5, S_3 and D_4 exactly). In bfloat16 they do not decode: a key rounded to bf16 turns
+each reflection by ~2⁻⁹ rad, a random walk that leaves the readouts' spacing within tens of tokens (Z_5: 78 % of
+positions right at 60 tokens).
 """
 
 from __future__ import annotations
@@ -71,8 +83,19 @@ from theory.programs import Program
 from theory.programs.dfa_to_layers import roles
 from theory.programs.ir import is_zero
 
-__all__ = ["from_program", "step_size_logit", "automaton_level", "Layout", "SATURATED_LOGIT", "RESET_LOGIT", "CONSTANT",
-           "SELECT"]
+__all__ = [
+    "from_program",
+    "step_size_logit",
+    "automaton_level",
+    "readout_tests",
+    "class_count",
+    "Layout",
+    "GROUP_CASCADES",
+    "SATURATED_LOGIT",
+    "RESET_LOGIT",
+    "CONSTANT",
+    "SELECT",
+]
 
 SATURATED_LOGIT = 1000.0  # σ(±1000) is exactly 1 and 0 in float64, float32, bfloat16 and float16
 _OUTPUT_GATE = 1.0  # the output gate's pre-activation: silu(1) on every entry, one constant
@@ -119,6 +142,9 @@ def _floats(entries) -> np.ndarray:
 
 
 AUTOMATON_CONSTRUCTIONS = ("dfa:group", "dfa:partial-injection-sink", "dfa:permutation-reset", "dfa:holonomy-cascade")
+GROUP_CASCADES = ("thm6", "dihedral_parity")
+"""The multi-layer group constructions compiled as cascades (theory.programs.compile_layers: Z_m and D_m, two
+layers); the S_n block programs are not (their between-layer map is a table of 2^m·(n!)^(2^m) entries)."""
 RESET_LOGIT = 1000.0
 """A reset token's gate pre-activation: its log-gate −e^{A_log}·softplus(1000) = −10⁶ makes e^g exactly 0 in every
 format; every other token's softplus(−1000) is exactly 0, a gate of exactly 1."""
@@ -130,20 +156,19 @@ SELECT = 8000.0
 _STATE = 0.25  # c: the level of a 1 of a group program's state in the model's
 
 
-def automaton_level(dim: int, eps: float) -> float:
-    """c for an automaton model of head dimension d: the largest power of two ≤ d·√eps/2 (and ≤ 1/4). A head's
-    output row holds a = c·d^{-1/2} where h_i = 1 and a rounding residue r where h_i = 0; o_norm's
-    x/√(mean x² + eps) maps them to a/√(a²/d + eps) and r/√eps, so r comes out √(1 + a²/(d·eps)) times larger
-    relative to a 1 — 10× at c = 1/4, d = 8, eps = 10⁻⁵, which turned bf16's 0.8 % residues into wrong lookups
-    — and at most √(5/4) with this c."""
-    return min(0.25, 2.0 ** np.floor(np.log2(dim * eps**0.5 / 2)))
+def automaton_level(dim: int, eps: float, binary: bool = True) -> float:
+    """c for a cascade model of head dimension d: the largest power of two ≤ d·√eps/2 (and ≤ 1/4) for a layer
+    of 0/1 states (``binary``), ≤ d·√eps/16 for one whose states take other values. A head's output row holds
+    a = c·h_i·d^{-1/2}; o_norm's x/√(mean x² + eps) maps it to a/√(a²/d + eps). For 0/1 states that is one
+    level for every 1 and r/√eps for a rounding residue r where h_i = 0, so r comes out √(1 + a²/(d·eps)) times
+    larger relative to a 1 — 10× at c = 1/4, d = 8, eps = 10⁻⁵, which turned bf16's 0.8 % residues into wrong
+    lookups — and at most √(5/4) with this c. For other states (points of a circle) the map is not linear in
+    h_i: with the smaller c, a²/d ≤ eps/256 and h_i comes out within 0.2 % of proportional."""
+    return min(0.25, 2.0 ** np.floor(np.log2(dim * eps**0.5 / (2 if binary else 16))))
 
 
 def _group_layer(program: Program):
     """The layer of a one-layer group program, checked (a ValueError naming what is not)."""
-    if len(program.layers) != 1:
-        raise ValueError(f"program: expected a one-layer group program (compile_group) or an automaton program "
-                         f"(compile_automaton), got a group program of {len(program.layers)} layers")  # fmt: skip
     layer = program.layer
     if layer.symbol_map != "element" or layer.decode != "nearest" or program.decoder_name != "lookup":
         raise ValueError("program: expected a layer reading the token itself, decoded to the nearest readout; got "
@@ -156,42 +181,77 @@ def _group_layer(program: Program):
     return layer
 
 
-def _checked_automaton(program: Program) -> None:
-    """An automaton program the MLP lookups compile (module docstring), else a ValueError naming the layer."""
-    if program.construction not in AUTOMATON_CONSTRUCTIONS:
+def _binary(layer) -> bool:
+    """Whether a layer's readouts and initial state are 0/1 vectors."""
+    return all(e in (0, 1) for r in (*layer.readouts, layer.initial_state) for e in r)
+
+
+def readout_tests(layer) -> tuple[np.ndarray, np.ndarray]:
+    """(w [readouts, dim], b [readouts]): per readout R an affine score σ_R(h) = ⟨h, w_R⟩ + b_R that is ½ at h = R
+    and ≤ −½ at every other readout, so that one MLP unit tests "h is R" with the margin ½ on either side.
+    0/1 readouts: w = 2R − 𝟙, b = ½ − |R| (integrality: another 0/1 vector scores ≤ |R| − 1). Readouts of one
+    norm (points of a circle, ±1): w = R/δ_R, b = ½ − |R|²/δ_R with δ_R = min_{R'≠R} |R|² − ⟨R, R'⟩ > 0, the
+    nearest-readout decision made linear by the common norm. Other readout sets: a ValueError."""
+    readouts = _floats(layer.readouts)
+    if _binary(layer):
+        return 2 * readouts - 1, 0.5 - readouts.sum(axis=1)
+    norms = (readouts**2).sum(axis=1)
+    gaps = norms[:, None] - readouts @ readouts.T
+    np.fill_diagonal(gaps, np.inf)
+    delta = gaps.min(axis=1)
+    if np.ptp(norms) > 1e-12 * norms.max() or not (delta > 1e-9).all():
+        raise ValueError("readouts: expected 0/1 vectors or distinct vectors of one norm, which MLP units can test "
+                         f"one by one; got squared norms {sorted({float(x) for x in np.round(norms, 6)})}")  # fmt: skip
+    return readouts / delta[:, None], 0.5 - norms / delta
+
+
+def _checked_cascade(program: Program) -> None:
+    """An automaton program or a two-layer group program (:data:`GROUP_CASCADES`) that the MLP lookups compile
+    (module docstring), else a ValueError naming the layer."""
+    if program.automaton is not None and program.construction not in AUTOMATON_CONSTRUCTIONS:
         raise ValueError(f"program: expected an automaton program of kind {', '.join(AUTOMATON_CONSTRUCTIONS)}, "
                          f"got {program.construction!r}")  # fmt: skip
+    if program.automaton is None and program.construction not in GROUP_CASCADES:
+        raise ValueError(f"program: expected a one-layer group program (compile_group), a group cascade of kind "
+                         f"{', '.join(GROUP_CASCADES)} or an automaton program (compile_automaton), got a group "
+                         f"program of {len(program.layers)} layers ({program.construction})")  # fmt: skip
     if program.decoder_name not in ("lookup", "chain"):
         raise ValueError(f"program: expected a lookup or chain decoder, got {program.decoder_name!r}")
-    kinds = roles(program)
+    kinds = roles(program) if program.automaton is not None else ("group",) * len(program.layers)
     for index, (layer, kind) in enumerate(zip(program.layers, kinds)):
-        wanted = ("element", ()) if index == 0 else ("chain", (index - 1,))
-        if (layer.symbol_map, tuple(layer.map_layers)) != wanted or layer.decode != "nearest":
+        wanted = [("element", ())] if index == 0 else [("chain", (index - 1,))]
+        if index and program.layers[index - 1].symbol_map == "element":  # the token and the output below
+            wanted.append(("element_with", (index - 1,)))
+        if (layer.symbol_map, tuple(layer.map_layers)) not in wanted or layer.decode != "nearest":
             raise ValueError(f"program: layer {index} (a {kind} layer) reads {layer.symbol_map!r} of layers "
-                             f"{list(layer.map_layers)}, decoded {layer.decode!r}: expected {wanted[0]!r} of the layer "
-                             "below, decoded to the nearest readout (block programs are not compiled into models; "
-                             "compile_automaton(…, n_h='auto') gives archive heads)")  # fmt: skip
-        if not all(e in (0, 1) for r in (*layer.readouts, layer.initial_state) for e in r):
-            raise ValueError(f"program: layer {index} (a {kind} layer) has readouts that are not 0/1 vectors, which "
-                             "the MLP units cannot test (delay layers come under a budget n_h below the archive "
-                             "heads'; compile_automaton(…, n_h='auto') gives archive heads)")  # fmt: skip
-        if any(float(sp.N(v)) < 0 for values in layer.values for v in values):
-            raise ValueError(f"program: layer {index} has a negative value, which silu cannot give")
+                             f"{list(layer.map_layers)}, decoded {layer.decode!r}: expected {wanted[-1][0]!r} of "
+                             "the layer below, decoded to the nearest readout (block programs are not compiled into "
+                             "models; compile_automaton(…, n_h='auto') gives archive heads)")  # fmt: skip
+        try:
+            readout_tests(layer)
+        except ValueError as error:
+            raise ValueError(
+                f"program: layer {index} (a {kind} layer): {error} (delay layers come under a budget "
+                "n_h below the archive heads'; compile_automaton(…, n_h='auto') gives archive heads)"
+            ) from None
+        entries = [v for values in layer.values for v in values] + list(layer.initial_state)
+        if any(float(sp.N(v)) < 0 for v in entries):
+            raise ValueError(f"program: layer {index} has a negative value or initial entry, which silu cannot give")
 
 
 def from_program(program: Program, dtype: torch.dtype = torch.float32, backend: str = "auto") -> DeltaProductLM:
-    """The :class:`DeltaProductLM` of a one-layer group program or an automaton program, one layer or a cascade
-    (module docstring): tokens are the program's symbols (element indices, as :func:`models.task` draws them; an
-    automaton's letters), the argmax of the logits at every position is the program's decoded output there (the
-    element's or the DFA state's index). ``dtype``: the parameters' dtype; ``backend``: the layers' kernel
-    backend."""
+    """The :class:`DeltaProductLM` of a one-layer group program, a two-layer one (:data:`GROUP_CASCADES`) or an
+    automaton program, one layer or a cascade (module docstring): tokens are the program's symbols (element
+    indices, as :func:`models.task` draws them; an automaton's letters), the argmax of the logits at every
+    position is the program's decoded output there (the element's or the DFA state's index). ``dtype``: the
+    parameters' dtype; ``backend``: the layers' kernel backend."""
     if dtype not in (torch.float64, torch.float32, torch.bfloat16, torch.float16):
         raise ValueError(f"dtype: expected torch.float64, float32, bfloat16 or float16, got {dtype!r}")
     if not isinstance(program, Program):
         raise ValueError(f"program: expected a theory.programs.Program, got {type(program).__name__}")
-    if program.automaton is not None:
-        _checked_automaton(program)
-        return _from_automaton(program, backend).to(dtype)
+    if program.automaton is not None or len(program.layers) > 1:
+        _checked_cascade(program)
+        return _from_cascade(program, backend).to(dtype)
     layer = _group_layer(program)
     d, symbols = layer.dim, layer.symbols
     rho = [np.array(layer.factor_product(s).evalf(30), dtype=np.float64) for s in range(symbols)]
@@ -271,28 +331,37 @@ class Layout:
             if index + 1 < len(layers):
                 self.symbols.append(list(range(at, at + layers[index + 1].symbols)))
                 at += layers[index + 1].symbols
-        self.classes = list(range(at, at + len(program.automaton.states)))
+        self.classes = list(range(at, at + class_count(program)))
         self.hidden = at + len(self.classes)
 
 
-def _units(program: Program, index: int) -> list[tuple[int | None, tuple, int]]:
-    """Block ``index``'s MLP units: (symbol s or None, readout R, target) for every pair that the next layer's
-    lookup (or the decoder, for the last layer) maps to a target ≥ 0; a lookup decoder's units test R alone."""
+def class_count(program: Program) -> int:
+    """The model's output classes: the DFA's states, or the group's elements (the decoder's targets)."""
+    return len(program.automaton.states) if program.automaton is not None else max(program.decoder) + 1
+
+
+def _units(program: Program, index: int) -> list[tuple[int | None, int, int]]:
+    """Block ``index``'s MLP units: (symbol s or None, readout index o, target) for every pair that the next
+    layer's lookup (or the decoder, for the last layer) maps to a target ≥ 0; a lookup decoder's units test the
+    readout alone; an ``element_with`` layer above reads s + S·o itself (s the token: the layer below reads it)."""
     layers = program.layers
     layer = layers[index]
     last = index + 1 == len(layers)
     if last and program.decoder_name == "lookup":
-        return [(None, r, target) for r, target in zip(layer.readouts, program.decoder) if target >= 0]
-    table = program.decoder if last else layers[index + 1].lookup
+        return [(None, o, target) for o, target in enumerate(program.decoder) if target >= 0]
     pairs = [(s, o) for o in range(len(layer.readouts)) for s in range(layer.symbols)]
-    return [(s, layer.readouts[o], table[s + layer.symbols * o]) for s, o in pairs if table[s + layer.symbols * o] >= 0]
+    if not last and layers[index + 1].symbol_map == "element_with":
+        return [(s, o, s + layer.symbols * o) for s, o in pairs]
+    table = program.decoder if last else layers[index + 1].lookup
+    return [(s, o, table[s + layer.symbols * o]) for s, o in pairs if table[s + layer.symbols * o] >= 0]
 
 
-def _from_automaton(program: Program, backend: str) -> DeltaProductLM:
-    """An automaton program as a float64 model: per layer d heads, MLP units for the lookups (module docstring)."""
+def _from_cascade(program: Program, backend: str) -> DeltaProductLM:
+    """An automaton program or a group cascade as a float64 model: per layer d heads, MLP units for the lookups
+    (module docstring)."""
     layers, where = program.layers, Layout(program)
     d = max(layer.dim for layer in layers)
-    n_h = max(max(layer.n_h, sum(int(e) for e in layer.initial_state)) for layer in layers)
+    n_h = max(max(layer.n_h, sum(e != 0 for e in layer.initial_state)) for layer in layers)
     units = [_units(program, index) for index in range(len(layers))]
     gated = any(any(layer.resets) for layer in layers)
     config = ModelConfig(
@@ -316,7 +385,7 @@ def _from_automaton(program: Program, backend: str) -> DeltaProductLM:
         model.embeddings.weight[:, where.constant] = CONSTANT
         for index, (layer, block) in enumerate(zip(layers, model.layers)):
             _set_layer(block.attn, layer, where, index, n_h, d, unit)
-            _set_units(block.mlp, units[index], where, index, unit)
+            _set_units(block.mlp, units[index], readout_tests(layer), where, index, unit)
         for c, dim in enumerate(where.classes):
             model.lm_head.weight[c, dim] = 1.0
     return model
@@ -327,13 +396,18 @@ def _set_layer(attn, layer, where: Layout, index: int, n_h: int, d: int, unit: f
     output gates, the same at every position, read the constant."""
     reads = where.symbols[index] + [where.start]
     keys, logits, values = _sub_steps(layer, n_h, d)
-    ones = [j for j, e in enumerate(layer.initial_state) if e == 1]
+    h0 = _floats([layer.initial_state])[0]
+    entries = np.flatnonzero(h0)  # the start token writes h_0 entry by entry: key e_j, β = 1, value h_0[j]
     start = layer.symbols
-    keys[start, : len(ones)], logits[start, : len(ones)], values[start, : len(ones)] = np.eye(d)[ones], 0.0, 1.0
+    keys[start, : len(entries)], logits[start, : len(entries)], values[start, : len(entries)] = (
+        np.eye(d)[entries],
+        0.0,
+        h0[entries],
+    )
     tokens, heads = layer.symbols + 1, d
     every_head = lambda x: np.repeat(x[:, :, None], heads, axis=2).reshape(tokens, -1)  # noqa: E731  (j, head, ·)
     column0 = np.zeros((tokens, n_h, d))
-    c = automaton_level(d, attn.o_norm.eps)
+    c = automaton_level(d, attn.o_norm.eps, _binary(layer))
     column0[..., 0] = np.where(values > 0, _silu_inverse(c * values), 0.0)
     pre = {"k": every_head(_pre_silu(keys)), "v": every_head(column0), "b": np.repeat(logits, heads, axis=1)}
     if attn.use_forget_gate:
@@ -352,20 +426,21 @@ def _set_layer(attn, layer, where: Layout, index: int, n_h: int, d: int, unit: f
         attn.o_proj.weight[dim, i * d] = 1.0 / level
 
 
-def _set_units(mlp, units: list, where: Layout, index: int, unit: float) -> None:
-    """Block ``index``'s MLP: pair u = (s, R, target) has two units with gate z = M·(x_s + ⟨h, 2R − 𝟙⟩ − |R| − ½)
-    (without x_s and with + ½ for a lookup decoder's) and z − M/8, up 1; silu(z) − silu(z − M/8) is exactly M/8
-    when z ≥ M/8 + 40 (both saturated) and 0 when z ≤ −750 (a mismatch: z ≤ −M/2 plus the drift), so the 1 it
-    writes into the next symbols' (or the classes') dimension carries none of that drift up the cascade."""
+def _set_units(mlp, units: list, tests: tuple, where: Layout, index: int, unit: float) -> None:
+    """Block ``index``'s MLP: pair u = (s, readout o, target) has two units with gate z = M·(x_s + σ_o(h) − 1)
+    (σ_o: :func:`readout_tests`; a lookup decoder's z = M·σ_o(h)) and z − M/8, up 1; silu(z) − silu(z − M/8) is
+    exactly M/8 when z ≥ M/8 + 40 (both saturated) and 0 when z ≤ −750 (a mismatch: z ≤ −M/2 plus the drift), so
+    the 1 it writes into the next symbols' (or the classes') dimension carries none of that drift up the
+    cascade."""
     constant, clamp = unit * CONSTANT, SELECT / 8
     targets = where.symbols[index + 1] if index + 1 < len(where.symbols) else where.classes
-    for u, (s, readout, target) in enumerate(units):
-        r = np.array(readout, dtype=np.float64)
-        bias = -(r.sum() + 0.5) if s is not None else -(r.sum() - 0.5)
+    w, b = tests
+    for u, (s, o, target) in enumerate(units):
+        bias = b[o] - 1.0 if s is not None else b[o]
         for row, shift, sign in ((2 * u, 0.0, 1.0), (2 * u + 1, -clamp, -1.0)):
             if s is not None:
                 mlp.gate_proj.weight[row, where.symbols[index][s]] = SELECT / unit
-            mlp.gate_proj.weight[row, where.outputs[index]] = torch.from_numpy(SELECT * (2 * r - 1) / unit)
+            mlp.gate_proj.weight[row, where.outputs[index]] = torch.from_numpy(SELECT * w[o] / unit)
             mlp.gate_proj.weight[row, where.constant] = (SELECT * bias + shift) / constant
             mlp.up_proj.weight[row, where.constant] = 1.0 / constant
             mlp.down_proj.weight[targets[target], row] = sign / clamp

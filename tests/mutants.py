@@ -69,6 +69,8 @@ MUTANTS = (
            "mlp.down_proj.weight[targets[target], row] = (sign > 0) / (2 * clamp)", ("tests/models",)),
     Mutant("cascade model: lookup read at the next symbol", "models/construct.py",
            "table[s + layer.symbols * o])", "table[(s + 1) % layer.symbols + layer.symbols * o])", ("tests/models",)),
+    Mutant("group cascade: readout tests without the margin δ", "models/construct.py",
+           "return readouts / delta[:, None], 0.5 - norms / delta", "return readouts, 0.5 - norms", ("tests/models",)),
 )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ import functools
 
 import numpy as np
 import pytest
+import sympy as sp
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -107,16 +108,60 @@ def test_step_sizes_reach_the_ends_exactly_and_the_middle_to_rounding(dtype):
     assert float((got - torch.tensor(betas, dtype=torch.float64)).abs().max()) <= 8 * unit
 
 
+GROUP_CASCADES = ["Z2", "Z5", "S3", "D4"]  # thm6 (Z_m), dihedral_parity (D_m, S3 = D3)
+
+
+@pytest.mark.parametrize("group", GROUP_CASCADES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_two_layer_group_programs_decode_as_the_program(group, dtype):
+    """Grazzi et al.'s Theorem 6 (Z_m) and Siems et al.'s Theorem 3 (D_m), two layers of single reflections:
+    layer 0's parity (0/1, or ±1: tested through one norm) and the token become layer 1's symbol through the MLP's
+    units, layer 1's states are points of a circle, tested against each readout with the margin of the nearest
+    other one (models.construct.readout_tests). At every position of 6 words of 300 tokens the argmax is the
+    running product (the task's label) and the exact interpreter's decoded output."""
+    program = compile_layers(group, layers=2)
+    model = from_program(program, dtype=dtype, backend="reference")
+    assert model.config.num_layers == 2 and model.config.num_classes == task(group).group.order
+    tokens, labels = task(group).batch((1, 2), 6, 300)
+    with torch.no_grad():
+        decoded = model(tokens).argmax(-1)
+    assert torch.equal(decoded, labels)
+    assert np.array_equal(decoded.numpy(), run(program, tokens.numpy()).elements)
+
+
+def test_readout_tests_separate_every_readout_by_half():
+    """σ_R is ½ at R and ≤ −½ at every other readout, for 0/1 readouts and for points of a circle (the margin of
+    the nearest one, ±½ exactly there); readouts of several norms are refused."""
+    for layer in compile_layers("D4", layers=2).layers + compile_automaton(language("tomita3")).layers:
+        w, b = construct.readout_tests(layer)
+        scores = np.array([[float(sp.N(e)) for e in r] for r in layer.readouts]) @ w.T + b  # [h = R', test R]
+        assert np.allclose(np.diag(scores), 0.5)
+        off = scores[~np.eye(len(scores), dtype=bool)]
+        assert off.max() <= -0.5 + 1e-9
+    circle = compile_layers("D4", layers=2).layers[1]
+    w, b = construct.readout_tests(circle)
+    points = np.array([[float(sp.N(e)) for e in r] for r in circle.readouts])
+    assert np.isclose((points @ w.T + b)[~np.eye(len(points), dtype=bool)].max(), -0.5)  # the nearest: −½ exactly
+
+
 def test_what_the_construction_does_not_cover_is_refused_by_name():
     with pytest.raises(ValueError, match="dtype: expected torch.float64, float32, bfloat16 or float16, got 'half'"):
         from_program(compile_group("Z2"), dtype="half")
     with pytest.raises(ValueError, match="program: expected a theory.programs.Program, got str"):
         from_program("S3")
-    with pytest.raises(ValueError, match="program: expected a one-layer group program .* a group program of 2 layers"):
-        from_program(compile_layers("S3", layers=2))
-    with pytest.raises(ValueError, match=r"program: layer 2 \(a delay layer\) has readouts that are not 0/1 vectors"):
+    with pytest.raises(ValueError, match=r"program: expected .* got a group program of 3 layers \(symmetric_3\)"):
+        from_program(compile_layers("S3", layers=3))
+    with pytest.raises(
+        ValueError,
+        match=r"program: layer 2 \(a delay layer\): readouts: expected 0/1 vectors or "
+        r"distinct vectors of one norm, .* got squared norms \[2.0, 5.0, 8.0\]",
+    ):
         from_program(compile_automaton(language("tomita2"), n_h=1))
-    with pytest.raises(ValueError, match=r"program: layer 1 \(a counter layer\) reads 'element_with' of layers \[0\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"program: layer 2 \(a counter layer\) reads 'element_with' of layers "
+        r"\[0, 1\]",
+    ):
         from_program(compile_automaton(language("cycle_navigation"), n_h=1))
     assert SATURATED_LOGIT >= 750  # σ(−z) = 1/(1 + e^z) underflows to 0 in float64 only for z ≳ 745
 
