@@ -54,10 +54,11 @@ own, so the norm's factor moves by at most n/(2Z²) ≈ 10⁻⁸ for the n ≤ 2
 for the start token's factor, the saturated σ, silu and gates do not see the difference, and a value moves by
 that relative amount (the state's 1s stay within 10⁻⁷ of c in float64; bfloat16's roundings move them by a few
 per cent, inside the margin). The keys' shortening by fla's normalisation (≤ 3.4·10⁻⁶ for a swap (e_i − e_j)/√2)
-contracts a 1 of the state by that much per reflection on it, against the units' margin ½. Programs whose readouts
-are neither 0/1 vectors nor of one norm (delay layers, under a budget n_h below the archive heads' 2w + 1) and
-block programs (counters, buffers) are refused by name: ``compile_automaton(…, n_h="auto")`` gives a cascade of
-archive heads for every automaton.
+contracts a 1 of the state by that much per reflection on it, against the units' margin ½. Delay layers (under
+a budget n_h below the archive heads' 2w + 1) hold points of a grid, tested by linear programming
+(:func:`readout_tests`) where each is a vertex of their hull (2×2 grids: tomita2 at n_h = 1, dyck1_3 at 1,
+tomita7 at 2); larger grids and block programs (counters, buffers) are refused by name:
+``compile_automaton(…, n_h="auto")`` gives a cascade of archive heads for every automaton.
 
 **Two-layer group programs** (:data:`GROUP_CASCADES`: Grazzi et al.'s Theorem 6 for Z_m, Siems et al.'s Theorem 3
 for D_m) are cascades of the same form: layer 0 a scalar parity (0/1, or ±1), layer 1 reading ``element_with`` —
@@ -77,6 +78,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 import torch
+from scipy.optimize import linprog
 
 from models.lm import DeltaProductLM, ModelConfig
 from theory.programs import Program
@@ -156,15 +158,16 @@ SELECT = 8000.0
 _STATE = 0.25  # c: the level of a 1 of a group program's state in the model's
 
 
-def automaton_level(dim: int, eps: float, binary: bool = True) -> float:
+def automaton_level(dim: int, eps: float, peak: float | None = None) -> float:
     """c for a cascade model of head dimension d: the largest power of two ≤ d·√eps/2 (and ≤ 1/4) for a layer
-    of 0/1 states (``binary``), ≤ d·√eps/16 for one whose states take other values. A head's output row holds
+    of 0/1 states (``peak`` None), ≤ d·√eps/(16·peak) for one whose states take other values, none above
+    ``peak`` in magnitude. A head's output row holds
     a = c·h_i·d^{-1/2}; o_norm's x/√(mean x² + eps) maps it to a/√(a²/d + eps). For 0/1 states that is one
     level for every 1 and r/√eps for a rounding residue r where h_i = 0, so r comes out √(1 + a²/(d·eps)) times
     larger relative to a 1 — 10× at c = 1/4, d = 8, eps = 10⁻⁵, which turned bf16's 0.8 % residues into wrong
-    lookups — and at most √(5/4) with this c. For other states (points of a circle) the map is not linear in
-    h_i: with the smaller c, a²/d ≤ eps/256 and h_i comes out within 0.2 % of proportional."""
-    return min(0.25, 2.0 ** np.floor(np.log2(dim * eps**0.5 / (2 if binary else 16))))
+    lookups — and at most √(5/4) with this c. For other states (points of a circle, a delay layer's grid) the
+    map is not linear in h_i: with the smaller c, a²/d ≤ eps/256 and h_i comes out within 0.2 % of proportional."""
+    return min(0.25, 2.0 ** np.floor(np.log2(dim * eps**0.5 / (2 if peak is None else 16 * peak))))
 
 
 def _group_layer(program: Program):
@@ -191,18 +194,32 @@ def readout_tests(layer) -> tuple[np.ndarray, np.ndarray]:
     and ≤ −½ at every other readout, so that one MLP unit tests "h is R" with the margin ½ on either side.
     0/1 readouts: w = 2R − 𝟙, b = ½ − |R| (integrality: another 0/1 vector scores ≤ |R| − 1). Readouts of one
     norm (points of a circle, ±1): w = R/δ_R, b = ½ − |R|²/δ_R with δ_R = min_{R'≠R} |R|² − ⟨R, R'⟩ > 0, the
-    nearest-readout decision made linear by the common norm. Other readout sets: a ValueError."""
+    nearest-readout decision made linear by the common norm. Other readout sets (a delay layer's grid points):
+    per readout the functional w (|w_i| ≤ 1) of largest margin t = min_{R'≠R} ⟨R − R', w⟩, by linear programming
+    (scipy.optimize.linprog), scaled by 1/t; a readout inside the convex hull of the others has none (t ≤ 0)
+    and is refused with a ValueError: one unit cannot tell it apart."""
     readouts = _floats(layer.readouts)
     if _binary(layer):
         return 2 * readouts - 1, 0.5 - readouts.sum(axis=1)
     norms = (readouts**2).sum(axis=1)
-    gaps = norms[:, None] - readouts @ readouts.T
-    np.fill_diagonal(gaps, np.inf)
-    delta = gaps.min(axis=1)
-    if np.ptp(norms) > 1e-12 * norms.max() or not (delta > 1e-9).all():
-        raise ValueError("readouts: expected 0/1 vectors or distinct vectors of one norm, which MLP units can test "
-                         f"one by one; got squared norms {sorted({float(x) for x in np.round(norms, 6)})}")  # fmt: skip
-    return readouts / delta[:, None], 0.5 - norms / delta
+    if np.ptp(norms) <= 1e-12 * norms.max():
+        gaps = norms[:, None] - readouts @ readouts.T
+        np.fill_diagonal(gaps, np.inf)
+        delta = gaps.min(axis=1)
+        if (delta > 1e-9).all():
+            return readouts / delta[:, None], 0.5 - norms / delta
+    dim = readouts.shape[1]
+    tests = []
+    for i, readout in enumerate(readouts):
+        gaps = readout - np.delete(readouts, i, axis=0)  # maximise t subject to ⟨R − R', w⟩ ≥ t, |w_i| ≤ 1
+        best = linprog(np.r_[np.zeros(dim), -1.0], A_ub=np.hstack([-gaps, np.ones((len(gaps), 1))]),
+                       b_ub=np.zeros(len(gaps)), bounds=[(-1, 1)] * dim + [(None, 1)])  # fmt: skip
+        if not best.success or -best.fun < 1e-6:
+            raise ValueError(f"readouts: readout {i} {readout.tolist()} lies in the convex hull of the others, so no "
+                             "MLP unit tells it apart")  # fmt: skip
+        tests.append(best.x[:dim] / -best.fun)
+    w = np.array(tests)
+    return w, 0.5 - (w * readouts).sum(axis=1)
 
 
 def _checked_cascade(program: Program) -> None:
@@ -407,7 +424,7 @@ def _set_layer(attn, layer, where: Layout, index: int, n_h: int, d: int, unit: f
     tokens, heads = layer.symbols + 1, d
     every_head = lambda x: np.repeat(x[:, :, None], heads, axis=2).reshape(tokens, -1)  # noqa: E731  (j, head, ·)
     column0 = np.zeros((tokens, n_h, d))
-    c = automaton_level(d, attn.o_norm.eps, _binary(layer))
+    c = automaton_level(d, attn.o_norm.eps, None if _binary(layer) else float(np.abs(_floats(layer.readouts)).max()))
     column0[..., 0] = np.where(values > 0, _silu_inverse(c * values), 0.0)
     pre = {"k": every_head(_pre_silu(keys)), "v": every_head(column0), "b": np.repeat(logits, heads, axis=1)}
     if attn.use_forget_gate:

@@ -71,6 +71,9 @@ MUTANTS = (
            "table[s + layer.symbols * o])", "table[(s + 1) % layer.symbols + layer.symbols * o])", ("tests/models",)),
     Mutant("group cascade: readout tests without the margin δ", "models/construct.py",
            "return readouts / delta[:, None], 0.5 - norms / delta", "return readouts, 0.5 - norms", ("tests/models",)),
+    Mutant("delay-layer tests: the bias of the next readout", "models/construct.py",
+           "return w, 0.5 - (w * readouts).sum(axis=1)",
+           "return w, 0.5 - (w * np.roll(readouts, 1, axis=0)).sum(axis=1)", ("tests/models",)),
 )  # fmt: skip
 
 
