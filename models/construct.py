@@ -222,9 +222,9 @@ def readout_tests(layer) -> tuple[np.ndarray, np.ndarray]:
     return w, 0.5 - (w * readouts).sum(axis=1)
 
 
-def _checked_cascade(program: Program) -> None:
-    """An automaton program or a two-layer group program (:data:`GROUP_CASCADES`) that the MLP lookups compile
-    (module docstring), else a ValueError naming the layer."""
+def _checked_cascade(program: Program) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every layer's :func:`readout_tests` for an automaton program or a two-layer group program
+    (:data:`GROUP_CASCADES`) that the MLP lookups compile (module docstring), else a ValueError naming the layer."""
     if program.automaton is not None and program.construction not in AUTOMATON_CONSTRUCTIONS:
         raise ValueError(f"program: expected an automaton program of kind {', '.join(AUTOMATON_CONSTRUCTIONS)}, "
                          f"got {program.construction!r}")  # fmt: skip
@@ -235,6 +235,7 @@ def _checked_cascade(program: Program) -> None:
     if program.decoder_name not in ("lookup", "chain"):
         raise ValueError(f"program: expected a lookup or chain decoder, got {program.decoder_name!r}")
     kinds = roles(program) if program.automaton is not None else ("group",) * len(program.layers)
+    tests = []
     for index, (layer, kind) in enumerate(zip(program.layers, kinds)):
         wanted = [("element", ())] if index == 0 else [("chain", (index - 1,))]
         if index and program.layers[index - 1].symbol_map == "element":  # the token and the output below
@@ -245,7 +246,7 @@ def _checked_cascade(program: Program) -> None:
                              "the layer below, decoded to the nearest readout (block programs are not compiled into "
                              "models; compile_automaton(…, n_h='auto') gives archive heads)")  # fmt: skip
         try:
-            readout_tests(layer)
+            tests.append(readout_tests(layer))
         except ValueError as error:
             raise ValueError(
                 f"program: layer {index} (a {kind} layer): {error} (delay layers come under a budget "
@@ -254,6 +255,7 @@ def _checked_cascade(program: Program) -> None:
         entries = [v for values in layer.values for v in values] + list(layer.initial_state)
         if any(float(sp.N(v)) < 0 for v in entries):
             raise ValueError(f"program: layer {index} has a negative value or initial entry, which silu cannot give")
+    return tests
 
 
 def from_program(program: Program, dtype: torch.dtype = torch.float32, backend: str = "auto") -> DeltaProductLM:
@@ -267,8 +269,7 @@ def from_program(program: Program, dtype: torch.dtype = torch.float32, backend: 
     if not isinstance(program, Program):
         raise ValueError(f"program: expected a theory.programs.Program, got {type(program).__name__}")
     if program.automaton is not None or len(program.layers) > 1:
-        _checked_cascade(program)
-        return _from_cascade(program, backend).to(dtype)
+        return _from_cascade(program, _checked_cascade(program), backend).to(dtype)
     layer = _group_layer(program)
     d, symbols = layer.dim, layer.symbols
     rho = [np.array(layer.factor_product(s).evalf(30), dtype=np.float64) for s in range(symbols)]
@@ -373,9 +374,9 @@ def _units(program: Program, index: int) -> list[tuple[int | None, int, int]]:
     return [(s, o, table[s + layer.symbols * o]) for s, o in pairs if table[s + layer.symbols * o] >= 0]
 
 
-def _from_cascade(program: Program, backend: str) -> DeltaProductLM:
+def _from_cascade(program: Program, tests: list, backend: str) -> DeltaProductLM:
     """An automaton program or a group cascade as a float64 model: per layer d heads, MLP units for the lookups
-    (module docstring)."""
+    with each layer's readout ``tests`` (module docstring)."""
     layers, where = program.layers, Layout(program)
     d = max(layer.dim for layer in layers)
     n_h = max(max(layer.n_h, sum(e != 0 for e in layer.initial_state)) for layer in layers)
@@ -402,7 +403,7 @@ def _from_cascade(program: Program, backend: str) -> DeltaProductLM:
         model.embeddings.weight[:, where.constant] = CONSTANT
         for index, (layer, block) in enumerate(zip(layers, model.layers)):
             _set_layer(block.attn, layer, where, index, n_h, d, unit)
-            _set_units(block.mlp, units[index], readout_tests(layer), where, index, unit)
+            _set_units(block.mlp, units[index], tests[index], where, index, unit)
         for c, dim in enumerate(where.classes):
             model.lm_head.weight[c, dim] = 1.0
     return model
@@ -424,7 +425,8 @@ def _set_layer(attn, layer, where: Layout, index: int, n_h: int, d: int, unit: f
     tokens, heads = layer.symbols + 1, d
     every_head = lambda x: np.repeat(x[:, :, None], heads, axis=2).reshape(tokens, -1)  # noqa: E731  (j, head, ·)
     column0 = np.zeros((tokens, n_h, d))
-    c = automaton_level(d, attn.o_norm.eps, None if _binary(layer) else float(np.abs(_floats(layer.readouts)).max()))
+    peak = None if _binary(layer) else float(np.abs(_floats(layer.readouts)).max())
+    c = automaton_level(d, attn.o_norm.eps, peak)
     column0[..., 0] = np.where(values > 0, _silu_inverse(c * values), 0.0)
     pre = {"k": every_head(_pre_silu(keys)), "v": every_head(column0), "b": np.repeat(logits, heads, axis=1)}
     if attn.use_forget_gate:
