@@ -6,7 +6,7 @@ CPU backend of :func:`kernels.delta_product`, and :func:`~proofs_check.studies.k
 kernel), :mod:`~proofs_check.studies.constructions` (compiled programs' safe lengths),
 :mod:`~proofs_check.studies.verdict` (ours and fla's at GPU scale). They share one table of dtypes
 (:data:`proofs_check.execute.DTYPES`), the low-precision formats they measure (:data:`STUDY_FORMATS`) and
-one input builder, :func:`kernel_inputs`, defined here.
+two input builders, :func:`kernel_inputs` and :func:`growing_inputs` (states past fp16's range), defined here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 
 from proofs_check.execute import DTYPES
 
-__all__ = ["STUDY_FORMATS", "KERNEL_BETAS", "KERNEL_GATES", "kernel_inputs"]
+__all__ = ["STUDY_FORMATS", "KERNEL_BETAS", "KERNEL_GATES", "kernel_inputs", "growing_inputs"]
 
 STUDY_FORMATS = ("bfloat16", "float16", "float32")
 
@@ -45,3 +45,16 @@ def kernel_inputs(rng, tokens, n_h, heads, dim, betas, gates, keys_in):
     elif gates == "strong decay":
         g = torch.from_numpy(rng.uniform(-5.0, -1.0, (1, tokens, heads)))
     return q, k, v, beta, g
+
+
+def growing_inputs(tokens, n_h, heads, dim, scale):
+    """float64 inputs whose state grows linearly in t (claim stability.state_growth): β = 2 reflections on
+    one fixed key, values alternating ±scale; the state's entry c on that key follows c ← 2v − c."""
+    rows = tokens * n_h
+    k = torch.zeros(1, rows, heads, dim, dtype=torch.float64)
+    k[..., 0] = 1.0
+    v = torch.zeros(1, rows, heads, dim, dtype=torch.float64)
+    v[:, :, :, 0] = scale * torch.tensor([(-1.0) ** r for r in range(rows)], dtype=torch.float64)[None, :, None]
+    q = torch.zeros(1, tokens, heads, dim, dtype=torch.float64)
+    q[..., 0] = 1.0
+    return [q, k, v, torch.full((1, rows, heads), 2.0, dtype=torch.float64), None]

@@ -37,7 +37,7 @@ import torch
 from kernels import delta_product
 from kernels.fla_backend import available as fla_available
 from proofs_check.execute import DTYPES
-from proofs_check.studies import KERNEL_BETAS, KERNEL_GATES, kernel_inputs
+from proofs_check.studies import KERNEL_BETAS, KERNEL_GATES, growing_inputs, kernel_inputs
 from proofs_check.studies import kernels as study
 
 __all__ = ["SECTIONS", "run", "judged", "report_markdown", "plot"]
@@ -124,18 +124,6 @@ def _gradient_row(backend, dtype, make, n_h, device, **labels) -> dict:
                        worst=float(np.max(list(errors.values())))))  # fmt: skip
 
 
-def _growing_inputs(tokens, n_h, heads, dim, scale):
-    """β = 2 reflections on one fixed key with values alternating ±scale: the state grows linearly in t."""
-    rows = tokens * n_h
-    k = torch.zeros(1, rows, heads, dim, dtype=torch.float64)
-    k[..., 0] = 1.0
-    v = torch.zeros(1, rows, heads, dim, dtype=torch.float64)
-    v[:, :, :, 0] = scale * torch.tensor([(-1.0) ** r for r in range(rows)], dtype=torch.float64)[None, :, None]
-    q = torch.zeros(1, tokens, heads, dim, dtype=torch.float64)
-    q[..., 0] = 1.0
-    return [q, k, v, torch.full((1, rows, heads), 2.0, dtype=torch.float64), None]
-
-
 def _plan(quick: bool, device: str, fla_dtypes: list[str], fla_lengths: list[int]):
     """(section, callable) pairs in the order they run; each callable returns one row. fla runs only at
     ``fla_lengths`` in ``fla_dtypes`` (its first call per shape autotunes for minutes). The verdict's
@@ -168,7 +156,7 @@ def _plan(quick: bool, device: str, fla_dtypes: list[str], fla_lengths: list[int
                 yield "C", functools.partial(_gradient_row, backend, dtype, inputs, n_h, device, gates=gates)
 
     def growth():
-        inputs = functools.partial(_growing_inputs, 256 if quick else 8192, n_h, heads, dim, 20.0)
+        inputs = functools.partial(growing_inputs, 256 if quick else 8192, n_h, heads, dim, 20.0)
         for backend, dtypes in (("triton", ["float16"] if device == "cuda" else ["float32"]),
                                 ("fla", ["float16"] if fla else [])):  # fmt: skip
             for dtype in dtypes:

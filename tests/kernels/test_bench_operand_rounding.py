@@ -1,0 +1,61 @@
+"""bench/operand_rounding.py: the roundings it emulates, its walk against the float64 reference, and its
+finding on growing states (one fp16 term for x and u fails section D; two pass)."""
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+from bench.operand_rounding import emulated, rounded
+from kernels import delta_product
+from proofs_check.studies import growing_inputs, kernel_inputs
+from proofs_check.studies import kernels as study
+
+EXACT = dict(S="exact", x="exact", u="exact", T="exact")
+
+
+def test_roundings_keep_their_bits_and_fp16_keeps_its_range():
+    """fp16 (scaled per column) holds 6.5e5 within fp16's unit roundoff 2⁻¹¹ relative to the column's
+    scale, two terms within 2⁻²¹; tf32 clears the 13 low bits (truncation: never larger in magnitude)."""
+    x = torch.tensor([[6.5e5, 1.0], [-3.3e5 + 0.37, 1e-3], [19.7, -0.25]], dtype=torch.float64)
+    one, two = rounded(x, "fp16"), rounded(x, "fp16x2")
+    assert torch.isfinite(one).all() and torch.isfinite(two).all()
+    peak = x.abs().amax(dim=0)
+    assert ((one - x).abs() <= 2.0**-11 * peak).all()
+    assert ((two - x).abs() <= 2.0**-21 * peak).all()
+    t = rounded(x, "tf32")
+    assert (t.abs() <= x.float().double().abs()).all()
+    assert ((t.float().view(torch.int32) & 8191) == 0).all()
+    fixed = rounded(torch.tensor([[1e8, 3.0]], dtype=torch.float64), "fp16x2_fixed")
+    assert torch.allclose(fixed, torch.tensor([[1e8, 3.0]], dtype=torch.float64), rtol=2.0**-21, atol=2.0**-24)
+    with pytest.raises(ValueError, match="rounding: expected one of"):
+        rounded(x, "fp8")
+
+
+def test_exact_emulation_is_the_float64_reference():
+    """With no rounding the emulated walk is kernels.reference's chunked float64 forward (to 1e-12; the
+    emulation rounds o to fp16 and the state to fp32 as the kernel's outputs are)."""
+    q, k, v, beta, _ = kernel_inputs(np.random.default_rng(1), 50, 2, 2, 16, "[0, 2]", "none", "float64")
+    o, s = emulated(q, k, v, beta, num_householder=2, roundings=EXACT, chunk_size=16)
+    ref_o, ref_s = delta_product(q, k, v, beta, num_householder=2, output_final_state=True, backend="reference",
+                                 chunk_size=16)  # fmt: skip
+    assert torch.allclose(o.double(), ref_o, rtol=2.0**-10, atol=1e-6)  # o rounded to fp16 (u = 2⁻¹¹)
+    assert torch.allclose(s.double(), ref_s, rtol=2.0**-23, atol=1e-9)  # the state rounded to fp32 (u = 2⁻²⁴)
+
+
+def test_growing_states_need_two_fp16_terms_for_x_and_u():
+    """Section D's growth at 256 tokens: one scaled fp16 term for every operand is suspect (> 10× the model
+    of a kernel with fp16 operands); two terms for x and u are within it."""
+    inputs = growing_inputs(256, 2, 1, 16, 19.7)
+    steps = 512
+    model_s, model_o = study.kernel_models("triton", "float16", steps, 64, "float16",
+                                           study.run_contraction(inputs, 2))  # fmt: skip
+    verdicts = {}
+    for name, roundings in (("one", dict(S="fp16", x="fp16", u="fp16", T="fp16")),
+                            ("two", dict(S="fp16", x="fp16x2", u="fp16x2", T="fp16"))):  # fmt: skip
+        kernel = functools.partial(emulated, roundings=roundings)
+        err_o, err_s = study.kernel_errors(kernel, inputs, dtype="float16", n_h=2, reference_mode="chunk")
+        verdicts[name] = study.verdict(err_o, err_s, model_o, model_s)
+    assert verdicts["one"]["suspect"]
+    assert not verdicts["two"]["suspect"] and verdicts["two"]["over_model"] < 1
