@@ -55,6 +55,9 @@ VARIANTS = {
     "fp16x2 with a fixed scale for S, x and u, T fp16": dict(
         S="fp16x2_fixed", x="fp16x2_fixed", u="fp16x2_fixed", T="fp16"
     ),
+    "fp16x2 with a fixed scale for S, x and u, T fp16x2": dict(
+        S="fp16x2_fixed", x="fp16x2_fixed", u="fp16x2_fixed", T="fp16x2"
+    ),
     "bf16 operands (our bf16 path)": dict(S="bf16", x="bf16", u="bf16", T="bf16"),
 }
 
@@ -139,6 +142,20 @@ def measure(section: str, inputs, n_h: int) -> list[dict]:
     return out
 
 
+def two_key_growth(tokens: int, n_h: int, dim: int, seed: int = 0) -> list:
+    """Section D's growth with every other key (at random) a second unit key 0.3 off the first: β = 2 still
+    reflects, the state still grows (to 5.4·10³ at 4096 tokens), and T = (I + A)⁻¹ is no longer integer."""
+    inputs = growing_inputs(tokens, n_h, 1, dim, 19.7)
+    gen = torch.Generator().manual_seed(seed)
+    first = torch.zeros(dim, dtype=torch.float64)
+    first[0] = 1.0
+    second = torch.nn.functional.normalize(first + 0.3 * torch.randn(dim, generator=gen, dtype=torch.float64), dim=0)
+    keys = inputs[1]
+    keys[0, torch.rand(tokens * n_h, generator=gen) < 0.5, 0] = second.to(torch.float16).double()
+    inputs[1] = keys
+    return inputs
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=Path("bench/results/operand_rounding/rows.json"))
@@ -148,6 +165,7 @@ def main():
     n_h = 2
     rows = measure("D", growing_inputs(args.tokens_d, n_h, 1, 128, 20.0), n_h)
     rows += measure("D, values ±19.7", growing_inputs(args.tokens_d, n_h, 1, 128, 19.7), n_h)
+    rows += measure("D, two keys", two_key_growth(args.tokens_d // 2, n_h, 16), n_h)
     a = kernel_inputs(np.random.default_rng(0), args.tokens_a, n_h, 4, 128, "[0, 2]", "none", "float64")
     rows += measure("A", a, n_h)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """bench/operand_rounding.py: the roundings it emulates, its walk against the float64 reference, and its
-finding on growing states (one fp16 term for x and u fails section D; two pass)."""
+finding on growing states (one fp16 term for x and u fails section D; two pass where T is integer, and T
+needs two as well where it is not)."""
 
 import functools
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.operand_rounding import emulated, rounded
+from bench.operand_rounding import emulated, rounded, two_key_growth
 from kernels import delta_product
 from proofs_check.studies import growing_inputs, kernel_inputs
 from proofs_check.studies import kernels as study
@@ -59,3 +60,17 @@ def test_growing_states_need_two_fp16_terms_for_x_and_u():
         verdicts[name] = study.verdict(err_o, err_s, model_o, model_s)
     assert verdicts["one"]["suspect"]
     assert not verdicts["two"]["suspect"] and verdicts["two"]["over_model"] < 1
+
+
+def test_growing_states_with_two_keys_need_two_fp16_terms_for_t_too():
+    """Two keys make T non-integer: one fp16 term for T leaves the state 2.7e-2 off (> 20 fp16 unit
+    roundoffs, 2⁻¹¹ = 4.9e-4); two terms for every operand (S, x, u with the fixed scale) keep it within
+    0.2 of fp16's unit roundoff (1e-4; measured 2.5e-6, fp32's level)."""
+    inputs = two_key_growth(256, 2, 16)
+    errors = {}
+    for name, t in (("T one term", "fp16"), ("T two terms", "fp16x2")):
+        roundings = dict(S="fp16x2_fixed", x="fp16x2_fixed", u="fp16x2_fixed", T=t)
+        kernel = functools.partial(emulated, roundings=roundings)
+        errors[name] = study.kernel_errors(kernel, inputs, dtype="float16", n_h=2, reference_mode="chunk")[1]
+    assert errors["T one term"] > 20 * 2.0**-11
+    assert errors["T two terms"] < 1e-4
