@@ -55,9 +55,15 @@ for the start token's factor, the saturated σ, silu and gates do not see the di
 that relative amount (the state's 1s stay within 10⁻⁷ of c in float64; bfloat16's roundings move them by a few
 per cent, inside the margin). The keys' shortening by fla's normalisation (≤ 3.4·10⁻⁶ for a swap (e_i − e_j)/√2)
 contracts a 1 of the state by that much per reflection on it, against the units' margin ½. Delay layers (under
-a budget n_h below the archive heads' 2w + 1) hold points of a grid, tested by linear programming
-(:func:`readout_tests`) where each is a vertex of their hull (2×2 grids: tomita2 at n_h = 1, dyck1_3 at 1,
-tomita7 at 2); larger grids and block programs (counters, buffers) are refused by name:
+a budget n_h below the archive heads' 2w + 1) hold points of a grid (:func:`readout_tests`): a corner is tested by
+the functional of largest margin (linear programming; 2×2 grids: tomita2 at n_h = 1, dyck1_3 at 1, tomita7 at 2),
+an edge or inner point, which lies in the hull of the others, by an interval of one projection — two unit pairs,
+the second subtracted, so that only the readout between them writes its 1 (3×3 grids: flip_flop, even_pairs,
+dyck2_2 at n_h = 1; 4×4 in tomita3's at 1, 5×5 in modular_arithmetic's at 2). In float32 and float64 they decode
+as the DFA (300-token words: every position); in bfloat16 the interval's units do not: their pre-activations
+reach M times the projection's range, whose bf16 rounding (2⁻⁸ of it) no longer cancels in the subtracted pair,
+and the residue mixes the next layer's symbols (flip_flop 16 %, modular_arithmetic 49 % of positions right at 60
+tokens; the 2×2 grids, corners only, decode). Block programs (counters, buffers) are refused by name:
 ``compile_automaton(…, n_h="auto")`` gives a cascade of archive heads for every automaton.
 
 **Two-layer group programs** (:data:`GROUP_CASCADES`: Grazzi et al.'s Theorem 6 for Z_m, Siems et al.'s Theorem 3
@@ -189,37 +195,52 @@ def _binary(layer) -> bool:
     return all(e in (0, 1) for r in (*layer.readouts, layer.initial_state) for e in r)
 
 
-def readout_tests(layer) -> tuple[np.ndarray, np.ndarray]:
-    """(w [readouts, dim], b [readouts]): per readout R an affine score σ_R(h) = ⟨h, w_R⟩ + b_R that is ½ at h = R
-    and ≤ −½ at every other readout, so that one MLP unit tests "h is R" with the margin ½ on either side.
-    0/1 readouts: w = 2R − 𝟙, b = ½ − |R| (integrality: another 0/1 vector scores ≤ |R| − 1). Readouts of one
-    norm (points of a circle, ±1): w = R/δ_R, b = ½ − |R|²/δ_R with δ_R = min_{R'≠R} |R|² − ⟨R, R'⟩ > 0, the
-    nearest-readout decision made linear by the common norm. Other readout sets (a delay layer's grid points):
-    per readout the functional w (|w_i| ≤ 1) of largest margin t = min_{R'≠R} ⟨R − R', w⟩, by linear programming
-    (scipy.optimize.linprog), scaled by 1/t; a readout inside the convex hull of the others has none (t ≤ 0)
-    and is refused with a ValueError: one unit cannot tell it apart."""
+def readout_tests(layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(w [readouts, dim], b [readouts], interval [readouts] bool): per readout R an affine score
+    σ_R(h) = ⟨h, w_R⟩ + b_R that is ½ at h = R. Where ``interval`` is False it is ≤ −½ at every other readout, so
+    one MLP unit tests "h is R" with the margin ½ on either side. 0/1 readouts: w = 2R − 𝟙, b = ½ − |R|
+    (integrality: another 0/1 vector scores ≤ |R| − 1). Readouts of one norm (points of a circle, ±1):
+    w = R/δ_R, b = ½ − |R|²/δ_R with δ_R = min_{R'≠R} |R|² − ⟨R, R'⟩ > 0, the nearest-readout decision made
+    linear by the common norm. Other readout sets (a delay layer's grid points): per readout the functional w
+    (|w_i| ≤ 1) of largest margin t = min_{R'≠R} ⟨R − R', w⟩, by linear programming (scipy.optimize.linprog),
+    scaled by 1/t. A readout inside the convex hull of the others (a grid's edge and inner points) has none
+    (t ≤ 0) and gets an ``interval`` test instead, on one projection p = ⟨h, v⟩ that takes a distinct value at
+    every readout — v = (1, r, r², …) with r above every coordinate's span over its smallest gap (mixed radix:
+    distinct on any grid) — scaled by the smallest gap between projections: σ_R is then ½ at R, ≤ −½ at the
+    readouts below it and ≥ 3/2 at those above, and σ_R and σ_R − 1 are two units, the second subtracted
+    (:func:`_set_units`). A set whose projections are not distinct is refused with a ValueError."""
     readouts = _floats(layer.readouts)
+    one_unit = np.zeros(len(readouts), dtype=bool)
     if _binary(layer):
-        return 2 * readouts - 1, 0.5 - readouts.sum(axis=1)
+        return 2 * readouts - 1, 0.5 - readouts.sum(axis=1), one_unit
     norms = (readouts**2).sum(axis=1)
     if np.ptp(norms) <= 1e-12 * norms.max():
         gaps = norms[:, None] - readouts @ readouts.T
         np.fill_diagonal(gaps, np.inf)
         delta = gaps.min(axis=1)
         if (delta > 1e-9).all():
-            return readouts / delta[:, None], 0.5 - norms / delta
+            return readouts / delta[:, None], 0.5 - norms / delta, one_unit
     dim = readouts.shape[1]
-    tests = []
+    w, interval = np.zeros_like(readouts), one_unit.copy()
     for i, readout in enumerate(readouts):
         gaps = readout - np.delete(readouts, i, axis=0)  # maximise t subject to ⟨R − R', w⟩ ≥ t, |w_i| ≤ 1
         best = linprog(np.r_[np.zeros(dim), -1.0], A_ub=np.hstack([-gaps, np.ones((len(gaps), 1))]),
                        b_ub=np.zeros(len(gaps)), bounds=[(-1, 1)] * dim + [(None, 1)])  # fmt: skip
-        if not best.success or -best.fun < 1e-6:
-            raise ValueError(f"readouts: readout {i} {readout.tolist()} lies in the convex hull of the others, so no "
-                             "MLP unit tells it apart")  # fmt: skip
-        tests.append(best.x[:dim] / -best.fun)
-    w = np.array(tests)
-    return w, 0.5 - (w * readouts).sum(axis=1)
+        if best.success and -best.fun >= 1e-6:
+            w[i] = best.x[:dim] / -best.fun
+        else:
+            interval[i] = True
+    if interval.any():
+        spans = [np.ptp(column) for column in readouts.T]
+        steps = [np.diff(np.unique(column)).min(initial=np.inf) for column in readouts.T]
+        direction = (max(spans) / min(steps) + 1.0) ** np.arange(dim)
+        projections = readouts @ direction
+        gap = np.diff(np.sort(projections)).min()
+        if not gap > 1e-9 * np.abs(projections).max():
+            raise ValueError(f"readouts: two readouts share the projection on {direction.tolist()}, so no "
+                             "interval of it tells them apart")  # fmt: skip
+        w[interval] = direction / gap
+    return w, 0.5 - (w * readouts).sum(axis=1), interval
 
 
 def _checked_cascade(program: Program) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -381,11 +402,12 @@ def _from_cascade(program: Program, tests: list, backend: str) -> DeltaProductLM
     d = max(layer.dim for layer in layers)
     n_h = max(max(layer.n_h, sum(e != 0 for e in layer.initial_state)) for layer in layers)
     units = [_units(program, index) for index in range(len(layers))]
+    rows = [2 * sum(1 + int(interval[o]) for _, o, _ in pairs) for pairs, (_, _, interval) in zip(units, tests)]
     gated = any(any(layer.resets) for layer in layers)
     config = ModelConfig(
         vocab_size=where.letters, num_classes=len(where.classes), num_layers=len(layers), num_heads=d, head_dim=d,
         hidden_size=where.hidden, num_householder=n_h, allow_neg_eigval=True, use_forget_gate=gated,
-        use_short_conv=False, expand_v=1, mlp_ratio=max(1, -(-2 * max(map(len, units)) // where.hidden)),
+        use_short_conv=False, expand_v=1, mlp_ratio=max(1, -(-max(rows) // where.hidden)),
         start_token=True,
     )  # fmt: skip
     model = DeltaProductLM(config, backend=backend).to(torch.float64)
@@ -403,7 +425,7 @@ def _from_cascade(program: Program, tests: list, backend: str) -> DeltaProductLM
         model.embeddings.weight[:, where.constant] = CONSTANT
         for index, (layer, block) in enumerate(zip(layers, model.layers)):
             _set_layer(block.attn, layer, where, index, n_h, d, unit)
-            _set_units(block.mlp, units[index], tests[index], where, index, unit)
+            _set_units(block.mlp, units[index], tests[index], _floats(layer.readouts), where, index, unit)
         for c, dim in enumerate(where.classes):
             model.lm_head.weight[c, dim] = 1.0
     return model
@@ -445,21 +467,27 @@ def _set_layer(attn, layer, where: Layout, index: int, n_h: int, d: int, unit: f
         attn.o_proj.weight[dim, i * d] = 1.0 / level
 
 
-def _set_units(mlp, units: list, tests: tuple, where: Layout, index: int, unit: float) -> None:
-    """Block ``index``'s MLP: pair u = (s, readout o, target) has two units with gate z = M·(x_s + σ_o(h) − 1)
+def _set_units(mlp, units: list, tests: tuple, readouts: np.ndarray, where: Layout, index: int, unit: float) -> None:
+    """Block ``index``'s MLP: pair u = (s, readout o, target) has two units with gate z = M·(B_o·(x_s − 1) + σ_o(h))
     (σ_o: :func:`readout_tests`; a lookup decoder's z = M·σ_o(h)) and z − M/8, up 1; silu(z) − silu(z − M/8) is
     exactly M/8 when z ≥ M/8 + 40 (both saturated) and 0 when z ≤ −750 (a mismatch: z ≤ −M/2 plus the drift), so
     the 1 it writes into the next symbols' (or the classes') dimension carries none of that drift up the
-    cascade."""
+    cascade. B_o = max(1, max σ_o + ½) over the readouts turns every readout off for another symbol. An interval
+    test adds the same two units on σ_o − 1, subtracted: 1 − 1 = 0 above R along the projection, 0 − 0 below."""
     constant, clamp = unit * CONSTANT, SELECT / 8
     targets = where.symbols[index + 1] if index + 1 < len(where.symbols) else where.classes
-    w, b = tests
-    for u, (s, o, target) in enumerate(units):
-        bias = b[o] - 1.0 if s is not None else b[o]
-        for row, shift, sign in ((2 * u, 0.0, 1.0), (2 * u + 1, -clamp, -1.0)):
-            if s is not None:
-                mlp.gate_proj.weight[row, where.symbols[index][s]] = SELECT / unit
-            mlp.gate_proj.weight[row, where.outputs[index]] = torch.from_numpy(SELECT * w[o] / unit)
-            mlp.gate_proj.weight[row, where.constant] = (SELECT * bias + shift) / constant
-            mlp.up_proj.weight[row, where.constant] = 1.0 / constant
-            mlp.down_proj.weight[targets[target], row] = sign / clamp
+    w, b, interval = tests
+    weights = np.maximum(1.0, (readouts @ w.T + b).max(axis=0) + 0.5)  # B_o
+    row = 0
+    for s, o, target in units:
+        weight = float(weights[o])
+        for offset, sign in ((0.0, 1.0), (-1.0, -1.0)) if interval[o] else ((0.0, 1.0),):
+            bias = b[o] + offset - (weight if s is not None else 0.0)
+            for shift, part in ((0.0, 1.0), (-clamp, -1.0)):
+                if s is not None:
+                    mlp.gate_proj.weight[row, where.symbols[index][s]] = SELECT * weight / unit
+                mlp.gate_proj.weight[row, where.outputs[index]] = torch.from_numpy(SELECT * w[o] / unit)
+                mlp.gate_proj.weight[row, where.constant] = (SELECT * bias + shift) / constant
+                mlp.up_proj.weight[row, where.constant] = 1.0 / constant
+                mlp.down_proj.weight[targets[target], row] = sign * part / clamp
+                row += 1

@@ -74,6 +74,8 @@ MUTANTS = (
     Mutant("delay-layer tests: the bias of the next readout", "models/construct.py",
            "return w, 0.5 - (w * readouts).sum(axis=1)",
            "return w, 0.5 - (w * np.roll(readouts, 1, axis=0)).sum(axis=1)", ("tests/models",)),
+    Mutant("grid interval tests: no subtracted unit", "models/construct.py",
+           "((0.0, 1.0), (-1.0, -1.0)) if interval[o]", "((0.0, 1.0),) if interval[o]", ("tests/models",)),
 )  # fmt: skip
 
 

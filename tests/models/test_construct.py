@@ -5,6 +5,7 @@ factors."""
 from __future__ import annotations
 
 import functools
+import types
 
 import numpy as np
 import pytest
@@ -130,22 +131,40 @@ def test_two_layer_group_programs_decode_as_the_program(group, dtype):
 
 
 def test_readout_tests_separate_every_readout_by_half():
-    """σ_R is ½ at R and ≤ −½ at every other readout, for 0/1 readouts, a delay layer's 2×2 grid and points of a
-    circle (the margin of the nearest one, ±½ exactly there); a readout inside the others' hull is refused."""
+    """σ_R is ½ at R and ≤ −½ at every other readout, for 0/1 readouts, a delay layer's 2×2 grid (by linear
+    programming) and points of a circle (the margin of the nearest one, ±½ exactly there); a readout inside the
+    others' hull (a 3×3 grid's edge and centre points) gets an interval test instead: ½ at R, ≤ −½ below and
+    ≥ 3/2 above along one projection, so that σ_R and σ_R − 1 tell it apart; duplicates are refused."""
     layers = compile_layers("D4", layers=2).layers + compile_automaton(language("tomita3")).layers
-    for layer in layers + compile_automaton(language("tomita2"), n_h=1).layers:  # a delay layer's grid: by LP
-        w, b = construct.readout_tests(layer)
+    for layer in layers + compile_automaton(language("tomita2"), n_h=1).layers:
+        w, b, interval = construct.readout_tests(layer)
+        assert not interval.any()
         scores = np.array([[float(sp.N(e)) for e in r] for r in layer.readouts]) @ w.T + b  # [h = R', test R]
         assert np.allclose(np.diag(scores), 0.5)
         off = scores[~np.eye(len(scores), dtype=bool)]
         assert off.max() <= -0.5 + 1e-6  # LP solutions meet their constraints to ~1e-7 (HiGHS tolerance)
     circle = compile_layers("D4", layers=2).layers[1]
-    w, b = construct.readout_tests(circle)
+    w, b, _ = construct.readout_tests(circle)
     points = np.array([[float(sp.N(e)) for e in r] for r in circle.readouts])
     assert np.isclose((points @ w.T + b)[~np.eye(len(points), dtype=bool)].max(), -0.5)  # the nearest: −½ exactly
-    grid = compile_automaton(language("flip_flop"), n_h=1).layers[2]  # a 3×3 grid: (2, 1) is on an edge
-    with pytest.raises(ValueError, match=r"readout 1 \[2.0, 1.0\] lies in the convex hull of the others"):
-        construct.readout_tests(grid)
+    for grid in (compile_automaton(language("flip_flop"), n_h=1).layers[2],  # 3×3
+                 compile_automaton(language("modular_arithmetic"), n_h=2).layers[5]):  # 5×5  # fmt: skip
+        w, b, interval = construct.readout_tests(grid)
+        points = np.array([[float(sp.N(e)) for e in r] for r in grid.readouts])
+        side = int(round(len(points) ** 0.5))
+        on_hull = (points == 1).any(axis=1) | (points == side).any(axis=1)
+        corners = ((points == 1) | (points == side)).all(axis=1)
+        assert np.array_equal(~interval, corners) and on_hull[interval].sum() == 4 * (side - 2)
+        scores = points @ w.T + b
+        for o in np.flatnonzero(interval):  # one test and the same shifted down: their difference is 1 at R only
+            assert np.isclose(scores[o, o], 0.5)
+            others = np.delete(scores[:, o], o)
+            assert ((others <= -0.5 + 1e-9) | (others >= 1.5 - 1e-9)).all()
+            assert np.array_equal((scores[:, o] >= 0.5 - 1e-9).astype(int) - (scores[:, o] - 1 >= 0.5 - 1e-9),
+                                  np.eye(len(points), dtype=int)[o])  # fmt: skip
+    twice = types.SimpleNamespace(readouts=[[1, 2], [2, 2], [3, 2], [2, 2]], initial_state=[1, 2])
+    with pytest.raises(ValueError, match=r"readouts: two readouts share the projection"):
+        construct.readout_tests(twice)
 
 
 def test_what_the_construction_does_not_cover_is_refused_by_name():
@@ -155,12 +174,6 @@ def test_what_the_construction_does_not_cover_is_refused_by_name():
         from_program("S3")
     with pytest.raises(ValueError, match=r"program: expected .* got a group program of 3 layers \(symmetric_3\)"):
         from_program(compile_layers("S3", layers=3))
-    with pytest.raises(
-        ValueError,
-        match=r"program: layer 2 \(a delay layer\): readouts: readout 1 \[2.0, 1.0\] lies in the convex hull of "
-        r"the others, so no MLP unit tells it apart",
-    ):
-        from_program(compile_automaton(language("flip_flop"), n_h=1))  # a 3×3 grid of delay states
     with pytest.raises(
         ValueError,
         match=r"program: layer 2 \(a counter layer\) reads 'element_with' of layers "
@@ -183,9 +196,10 @@ ONE_LAYER = ["parity", "tomita1", "tomita2", "tomita5", "cycle_navigation", "dyc
 CASCADES = ["tomita3", "tomita4", "tomita7", "even_pairs", "flip_flop", "modular_arithmetic"]  # archive heads
 FRAMED = [("tomita5", 1), ("cycle_navigation", 2)]  # a frame layer below the level
 DELAYED = [("tomita2", 1), ("dyck1_3", 1), ("tomita7", 2)]  # delay layers (2×2 grids of states) under a budget
+GRIDS = [("flip_flop", 1), ("even_pairs", 1), ("dyck2_2", 1), ("tomita3", 1), ("modular_arithmetic", 2)]  # 3×3 – 5×5
 
 
-@pytest.mark.parametrize("name, n_h", [(n, "auto") for n in ONE_LAYER + CASCADES] + FRAMED + DELAYED)
+@pytest.mark.parametrize("name, n_h", [(n, "auto") for n in ONE_LAYER + CASCADES] + FRAMED + DELAYED + GRIDS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_automaton_programs_decode_as_the_automaton(name, n_h, dtype):
     """One-layer programs — group automata (permutations), permutation-reset ones (tomita1: resets through a gate
@@ -194,8 +208,10 @@ def test_automaton_programs_decode_as_the_automaton(name, n_h, dtype):
     empty word, the argmax is the state the DFA reaches (theory.automata.Automaton.run), the sink included,
     through the model's own parameterisation and the reference kernel. tomita7's five layers fail without the
     units' clamp (the drift of each layer's output then grows up the cascade: 9 % of positions right). Under
-    budgets below the archive heads', delay layers hold grid points, tested by linear programming
-    (models.construct.readout_tests): tomita2 (4 layers), dyck1_3 (8) and tomita7 (10) decode as well."""
+    budgets below the archive heads', delay layers hold grid points, tested by linear programming where a point is
+    a vertex of the grid (models.construct.readout_tests): tomita2 (4 layers), dyck1_3 (8) and tomita7 (10) decode
+    as well; and by intervals of one projection where it is not (3×3 grids: flip_flop, even_pairs, dyck2_2; up to
+    4×4 in tomita3's and 5×5 in modular_arithmetic's)."""
     automaton = language(name)
     program = compile_automaton(automaton, n_h=n_h)
     model = from_program(program, dtype=dtype, backend="reference")
