@@ -289,21 +289,36 @@ def plan_launch(q, v, g, n_h, scale, cu_seqlens, chunk_size, accurate: bool) -> 
     one program per key block) and the value columns in narrower slices where their tiles need it.
     ``accurate`` (the recurrent mode, whose backward is chunked): fp32-accurate products and 32-bit storage
     for every input dtype, so that its gradients carry only the rounding of their own stores, as fla's
-    fused recurrent backward's do."""
-    batch, tokens, heads, kdim = q.shape
-    vdim = v.shape[-1]
+    fused recurrent backward's do. Without cu_seqlens a launch depends only on shapes, dtype, device and the
+    choices, so it is made once per configuration (a decoding loop plans each step alike)."""
+    if cu_seqlens is None:
+        return _planned(tuple(q.shape), v.shape[-1], g is not None, n_h, scale, chunk_size, accurate, q.dtype,
+                        q.device, tuple(sorted(_TUNING.items())))  # fmt: skip
+    return _plan(tuple(q.shape), v.shape[-1], g is not None, n_h, scale, cu_seqlens, chunk_size, accurate, q.dtype,
+                 q.device)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _planned(shape, vdim, has_g, n_h, scale, chunk_size, accurate, dtype, device, choices) -> Launch:
+    """:func:`_plan` without cu_seqlens, once per configuration (``choices``: the tuning in force)."""
+    return _plan(shape, vdim, has_g, n_h, scale, None, chunk_size, accurate, dtype, device)
+
+
+def _plan(shape, vdim, has_g, n_h, scale, cu_seqlens, chunk_size, accurate, dtype, device) -> Launch:
+    """The launch of :func:`plan_launch` from q's shape, V and the rest (no tensor but cu_seqlens)."""
+    batch, tokens, heads, kdim = shape
     bk, bv = _blocks(kdim, vdim)
     # chunk_bwd_dqk: five C×64 or C×C accumulators; value slices of 32 (16 in float64, shared memory)
-    bv_grads = min(_block(vdim), 16 if q.dtype == torch.float64 else 32)
-    bits = _default_bits(q.dtype, bv, accurate)
-    scale_t = _scale_tensor(scale, reference.state_dtype(q.dtype), q.device)
+    bv_grads = min(_block(vdim), 16 if dtype == torch.float64 else 32)
+    bits = _default_bits(dtype, bv, accurate)
+    scale_t = _scale_tensor(scale, reference.state_dtype(dtype), device)
     launch = Launch(
         batch=batch, tokens=tokens, heads=heads, kdim=kdim, vdim=vdim, n_h=n_h, scale=scale_t,
         sequences=batch if cu_seqlens is None else cu_seqlens.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv,
         bk_prep=min(bk, 64), warps_prep=4, warps_walk=4, stages_walk=1 if bits == 32 else 2, bk_grads=min(bk, 64),
         bv_grads=bv_grads, warps_grads=4,
-        store_bits=bits, dot_bits=bits, accurate=accurate, has_g=g is not None,
-        varlen=cu_seqlens is not None, dtype=q.dtype, device=q.device, cu_seqlens=cu_seqlens,
+        store_bits=bits, dot_bits=bits, accurate=accurate, has_g=has_g,
+        varlen=cu_seqlens is not None, dtype=dtype, device=device, cu_seqlens=cu_seqlens,
     )  # fmt: skip
     launch = replace(launch, **_TUNING) if _TUNING else launch
     if launch.tl_dot != launch.tl_acc and launch.bv < 64 and launch.bk >= 128:
