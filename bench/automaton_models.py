@@ -2,11 +2,13 @@
 
     python bench/automaton_models.py --device cuda --out bench/results/automaton_models/automaton_models.json
 
-For each language of :data:`theory.automata.dfa.LANGUAGES`, compiled at n_h = "auto" (one layer, or a cascade
-of archive heads), the model decodes ``--batch`` random words (seed 1) of each length in ``--lengths``; a
-position is right when the argmax is the state the DFA reaches (:meth:`Automaton.run`). One row per
-(language, backend, dtype, length): accuracy, the first wrong position (None: none) and the forward's wall
-time (after a warm-up call on the same shape, so compilation is not counted). Backends: our Triton kernels in
+For each language of :data:`theory.automata.dfa.LANGUAGES`, compiled at each budget of ``--n-h`` (default
+"auto": one layer, or a cascade of archive heads; a number: delay, frame and block layers under that many
+factors, where from_program refuses block programs — recorded as a row with ``refused``), the model decodes
+``--batch`` random words (seed 1) of each length in ``--lengths``; a position is right when the argmax is the
+state the DFA reaches (:meth:`Automaton.run`). One row per (language, budget, backend, dtype, length): accuracy,
+the first wrong position (None: none) and the forward's wall time (after a warm-up call on the same shape, so
+compilation is not counted). Backends: our Triton kernels in
 float32 and bfloat16 and, where fla is installed on a GPU, fla's chunk kernel in bfloat16 (its chunk mode takes
 16-bit inputs only); on a CPU the reference backend. Rows are written as they come; ``--budget-s`` starts no
 row after that many seconds. Prints a short table last.
@@ -58,6 +60,7 @@ def main():
     parser.add_argument("--lengths", default="1024,8192", help="comma-separated word lengths")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--languages", default=",".join(LANGUAGES))
+    parser.add_argument("--n-h", default="auto", help="comma-separated budgets: auto or positive integers")
     parser.add_argument("--budget-s", type=float, default=float("inf"))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -69,33 +72,45 @@ def main():
         parser.error(f"--lengths: expected comma-separated positive integers, got {args.lengths!r}")
     if min(lengths) < 1 or args.batch < 1:
         parser.error(f"--lengths and --batch: expected positive integers, got {args.lengths!r} and {args.batch}")
+    budgets = [b if b == "auto" else int(b) if b.isdigit() and int(b) > 0 else None for b in args.n_h.split(",")]
+    if None in budgets:
+        parser.error(f"--n-h: expected comma-separated budgets, 'auto' or positive integers, got {args.n_h!r}")
     unknown = sorted(set(args.languages.split(",")) - set(LANGUAGES))
     if unknown:
         parser.error(f"--languages: expected some of {', '.join(LANGUAGES)}, got {', '.join(unknown)}")
     rows, began = [], time.perf_counter()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    for name in args.languages.split(","):
+    device = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
+    for name, budget in ((n, b) for n in args.languages.split(",") for b in budgets):
         automaton = language(name)
-        program = compile_automaton(automaton)
+        program = compile_automaton(automaton, n_h=budget)
+        base = {"language": name, "budget": budget, "layers": len(program.layers)}
         for backend, dtype in configurations(args.device):
             if time.perf_counter() - began > args.budget_s:
                 break
-            model = from_program(program, dtype=dtype, backend=backend).to(args.device)
+            try:
+                model = from_program(program, dtype=dtype, backend=backend).to(args.device)
+            except ValueError as error:  # block programs
+                rows.append({**base, "backend": backend, "refused": str(error)})
+                print(json.dumps(rows[-1]), flush=True)
+                break
             for length in lengths:
                 words = np.random.default_rng(1).integers(0, len(automaton.letters), (args.batch, length))
                 expected = np.array([automaton.run(w) for w in words])
-                row = {"language": name, "layers": len(program.layers), "hidden": model.config.hidden,
-                       "heads": model.config.num_heads, "n_h": model.config.num_householder, "backend": backend,
+                row = {**base, "hidden": model.config.hidden, "heads": model.config.num_heads,
+                       "n_h": model.config.num_householder, "backend": backend,
                        "dtype": str(dtype).removeprefix("torch."), "length": length, "batch": args.batch,
                        **measure(model, words, expected, args.device)}  # fmt: skip
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-                device = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
-                args.out.write_text(json.dumps({"device": device, "torch": torch.__version__, "rows": rows}, indent=1))
-    print("\n| language | layers | backend | dtype | T | accuracy | first error | forward (s) |")
-    print("|---|---|---|---|---|---|---|---|")
+        args.out.write_text(json.dumps({"device": device, "torch": torch.__version__, "rows": rows}, indent=1))
+    print("\n| language | n_h | layers | backend | dtype | T | accuracy | first error | forward (s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['language']} | {r['layers']} | {r['backend']} | {r['dtype']} | {r['length']} | "
+        if "refused" in r:
+            print(f"| {r['language']} | {r['budget']} | {r['layers']} | {r['backend']} | refused: block program |||||")
+            continue
+        print(f"| {r['language']} | {r['budget']} | {r['layers']} | {r['backend']} | {r['dtype']} | {r['length']} | "
               f"{r['accuracy']:.4f} | {r['first_error']} | {r['forward_s']} |")  # fmt: skip
 
 
