@@ -284,7 +284,8 @@ def from_program(program: Program, dtype: torch.dtype = torch.float32, backend: 
     automaton program, one layer or a cascade (module docstring): tokens are the program's symbols (element
     indices, as :func:`models.task` draws them; an automaton's letters), the argmax of the logits at every
     position is the program's decoded output there (the element's or the DFA state's index). ``dtype``: the
-    parameters' dtype; ``backend``: the layers' kernel backend."""
+    parameters' dtype — in bfloat16 two-layer group programs and delay grids larger than 2×2 do not decode (their
+    tests need more than bf16's 8 bits; module docstring); ``backend``: the layers' kernel backend."""
     if dtype not in (torch.float64, torch.float32, torch.bfloat16, torch.float16):
         raise ValueError(f"dtype: expected torch.float64, float32, bfloat16 or float16, got {dtype!r}")
     if not isinstance(program, Program):
