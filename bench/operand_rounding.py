@@ -58,6 +58,10 @@ VARIANTS = {
     "fp16x2 with a fixed scale for S, x and u, T fp16x2": dict(
         S="fp16x2_fixed", x="fp16x2_fixed", u="fp16x2_fixed", T="fp16x2"
     ),
+    "walk fp32-accurate, output operands one fp16 term (scaled)": dict(
+        S="exact", x="exact", u="exact", T="exact", out="fp16"
+    ),
+    "walk fp32-accurate, output operands bf16": dict(S="exact", x="exact", u="exact", T="exact", out="bf16"),
     "bf16 operands (our bf16 path)": dict(S="bf16", x="bf16", u="bf16", T="bf16"),
 }
 
@@ -93,7 +97,8 @@ def rounded(x: torch.Tensor, how: str) -> torch.Tensor:
 
 def emulated(q, k, v, beta, g=None, *, num_householder, output_final_state=True, roundings, chunk_size=64):
     """(o, final state) of the ungated chunked forward with the operands of the state-carrying products
-    rounded per ``roundings`` (S, x, u, T → :data:`ROUNDINGS`); every product and sum otherwise in float64.
+    rounded per ``roundings`` (S, x, u, T → :data:`ROUNDINGS`; the output's products Q S and scores·u take
+    ``out`` for all their operands where given, else S's, u's and T's); every product and sum otherwise in float64.
     The signature of :func:`kernels.delta_product` that :func:`proofs_check.studies.kernels.kernel_errors` calls."""
     if g is not None:
         raise ValueError("g: the emulation has no gates (sections A's ungated rows and D need none)")
@@ -116,7 +121,10 @@ def emulated(q, k, v, beta, g=None, *, num_householder, output_final_state=True,
         u = rounded(t_inv, r["T"]) @ rounded(x, r["x"])
         u_op = rounded(u, r["u"])
         scores = torch.tril(qc @ kc.transpose(1, 2))
-        outs.append(qc @ s_op + rounded(scores, r["T"]) @ u_op)
+        if "out" in r:  # the output does not feed the recurrence: its products may round differently
+            outs.append(qc @ rounded(s, r["out"]) + rounded(scores, r["out"]) @ rounded(u, r["out"]))
+        else:
+            outs.append(qc @ s_op + rounded(scores, r["T"]) @ u_op)
         s = s + kc.transpose(1, 2) @ u_op
     scale = kdim**-0.5
     o = (scale * torch.cat(outs, dim=1)[:, n_h - 1 :: n_h]).transpose(0, 1)[None]
@@ -132,7 +140,8 @@ def measure(section: str, inputs, n_h: int) -> list[dict]:
     for name, roundings in VARIANTS.items():
         kernel = functools.partial(emulated, roundings=roundings)
         err_o, err_s = study.kernel_errors(kernel, inputs, dtype="float16", n_h=n_h, reference_mode="chunk")
-        coarsest = next((f for f in ("bf16", "fp16", "tf32") if any(x.startswith(f) for x in roundings.values())), None)
+        walk = {key: value for key, value in roundings.items() if key != "out"}  # the model counts the walk's roundings
+        coarsest = next((f for f in ("bf16", "fp16", "tf32") if any(x.startswith(f) for x in walk.values())), None)
         operands = {"bf16": "bfloat16", "fp16": "float16", "tf32": "tf32"}.get(coarsest)
         model_s, model_o = study.kernel_models("triton", "float16", steps, 64, operands, contraction)
         row = dict(section=section, variant=name, **roundings, tokens=inputs[0].shape[1], n_h=n_h, o=err_o,
