@@ -10,12 +10,14 @@
     deltaproof stability kernels --device cuda [--sections A,B,C,D] [--budget-s S] [--report PATH.md] …
     deltaproof train --task SPEC --out DIR [--layers L] [--nh N] [--heads H] [--head-dim D] [--beta-range 0,2] …
     deltaproof evaluate DIR [--lengths 64,256,1024] [--backend B] [--json PATH]
+    deltaproof analyze DIR [--task SPEC] [--words W] [--json PATH] [--plot PREFIX] …
+    deltaproof construct --task SPEC --out DIR [--nh auto|N] [--layers 1|2] [--check-words W] [--check-length T]
 
 ``check`` runs the registered claims (the fast tier by default, on the CPU) with a progress bar, prints a
 table (id, source, method, status, evidence) and exits non-zero if any claim failed or errored.
 ``simulate`` and ``export`` are described in :mod:`proofs_check.word_problems`, ``automaton`` in
-:mod:`proofs_check.automata`, ``stability`` in :mod:`proofs_check.studies`, ``train`` and ``evaluate`` in
-:mod:`proofs_check.training`.
+:mod:`proofs_check.automata`, ``stability`` in :mod:`proofs_check.studies`, ``train``, ``evaluate``, ``analyze``
+and ``construct`` in :mod:`proofs_check.training`.
 
 One error path: every failure the toolkit foresees (bad arguments, a group too large for a method, a
 missing GPU or fla, an output that cannot be written — checked before the work starts) prints one line on
@@ -52,7 +54,7 @@ from proofs_check.command import (
 )
 from proofs_check.registry import Result, run_claim, select
 
-COMMANDS = ("check", "simulate", "export", "automaton", "stability", "train", "evaluate", "analyze")
+COMMANDS = ("check", "simulate", "export", "automaton", "stability", "train", "evaluate", "analyze", "construct")
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta", "skipped": "yellow"}
 _COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 TASK_HELP = (
@@ -164,7 +166,7 @@ def _rate(text: str) -> float:
 
 
 def _training_parsers(sub, kw) -> None:
-    """``train`` and ``evaluate`` (:mod:`proofs_check.training`)."""
+    """``train``, ``evaluate``, ``analyze`` and ``construct`` (:mod:`proofs_check.training`)."""
     train = sub.add_parser(
         "train",
         help="train a Gated DeltaProduct model on a word problem or a regular language through our kernels",
@@ -232,6 +234,25 @@ def _training_parsers(sub, kw) -> None:
     analyze.add_argument("--json", metavar="PATH", type=Path, help="write the whole analysis")
     analyze.add_argument("--plot", metavar="PREFIX", type=Path,
                          help="write PREFIX_spectra.png, PREFIX_beta.png and PREFIX_probe.png")  # fmt: skip
+    construct = sub.add_parser(
+        "construct",
+        help="write a compiled construction as a model run directory (evaluate and analyze load it)",
+        description="Compile the task's program (a group's, or a language's at a budget of factors per token), "
+        "turn it into DeltaProductLM weights (models.from_program), check that they decode random words as the "
+        "task, and write config.json and model.safetensors to --out, as train does.",
+        **kw,
+    )
+    construct.add_argument("--task", required=True, help="a group spec (S3, Z5, D4, …) or lang:NAME / "
+                           "regex:ALPHABET:RE (the DFA's state)")  # fmt: skip
+    construct.add_argument("--out", required=True, type=Path, help="the run directory to write (new or empty)")
+    construct.add_argument("--nh", type=_budget, default="auto",
+                           help="a language's budget of factors per token: auto (archive heads) or N")  # fmt: skip
+    construct.add_argument("--layers", type=int, choices=(1, 2), default=1,
+                           help="a group's layers: 1, or 2 for Z_m and D_m (Grazzi et al. Thm 6; Siems et al. "
+                           "Thm 3)")  # fmt: skip
+    construct.add_argument("--check-words", type=_positive, default=8, help="random words decoded before writing")
+    construct.add_argument("--check-length", type=_positive, default=64, help="their length")
+    construct.add_argument("--seed", type=_natural, default=0, help="seed of those words")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -623,10 +644,11 @@ def _run(argv: list[str], console: Console, errors: Console, note) -> int:
         return check(args, console, note, progress)
     if args.command == "stability":
         return stability(args, console, note, progress)
-    if args.command in ("train", "evaluate", "analyze"):
+    if args.command in ("train", "evaluate", "analyze", "construct"):
         from proofs_check import training
 
-        run = {"train": training.run_train, "evaluate": training.run_evaluate, "analyze": training.run_analyze}
+        run = {"train": training.run_train, "evaluate": training.run_evaluate, "analyze": training.run_analyze,
+               "construct": training.run_construct}  # fmt: skip
         return run[args.command](args, console, note, progress)
     from proofs_check import word_problems
 

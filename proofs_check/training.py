@@ -1,6 +1,6 @@
-"""``deltaproof train`` and ``deltaproof evaluate``: the command line of :mod:`models` (training a Gated
-DeltaProduct model on a word problem or a regular language through our kernels, and measuring a saved run by
-length and position).
+"""``deltaproof train``, ``evaluate``, ``analyze`` and ``construct``: the command line of :mod:`models` (training a
+Gated DeltaProduct model on a word problem or a regular language through our kernels, measuring and analysing a
+saved run, and writing a compiled construction as a run directory that they load like a trained one).
 
 Every argument is checked before any work (the task's group and size, the output folder, CUDA, fla); a bad run
 directory is refused naming the file and field. ``train`` prints a table of the evaluations and shows a
@@ -17,7 +17,7 @@ from rich.table import Table
 
 from proofs_check.command import CommandError, check_output, json_text, write_output
 
-__all__ = ["run_train", "run_evaluate", "run_analyze"]
+__all__ = ["run_train", "run_evaluate", "run_analyze", "run_construct"]
 
 
 def _configs(args):
@@ -169,4 +169,66 @@ def run_analyze(args, console, note, progress) -> int:
     if args.plot is not None:
         for path in plot_analysis(report, args.plot):
             note(f"wrote {path}")
+    return 0
+
+
+def _construction(spec: str, layers: int, budget):
+    """The compiled program of a task spec: a group's (``layers`` 1: compile_group; 2: compile_layers, Z_m and D_m)
+    or a language's (compile_automaton at the budget); errors name the option."""
+    from models import task
+    from models.tasks import StateTracking
+    from theory.programs import compile_group, compile_layers
+    from theory.programs.dfa_to_layers import compile_automaton
+
+    try:
+        problem = task(spec)
+    except ValueError as err:
+        raise CommandError(f"--task: {err}") from None
+    if isinstance(problem, StateTracking):
+        if problem.accept:
+            raise CommandError(f"--task: a construction decodes the DFA's state, not acceptance: drop ':accept' "
+                               f"from {spec!r}")  # fmt: skip
+        if layers != 1:
+            raise CommandError(f"--layers: a language's layers come from its automaton (--nh sets the budget), "
+                               f"got --layers {layers}")  # fmt: skip
+        return problem, compile_automaton(problem.automaton, n_h=budget)
+    if budget != "auto":
+        raise CommandError(f"--nh: a group program's factors come from its construction, got --nh {budget}")
+    return problem, compile_group(spec) if layers == 1 else compile_layers(spec, layers=layers)
+
+
+def run_construct(args, console, note, progress) -> int:
+    """``deltaproof construct``: :func:`models.from_program` of the task's compiled program, written as a run
+    directory (config.json, model.safetensors; no optimizer, step 0) that evaluate and analyze load, after
+    checking that the model decodes ``--check-words`` random words as the task's labels."""
+    import torch
+    from safetensors.torch import save_file
+
+    from models import TrainConfig, from_program
+
+    if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+        raise CommandError(f"--out: {args.out} exists and is not an empty folder")
+    check_output("--out", args.out / "config.json")
+    problem, program = _construction(args.task, args.layers, args.nh)
+    try:
+        model = from_program(program, dtype=torch.float32, backend="reference")
+    except ValueError as err:
+        raise CommandError(f"--task: {err}") from None
+    tokens, labels = problem.batch((args.seed,), args.check_words, args.check_length)
+    with torch.no_grad():
+        right = float((model(tokens).argmax(-1) == labels).double().mean())
+    if right < 1:
+        raise CommandError(f"--task: the model of {args.task!r} decodes only {right:.1%} of {args.check_words} "
+                           f"words × {args.check_length} as the task (a bug: please report it)")  # fmt: skip
+    config = TrainConfig(task=args.task, steps=1, train_length=args.check_length)
+    table = Table("task", "construction", "layers", "heads × dim", "n_h", "hidden", "decoded")
+    table.add_row(args.task, program.construction, str(model.config.num_layers),
+                  f"{model.config.num_heads} × {model.config.head_dim}", str(model.config.num_householder),
+                  str(model.config.hidden), f"{args.check_words} × {args.check_length}: all")  # fmt: skip
+    write_output("--out", args.out / "config.json",
+                 json_text({"model": model.config.to_dict(), "train": config.to_dict()}), note)  # fmt: skip
+    weights = {name: value.contiguous() for name, value in model.state_dict().items()}
+    write_output("--out", args.out / "model.safetensors", lambda path: save_file(weights, str(path)))
+    console.print(table)
+    note(f"wrote {args.out} (config.json, model.safetensors): deltaproof evaluate / analyze load it")
     return 0

@@ -119,3 +119,37 @@ def test_a_run_trained_on_a_gpu_evaluates_and_analyses_on_the_cpu(tmp_path, caps
     assert main(["evaluate", str(out), "--lengths", "8"]) == 0
     assert main(["analyze", str(out), "--words", "4", "--lengths", "8"]) == 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_construct_writes_a_run_that_evaluate_loads(tmp_path, capsys):
+    """A compiled construction (a group's, a budgeted language's with a 3×3 delay grid) written as a run
+    directory: it decoded its check words before writing, and evaluate reads it back and decodes every position
+    at a longer length than checked."""
+    for spec, extra in (("S3", []), ("lang:flip_flop", ["--nh", "1"])):
+        out = tmp_path / spec.replace(":", "_")
+        assert main(["construct", "--task", spec, *extra, "--out", str(out), "--check-words", "2",
+                     "--check-length", "16"]) == 0  # fmt: skip
+        assert "2 × 16: all" in capsys.readouterr().out
+        model, config, train, step = load_run(out)
+        assert step == 0 and train.task == spec
+        assert main(["evaluate", str(out), "--lengths", "128", "--batch", "4", "--json", str(out / "e.json")]) == 0
+        assert json.loads((out / "e.json").read_text())["accuracy"]["128"] == 1.0
+
+
+def test_construct_refuses_by_name(tmp_path, capsys):
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("")
+    cases = [
+        (["--task", "lang:parity:accept"], "--task: a construction decodes the DFA's state, not acceptance"),
+        (["--task", "S3", "--nh", "2"], "--nh: a group program's factors come from its construction, got --nh 2"),
+        (["--task", "lang:parity", "--layers", "2"], "--layers: a language's layers come from its automaton"),
+        (["--task", "lang:cycle_navigation", "--nh", "1"], "--task: program: layer 2 (a counter layer) reads"),
+        (["--task", "Q9"], "--task: group: expected"),
+    ]
+    for args, message in cases:
+        assert main(["construct", *args, "--out", str(tmp_path / "new")]) == 2, args
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert main(["construct", "--task", "S3", "--out", str(full)]) == 2
+    assert "--out: " in capsys.readouterr().err
