@@ -3,36 +3,35 @@ asynchronous value checks) and fla's fused recurrent kernel, per step and cProfi
 
     python bench/decode_host.py B N_H GATED DTYPE > decode_B_N_H_GATED_DTYPE.txt     # e.g. 64 3 1 float16
 
-64 steps of one token with the state carried (bench/speed.py's decode rows: fla on the token's n_h interleaved
-rows); "wall/step" is the loop's time with a synchronisation at its end, median of five; "host issue/step" the
-time to issue the calls. Then the 25 functions with the most own time, for 20 loops of each.
+DECODE_STEPS (64) steps of one token with the state carried (bench/speed.py's decode rows and inputs);
+"wall/step" is the loop's time with a synchronisation at its end, median of five; "host issue/step" the time to
+issue the calls. Then the 25 functions with the most own time, for 20 loops of each.
 """
 
+import argparse
 import cProfile
 import io
 import pstats
-import sys
 import time
 
 import torch
 from fla.ops.gated_delta_rule import fused_recurrent_gated_delta_rule
 
-from bench.speed import HEADS, inputs
+from bench.speed import DECODE_STEPS, HEADS, decode_steps
 from kernels import delta_product
 
 
 def main():
-    batch, n_h, gated, dtype = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1", getattr(torch, sys.argv[4])
-    steps = [inputs(batch, 1, HEADS, 128, n_h, gated, dtype, grad=False) for _ in range(64)]
-    interleaved = []
-    for q, k, v, beta, g in steps:
-        q_rows = torch.zeros(batch, n_h, HEADS, 128, device="cuda", dtype=dtype)
-        q_rows[:, -1] = q[:, 0]
-        g_rows = None
-        if g is not None:
-            g_rows = torch.zeros(batch, n_h, HEADS, device="cuda", dtype=g.dtype)
-            g_rows[:, 0] = g[:, 0]
-        interleaved.append((q_rows, k, v, beta, g_rows))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("batch", type=int)
+    parser.add_argument("n_h", type=int)
+    parser.add_argument("gated", type=int, choices=(0, 1))
+    parser.add_argument("dtype", choices=("bfloat16", "float16"))
+    args = parser.parse_args()
+    if args.batch < 1 or args.n_h < 1:
+        parser.error(f"batch and n_h: expected positive integers, got {args.batch} and {args.n_h}")
+    batch, n_h, gated, dtype = args.batch, args.n_h, bool(args.gated), getattr(torch, args.dtype)
+    steps, interleaved = decode_steps(batch, n_h, gated, dtype)
     state0 = torch.zeros(batch, HEADS, 128, 128, device="cuda")
 
     def ours(**options):
@@ -47,7 +46,7 @@ def main():
             _, state = fused_recurrent_gated_delta_rule(q, k, v, g=g, beta=beta, initial_state=state,
                                                         output_final_state=True)  # fmt: skip
 
-    label = f"B{batch} nh{n_h} g{int(gated)} {sys.argv[4]}"
+    label = f"B{batch} nh{n_h} g{args.gated} {args.dtype}"
     with torch.no_grad():
         for name, loop in (("ours", ours), ("ours_nocheck", lambda: ours(check_values=False)), ("fla", fla)):
             loop()
@@ -57,10 +56,10 @@ def main():
                 start = time.perf_counter()
                 loop()
                 torch.cuda.synchronize()
-                walls.append((time.perf_counter() - start) / 64 * 1e3)
+                walls.append((time.perf_counter() - start) / DECODE_STEPS * 1e3)
             start = time.perf_counter()
             loop()
-            host = (time.perf_counter() - start) / 64 * 1e3
+            host = (time.perf_counter() - start) / DECODE_STEPS * 1e3
             torch.cuda.synchronize()
             print(f"{name:13s} {label}: wall/step {sorted(walls)[2]:.4f} ms, host issue/step {host:.4f} ms")
         for loop, rows in ((ours, 25), (fla, 15)):

@@ -117,6 +117,24 @@ def grid_rows(dtype_name: str, gated: bool, dim: int, n_h: int, bh: int, tokens:
     return rows
 
 
+def decode_steps(batch: int, n_h: int, gated: bool, dtype, dim: int = 128) -> tuple[list, list]:
+    """DECODE_STEPS one-token inputs (q, k, v, β, g) for ours, and the same for fla's fused recurrent kernel on
+    the token's n_h interleaved rows (q at the last sub-step, the gate at the first), built before any clock."""
+    import torch
+
+    steps = [inputs(batch, 1, HEADS, dim, n_h, gated, dtype, grad=False) for _ in range(DECODE_STEPS)]
+    interleaved = []
+    for q, k, v, beta, g in steps:
+        q_rows = torch.zeros(batch, n_h, HEADS, dim, device="cuda", dtype=dtype)
+        q_rows[:, -1] = q[:, 0]
+        g_rows = None
+        if g is not None:
+            g_rows = torch.zeros(batch, n_h, HEADS, device="cuda", dtype=g.dtype)
+            g_rows[:, 0] = g[:, 0]
+        interleaved.append((q_rows, k, v, beta, g_rows))
+    return steps, interleaved
+
+
 def decode_row(dtype_name: str, gated: bool, n_h: int, batch: int, dim: int = 128) -> dict:
     """One decoding row: per-step time of a loop of DECODE_STEPS tokens with the state carried."""
     import torch
@@ -125,16 +143,7 @@ def decode_row(dtype_name: str, gated: bool, n_h: int, batch: int, dim: int = 12
     from kernels import delta_product
 
     dtype = getattr(torch, dtype_name)
-    steps = [inputs(batch, 1, HEADS, dim, n_h, gated, dtype, grad=False) for _ in range(DECODE_STEPS)]
-    interleaved = []
-    for q, k, v, beta, g in steps:  # fla's layer: q at the last sub-step, the gate at the first
-        q_rows = torch.zeros(batch, n_h, HEADS, dim, device="cuda", dtype=dtype)
-        q_rows[:, -1] = q[:, 0]
-        g_rows = None
-        if g is not None:
-            g_rows = torch.zeros(batch, n_h, HEADS, device="cuda", dtype=g.dtype)
-            g_rows[:, 0] = g[:, 0]
-        interleaved.append((q_rows, k, v, beta, g_rows))
+    steps, interleaved = decode_steps(batch, n_h, gated, dtype, dim)
     state0 = torch.zeros(batch, HEADS, dim, dim, device="cuda", dtype=torch.float32)
 
     def ours():

@@ -210,18 +210,18 @@ def readout_tests(layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     readouts below it and ≥ 3/2 at those above, and σ_R and σ_R − 1 are two units, the second subtracted
     (:func:`_set_units`). A set whose projections are not distinct is refused with a ValueError."""
     readouts = _floats(layer.readouts)
-    one_unit = np.zeros(len(readouts), dtype=bool)
+    no_interval = np.zeros(len(readouts), dtype=bool)
     if _binary(layer):
-        return 2 * readouts - 1, 0.5 - readouts.sum(axis=1), one_unit
+        return 2 * readouts - 1, 0.5 - readouts.sum(axis=1), no_interval
     norms = (readouts**2).sum(axis=1)
     if np.ptp(norms) <= 1e-12 * norms.max():
         gaps = norms[:, None] - readouts @ readouts.T
         np.fill_diagonal(gaps, np.inf)
         delta = gaps.min(axis=1)
         if (delta > 1e-9).all():
-            return readouts / delta[:, None], 0.5 - norms / delta, one_unit
+            return readouts / delta[:, None], 0.5 - norms / delta, no_interval
     dim = readouts.shape[1]
-    w, interval = np.zeros_like(readouts), one_unit.copy()
+    w, interval = np.zeros_like(readouts), no_interval.copy()
     for i, readout in enumerate(readouts):
         gaps = readout - np.delete(readouts, i, axis=0)  # maximise t subject to ⟨R − R', w⟩ ≥ t, |w_i| ≤ 1
         best = linprog(np.r_[np.zeros(dim), -1.0], A_ub=np.hstack([-gaps, np.ones((len(gaps), 1))]),
@@ -243,7 +243,7 @@ def readout_tests(layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return w, 0.5 - (w * readouts).sum(axis=1), interval
 
 
-def _checked_cascade(program: Program) -> list[tuple[np.ndarray, np.ndarray]]:
+def _checked_cascade(program: Program) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Every layer's :func:`readout_tests` for an automaton program or a two-layer group program
     (:data:`GROUP_CASCADES`) that the MLP lookups compile (module docstring), else a ValueError naming the layer."""
     if program.automaton is not None and program.construction not in AUTOMATON_CONSTRUCTIONS:

@@ -48,6 +48,13 @@ def _configs(args):
     return model, train
 
 
+def _check_new_run(out, hint: str = "") -> None:
+    """Refuse, before any work, an ``--out`` that is not a new or empty folder a run can be written to."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CommandError(f"--out: {out} exists and is not an empty folder{hint}")
+    check_output("--out", out / "config.json")
+
+
 def run_train(args, console, note, progress) -> int:
     from models import train
 
@@ -56,9 +63,7 @@ def run_train(args, console, note, progress) -> int:
         if not (args.out / "config.json").exists():
             raise CommandError(f"--out: {args.out} holds no run to resume (no config.json)")
     else:
-        if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
-            raise CommandError(f"--out: {args.out} exists and is not an empty folder (pass --resume to continue it)")
-        check_output("--out", args.out / "config.json")
+        _check_new_run(args.out, " (pass --resume to continue it)")
     table = Table("step", "train loss", "eval loss", *(f"acc T={n}" for n in config.eval_lengths))
     with progress(f"training on {args.task}", config.steps) as advance:
 
@@ -206,9 +211,7 @@ def run_construct(args, console, note, progress) -> int:
 
     from models import TrainConfig, from_program
 
-    if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
-        raise CommandError(f"--out: {args.out} exists and is not an empty folder")
-    check_output("--out", args.out / "config.json")
+    _check_new_run(args.out)
     problem, program = _construction(args.task, args.layers, args.nh)
     try:
         model = from_program(program, dtype=torch.float32, backend="reference")
