@@ -17,10 +17,12 @@ run continues exactly as an uninterrupted one would.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -220,93 +222,110 @@ def train(
     if config.device == "cuda" and not torch.cuda.is_available():  # checked here, not in TrainConfig: a run
         # trained on a GPU still loads and evaluates on a machine without one
         raise ValueError("device: 'cuda' requested but torch sees no CUDA GPU")
-    rank, world, device = _process_group(config)
-    if config.batch % world:
-        raise ValueError(f"batch: the global batch {config.batch} must divide over the {world} processes")
-    start = 0
-    if resume:
-        model, saved_model, saved_train, start = load_run(out)
-        if saved_model != model_config:
-            raise ValueError(f"resume: {out} holds a different model ({saved_model}); start a new directory")
-        if {k: v for k, v in saved_train.to_dict().items() if k != "steps"} != {
-            k: v for k, v in config.to_dict().items() if k != "steps"}:  # fmt: skip
-            raise ValueError(f"resume: {out} was trained with other settings; only --steps may change")
-        model.to(device)
-        optimizer = _optimizer(model, config)
-        moments = load_file(out / "optimizer.safetensors", device=str(device))
-        state = {}
-        for key, value in moments.items():
-            index, name = key.split(".", 1)
-            state.setdefault(int(index), {})[name] = value.cpu() if name == "step" else value
-        optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
-    else:
-        if out.exists() and any(out.iterdir()):
-            raise ValueError(f"out: {out} is not empty (pass resume to continue its run)")
-        _barrier(world)  # every process has checked before the first writes
-        torch.manual_seed(config.seed)
-        model = DeltaProductLM(model_config, config.backend).to(device)
-        optimizer = _optimizer(model, config)
-        if rank == 0:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "config.json").write_text(
-                json.dumps({"model": model_config.to_dict(), "train": config.to_dict()}, indent=1)
-            )
-    net = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        net = DistributedDataParallel(model)
-    model.train()
-    share = config.batch // world
-    for step in range(start + 1, config.steps + 1):
-        tokens, labels = task.batch((config.seed, step), config.batch, config.train_length, device)
-        tokens, labels = tokens[rank * share : (rank + 1) * share], labels[rank * share : (rank + 1) * share]
-        with _autocast(device, config.autocast):
-            loss = F.cross_entropy(net(tokens, check_ids=False).flatten(0, 1).float(), labels.flatten())
-        optimizer.zero_grad(set_to_none=True)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, step)
-        loss.backward()  # under DDP the gradients arrive averaged over the processes: the global batch's
-        if config.clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-        optimizer.step()
-        loss = _mean_over_processes(loss.detach(), world)
-        if on_step and rank == 0:
-            on_step(step, float(loss))
-        if step % config.eval_every == 0 or step == config.steps:
+    with _process_group(config) as (rank, world, device):
+        if config.batch % world:
+            raise ValueError(f"batch: the global batch {config.batch} must divide over the {world} processes")
+        start = 0
+        if resume:
+            model, saved_model, saved_train, start = load_run(out)
+            if saved_model != model_config:
+                raise ValueError(f"resume: {out} holds a different model ({saved_model}); start a new directory")
+            if {k: v for k, v in saved_train.to_dict().items() if k != "steps"} != {
+                k: v for k, v in config.to_dict().items() if k != "steps"}:  # fmt: skip
+                raise ValueError(f"resume: {out} was trained with other settings; only --steps may change")
+            model.to(device)
+            optimizer = _optimizer(model, config)
+            moments = load_file(out / "optimizer.safetensors", device=str(device))
+            state = {}
+            for key, value in moments.items():
+                index, name = key.split(".", 1)
+                state.setdefault(int(index), {})[name] = value.cpu() if name == "step" else value
+            optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
+        else:
+            if out.exists() and any(out.iterdir()):
+                raise ValueError(f"out: {out} is not empty (pass resume to continue its run)")
+            _barrier(world)  # every process has checked before the first writes
+            torch.manual_seed(config.seed)
+            model = DeltaProductLM(model_config, config.backend).to(device)
+            optimizer = _optimizer(model, config)
             if rank == 0:
-                result = evaluate(model, config.task, config.eval_lengths, config.eval_batch, config.seed,
-                                  config.autocast)  # fmt: skip
-                row = {"step": step, "train_loss": float(loss), "loss": result["loss"],
-                       "accuracy": result["accuracy"]}  # fmt: skip
-                with open(out / "metrics.jsonl", "a") as f:
-                    f.write(json.dumps(row) + "\n")
-                _save(out, model, optimizer, step)
-                if on_eval:
-                    on_eval(row)
-            _barrier(world)
-    rows = read_metrics(out)
-    if rank == 0:
-        _plot(rows, out / "curves.png")
-    return rows
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "config.json").write_text(
+                    json.dumps({"model": model_config.to_dict(), "train": config.to_dict()}, indent=1)
+                )
+        net = model
+        if world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            net = DistributedDataParallel(model)
+        model.train()
+        share = config.batch // world
+        for step in range(start + 1, config.steps + 1):
+            tokens, labels = task.batch((config.seed, step), config.batch, config.train_length, device)
+            tokens, labels = tokens[rank * share : (rank + 1) * share], labels[rank * share : (rank + 1) * share]
+            with _autocast(device, config.autocast):
+                loss = F.cross_entropy(net(tokens, check_ids=False).flatten(0, 1).float(), labels.flatten())
+            optimizer.zero_grad(set_to_none=True)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step)
+            loss.backward()  # under DDP the gradients arrive averaged over the processes: the global batch's
+            if config.clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            loss = _mean_over_processes(loss.detach(), world)
+            if on_step and rank == 0:
+                on_step(step, float(loss))
+            if step % config.eval_every == 0 or step == config.steps:
+                if rank == 0:
+                    result = evaluate(model, config.task, config.eval_lengths, config.eval_batch, config.seed,
+                                      config.autocast)  # fmt: skip
+                    row = {"step": step, "train_loss": float(loss), "loss": result["loss"],
+                           "accuracy": result["accuracy"]}  # fmt: skip
+                    with open(out / "metrics.jsonl", "a") as f:
+                        f.write(json.dumps(row) + "\n")
+                    _save(out, model, optimizer, step)
+                    if on_eval:
+                        on_eval(row)
+                _barrier(world)
+        del net  # DDP holds the process group: let it go before the group is destroyed
+        rows = read_metrics(out)
+        if rank == 0:
+            _plot(rows, out / "curves.png")
+        return rows
 
 
-def _process_group(config: TrainConfig) -> tuple[int, int, torch.device]:
-    """(rank, world size, this process's device). Under torchrun (WORLD_SIZE > 1) the default process group
-    is started if it is not yet — NCCL on CUDA, gloo on the CPU — and each process takes the GPU of its
-    LOCAL_RANK; otherwise one process."""
+@contextmanager
+def _process_group(config: TrainConfig) -> Iterator[tuple[int, int, torch.device]]:
+    """(rank, world size, this process's device) for the body of the ``with``. Under torchrun (WORLD_SIZE > 1)
+    the default process group is started if it is not yet — NCCL on CUDA, gloo on the CPU — and each process
+    takes the GPU of its LOCAL_RANK; otherwise one process.
+
+    A group started here is destroyed on leaving, which joins gloo's worker threads: a thread left running
+    can release a finished collective's tensors while the interpreter finalises and abort the process
+    ("terminate called without an active exception"; torchrun then reports the run failed). Destroying is not
+    enough alone: with torch 2.13, importing ``torch._dynamo`` while a group exists (AdamW and DDP import it
+    lazily) keeps that group alive in C++ past ``destroy_process_group``, its threads running; imported
+    before the group starts, it does not."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return 0, 1, torch.device(config.device)
+        yield 0, 1, torch.device(config.device)
+        return
     import torch.distributed as dist
 
     device = torch.device("cpu")
     if config.device == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
-    if not dist.is_initialized():
+    started = not dist.is_initialized()
+    if started:
+        importlib.import_module("torch._dynamo")  # before the group: see the docstring
+
         dist.init_process_group("nccl" if config.device == "cuda" else "gloo")
-    return dist.get_rank(), dist.get_world_size(), device
+    try:
+        yield dist.get_rank(), dist.get_world_size(), device
+    finally:
+        if started:
+            dist.destroy_process_group()
 
 
 def _barrier(world: int) -> None:
