@@ -1,4 +1,4 @@
-"""Why fla's bf16 chunk kernel mis-decodes compiled cascades: its chunked forward emulated on the CPU.
+"""Do fla's bf16 roundings explain its chunk kernel's mis-decoding of compiled cascades? Its forward, emulated.
 
     python bench/fla_emulation.py --out bench/results/automaton_models/fla_emulation.json
 
