@@ -19,6 +19,9 @@ verdict calls a row suspect above 10× it). The products: K S, T x (x = β ⊙ (
 * ``fp16x2_fixed``: the same two terms with one fixed scale 2¹⁶ for the head instead of a column's (no
   reduction in a kernel: the head is fp16(x/2¹⁶)·2¹⁶, the rest fp16(x − head), 22 bits for |x| from
   about 2⁻⁸ up to 2.7·10⁸, where the rest would overflow; smaller entries keep 2⁻²⁴ absolute);
+* ``fp16x2_tile``: two fp16 terms scaled by one power of two per tile — per head and block of 64 columns, as
+  a kernel's program holds it — that brings the tile's largest entry to [2¹⁴, 2¹⁵) (one max-reduction per
+  tile, the same rule for every operand: no knowledge of which operands are bounded);
 * ``bf16``: round to nearest bf16 (fp32's range: no scaling needed).
 
 Inputs q, k, v are fp16 (keys exact: e₀ in D, unit keys rounded in A), so K and Q are never rounded again;
@@ -38,7 +41,8 @@ import torch
 from proofs_check.studies import growing_inputs, kernel_inputs
 from proofs_check.studies import kernels as study
 
-ROUNDINGS = ("exact", "tf32", "fp16", "fp16x2", "fp16x2_fixed", "bf16")
+ROUNDINGS = ("exact", "tf32", "fp16", "fp16x2", "fp16x2_fixed", "fp16x2_tile", "bf16")
+TILE_COLUMNS = 64  # fp16x2_tile's column block: a program's value block
 FIXED_SCALE = 2.0**16  # fp16x2_fixed's head is fp16(x / 2¹⁶)·2¹⁶: no reduction, |x| up to 2.7·10⁸
 FP16_HEADROOM = 2.0**15  # columns are scaled below this: K S, T x and Kᵀu may add a few times it before 65 504
 
@@ -58,6 +62,9 @@ VARIANTS = {
     "fp16x2 with a fixed scale for S, x and u, T fp16x2": dict(
         S="fp16x2_fixed", x="fp16x2_fixed", u="fp16x2_fixed", T="fp16x2"
     ),
+    "fp16x2 with one scale per tile for every operand": dict(
+        S="fp16x2_tile", x="fp16x2_tile", u="fp16x2_tile", T="fp16x2_tile"
+    ),
     "walk fp32-accurate, output operands one fp16 term (scaled)": dict(
         S="exact", x="exact", u="exact", T="exact", out="fp16"
     ),
@@ -74,6 +81,18 @@ def _column_scale(x: torch.Tensor) -> torch.Tensor:
     return torch.exp2(exponent)
 
 
+def _tile_scale(x: torch.Tensor) -> torch.Tensor:
+    """Per tile (the last two axes, columns in blocks of :data:`TILE_COLUMNS`), the power of two that brings
+    the tile's largest magnitude into [2¹⁴, 2¹⁵); 1 for an all-zero tile."""
+    cols = x.shape[-1]
+    blocks = -(-cols // TILE_COLUMNS)
+    padded = torch.nn.functional.pad(x.abs(), (0, blocks * TILE_COLUMNS - cols))
+    peak = padded.unflatten(-1, (blocks, TILE_COLUMNS)).amax(dim=(-3, -1), keepdim=True)
+    exponent = torch.floor(torch.log2(torch.where(peak > 0, peak, 2.0**14))) - 14
+    scale = torch.exp2(exponent).expand(*peak.shape[:-3], 1, blocks, TILE_COLUMNS)
+    return scale.flatten(-2)[..., :cols]
+
+
 def rounded(x: torch.Tensor, how: str) -> torch.Tensor:
     """x (float64) as the product reads it under rounding ``how`` (:data:`ROUNDINGS`), back in float64."""
     if how == "exact":
@@ -86,8 +105,8 @@ def rounded(x: torch.Tensor, how: str) -> torch.Tensor:
     if how == "fp16x2_fixed":
         head = (x / FIXED_SCALE).to(torch.float16).double() * FIXED_SCALE
         return head + (x - head).to(torch.float16).double()
-    if how in ("fp16", "fp16x2"):
-        scale = _column_scale(x)
+    if how in ("fp16", "fp16x2", "fp16x2_tile"):
+        scale = _tile_scale(x) if how == "fp16x2_tile" else _column_scale(x)
         head = (x / scale).to(torch.float16).double() * scale
         if how == "fp16":
             return head

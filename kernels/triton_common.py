@@ -1,7 +1,7 @@
 """Device functions shared by our Triton kernels (:mod:`kernels.triton_chunk`, :mod:`kernels.triton_recurrent`):
 row-block loads and stores, sequence and chunk bounds, gate decays, pointer arithmetic, the unit lower
 triangular inverse by 16×16 block forward substitution, and the products (:func:`precise_dot` makes
-fp32-accurate ``tf32x3`` products from three one-pass tf32 ones).
+fp32-accurate ``tf32x3`` products from three one-pass tf32 ones, or ``fp16x2`` ones from three fp16 ones).
 
 Sums accumulate in the accumulation dtype ACC (fp32, or fp64 for fp64 inputs; the gates' prefix sums in
 fp64, :func:`gate_sums`): inputs are upcast on load and outputs rounded once on store; products of two raw
@@ -35,6 +35,7 @@ __all__ = [
     "parts_ptrs",
     "inverse_in_blocks",
     "tf32_round",
+    "tile_scale",
     "precise_dot",
     "input_dot",
     "dot",
@@ -194,12 +195,39 @@ def tf32_round(x):
 
 
 @triton.jit
+def tile_scale(x):
+    """The power of two 2^e that brings the fp32 tile x's largest magnitude into [2¹⁴, 2¹⁵) (e from the
+    exponent bits, clamped to fp32's normal range; 1 for an all-zero tile): x / 2^e is within fp16's range
+    with a bit to spare for the rounding."""
+    peak = tl.max(tl.max(tl.abs(x), axis=1), axis=0)
+    e = tl.maximum(((peak.to(tl.int32, bitcast=True) >> 23) & 255) - 141, -126)
+    return tl.where(peak > 0, ((e + 127) << 23).to(tl.float32, bitcast=True), 1.0)
+
+
+@triton.jit
 def precise_dot(a, b, PRECISION: tl.constexpr, ACC: tl.constexpr):
     """a·b accumulated in ACC at PRECISION. ``tf32x3`` (fp32-accurate) is made here from three one-pass tf32
     products: with a = a₁ + a₂, a₁ = tf32(a), a₂ = tf32(a − a₁) (likewise b), a·b ≈ a₁b₂ + a₂b₁ + a₁b₁, the
     dropped a₂b₂ and the rounding of a₂, b₂ being 2⁻²² of |a||b| each. Triton 3.6's own tf32x3 computes the
     same sum but ran 2.3 ms slower for one 64×64×64 product per program of chunk_bwd_dqk on the H200
-    (bench/results/speed/README.md)."""
+    (bench/results/speed/README.md).
+
+    ``fp16x2`` (a ``dot_bits=22`` tuning, for measurement): each fp32 tile divided by its :func:`tile_scale`
+    2^e and split into two fp16 terms a = 2^e(a₁ + a₂), a₂ = fp16(a/2^e − a₁), likewise b; a·b ≈
+    2^{e_a + e_b}(a₁b₁ + a₁b₂ + a₂b₁): three 16-bit products (twice tf32's rate on Hopper), 22 bits relative
+    to each tile's largest entry. bench/operand_rounding.py emulates it ("one scale per tile for every
+    operand"): at fp32-accurate's level on the stability verdict's sections A and D."""
+    if PRECISION == "fp16x2":
+        scale_a = tile_scale(a)
+        scale_b = tile_scale(b)
+        a = a * (1.0 / scale_a)
+        b = b * (1.0 / scale_b)
+        a_head = a.to(tl.float16)
+        b_head = b.to(tl.float16)
+        out = tl.dot(a_head, (b - b_head.to(tl.float32)).to(tl.float16), out_dtype=ACC)
+        out += tl.dot((a - a_head.to(tl.float32)).to(tl.float16), b_head, out_dtype=ACC)
+        out += tl.dot(a_head, b_head, out_dtype=ACC)
+        return (out * scale_a) * scale_b
     if PRECISION == "tf32x3":
         a_head = tf32_round(a)
         b_head = tf32_round(b)

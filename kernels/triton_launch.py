@@ -58,14 +58,16 @@ def tuning(**choices: int):
     fla's kernels do: ``store_bits=16`` stores the backward's intermediates (u, y = Tᵀdu, the chunk states
     and their gradients) in the input dtype, ``dot_bits=16`` rounds the operands of every product of the
     sequential and gradient kernels to it (the triangular solve is not affected); the module's
-    docstring says where they are the default."""
+    docstring says where they are the default. ``dot_bits=22`` makes those products from two fp16 terms per
+    operand, scaled per tile (:func:`kernels.triton_common.precise_dot`'s ``fp16x2``; any input dtype but
+    float64), a candidate for fp16's speed, for measurement."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
     bad = {name: value for name, value in choices.items() if not _allowed(name, value)}
     if bad:
-        raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits and "
-                         f"dot_bits 16 or 32), stages_walk 1 to 4, got {bad}")  # fmt: skip
+        raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits 16 "
+                         f"or 32), dot_bits 16, 22 or 32, stages_walk 1 to 4, got {bad}")  # fmt: skip
     saved = dict(_TUNING)
     _TUNING.update(choices)
     try:
@@ -76,13 +78,17 @@ def tuning(**choices: int):
 
 
 def _allowed(name: str, value) -> bool:
-    """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits and
-    dot_bits 16 or 32; stages_walk 1 to 4."""
-    if name == "stages_walk":
-        return isinstance(value, int) and 1 <= value <= 4
-    if not isinstance(value, int) or value < 1 or value & (value - 1):
+    """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits 16 or 32,
+    dot_bits 16, 22 or 32; stages_walk 1 to 4."""
+    if isinstance(value, bool) or not isinstance(value, int):
         return False
-    if name in ("store_bits", "dot_bits"):
+    if name == "stages_walk":
+        return 1 <= value <= 4
+    if name == "dot_bits":
+        return value in (16, 22, 32)
+    if value < 1 or value & (value - 1):
+        return False
+    if name == "store_bits":
         return value in (16, 32)
     return value >= 16 or not name.startswith(("bk", "bv"))
 
@@ -208,7 +214,10 @@ class Launch:
     @property
     def precision(self) -> str:
         """Dot precision: ieee for float64, one-pass tf32 for bf16 unless ``accurate``, fp32-accurate tf32x3
-        otherwise (fp16 included: kernels.triton_backend says why)."""
+        otherwise (fp16 included: kernels.triton_backend says why); two fp16 terms (``fp16x2``) under a
+        ``dot_bits=22`` tuning."""
+        if self.dot_bits == 22 and self.acc == torch.float32:
+            return "fp16x2"
         if self.dtype == torch.bfloat16 and not self.accurate:
             return "tf32"
         return "ieee" if self.dtype == torch.float64 else "tf32x3"

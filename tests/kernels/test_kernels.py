@@ -522,9 +522,16 @@ def test_tuning_changes_the_launch_not_the_result():
     with pytest.raises(ValueError, match="value blocks at least 16"):
         with triton_launch.tuning(bk_grads=8):
             pass
-    with pytest.raises(ValueError, match="store_bits and dot_bits 16 or 32"):
+    with pytest.raises(ValueError, match="dot_bits 16, 22 or 32"):
         with triton_launch.tuning(dot_bits=8):
             pass
+    # dot_bits=22: every product of the walk and the gradients from two fp16 terms per operand (22 bits of
+    # each tile's largest entry): within 2⁻¹⁸ of the fp32-accurate default (measured 2.8e-7 ≈ 2⁻²²; without
+    # the a₂b₁ product 4.1e-4, 2⁻¹¹'s order)
+    with triton_launch.tuning(dot_bits=22):
+        assert triton_launch.plan_launch(q.half(), v.half(), g, n_h, 1.0, None, 16, False).precision == "fp16x2"
+        split = run(torch.float16)
+    assert all(_rel(a, b) <= 2.0**-18 for a, b in zip(split, half))
     wide = torch.zeros(1, 1, 1, 128, dtype=torch.float16)
     with pytest.raises(ValueError, match="dot_bits=16 with a value block bv=32 < 64 at a key block of 128"):
         with triton_launch.tuning(dot_bits=16, bv=32):
@@ -668,6 +675,9 @@ def test_fp16_states_beyond_fp16s_range_stay_finite():
         # o and the gradients of q, k, v are rounded to fp16 (2⁻¹¹ ≈ 4.9e-4); the rest is fp32 arithmetic
         # (measured ≤ 0.52 · 2⁻¹¹)
         assert _rel(got, want) <= 2 * 2.0**-11
+    with triton_backend.tuning(dot_bits=22):  # two fp16 terms per operand, scaled per tile: the range kept
+        for got, want in zip(run("triton", torch.float16), ref):
+            assert _rel(got, want) <= 2 * 2.0**-11
     with triton_backend.tuning(store_bits=16, dot_bits=16):
         overflowed = run("triton", torch.float16)
     assert not torch.isfinite(overflowed[0]).all() and not torch.isfinite(overflowed[1]).all()
