@@ -60,11 +60,16 @@ def _bf16(x: torch.Tensor, on: bool) -> torch.Tensor:
 
 
 def fla_chunk(q, k, v, beta, g=None, *, num_householder, initial_state=None, output_final_state=False,
-              rounded=ROUNDINGS, **_):  # fmt: skip
+              backend=None, rounded=ROUNDINGS):  # fmt: skip
     """(o in q's dtype, final state or None) of fla's chunked forward with the roundings named in ``rounded``
-    (the module's docstring); scale K^{-1/2}, no initial state, one sequence per batch row."""
+    (the module's docstring); scale K^{-1/2}, no initial state, one sequence per batch row. The keywords
+    are those :class:`models.GatedDeltaProduct` passes to :func:`kernels.delta_product` (``backend`` is
+    the model's and is ignored: this is the kernel)."""
     if initial_state is not None:
         raise ValueError("initial_state: the emulation starts from zero states")
+    unknown = set(rounded) - set(ROUNDINGS)
+    if unknown:
+        raise ValueError(f"rounded: expected some of {ROUNDINGS}, got {sorted(unknown)}")
     r = set(rounded)
     n_h = num_householder
     q64, k64, v64, b64 = (x.double() for x in (q, k, v, beta))
@@ -126,6 +131,11 @@ def decode(model, words: np.ndarray, expected: np.ndarray, rounded) -> dict:
             decoded = model(torch.from_numpy(words)).argmax(-1).numpy()
     finally:
         models.layer.delta_product = kernel
+    return _scored(decoded, expected)
+
+
+def _scored(decoded: np.ndarray, expected: np.ndarray) -> dict:
+    """The share of right positions and the first position wrong in any word (None: none)."""
     wrong = decoded != expected
     columns = np.flatnonzero(wrong.any(axis=0))
     return {"accuracy": float(1 - wrong.mean()), "first_error": int(columns[0]) if columns.size else None}
@@ -152,10 +162,7 @@ def fla_against_emulation(model, words: np.ndarray, expected: np.ndarray) -> dic
             decoded = model(torch.from_numpy(words).cuda()).argmax(-1).cpu().numpy()
     finally:
         models.layer.delta_product = kernel
-    wrong = decoded != expected
-    columns = np.flatnonzero(wrong.any(axis=0))
-    return {"accuracy": float(1 - wrong.mean()), "first_error": int(columns[0]) if columns.size else None,
-            "layers": layers}  # fmt: skip
+    return {**_scored(decoded, expected), "layers": layers}
 
 
 def main():
