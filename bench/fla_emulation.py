@@ -142,13 +142,14 @@ def _scored(decoded: np.ndarray, expected: np.ndarray) -> dict:
 
 
 def fla_against_emulation(model, words: np.ndarray, expected: np.ndarray) -> dict:
-    """Decode on the GPU through fla's chunk kernel, comparing every kernel call with :func:`fla_chunk` (all
-    roundings) on the same inputs: the decoding and, per layer, the largest |o_fla − o_emulated| relative to
-    max |o| and the first position (token) where it exceeds 1/8."""
+    """Decode through the model's own backend on its device (fla's chunk kernel on the GPU, as ``--fla`` runs
+    it), comparing every kernel call with :func:`fla_chunk` (all roundings) on the same inputs: the decoding
+    and, per layer, the largest |o_kernel − o_emulated| relative to max |o| and the first position (token)
+    where it exceeds 1/8."""
     kernel, layers = models.layer.delta_product, []
 
     def compared(q, k, v, beta, g=None, **kw):
-        o, state = kernel(q, k, v, beta, g, **kw)
+        o, state = kernel(q, k, v, beta, g=g, **kw)
         cpu = [None if x is None else x.cpu() for x in (q, k, v, beta, g)]
         mine, _ = fla_chunk(*cpu, num_householder=kw["num_householder"])
         gap = (o.float().cpu() - mine.float()).abs().amax(dim=(0, 2, 3)) / mine.float().abs().max().clamp(min=1e-30)
@@ -159,7 +160,7 @@ def fla_against_emulation(model, words: np.ndarray, expected: np.ndarray) -> dic
     models.layer.delta_product = compared
     try:
         with torch.no_grad():
-            decoded = model(torch.from_numpy(words).cuda()).argmax(-1).cpu().numpy()
+            decoded = model(torch.from_numpy(words).to(next(model.parameters()).device)).argmax(-1).cpu().numpy()
     finally:
         models.layer.delta_product = kernel
     return {**_scored(decoded, expected), "layers": layers}

@@ -227,14 +227,16 @@ def precise_dot(a, b, PRECISION: tl.constexpr, ACC: tl.constexpr):
         out = tl.dot(a_head, (b - b_head.to(tl.float32)).to(tl.float16), out_dtype=ACC)
         out += tl.dot((a - a_head.to(tl.float32)).to(tl.float16), b_head, out_dtype=ACC)
         out += tl.dot(a_head, b_head, out_dtype=ACC)
-        return (out * scale_a) * scale_b
-    if PRECISION == "tf32x3":
+        out = (out * scale_a) * scale_b
+    elif PRECISION == "tf32x3":
         a_head = tf32_round(a)
         b_head = tf32_round(b)
         out = tl.dot(a_head, tf32_round(b - b_head), input_precision="tf32", out_dtype=ACC)
         out += tl.dot(tf32_round(a - a_head), b_head, input_precision="tf32", out_dtype=ACC)
-        return out + tl.dot(a_head, b_head, input_precision="tf32", out_dtype=ACC)
-    return tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+        out += tl.dot(a_head, b_head, input_precision="tf32", out_dtype=ACC)
+    else:
+        out = tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+    return out
 
 
 @triton.jit

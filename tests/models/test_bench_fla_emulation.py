@@ -4,7 +4,7 @@ bf16's level with them, and its finding (a compiled cascade decodes through ever
 import numpy as np
 import torch
 
-from bench.fla_emulation import GPU_WORDS, ROUNDINGS, decode, fla_chunk
+from bench.fla_emulation import GPU_WORDS, ROUNDINGS, decode, fla_against_emulation, fla_chunk
 from kernels import reference
 from models import from_program
 from theory.automata.dfa import language
@@ -56,3 +56,17 @@ def test_a_compiled_cascade_decodes_through_fla_s_roundings():
     words = np.random.default_rng(1).integers(0, len(automaton.letters), GPU_WORDS)[:, :256]
     expected = np.array([automaton.run(w) for w in words])
     assert decode(model, words, expected, ROUNDINGS) == {"accuracy": 1.0, "first_error": None}
+
+
+def test_the_kernel_comparison_runs_each_layer_and_reads_the_decoding():
+    """fla_against_emulation through the reference backend on the CPU (the code path ``--fla`` takes on the
+    GPU): one comparison per layer call, every gap under bf16's level 8·2⁻⁹ (the reference walks in fp32
+    from bf16 inputs; the emulation rounds as fla does), and the decoding scored like :func:`decode`'s."""
+    automaton = language("parity")
+    model = from_program(compile_automaton(automaton, n_h="auto"), dtype=torch.bfloat16, backend="reference")
+    words = np.random.default_rng(2).integers(0, len(automaton.letters), (4, 40))
+    expected = np.array([automaton.run(w) for w in words])
+    result = fla_against_emulation(model, words, expected)
+    assert (result["accuracy"], result["first_error"]) == (1.0, None)
+    assert len(result["layers"]) == len(model.layers)
+    assert all(layer["largest"] < 8 * 2.0**-9 and layer["first_position"] is None for layer in result["layers"])
