@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from pathlib import Path
 
 import kernels.runtime
 
@@ -63,7 +64,7 @@ def compile_to_ttgir(entry: dict) -> None:
 
 def main(path: str) -> int:
     failed = 0
-    for entry in json.loads(open(path).read()):
+    for entry in json.loads(Path(path).read_text()):
         constants = {n: a["value"] for n, a in entry["args"].items() if a["kind"] in ("dtype", "value", "bool")}
         try:
             compile_to_ttgir(entry)
