@@ -5,7 +5,8 @@
 Shape B=8, T=2048, H=16, D=128 and bf16 unless ``--shape B,T,H,D`` and ``--dtype`` say otherwise; n_h and
 gating from the command line. For each
 configuration the CUDA time of every kernel is summed over ``--repeats`` calls and divided by it, so the
-table says where one forward+backward spends its time. ``--variants`` profiles other launch choices,
+table says where one forward+backward spends its time (the gradients are reset before each backward, as a
+training step's are). ``--variants`` profiles other launch choices,
 each ``name=value+name=value…`` over :func:`kernels.triton_launch.tuning` (``bv``, ``warps_walk``,
 ``stages_walk``, ``bk_prep``, ``warps_prep``, ``bk_grads``, ``bv_grads``, ``warps_grads``, ``store_bits``,
 ``dot_bits``); ``default`` is the backend's own choice.
@@ -34,6 +35,9 @@ def profile(leaves, n_h, repeats, backward, chunk_size=64):
         with torch.set_grad_enabled(backward):
             o, _ = delta_product(q, k, v, beta, g=g, num_householder=n_h, chunk_size=chunk_size, backend="triton")
         if backward:
+            for x in leaves:  # no accumulation into earlier steps' gradients: an add kernel no user step has
+                if x is not None:
+                    x.grad = None
             o.backward(do)
 
     for _ in range(3):

@@ -36,8 +36,8 @@ h ← h + βk(v − kᵀh). Layer l of the model holds c·h e_0ᵀ (only column 
 enough that o_norm does not magnify rounding residues, :func:`automaton_level`):
 the start token writes c·h_0 (key e_j, β = 1, value c·e_0 for each 1 of h_0), a symbol's sub-steps are the
 program's with value c·v·e_0 (the same affine step on that column), a reset symbol's gate is exactly 0 (its
-log-gate −e^{A_log}·softplus(1000) = −10⁶) and every other gate exactly 1 (softplus(−1000) = 0). The model has
-d = max d_l heads of dimension d; head i reads row i (q = e_i), so after o_norm its column 0 is λ·h_i with one
+log-gate −softplus(1024) = −1024, :data:`RESET_LOGIT`) and every other gate exactly 1 (softplus(−1024) = 0). The
+model has d = max d_l heads of dimension d; head i reads row i (q = e_i), so after o_norm its column 0 is λ·h_i with one
 level λ for every 1 (a row has one nonzero entry), and o_proj writes h_i itself into hidden dimension i of the
 layer's own block. Symbols move up through the MLPs, as tracr compiles its lookups: block l's gated MLP has two
 units per (symbol s, readout R) pair that the next layer's lookup (or the decoder) maps somewhere, with
@@ -153,9 +153,14 @@ AUTOMATON_CONSTRUCTIONS = ("dfa:group", "dfa:partial-injection-sink", "dfa:permu
 GROUP_CASCADES = ("thm6", "dihedral_parity")
 """The multi-layer group constructions compiled as cascades (theory.programs.compile_layers: Z_m and D_m, two
 layers); the S_n block programs are not (their between-layer map is a table of 2^m·(n!)^(2^m) entries)."""
-RESET_LOGIT = 1000.0
-"""A reset token's gate pre-activation: its log-gate −e^{A_log}·softplus(1000) = −10⁶ makes e^g exactly 0 in every
-format; every other token's softplus(−1000) is exactly 0, a gate of exactly 1."""
+RESET_LOGIT = 1024.0
+"""A reset token's gate pre-activation, with A_log = 0: its log-gate −e^0·softplus(1024) = −1024 makes e^g exactly
+0 in every format (float64's e^x underflows below −745); every other token's softplus(−1024) is exactly 0, a gate
+of exactly 1. Not larger: fla's chunk kernels form decays as 2^(G_t − G_s) from float32 prefix sums G of the
+log-gates, summed by a parallel scan, so the sums must be exact in any order — in bf16 and fp16 the log-gates are
+integers of magnitude ≈ 1024 and 64 of them sum below 2²⁴. The former −10⁶ (A_log = ln 1000) left sums of
+10⁷ – 10⁸, whose roundings made decays that should be 1 come out up to 2⁸, and fla's kernel mis-decoded
+(bench/results/automaton_models/README.md)."""
 CONSTANT = 2.0**14
 """Z, every token's entry in a hidden dimension of its own: it holds the RMSNorm's factor within n/(2Z²) of one
 value."""
@@ -455,7 +460,7 @@ def _set_layer(attn, layer, where: Layout, index: int, n_h: int, d: int, unit: f
     if attn.use_forget_gate:
         resets = np.array(tuple(layer.resets or (0,) * layer.symbols) + (0,), dtype=bool)
         pre["a"] = np.repeat(np.where(resets[:, None], RESET_LOGIT, -RESET_LOGIT), heads, axis=1)
-        attn.A_log.fill_(float(np.log(RESET_LOGIT)))
+        attn.A_log.fill_(0.0)  # e^{A_log} = 1: the log-gate is −softplus(a)
     for name, columns in pre.items():
         getattr(attn, f"{name}_proj").weight[:, reads] = torch.from_numpy(columns.T / unit)
     constant = unit * CONSTANT

@@ -4,7 +4,15 @@ bf16's level with them, and its finding (a compiled cascade decodes through ever
 import numpy as np
 import torch
 
-from bench.fla_emulation import GPU_WORDS, ROUNDINGS, decode, fla_against_emulation, fla_chunk
+from bench.fla_emulation import (
+    GPU_WORDS,
+    ROUNDINGS,
+    decode,
+    fla_against_emulation,
+    fla_chunk,
+    former_reset_gates,
+    spurious_decays,
+)
 from kernels import reference
 from models import from_program
 from theory.automata.dfa import language
@@ -70,3 +78,49 @@ def test_the_kernel_comparison_runs_each_layer_and_reads_the_decoding():
     assert (result["accuracy"], result["first_error"]) == (1.0, None)
     assert len(result["layers"]) == len(model.layers)
     assert all(layer["largest"] < 8 * 2.0**-9 and layer["first_position"] is None for layer in result["layers"])
+
+
+def test_the_emulation_s_stages_are_in_fla_s_layouts():
+    """``stages`` (compared with fla's own intermediates on the GPU): without roundings each chunk-start state
+    h[:, c] is the recurrence's state after 64·c tokens (to 1e-5, as above; a snapshot one chunk late or in
+    another layout fails), and A, w, u, v_new have fla's [B, rows, H, ·] shapes."""
+    q, k, v, beta, g = _inputs(torch.float64)
+    stages = {}
+    fla_chunk(q, k, v, beta, g, num_householder=3, rounded=(), stages=stages)
+    assert stages["h"].shape == (2, 3, 2, 16, 16)
+    for c in range(3):
+        _, want = reference.recurrent(q[:, : 64 * c], k[:, : 192 * c], v[:, : 192 * c], beta[:, : 192 * c],
+                                      g[:, : 64 * c].double(), num_householder=3, scale=1.0,
+                                      output_final_state=True)  # fmt: skip
+        assert float((stages["h"][:, c] - want).abs().max()) <= 1e-5 * max(float(want.abs().max()), 1.0), c
+    assert {name: tuple(x.shape) for name, x in stages.items() if name != "h"} == {
+        "A": (2, 450, 2, 64), "w": (2, 450, 2, 16), "u": (2, 450, 2, 16), "v_new": (2, 450, 2, 16)
+    }  # fmt: skip
+
+
+def test_parallel_gate_sums_break_the_former_reset_gates_and_not_the_construction_s():
+    """fla's decays are 2^(G_t − G_s) of float32 prefix sums taken in a parallel order (the ``G`` rounding):
+    with the former reset log-gates −10⁶ (A_log = ln 1000, pre-activation 1000) their sums reach 10⁷, where
+    the order moves them by units, and flip_flop (bf16, the GPU run's words, 256 letters) mis-decodes as fla's
+    kernel did on the GPU — without ``G`` it decodes. The construction's −1024 gates sum exactly in any order:
+    every position right with every rounding."""
+    automaton = language("flip_flop")
+    model = from_program(compile_automaton(automaton, n_h="auto"), dtype=torch.bfloat16, backend="reference")
+    words = np.random.default_rng(1).integers(0, len(automaton.letters), GPU_WORDS)[:, :256]
+    expected = np.array([automaton.run(w) for w in words])
+    assert decode(model, words, expected, ROUNDINGS) == {"accuracy": 1.0, "first_error": None}
+    former_reset_gates(model)
+    assert decode(model, words, expected, [r for r in ROUNDINGS if r != "G"])["accuracy"] == 1.0
+    assert decode(model, words, expected, ROUNDINGS)["accuracy"] < 0.99
+
+
+def test_spurious_decays_are_one_for_integer_gates_and_not_for_the_former_ones():
+    """Reset log-gates at a third of 150 tokens (n_h 3): −1024 sum exactly in any order, so every decay
+    across positions with no gate between them is exactly 1 (tokens and sub-step rows); −10⁶·(1 + small)
+    (the former gates as a bf16 model made them) sum to 10⁷ and the parallel order makes some > 1.01."""
+    resets = torch.arange(150) % 3 == 0
+    gates = {gate: torch.where(resets, gate, 0.0)[None, :, None].repeat(2, 1, 2) for gate in (-1024.0, -994501.8125)}
+    exact = spurious_decays(gates[-1024.0], 3)
+    assert set(exact) == {"parallel-order emulation, tokens", "parallel-order emulation, rows"}
+    assert all(value == 1.0 for value in exact.values()), exact
+    assert spurious_decays(gates[-994501.8125], 3)["parallel-order emulation, tokens"] > 1.01
