@@ -145,6 +145,24 @@ def chunk_fwd(
 
 
 @triton.jit
+def _chunk_scores(
+    q, k, g, cu, chunk_map, i_c, i_h,
+    T, H: tl.constexpr, K: tl.constexpr, NH: tl.constexpr, C: tl.constexpr, BK: tl.constexpr,
+    HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+):  # fmt: skip
+    """Chunk i_c's rows for head i_h (:func:`rows`: flat, tok_flat, valid, is_query), its query tile, the
+    scores QKᵀ ⊙ E and Γ (:func:`decays`), the whole key dimension in one block."""
+    i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
+    ti, ck = tl.arange(0, C), tl.arange(0, BK)
+    flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, end, T, ti, H, NH)
+    k_raw = load_row_block(k, flat, ck, valid, ck < K, K)
+    q_raw = load_row_block(q, tok_flat, ck, is_query, ck < K, K)
+    e, from_start, _ = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
+    scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
+    return flat, tok_flat, valid, is_query, q_raw, scores, from_start
+
+
+@triton.jit
 def chunk_out(
     q, k, t_in, g, cu, chunk_map, snaps, u, o,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
@@ -157,16 +175,13 @@ def chunk_out(
     q are checked into ``flags`` (by the first value block's programs)."""
     i_c, i_h, i_v = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
-    i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
-    ti, ck, cv = tl.arange(0, C), tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
+    ck, cv = tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = ck < K, cv < V
-    flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, end, T, ti, H, NH)
-    k_raw = load_row_block(k, flat, ck, valid, mk, K)
-    q_raw = load_row_block(q, tok_flat, ck, is_query, mk, K)
+    flat, tok_flat, valid, is_query, q_raw, scores, from_start = _chunk_scores(
+        q, k, g, cu, chunk_map, i_c, i_h, T, H, K, NH, C, BK, HAS_G, VARLEN, ACC, PRECISION
+    )
     if i_v == 0:
         flag_values(flags, 0, q_raw, 0, CHECK)
-    e, from_start, _ = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
-    scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
     p_s, m_s = state_ptrs(snaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
     s0 = tl.load(p_s, mask=m_s, other=0.0).to(ACC)
     uc = load_row_block(u, flat, cv, valid, mv, V).to(ACC)
@@ -187,15 +202,12 @@ def chunk_bwd_local(
     :func:`chunk_bwd_states` with LOCAL forms neither E nor the scores in its sequential loop."""
     i_c, i_h, i_v = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     scale = tl.load(scale_ptr)
-    i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
-    ti, ck, cv = tl.arange(0, C), tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
-    mk, mv = ck < K, cv < V
-    flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, end, T, ti, H, NH)
-    k_raw = load_row_block(k, flat, ck, valid, mk, K)
-    q_raw = load_row_block(q, tok_flat, ck, is_query, mk, K)
+    cv = i_v * BV + tl.arange(0, BV)
+    mv = cv < V
+    flat, tok_flat, valid, is_query, _, scores, _ = _chunk_scores(
+        q, k, g, cu, chunk_map, i_c, i_h, T, H, K, NH, C, BK, HAS_G, VARLEN, ACC, PRECISION
+    )
     do_c = load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
-    e, _, _ = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
-    scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
     store_row_block(du_out, scale * dot(tl.trans(scores), do_c, DOT, ACC, PRECISION), flat, cv, valid, mv, V)
 
 
