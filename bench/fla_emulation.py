@@ -219,9 +219,6 @@ def kernel_variants(q, k, v, beta, g, n_h: int) -> dict:
             delta_product(*pad, beta, g=g, num_householder=n_h, scale=scale, backend="fla")[0][..., : v.shape[-1]],
             None,
         )
-    if g is not None and not g.any():
-        runs["fla chunk, g = None (g is all 0)"] = lambda: delta_product(q, k, v, beta, num_householder=n_h,
-                                                                         backend="fla")  # fmt: skip
     if g is not None and float(g.min()) < -60:
         runs["fla chunk, g clamped at −60"] = lambda: delta_product(q, k, v, beta, g=g.clamp(min=-60),
                                                                     num_householder=n_h, backend="fla")  # fmt: skip
@@ -329,6 +326,8 @@ def main():
     args = parser.parse_args()
     if args.fla and not (torch.cuda.is_available() and fla_available()):
         parser.error("--fla: needs a CUDA GPU and fla-core")
+    if args.dump is not None and not args.fla:
+        parser.error("--dump: saves what --fla finds; pass --fla too")
     unknown = sorted(set(args.languages.split(",")) - set(LANGUAGES))
     if unknown:
         parser.error(f"--languages: expected some of {', '.join(LANGUAGES)}, got {', '.join(unknown)}")

@@ -159,8 +159,8 @@ RESET_LOGIT = 1024.0
 of exactly 1. Not larger: fla's chunk kernels form decays as 2^(G_t − G_s) from float32 prefix sums G of the
 log-gates, summed by a parallel scan, so the sums must be exact in any order — in bf16 and fp16 the log-gates are
 integers of magnitude ≈ 1024 and 64 of them sum below 2²⁴. The former −10⁶ (A_log = ln 1000) left sums of
-10⁷ – 10⁸, whose roundings made decays that should be 1 come out up to 2⁸, and fla's kernel mis-decoded
-(bench/results/automaton_models/README.md)."""
+10⁷ – 10⁸, whose roundings made a decay that should be 1 come out as 4 in fla's own sums, and fla's kernel
+mis-decoded (bench/results/automaton_models/README.md)."""
 CONSTANT = 2.0**14
 """Z, every token's entry in a hidden dimension of its own: it holds the RMSNorm's factor within n/(2Z²) of one
 value."""

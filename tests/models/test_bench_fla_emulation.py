@@ -34,9 +34,10 @@ def _inputs(dtype, tokens=150, n_h=3, dim=16, seed=0):
 
 
 def test_without_roundings_the_emulation_is_the_float64_recurrence():
-    """No rounding: o and the state of the sub-step loop in float64, to 1e-5 relative (fla's gate sums are
-    fp32, 2⁻²⁴ relative, as emulated; a chunk-boundary or decay bug is O(1): the state left undecayed at
-    chunk ends, or the output's snapshots taken one chunk late, fail here)."""
+    """No rounding: o and the state of the sub-step loop in float64, to 1e-5 relative (what stays in fp32 is
+    the log-gates, given in fp32, and A, stored in fp32 as fla's kernel stores it: 2⁻²⁴ relative, grown by T's
+    and the walk's amplification; a chunk-boundary or decay bug is O(1): the state left undecayed at chunk
+    ends, or the output's snapshots taken one chunk late, fail here)."""
     q, k, v, beta, g = _inputs(torch.float64)
     o, state = fla_chunk(q, k, v, beta, g, num_householder=3, output_final_state=True, rounded=())
     want_o, want_state = reference.recurrent(q, k, v, beta, g.double(), num_householder=3, scale=16**-0.5,
