@@ -50,22 +50,27 @@ def segments(batch: int, tokens: int, cu_seqlens: torch.Tensor | None) -> list[t
 
 
 def _by_sequence(q, v, initial_state, output_final_state, cu_seqlens, run):
-    """Apply ``run(b, start, end, s0) -> (outputs [end − start, H, V], final state)`` to every sequence,
-    starting each from its initial state (zeros if none); assemble o and the stacked final states."""
+    """Apply ``run(rows, start, end, s0) -> (outputs [rows, end − start, H, V], final states [rows, H, K, V])`` to
+    the sequences, each from its initial state (zeros if none): all batch rows in one call (``rows`` a slice of
+    them; the same arithmetic per sequence as one by one, a fraction of the Python and autograd work), cu_seqlens
+    pieces one by one. Assembles o and the stacked final states."""
     batch, tokens, heads, kdim = q.shape
     vdim, dtype = v.shape[-1], q.dtype
+    if cu_seqlens is None:
+        calls = [(slice(None), 0, tokens, initial_state)]
+    else:
+        calls = [(slice(0, 1), start, end, None if initial_state is None else initial_state[n : n + 1])
+                 for n, (_, start, end) in enumerate(segments(batch, tokens, cu_seqlens))]  # fmt: skip
+    count = batch if cu_seqlens is None else 1
     o = torch.zeros(batch, tokens, heads, vdim, dtype=dtype, device=q.device)
     finals = []
-    for n, (b, start, end) in enumerate(segments(batch, tokens, cu_seqlens)):
-        if initial_state is None:
-            s = torch.zeros(heads, kdim, vdim, dtype=dtype, device=q.device)
-        else:
-            s = initial_state[n].to(dtype)
-        out, s = run(b, start, end, s)
+    for rows, start, end, s0 in calls:
+        s = torch.zeros(count, heads, kdim, vdim, dtype=dtype, device=q.device) if s0 is None else s0.to(dtype)
         if end > start:
-            o[b, start:end] = out.to(dtype)
+            out, s = run(rows, start, end, s)
+            o[rows, start:end] = out.to(dtype)
         finals.append(s.to(state_dtype(dtype)))
-    return o, (torch.stack(finals) if output_final_state else None)
+    return o, (torch.cat(finals) if output_final_state else None)
 
 
 def recurrent(
@@ -74,18 +79,18 @@ def recurrent(
     """The sub-step loop, every operation in q's dtype (see the module docstring)."""
     n_h, dtype = num_householder, q.dtype
 
-    def run(b, start, end, s):
+    def run(rows, start, end, s):
         outs = []
         for t in range(start, end):
             if g is not None:
-                s = torch.exp(g[b, t].to(dtype))[:, None, None] * s
+                s = torch.exp(g[rows, t].to(dtype))[..., None, None] * s
             for j in range(n_h):
                 row = t * n_h + j
-                kk, vv, bb = k[b, row], v[b, row].to(dtype), beta[b, row].to(dtype)
-                err = vv - torch.einsum("hkv,hk->hv", s, kk)
-                s = s + bb[:, None, None] * kk[:, :, None] * err[:, None, :]
-            outs.append(scale * torch.einsum("hkv,hk->hv", s, q[b, t]))
-        return (torch.stack(outs) if outs else None), s
+                kk, vv, bb = k[rows, row], v[rows, row].to(dtype), beta[rows, row].to(dtype)
+                err = vv - torch.einsum("bhkv,bhk->bhv", s, kk)
+                s = s + bb[..., None, None] * kk[..., :, None] * err[..., None, :]
+            outs.append(scale * torch.einsum("bhkv,bhk->bhv", s, q[rows, t]))
+        return torch.stack(outs, dim=1), s
 
     return _by_sequence(q, v, initial_state, output_final_state, cu_seqlens, run)
 
@@ -133,31 +138,38 @@ def chunked(
     chunk_size=64,
 ):
     """The UT/WY form over chunks of ``chunk_size`` sub-step rows, every operation in q's dtype."""
-    heads, kdim = q.shape[2], q.shape[3]
+    heads = q.shape[2]
     n_h, dtype = num_householder, q.dtype
 
-    def run(b, start, end, s):
-        rows = (end - start) * n_h
-        kk = k[b, start * n_h : end * n_h].transpose(0, 1)  # [H, rows, K]
-        vv = v[b, start * n_h : end * n_h].transpose(0, 1).to(dtype)
-        bb = beta[b, start * n_h : end * n_h].transpose(0, 1).to(dtype)  # [H, rows]
-        gamma = torch.zeros(heads, rows, dtype=dtype, device=q.device)
+    def run(rows, start, end, s):  # every (sequence, head) a row of _chunk_walk
+        kk = k[rows, start * n_h : end * n_h].transpose(1, 2).flatten(0, 1)  # [sequences · H, sub-steps, K]
+        vv = v[rows, start * n_h : end * n_h].transpose(1, 2).flatten(0, 1).to(dtype)
+        bb = beta[rows, start * n_h : end * n_h].transpose(1, 2).flatten(0, 1).to(dtype)
+        gamma = torch.zeros(kk.shape[:2], dtype=dtype, device=q.device)
         if g is not None:
-            gamma[:, ::n_h] = g[b, start:end].transpose(0, 1).to(dtype)
-        qq = torch.zeros(heads, rows, kdim, dtype=dtype, device=q.device)
-        qq[:, n_h - 1 :: n_h] = q[b, start:end].transpose(0, 1)
-        out_rows = []
-        for c in range(0, rows, chunk_size):
-            sl = slice(c, min(c + chunk_size, rows))
-            kc, vc, bc, qc = kk[:, sl], vv[:, sl], bb[:, sl], qq[:, sl]
-            decay, from_start = _chunk_decays(gamma[:, sl])
-            a = torch.tril(bc[:, :, None] * (kc @ kc.transpose(1, 2)) * decay, diagonal=-1)
-            t_inv = unit_lower_inverse(a)
-            u = t_inv @ (bc[:, :, None] * (vc - from_start[:, :, None] * (kc @ s)))
-            scores = (qc @ kc.transpose(1, 2)) * decay
-            out_rows.append(scale * (from_start[:, :, None] * (qc @ s) + scores @ u))
-            s = from_start[:, -1, None, None] * s + (decay[:, -1, :, None] * kc).transpose(1, 2) @ u
-        out = torch.cat(out_rows, dim=1)[:, n_h - 1 :: n_h].transpose(0, 1) if out_rows else None
-        return out, s
+            gamma[:, ::n_h] = g[rows, start:end].transpose(1, 2).flatten(0, 1).to(dtype)
+        qq = torch.zeros(kk.shape, dtype=dtype, device=q.device)
+        qq[:, n_h - 1 :: n_h] = q[rows, start:end].transpose(1, 2).flatten(0, 1)
+        out, s = _chunk_walk(kk, vv, bb, gamma, qq, s.flatten(0, 1), scale, chunk_size)
+        return out[:, n_h - 1 :: n_h].unflatten(0, (-1, heads)).transpose(1, 2), s.unflatten(0, (-1, heads))
 
     return _by_sequence(q, v, initial_state, output_final_state, cu_seqlens, run)
+
+
+def _chunk_walk(kk, vv, bb, gamma, qq, s, scale, chunk_size):
+    """The chunked recurrence over N independent rows of sub-steps (N = sequences × heads): keys kk [N, R, K],
+    values vv [N, R, V], β bb [N, R], local log-gates γ [N, R], queries qq [N, R, K] (zero except at a token's
+    last sub-step) and initial states s [N, K, V]. Returns (outputs [N, R, V] at every sub-step row, final
+    states [N, K, V]), by the formulas of the module docstring, chunk after chunk."""
+    out_rows = []
+    for c in range(0, kk.shape[1], chunk_size):
+        sl = slice(c, min(c + chunk_size, kk.shape[1]))
+        kc, vc, bc, qc = kk[:, sl], vv[:, sl], bb[:, sl], qq[:, sl]
+        decay, from_start = _chunk_decays(gamma[:, sl])
+        a = torch.tril(bc[:, :, None] * (kc @ kc.transpose(1, 2)) * decay, diagonal=-1)
+        t_inv = unit_lower_inverse(a)
+        u = t_inv @ (bc[:, :, None] * (vc - from_start[:, :, None] * (kc @ s)))
+        scores = (qc @ kc.transpose(1, 2)) * decay
+        out_rows.append(scale * (from_start[:, :, None] * (qc @ s) + scores @ u))
+        s = from_start[:, -1, None, None] * s + (decay[:, -1, :, None] * kc).transpose(1, 2) @ u
+    return torch.cat(out_rows, dim=1), s
