@@ -190,8 +190,9 @@ def _search(program: Program, max_states: int) -> Proof:
                     symbols = buffer.symbols // buffer.period
                     context.fixed[index] = context.symbol(buffer, x, decoded) % symbols + symbols * r
                     decoded.append(step(context.fixed[index], r))
-                else:
-                    decoded.append(step(context.symbol(layer, x, decoded), r))
+                else:  # kept in context.fixed: the chain maps above read it instead of recomputing it
+                    context.fixed[index] = context.symbol(layer, x, decoded)
+                    decoded.append(step(context.fixed[index], r))
             product = context.step(acc, x)
             if context.element(x, decoded) != product:
                 failure = f"from configuration {readouts} with state {acc}, token {x} decodes to " \
