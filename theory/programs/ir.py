@@ -62,14 +62,16 @@ def is_zero(e: sp.Expr) -> bool:
     """Exact zero test of the numbers programs hold: expansion decides rationals and ℚ(√2), ℚ(√5) (a + b√d is
     canonical once expanded); sines and cosines of rational multiples of π, which simplification does not
     always reduce (−cos(3π/7) + sin(π/14) stays), are decided by the minimal polynomial of e over ℚ (it is x
-    exactly when e = 0). Before any of that, a value that evaluates (30 significant digits, which sympy's evalf
-    guarantees for a number that is not zero) to more than 1e-12 in magnitude is not zero: it decides the
-    nonzero pivots of exact ranks without a simplification each."""
+    exactly when e = 0). Between expansion and simplification, a value that evaluates (30 significant digits,
+    which sympy's evalf guarantees for a number that is not zero) to more than 1e-12 in magnitude is not zero: it
+    decides the nonzero pivots of exact ranks without a simplification each."""
+    if sp.expand(e) == 0:
+        return True
     if isinstance(e, sp.Expr) and e.is_number:
         value = e.evalf(30)
         if value.is_finite and abs(complex(value)) > 1e-12:
             return False
-    if sp.expand(e) == 0 or sp.simplify(e) == 0:
+    if sp.simplify(e) == 0:
         return True
     if not e.has(sp.sin, sp.cos):
         return False

@@ -104,3 +104,22 @@ def test_the_group_proof_refuses_an_anti_homomorphism(monkeypatch):
     proof = prove(compile_group("S3", rep="permutation"))
     assert not proof.holds
     assert proof.failure.startswith("the representation is not one: permutation: not a homomorphism")
+
+
+@pytest.mark.parametrize(
+    "expr, zero",
+    [
+        (sp.sqrt(2) * sp.sqrt(3) - sp.sqrt(6), True),  # expansion decides it
+        (-sp.cos(3 * sp.pi / 7) + sp.sin(sp.pi / 14), True),  # only the minimal polynomial decides it
+        (sp.sqrt(5) - 2, False),  # evalf decides it: 0.236
+        (sp.Rational(1, 10**15), False),  # below evalf's 1e-12: the exact way decides it
+        (sp.sqrt(2) - sp.Rational(14142135623731, 10**13), False),  # 4.9e-14, irrational
+        (1 - sp.sqrt(3) ** 2 / 3, True),
+    ],
+)
+def test_is_zero_is_exact_near_zero_and_quick_away_from_it(expr, zero):
+    """evalf decides only values above 1e-12 (with no threshold, tried, the cos/sin zero, which evalf leaves at
+    a residue, is called nonzero)."""
+    from theory.programs.ir import is_zero
+
+    assert is_zero(expr) is zero
