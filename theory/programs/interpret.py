@@ -73,6 +73,7 @@ class Context:
         self.start = self.automaton.initial if self.automaton is not None else 0
         self.radices = [len(layer.readouts) for layer in program.layers]
         self._swaps: dict[int, list[int]] = {}
+        self._transpositions: dict[int, int] = {}
         self._products: dict[tuple[int, int], int] = {}
         self._tables: dict[int, np.ndarray] = {}
         self._actions: dict[int, tuple] = {}
@@ -148,6 +149,13 @@ class Context:
             self._swaps[element] = symbols
         return self._swaps[element]
 
+    def transposition(self, symbol: int) -> int:
+        """Index of the transposition a swap-layer symbol stands for (1 + its index in :func:`swap_pairs`)."""
+        if symbol not in self._transpositions:
+            i, j = swap_pairs(self.group.degree)[symbol - 1]
+            self._transpositions[symbol] = self.group.index[Permutation(i, j, size=self.group.degree)]
+        return self._transpositions[symbol]
+
     def actions(self, layer: Layer) -> tuple:
         """A ``level_swaps`` layer's actions: its lookup cut into maps of ``dim`` positions."""
         if id(layer) not in self._actions:
@@ -207,15 +215,11 @@ def block_product(context: Context, decoded: list) -> int:
     counter, buffer, swap = context.program.decoder_layers
     period = context.program.layers[swap].period
     step, previous, current = block_slots(decoded[counter] % period, decoded[buffer], period)
-    group = context.group
-    acc = group.elements[decoded[swap]]
-    n = group.degree
-    pairs = swap_pairs(n)
+    acc = decoded[swap]
     if previous:
         for symbol in context.swaps(context.product(previous))[step + 1 :]:
-            i, j = pairs[symbol - 1]
-            acc = acc * Permutation(i, j, size=n)
-    return context.product(current, group.index[acc])
+            acc = context.times(acc, context.transposition(symbol))
+    return context.product(current, acc)
 
 
 def compose_actions(actions: tuple, sequence, memo: dict | None = None) -> tuple:

@@ -291,23 +291,24 @@ def _prove_blocks(program: Program) -> Proof:
             checks += 1
             if transitions(s, sigma) != group.index[group.elements[sigma] * taus[s]]:
                 fail(f"swap layer: symbol {s} does not take element {sigma} to its product with the swap")
-    # 5. the decoder
+    # 5. the decoder (products of indices through context.times: sympy's products, memoized)
     identity_slots = [1] * period
+    tau_at = [group.index[tau] for tau in taus]
     for sigma in range(order):
         for pi in range(order):
             symbols = context.swaps(pi)
             for step in range(b):
-                state = group.elements[sigma]
+                state = sigma
                 for s in symbols[: step + 1]:
-                    state = state * taus[s]
+                    state = context.times(state, tau_at[s])
                 t = 2 * period + b + step + 1  # position `step` of a block with a predecessor
                 slots = list(identity_slots)
                 slots[(t - step - b) % period] = pi + 1  # the previous block: π, then identities
                 decoded = [0] * len(program.layers)
                 decoded[counter], decoded[buffer_index] = t % period, tuple(slots)
-                decoded[swap_index] = group.index[state]
+                decoded[swap_index] = state
                 checks += 1
-                if context.element(0, decoded) != group.index[group.elements[sigma] * group.elements[pi]]:
+                if context.element(0, decoded) != context.times(sigma, pi):
                     fail(f"decoder: wrong at σ = {sigma}, π = {pi}, step {step}")
     margins = tuple(margin(layer) for layer in program.layers)
     return Proof(all(m > 0 for m in margins), 0, checks, margins, None)
