@@ -92,8 +92,8 @@ def exact_texts(x):
 def min_distance_squared(readouts: tuple) -> sp.Expr:
     """min over distinct readouts of ‖r − r'‖², exact (∞ for fewer than two): the decoder's margin is half
     its root. The minimising pairs are located in float64 (every pair within 1e-9 of the float minimum is a
-    candidate); each candidate's value is expanded exactly (simplified where sines and cosines remain) and
-    the minimum is taken exactly among them."""
+    candidate); each candidate's value is expanded exactly, the least at 30 digits is taken (equal values
+    are equal there too) and simplified where sines and cosines remain."""
     if len(readouts) < 2:
         return sp.oo
     approx = np.array([[float(e) for e in r] for r in readouts])
@@ -101,12 +101,9 @@ def min_distance_squared(readouts: tuple) -> sp.Expr:
     d2[np.diag_indices(len(readouts))] = np.inf
     floor = d2.min()
     candidates = [(i, j) for i, j in zip(*np.nonzero(d2 <= floor * (1 + 1e-9) + 1e-12)) if i < j]
-    exact = []
-    for i, j in candidates:
-        diff = sp.Matrix(readouts[i]) - sp.Matrix(readouts[j])
-        value = sp.expand(diff.dot(diff))
-        exact.append(sp.simplify(value) if value.has(sp.sin, sp.cos) else value)
-    return min(exact, key=lambda e: sp.N(e, 30))
+    differences = [sp.Matrix(readouts[i]) - sp.Matrix(readouts[j]) for i, j in candidates]
+    least = min((sp.expand(d.dot(d)) for d in differences), key=lambda e: sp.N(e, 30))
+    return sp.simplify(least) if least.has(sp.sin, sp.cos) else least
 
 
 @dataclass(frozen=True)
