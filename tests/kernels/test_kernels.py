@@ -101,6 +101,26 @@ def test_recurrent_reference_matches_theory_token_map():
     np.testing.assert_allclose(final[0, 0].numpy(), state, rtol=0, atol=64 * U64)
 
 
+@pytest.mark.parametrize("reference", [recurrent, chunked])
+def test_the_references_run_batch_rows_as_each_alone(reference):
+    """The batch rows go through the references together; each row's o and final state must be those of the row
+    run alone (the same arithmetic, so bitwise in float32), whatever its initial state and gates."""
+    gen = torch.Generator().manual_seed(5)
+    batch, tokens, heads, n_h, kdim, vdim = 3, 9, 2, 2, 4, 3
+    q = torch.randn(batch, tokens, heads, kdim, generator=gen)
+    k = torch.nn.functional.normalize(torch.randn(batch, tokens * n_h, heads, kdim, generator=gen), dim=-1)
+    v = torch.randn(batch, tokens * n_h, heads, vdim, generator=gen)
+    beta = 2 * torch.rand(batch, tokens * n_h, heads, generator=gen)
+    g = -torch.rand(batch, tokens, heads, generator=gen)
+    h0 = torch.randn(batch, heads, kdim, vdim, generator=gen)
+    o, final = reference(q, k, v, beta, g, num_householder=n_h, scale=0.5, initial_state=h0, output_final_state=True)
+    for b in range(batch):
+        row = slice(b, b + 1)
+        o_b, final_b = reference(q[row], k[row], v[row], beta[row], g[row], num_householder=n_h, scale=0.5,
+                                 initial_state=h0[row], output_final_state=True)  # fmt: skip
+        assert torch.equal(o[row], o_b) and torch.equal(final[row], final_b), b
+
+
 @given(problems(max_tokens=40), st.sampled_from([16, 32, 64]))
 def test_chunked_reference_equals_recurrent_in_float64(p, chunk_size):
     args = (p["q"], p["k"], p["v"], p["beta"], p["g"])
