@@ -148,17 +148,9 @@ def _backward(sizes: Launch, q, k, v, beta, g, h0, cu_seqlens, do, dht, kept):
         t = _inverses(sizes, k, beta, g, cu)
         snaps, u = _walk(sizes, k, v, beta, t, g, h0, cu, dummy)
     y, dsnaps = sizes.stored(*v.shape), torch.empty_like(snaps)
-    du_local = dummy
-    if sizes.bwd_local:
-        du_local = sizes.empty(*v.shape)
-        triton_chunk.chunk_bwd_local[(*sizes.chunk_grid, -(-sizes.vdim // sizes.bv))](
-            q, k, g, cu, sizes.chunk_index, do, du_local, *sizes.shape, sizes.scale,
-            **sizes.constants(num_warps=sizes.warps_walk),
-        )  # fmt: skip
     triton_chunk.chunk_bwd_states[sizes.state_grid](
-        q, k, beta, t, g, cu, do, dht, du_local, y, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale,
+        q, k, beta, t, g, cu, do, dht, y, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale,
         **sizes.constants(num_warps=sizes.warps_walk, num_stages=sizes.stages_walk), HAS_DHT=dht is not dummy,
-        LOCAL=bool(sizes.bwd_local),
     )  # fmt: skip
     key_blocks = -(-sizes.kdim // sizes.bk_grads)
     parts = sizes.empty(sizes.chunks, sizes.heads, key_blocks, 2, sizes.chunk_size)

@@ -15,10 +15,8 @@ sequential:
 * ``chunk_out`` — one program per (chunk, head, block of value columns), in parallel: o from the chunk's
   start state and u. The sequential walk does only what the recurrence needs (three products per chunk),
   as fla's split of its forward does.
-* ``chunk_bwd_local`` — with the ``bwd_local=1`` tuning, one program per (chunk, head, block of value
-  columns), in parallel: du's part that does not depend on the state, for the walk below to read.
-* ``chunk_bwd_states`` — the same programs as chunk_fwd walking the chunks in reverse: the state gradient dS
-  at every chunk end and y = Tᵀ du (du = ∂L/∂u).
+* ``chunk_bwd_states`` — the same programs walking the chunks in reverse: the state gradient dS at every
+  chunk end and y = Tᵀ du (du = ∂L/∂u).
 * ``chunk_bwd_dqk`` — one program per (chunk, head, block of key columns), in parallel: dq, dk and the
   block's shares of dβ and dg, from the chunk's S₀, dS₁, u and y (dA = −y uᵀ needs no key block but its own).
 * ``chunk_bwd_dv`` — one program per (chunk, head): dv = β ⊙ y, dβ and dg.
@@ -57,15 +55,7 @@ from kernels.triton_common import (  # noqa: E402
     tf32_round,
 )
 
-__all__ = [
-    "chunk_prep",
-    "chunk_fwd",
-    "chunk_out",
-    "chunk_bwd_local",
-    "chunk_bwd_states",
-    "chunk_bwd_dqk",
-    "chunk_bwd_dv",
-]
+__all__ = ["chunk_prep", "chunk_fwd", "chunk_out", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
 
 
 @triton.jit
@@ -145,24 +135,6 @@ def chunk_fwd(
 
 
 @triton.jit
-def _chunk_scores(
-    q, k, g, cu, chunk_map, i_c, i_h,
-    T, H: tl.constexpr, K: tl.constexpr, NH: tl.constexpr, C: tl.constexpr, BK: tl.constexpr,
-    HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
-):  # fmt: skip
-    """Chunk i_c's rows for head i_h (:func:`rows`: flat, tok_flat, valid, is_query), its query tile, the
-    scores QKᵀ ⊙ E and Γ (:func:`decays`), the whole key dimension in one block."""
-    i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
-    ti, ck = tl.arange(0, C), tl.arange(0, BK)
-    flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, end, T, ti, H, NH)
-    k_raw = load_row_block(k, flat, ck, valid, ck < K, K)
-    q_raw = load_row_block(q, tok_flat, ck, is_query, ck < K, K)
-    e, from_start, _ = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
-    scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
-    return flat, tok_flat, valid, is_query, q_raw, scores, from_start
-
-
-@triton.jit
 def chunk_out(
     q, k, t_in, g, cu, chunk_map, snaps, u, o,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
@@ -175,13 +147,16 @@ def chunk_out(
     q are checked into ``flags`` (by the first value block's programs)."""
     i_c, i_h, i_v = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     scale = tl.load(scale_ptr)  # a tensor in ACC: a Python float argument would be rounded to float32
-    ck, cv = tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
+    i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
+    ti, ck, cv = tl.arange(0, C), tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = ck < K, cv < V
-    flat, tok_flat, valid, is_query, q_raw, scores, from_start = _chunk_scores(
-        q, k, g, cu, chunk_map, i_c, i_h, T, H, K, NH, C, BK, HAS_G, VARLEN, ACC, PRECISION
-    )
+    flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, end, T, ti, H, NH)
+    k_raw = load_row_block(k, flat, ck, valid, mk, K)
+    q_raw = load_row_block(q, tok_flat, ck, is_query, mk, K)
     if i_v == 0:
         flag_values(flags, 0, q_raw, 0, CHECK)
+    e, from_start, _ = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
+    scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
     p_s, m_s = state_ptrs(snaps, i_c * H + i_h, ck, cv, mk, mv, K, V)
     s0 = tl.load(p_s, mask=m_s, other=0.0).to(ACC)
     uc = load_row_block(u, flat, cv, valid, mv, V).to(ACC)
@@ -191,39 +166,17 @@ def chunk_out(
 
 
 @triton.jit
-def chunk_bwd_local(
-    q, k, g, cu, chunk_map, do, du_out,
-    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
-    C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr, DOT: tl.constexpr,
-):  # fmt: skip
-    """The part of du that does not depend on the state, scale·(QKᵀ⊙E)ᵀ dO, of one chunk and block of value
-    columns, into ``du_out`` (v's shape, the accumulation dtype): in parallel over chunks, so that
-    :func:`chunk_bwd_states` with LOCAL forms neither E nor the scores in its sequential loop."""
-    i_c, i_h, i_v = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    scale = tl.load(scale_ptr)
-    cv = i_v * BV + tl.arange(0, BV)
-    mv = cv < V
-    flat, tok_flat, valid, is_query, _, scores, _ = _chunk_scores(
-        q, k, g, cu, chunk_map, i_c, i_h, T, H, K, NH, C, BK, HAS_G, VARLEN, ACC, PRECISION
-    )
-    do_c = load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
-    store_row_block(du_out, scale * dot(tl.trans(scores), do_c, DOT, ACC, PRECISION), flat, cv, valid, mv, V)
-
-
-@triton.jit
 def chunk_bwd_states(
-    q, k, beta, t_in, g, cu, do, dht, du_local, y_out, dsnaps, dh0, chunk_offsets,
+    q, k, beta, t_in, g, cu, do, dht, y_out, dsnaps, dh0, chunk_offsets,
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_DHT: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
-    DOT: tl.constexpr, LOCAL: tl.constexpr,
+    DOT: tl.constexpr,
 ):  # fmt: skip
     """The chunks in reverse, through o = scale(Γ⊙Q S₀ + (QKᵀ⊙E) u), u = T(β ⊙ (V − Γ⊙K S₀)) and
     S₁ = Γ_L S₀ + (e_L⊙K)ᵀ u: stores dS₁ (the state gradient at the chunk's end) and y = Tᵀ du, with
     du = scale·(QKᵀ⊙E)ᵀ dO + (e_L⊙K) dS₁, and carries dS₀ = scale·(Γ⊙Q)ᵀ dO + Γ_L dS₁ − Kᵀ(βΓ ⊙ y) to the
-    chunk before (dh0 after the first). If LOCAL, du's first term is read from ``du_local``
-    (:func:`chunk_bwd_local`) instead of formed here."""
+    chunk before (dh0 after the first)."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
     scale = tl.load(scale_ptr)
@@ -248,13 +201,9 @@ def chunk_bwd_states(
         kc, qc = k_raw.to(ACC), q_raw.to(ACC)
         do_c = load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
         bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
-        if LOCAL:
-            from_start, to_end = decay_vectors(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
-            du_c = load_row_block(du_local, flat, cv, valid, mv, V).to(ACC)
-        else:
-            e, from_start, to_end = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
-            scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
-            du_c = scale * dot(tl.trans(scores), do_c, DOT, ACC, PRECISION)
+        e, from_start, to_end = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
+        scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
+        du_c = scale * dot(tl.trans(scores), do_c, DOT, ACC, PRECISION)
         du_c += dot(to_end[:, None] * kc, ds, DOT, ACC, PRECISION)
         t_inv = tl.load(chunk_ptrs(t_in, chunk0 + c, i_h, ti, H, C))
         yc = dot(tl.trans(t_inv), du_c, DOT, ACC, PRECISION)

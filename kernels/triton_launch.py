@@ -42,7 +42,6 @@ _TUNABLE = (
     "warps_grads",
     "store_bits",
     "dot_bits",
-    "bwd_local",
 )
 
 
@@ -61,17 +60,14 @@ def tuning(**choices: int):
     sequential and gradient kernels to it (the triangular solve is not affected); the module's
     docstring says where they are the default. ``dot_bits=22`` makes those products from two fp16 terms per
     operand, scaled per tile (:func:`kernels.triton_common.precise_dot`'s ``fp16x2``; any input dtype but
-    float64), a candidate for fp16's speed, for measurement. ``bwd_local=1`` forms the state-independent part
-    of du, scale·(QKᵀ⊙E)ᵀdO, in parallel over chunks before the backward walk (``chunk_bwd_local``), which then
-    forms neither E nor the scores: the same sums in another order, a candidate for the gated backward's
-    speed, for measurement."""
+    float64), a candidate for fp16's speed, for measurement."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
     bad = {name: value for name, value in choices.items() if not _allowed(name, value)}
     if bad:
         raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits 16 "
-                         f"or 32), dot_bits 16, 22 or 32, stages_walk 1 to 4, bwd_local 0 or 1, got {bad}")  # fmt: skip
+                         f"or 32), dot_bits 16, 22 or 32, stages_walk 1 to 4, got {bad}")  # fmt: skip
     saved = dict(_TUNING)
     _TUNING.update(choices)
     try:
@@ -83,11 +79,9 @@ def tuning(**choices: int):
 
 def _allowed(name: str, value) -> bool:
     """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits 16 or 32,
-    dot_bits 16, 22 or 32; stages_walk 1 to 4; bwd_local 0 or 1."""
+    dot_bits 16, 22 or 32; stages_walk 1 to 4."""
     if isinstance(value, bool) or not isinstance(value, int):
         return False
-    if name == "bwd_local":
-        return value in (0, 1)
     if name == "stages_walk":
         return 1 <= value <= 4
     if name == "dot_bits":
@@ -140,7 +134,6 @@ class Launch:
     warps_grads: int
     store_bits: int
     dot_bits: int
-    bwd_local: int
     accurate: bool
     has_g: bool
     varlen: bool
@@ -333,7 +326,7 @@ def _plan(shape, vdim, has_g, n_h, scale, cu_seqlens, chunk_size, accurate, dtyp
         sequences=batch if cu_seqlens is None else cu_seqlens.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv,
         bk_prep=min(bk, 64), warps_prep=4, warps_walk=4, stages_walk=1 if bits == 32 else 2, bk_grads=min(bk, 64),
         bv_grads=bv_grads, warps_grads=4,
-        store_bits=bits, dot_bits=bits, bwd_local=0, accurate=accurate, has_g=has_g,
+        store_bits=bits, dot_bits=bits, accurate=accurate, has_g=has_g,
         varlen=cu_seqlens is not None, dtype=dtype, device=device, cu_seqlens=cu_seqlens,
     )  # fmt: skip
     launch = replace(launch, **_TUNING) if _TUNING else launch

@@ -457,10 +457,9 @@ def test_triton_halves_the_chunk_where_shared_memory_is_short(monkeypatch):
 
 
 def test_tuning_changes_the_launch_not_the_result():
-    """kernels.triton_launch.tuning (the profiling knobs: key and value blocks and warps of each kernel, and the
-    backward's state-independent du formed before its walk) splits the work differently, which leaves the
-    arithmetic as it was up to reassociated sums: o, the final state and every gradient agree with the default
-    launch to float64 rounding.
+    """kernels.triton_launch.tuning (the profiling knobs: key and value blocks and warps of each kernel) splits the
+    work differently, which leaves the arithmetic as it was up to reassociated sums: o, the final state and every
+    gradient agree with the default launch to float64 rounding.
     16-bit storage of the backward's intermediates and 16-bit operands of the products round them (fp16 inputs: the
     results move, by about fp16's unit roundoff); both are bf16's default at value blocks of 64 and neither at
     narrower ones, nor fp16's (its range), nor in the recurrent mode's backward; bad choices are refused by name,
@@ -487,7 +486,7 @@ def test_tuning_changes_the_launch_not_the_result():
 
     default = run()
     choices = dict(bv=16, bk_prep=16, warps_prep=2, warps_walk=8, stages_walk=2, bk_grads=16, bv_grads=16,
-                   warps_grads=2, bwd_local=1)  # fmt: skip
+                   warps_grads=2)  # fmt: skip
     with triton_launch.tuning(**choices):
         tuned = run()
         launch = triton_launch.plan_launch(q, v, g, n_h, 1.0, None, 16, False)
@@ -560,9 +559,6 @@ def test_tuning_changes_the_launch_not_the_result():
             triton_launch.plan_launch(wide, wide, None, 1, 1.0, None, 64, False)
     with pytest.raises(ValueError, match="stages_walk 1 to 4"):
         with triton_launch.tuning(stages_walk=8):
-            pass
-    with pytest.raises(ValueError, match="bwd_local 0 or 1, got {'bwd_local': 2}"):
-        with triton_launch.tuning(bwd_local=2):
             pass
 
 
