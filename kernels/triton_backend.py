@@ -76,9 +76,9 @@ def _walk(sizes: Launch, k, v, beta, t, g, h0, cu, dummy, *, ht=None, flags=None
     [chunks, H, K, V] and u (v's shape), both in :meth:`Launch.stored`'s dtype, and stores the final state
     in ``ht`` where given; v's and h0's values checked into ``flags`` if given."""
     snaps, u = sizes.stored(sizes.chunks, sizes.heads, sizes.kdim, sizes.vdim), sizes.stored(*v.shape)
-    triton_chunk.chunk_fwd[sizes.state_grid](
+    triton_chunk.chunk_fwd[sizes.walk_grid](
         k, v, beta, t, g, h0, dummy if ht is None else ht, cu, snaps, u, sizes.offsets, *sizes.shape,
-        **sizes.constants(num_warps=sizes.warps_walk, num_stages=sizes.stages_walk),
+        **sizes.constants(num_warps=sizes.warps_walk, num_stages=sizes.stages_walk, **sizes.walk_blocks),
         HAS_H0=h0 is not dummy, STORE_HT=ht is not None, **_flag_args(sizes, flags),
     )  # fmt: skip
     return snaps, u

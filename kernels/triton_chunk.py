@@ -95,24 +95,36 @@ def chunk_fwd(
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_H0: tl.constexpr, STORE_HT: tl.constexpr, VARLEN: tl.constexpr,
     ACC: tl.constexpr, PRECISION: tl.constexpr, DOT: tl.constexpr, flags, CHECK: tl.constexpr,
+    HALVES: tl.constexpr = False,
 ):  # fmt: skip
     """The state recurrence over chunks, from each chunk's T (:func:`chunk_prep`): stores the state at every
     chunk start and u = T(β ⊙ (V − Γ ⊙ K S)) (= U − W S, as W = T diag(βΓ) K and U = T diag(β) V), then
     S ← Γ_C S + (e_L ⊙ K)ᵀ u; the final state if STORE_HT. Only what depends on the state is here: the
     output, which does not feed the recurrence, is :func:`chunk_out`'s, in parallel over chunks. If CHECK, the
-    values of v and the initial state are checked into ``flags``."""
+    values of v and the initial state are checked into ``flags``. If HALVES, the key dimension is two tiles of
+    BK rows, S = [S₁; S₂] and K S = K₁S₁ + K₂S₂ (the ``walk_halves`` tuning: tiles of 64 rows at K = 128, where
+    value blocks of 32 with 16-bit operands are not refused)."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
     i_b, bos, eos = sequence(cu, i_n, T, VARLEN)
     ck, cv = tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = ck < K, cv < V
+    ck2 = BK + ck  # the second tile's rows (HALVES)
+    mk2 = ck2 < K
     ti = tl.arange(0, C)
     s = tl.zeros((BK, BV), dtype=ACC)
+    if HALVES:
+        s2 = tl.zeros((BK, BV), dtype=ACC)
     if HAS_H0:
         p, m = state_ptrs(h0, i_n * H + i_h, ck, cv, mk, mv, K, V)
         s = tl.load(p, mask=m, other=0.0)
         flag_values(flags, 5, s, 0, CHECK)
         s = s.to(ACC)
+        if HALVES:
+            p, m = state_ptrs(h0, i_n * H + i_h, ck2, cv, mk2, mv, K, V)
+            s2 = tl.load(p, mask=m, other=0.0)
+            flag_values(flags, 5, s2, 0, CHECK)
+            s2 = s2.to(ACC)
     chunk0 = first_chunk(chunk_offsets, i_n, T, NH, C, VARLEN)
     for start in range(bos * NH, eos * NH, C):
         i_c = chunk0 + (start - bos * NH) // C
@@ -120,18 +132,29 @@ def chunk_fwd(
         tl.store(p_snap, s.to(snaps.dtype.element_ty), mask=m_snap)
         flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, eos * NH, T, ti, H, NH)
         kc = load_row_block(k, flat, ck, valid, mk, K).to(ACC)
+        if HALVES:
+            p_snap, m_snap = state_ptrs(snaps, i_c * H + i_h, ck2, cv, mk2, mv, K, V)
+            tl.store(p_snap, s2.to(snaps.dtype.element_ty), mask=m_snap)
+            kc2 = load_row_block(k, flat, ck2, valid, mk2, K).to(ACC)
         bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
         from_start, to_end = decay_vectors(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
         x = load_row_block(v, flat, cv, valid, mv, V)
         flag_values(flags, 2, x, 0, CHECK)
         x = x.to(ACC) - from_start[:, None] * dot(kc, s, DOT, ACC, PRECISION)
+        if HALVES:
+            x -= from_start[:, None] * dot(kc2, s2, DOT, ACC, PRECISION)
         t_inv = tl.load(chunk_ptrs(t_in, i_c, i_h, ti, H, C))
         uc = dot(t_inv, bc[:, None] * x, DOT, ACC, PRECISION)
         store_row_block(u_out, uc, flat, cv, valid, mv, V)
         s = last(from_start, ti, C) * s + dot(tl.trans(to_end[:, None] * kc), uc, DOT, ACC, PRECISION)
+        if HALVES:
+            s2 = last(from_start, ti, C) * s2 + dot(tl.trans(to_end[:, None] * kc2), uc, DOT, ACC, PRECISION)
     if STORE_HT:
         p, m = state_ptrs(ht, i_n * H + i_h, ck, cv, mk, mv, K, V)
         tl.store(p, s.to(ht.dtype.element_ty), mask=m)
+        if HALVES:
+            p, m = state_ptrs(ht, i_n * H + i_h, ck2, cv, mk2, mv, K, V)
+            tl.store(p, s2.to(ht.dtype.element_ty), mask=m)
 
 
 @triton.jit

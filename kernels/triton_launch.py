@@ -42,6 +42,7 @@ _TUNABLE = (
     "warps_grads",
     "store_bits",
     "dot_bits",
+    "walk_halves",
 )
 
 
@@ -60,14 +61,17 @@ def tuning(**choices: int):
     sequential and gradient kernels to it (the triangular solve is not affected); the module's
     docstring says where they are the default. ``dot_bits=22`` makes those products from two fp16 terms per
     operand, scaled per tile (:func:`kernels.triton_common.precise_dot`'s ``fp16x2``; any input dtype but
-    float64), a candidate for fp16's speed, for measurement."""
+    float64), a candidate for fp16's speed, for measurement. ``walk_halves=1`` runs the forward walk
+    (chunk_fwd) on two key tiles of bk/2 rows with value blocks of bv/2: twice the programs per sequence, and
+    tiles of 64 rows at K = 128, where value blocks of 32 keep bf16's 16-bit operands (a single tile of 128 rows
+    with them is miscompiled by Triton 3.6); a candidate for long sequences at small B·H, for measurement."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
     bad = {name: value for name, value in choices.items() if not _allowed(name, value)}
     if bad:
-        raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits 16 "
-                         f"or 32), dot_bits 16, 22 or 32, stages_walk 1 to 4, got {bad}")  # fmt: skip
+        raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits 16 or "
+                         f"32), dot_bits 16, 22 or 32, stages_walk 1 to 4, walk_halves 0 or 1, got {bad}")  # fmt: skip
     saved = dict(_TUNING)
     _TUNING.update(choices)
     try:
@@ -79,9 +83,11 @@ def tuning(**choices: int):
 
 def _allowed(name: str, value) -> bool:
     """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits 16 or 32,
-    dot_bits 16, 22 or 32; stages_walk 1 to 4."""
+    dot_bits 16, 22 or 32; stages_walk 1 to 4; walk_halves 0 or 1."""
     if isinstance(value, bool) or not isinstance(value, int):
         return False
+    if name == "walk_halves":
+        return value in (0, 1)
     if name == "stages_walk":
         return 1 <= value <= 4
     if name == "dot_bits":
@@ -134,6 +140,7 @@ class Launch:
     warps_grads: int
     store_bits: int
     dot_bits: int
+    walk_halves: int
     accurate: bool
     has_g: bool
     varlen: bool
@@ -175,6 +182,19 @@ class Launch:
     def state_grid(self) -> tuple[int, int]:
         """(value blocks, sequences × heads): the programs that walk a sequence."""
         return (-(-self.vdim // self.bv), self.sequences * self.heads)
+
+    @property
+    def walk_blocks(self) -> dict:
+        """BK, BV and HALVES of the forward walk (chunk_fwd): the launch's blocks, or two key tiles of bk/2 rows
+        and value blocks of bv/2 under ``walk_halves``."""
+        if self.walk_halves:
+            return dict(BK=self.bk // 2, BV=self.bv // 2, HALVES=True)
+        return dict(BK=self.bk, BV=self.bv, HALVES=False)
+
+    @property
+    def walk_grid(self) -> tuple[int, int]:
+        """(value blocks, sequences × heads) of the forward walk."""
+        return (-(-self.vdim // self.walk_blocks["BV"]), self.sequences * self.heads)
 
     @property
     def chunk_grid(self) -> tuple[int, int]:
@@ -326,10 +346,13 @@ def _plan(shape, vdim, has_g, n_h, scale, cu_seqlens, chunk_size, accurate, dtyp
         sequences=batch if cu_seqlens is None else cu_seqlens.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv,
         bk_prep=min(bk, 64), warps_prep=4, warps_walk=4, stages_walk=1 if bits == 32 else 2, bk_grads=min(bk, 64),
         bv_grads=bv_grads, warps_grads=4,
-        store_bits=bits, dot_bits=bits, accurate=accurate, has_g=has_g,
+        store_bits=bits, dot_bits=bits, walk_halves=0, accurate=accurate, has_g=has_g,
         varlen=cu_seqlens is not None, dtype=dtype, device=device, cu_seqlens=cu_seqlens,
     )  # fmt: skip
     launch = replace(launch, **_TUNING) if _TUNING else launch
+    if launch.walk_halves and min(launch.bk, launch.bv) < 32:
+        raise ValueError(f"tuning: walk_halves=1 needs key and value blocks of at least 32 (halves of at least 16, "
+                         f"tl.dot's minimum), got bk={launch.bk}, bv={launch.bv}")  # fmt: skip
     if launch.tl_dot != launch.tl_acc and launch.bv < 64 and launch.bk >= 128:
         raise ValueError(
             f"tuning: dot_bits=16 with a value block bv={launch.bv} < 64 at a key block of {launch.bk} is refused: "

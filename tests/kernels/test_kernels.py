@@ -562,6 +562,53 @@ def test_tuning_changes_the_launch_not_the_result():
             pass
 
 
+@pytest.mark.parametrize("kdim, vdim, cu_seqlens", [(20, 40, None), (64, 64, [0, 5, 21])])
+def test_walk_halves_changes_the_launch_not_the_result(kdim, vdim, cu_seqlens):
+    """tuning(walk_halves=1) runs the forward walk on two key tiles, K S = K₁S₁ + K₂S₂, with half the value block
+    (twice the programs): with an initial state, gates and packed sequences, o, the final state and every gradient
+    equal the default launch's to float64 rounding; the launch says so, and blocks too small to halve are
+    refused by name."""
+    from kernels import triton_launch
+
+    gen = torch.Generator().manual_seed(kdim)
+    n_h, tokens, heads = 2, 21, 2
+    batch = 1 if cu_seqlens else 2
+    cu = None if cu_seqlens is None else torch.tensor(cu_seqlens)
+    sequences = batch if cu is None else len(cu_seqlens) - 1
+    f64 = dict(generator=gen, dtype=torch.float64)
+    inputs = (
+        torch.randn(batch, tokens, heads, kdim, **f64),
+        torch.nn.functional.normalize(torch.randn(batch, tokens * n_h, heads, kdim, **f64), dim=-1),
+        torch.randn(batch, tokens * n_h, heads, vdim, **f64),
+        2 * torch.rand(batch, tokens * n_h, heads, **f64),
+        -torch.rand(batch, tokens, heads, **f64),
+        torch.randn(sequences, heads, kdim, vdim, **f64),
+    )
+
+    def run():
+        leaves = [x.clone().requires_grad_(True) for x in inputs]
+        o, s = delta_product(*leaves[:4], g=leaves[4], initial_state=leaves[5], num_householder=n_h,
+                             output_final_state=True, cu_seqlens=cu, chunk_size=16, backend="triton")  # fmt: skip
+        (o.sum() + s.pow(2).sum()).backward()
+        return [o, s] + [x.grad for x in leaves]
+
+    default = run()
+    with triton_launch.tuning(walk_halves=1):
+        launch = triton_launch.plan_launch(inputs[0], inputs[2], inputs[4], n_h, 1.0, None, 16, False)
+        assert launch.walk_blocks == dict(BK=launch.bk // 2, BV=launch.bv // 2, HALVES=True)
+        assert launch.walk_grid[0] == 2 * launch.state_grid[0]
+        halves = run()
+    for a, b in zip(halves, default):
+        assert _rel(a, b) <= 1e-13  # float64: the same products, K S summed over two tiles
+    narrow = torch.zeros(1, 1, 1, 16, dtype=torch.float64)
+    with pytest.raises(ValueError, match="walk_halves=1 needs key and value blocks of at least 32"):
+        with triton_launch.tuning(walk_halves=1):
+            triton_launch.plan_launch(narrow, narrow, None, 1, 1.0, None, 16, False)
+    with pytest.raises(ValueError, match="walk_halves 0 or 1"):
+        with triton_launch.tuning(walk_halves=2):
+            pass
+
+
 @pytest.fixture
 def launched(monkeypatch):
     """Every launch of one of our Triton kernels, recorded as (kernel name, keywords that are not its
