@@ -148,9 +148,10 @@ def _backward(sizes: Launch, q, k, v, beta, g, h0, cu_seqlens, do, dht, kept):
         t = _inverses(sizes, k, beta, g, cu)
         snaps, u = _walk(sizes, k, v, beta, t, g, h0, cu, dummy)
     y, dsnaps = sizes.stored(*v.shape), torch.empty_like(snaps)
-    triton_chunk.chunk_bwd_states[sizes.state_grid](
+    triton_chunk.chunk_bwd_states[sizes.walk_grid](
         q, k, beta, t, g, cu, do, dht, y, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale,
-        **sizes.constants(num_warps=sizes.warps_walk, num_stages=sizes.stages_walk), HAS_DHT=dht is not dummy,
+        **sizes.constants(num_warps=sizes.warps_walk, num_stages=sizes.stages_walk, **sizes.walk_blocks),
+        HAS_DHT=dht is not dummy,
     )  # fmt: skip
     key_blocks = -(-sizes.kdim // sizes.bk_grads)
     parts = sizes.empty(sizes.chunks, sizes.heads, key_blocks, 2, sizes.chunk_size)

@@ -194,23 +194,31 @@ def chunk_bwd_states(
     T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
     C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_G: tl.constexpr, HAS_DHT: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
-    DOT: tl.constexpr,
+    DOT: tl.constexpr, HALVES: tl.constexpr = False,
 ):  # fmt: skip
     """The chunks in reverse, through o = scale(Γ⊙Q S₀ + (QKᵀ⊙E) u), u = T(β ⊙ (V − Γ⊙K S₀)) and
     S₁ = Γ_L S₀ + (e_L⊙K)ᵀ u: stores dS₁ (the state gradient at the chunk's end) and y = Tᵀ du, with
     du = scale·(QKᵀ⊙E)ᵀ dO + (e_L⊙K) dS₁, and carries dS₀ = scale·(Γ⊙Q)ᵀ dO + Γ_L dS₁ − Kᵀ(βΓ ⊙ y) to the
-    chunk before (dh0 after the first)."""
+    chunk before (dh0 after the first). If HALVES, the key dimension is two tiles of BK rows, as in
+    :func:`chunk_fwd`."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
     scale = tl.load(scale_ptr)
     i_b, bos, eos = sequence(cu, i_n, T, VARLEN)
     ck, cv = tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = ck < K, cv < V
+    ck2 = BK + ck  # the second tile's rows (HALVES)
+    mk2 = ck2 < K
     ti = tl.arange(0, C)
     ds = tl.zeros((BK, BV), dtype=ACC)
+    if HALVES:
+        ds2 = tl.zeros((BK, BV), dtype=ACC)
     if HAS_DHT:
         p, m = state_ptrs(dht, i_n * H + i_h, ck, cv, mk, mv, K, V)
         ds = tl.load(p, mask=m, other=0.0).to(ACC)
+        if HALVES:
+            p, m = state_ptrs(dht, i_n * H + i_h, ck2, cv, mk2, mv, K, V)
+            ds2 = tl.load(p, mask=m, other=0.0).to(ACC)
     chunk0 = first_chunk(chunk_offsets, i_n, T, NH, C, VARLEN)
     n_chunks = (eos * NH - bos * NH + C - 1) // C
     for back in range(0, n_chunks):
@@ -222,19 +230,37 @@ def chunk_bwd_states(
         k_raw = load_row_block(k, flat, ck, valid, mk, K)
         q_raw = load_row_block(q, tok_flat, ck, is_query, mk, K)
         kc, qc = k_raw.to(ACC), q_raw.to(ACC)
+        if HALVES:
+            p_snap, m_snap = state_ptrs(dsnaps, (chunk0 + c) * H + i_h, ck2, cv, mk2, mv, K, V)
+            tl.store(p_snap, ds2.to(dsnaps.dtype.element_ty), mask=m_snap)
+            k_raw2 = load_row_block(k, flat, ck2, valid, mk2, K)
+            q_raw2 = load_row_block(q, tok_flat, ck2, is_query, mk2, K)
+            kc2, qc2 = k_raw2.to(ACC), q_raw2.to(ACC)
         do_c = load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC)
         bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
         e, from_start, to_end = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
-        scores = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION) * e
+        qk = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION)
+        if HALVES:
+            qk += input_dot(q_raw2, tl.trans(k_raw2), ACC, PRECISION)
+        scores = qk * e
         du_c = scale * dot(tl.trans(scores), do_c, DOT, ACC, PRECISION)
         du_c += dot(to_end[:, None] * kc, ds, DOT, ACC, PRECISION)
+        if HALVES:
+            du_c += dot(to_end[:, None] * kc2, ds2, DOT, ACC, PRECISION)
         t_inv = tl.load(chunk_ptrs(t_in, chunk0 + c, i_h, ti, H, C))
         yc = dot(tl.trans(t_inv), du_c, DOT, ACC, PRECISION)
         store_row_block(y_out, yc, flat, cv, valid, mv, V)
         ds = last(from_start, ti, C) * ds - dot(tl.trans(kc), (bc * from_start)[:, None] * yc, DOT, ACC, PRECISION)
         ds += scale * dot(tl.trans(from_start[:, None] * qc), do_c, DOT, ACC, PRECISION)
+        if HALVES:
+            ds2 = last(from_start, ti, C) * ds2 - dot(tl.trans(kc2), (bc * from_start)[:, None] * yc, DOT, ACC,
+                                                      PRECISION)  # fmt: skip
+            ds2 += scale * dot(tl.trans(from_start[:, None] * qc2), do_c, DOT, ACC, PRECISION)
     p, m = state_ptrs(dh0, i_n * H + i_h, ck, cv, mk, mv, K, V)
     tl.store(p, ds, mask=m)
+    if HALVES:
+        p, m = state_ptrs(dh0, i_n * H + i_h, ck2, cv, mk2, mv, K, V)
+        tl.store(p, ds2, mask=m)
 
 
 @triton.jit

@@ -61,10 +61,10 @@ def tuning(**choices: int):
     sequential and gradient kernels to it (the triangular solve is not affected); the module's
     docstring says where they are the default. ``dot_bits=22`` makes those products from two fp16 terms per
     operand, scaled per tile (:func:`kernels.triton_common.precise_dot`'s ``fp16x2``; any input dtype but
-    float64), a candidate for fp16's speed, for measurement. ``walk_halves=1`` runs the forward walk
-    (chunk_fwd) on two key tiles of bk/2 rows with value blocks of bv/2: twice the programs per sequence, and
-    tiles of 64 rows at K = 128, where value blocks of 32 keep bf16's 16-bit operands (a single tile of 128 rows
-    with them is miscompiled by Triton 3.6); a candidate for long sequences at small B·H, for measurement."""
+    float64), a candidate for fp16's speed, for measurement. ``walk_halves=1`` runs both walks (chunk_fwd,
+    chunk_bwd_states) on two key tiles of bk/2 rows with value blocks of bv/2: twice the programs per sequence,
+    and tiles of 64 rows at K = 128, where value blocks of 32 keep bf16's 16-bit operands (a single tile of 128
+    rows with them is miscompiled by Triton 3.6); a candidate for long sequences at small B·H, for measurement."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
@@ -185,15 +185,15 @@ class Launch:
 
     @property
     def walk_blocks(self) -> dict:
-        """BK, BV and HALVES of the forward walk (chunk_fwd): the launch's blocks, or two key tiles of bk/2 rows
-        and value blocks of bv/2 under ``walk_halves``."""
+        """BK, BV and HALVES of the walks (chunk_fwd, chunk_bwd_states): the launch's blocks, or two key tiles of
+        bk/2 rows and value blocks of bv/2 under ``walk_halves``."""
         if self.walk_halves:
             return dict(BK=self.bk // 2, BV=self.bv // 2, HALVES=True)
         return dict(BK=self.bk, BV=self.bv, HALVES=False)
 
     @property
     def walk_grid(self) -> tuple[int, int]:
-        """(value blocks, sequences × heads) of the forward walk."""
+        """(value blocks, sequences × heads) of the walks."""
         return (-(-self.vdim // self.walk_blocks["BV"]), self.sequences * self.heads)
 
     @property

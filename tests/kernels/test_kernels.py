@@ -564,10 +564,10 @@ def test_tuning_changes_the_launch_not_the_result():
 
 @pytest.mark.parametrize("kdim, vdim, cu_seqlens", [(20, 40, None), (64, 64, [0, 5, 21])])
 def test_walk_halves_changes_the_launch_not_the_result(kdim, vdim, cu_seqlens):
-    """tuning(walk_halves=1) runs the forward walk on two key tiles, K S = K₁S₁ + K₂S₂, with half the value block
-    (twice the programs): with an initial state, gates and packed sequences, o, the final state and every gradient
-    equal the default launch's to float64 rounding; the launch says so, and blocks too small to halve are
-    refused by name."""
+    """tuning(walk_halves=1) runs both walks (forward and backward) on two key tiles, K S = K₁S₁ + K₂S₂, with half
+    the value block (twice the programs): with an initial state, gates and packed sequences, o, the final state
+    and every gradient equal the default launch's to float64 rounding; the launch says so, and blocks too small
+    to halve are refused by name."""
     from kernels import triton_launch
 
     gen = torch.Generator().manual_seed(kdim)
