@@ -1,5 +1,5 @@
 # issue 19: the candidate (kernels.diff applied to the tree) against the kernels before it, in .gpu/old/kernels:
-#   mkdir -p .gpu/old && git archive 5b1db38 kernels | tar -x -C .gpu/old && git apply bench/results/speed/dgamma_in_dv_candidate/kernels.diff
+#   mkdir -p .gpu/old && git archive 5467808 kernels | tar -x -C .gpu/old && git apply bench/results/speed/dgamma_in_dv_candidate/kernels.diff
 # then, on the GPU, from the repository root: bash bench/results/speed/dgamma_in_dv_candidate/time_it.sh
 source .gpu/setup.sh
 export PYTHONUNBUFFERED=1
