@@ -109,11 +109,11 @@ def chunk_fwd(
     i_b, bos, eos = sequence(cu, i_n, T, VARLEN)
     ck, cv = tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = ck < K, cv < V
-    ck2 = BK + ck  # the second tile's rows (HALVES)
-    mk2 = ck2 < K
     ti = tl.arange(0, C)
     s = tl.zeros((BK, BV), dtype=ACC)
     if HALVES:
+        ck2 = BK + ck  # the second tile's rows
+        mk2 = ck2 < K
         s2 = tl.zeros((BK, BV), dtype=ACC)
     if HAS_H0:
         p, m = state_ptrs(h0, i_n * H + i_h, ck, cv, mk, mv, K, V)
@@ -207,11 +207,11 @@ def chunk_bwd_states(
     i_b, bos, eos = sequence(cu, i_n, T, VARLEN)
     ck, cv = tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = ck < K, cv < V
-    ck2 = BK + ck  # the second tile's rows (HALVES)
-    mk2 = ck2 < K
     ti = tl.arange(0, C)
     ds = tl.zeros((BK, BV), dtype=ACC)
     if HALVES:
+        ck2 = BK + ck  # the second tile's rows
+        mk2 = ck2 < K
         ds2 = tl.zeros((BK, BV), dtype=ACC)
     if HAS_DHT:
         p, m = state_ptrs(dht, i_n * H + i_h, ck, cv, mk, mv, K, V)
