@@ -76,9 +76,9 @@ def _walk(sizes: Launch, k, v, beta, t, g, h0, cu, dummy, *, ht=None, flags=None
     [chunks, H, K, V] and u (v's shape), both in :meth:`Launch.stored`'s dtype, and stores the final state
     in ``ht`` where given; v's and h0's values checked into ``flags`` if given."""
     snaps, u = sizes.stored(sizes.chunks, sizes.heads, sizes.kdim, sizes.vdim), sizes.stored(*v.shape)
-    triton_chunk.chunk_fwd[sizes.walk_grid](
+    triton_chunk.chunk_fwd[sizes.walk_grid(False)](
         k, v, beta, t, g, h0, dummy if ht is None else ht, cu, snaps, u, sizes.offsets, *sizes.shape,
-        **sizes.constants(num_warps=sizes.warps_walk, num_stages=sizes.stages_walk, **sizes.walk_blocks),
+        **sizes.constants(num_warps=sizes.warps_walk, num_stages=sizes.stages_walk, **sizes.walk_blocks(False)),
         HAS_H0=h0 is not dummy, STORE_HT=ht is not None, **_flag_args(sizes, flags),
     )  # fmt: skip
     return snaps, u
@@ -148,20 +148,20 @@ def _backward(sizes: Launch, q, k, v, beta, g, h0, cu_seqlens, do, dht, kept):
         t = _inverses(sizes, k, beta, g, cu)
         snaps, u = _walk(sizes, k, v, beta, t, g, h0, cu, dummy)
     y, dsnaps = sizes.stored(*v.shape), torch.empty_like(snaps)
-    triton_chunk.chunk_bwd_states[sizes.walk_grid](
+    triton_chunk.chunk_bwd_states[sizes.walk_grid(True)](
         q, k, beta, t, g, cu, do, dht, y, dsnaps, dh0, sizes.offsets, *sizes.shape, sizes.scale,
-        **sizes.constants(num_warps=sizes.warps_walk, num_stages=sizes.stages_walk, **sizes.walk_blocks),
+        **sizes.constants(num_warps=sizes.warps_walk, num_stages=sizes.stages_walk, **sizes.walk_blocks(True)),
         HAS_DHT=dht is not dummy,
     )  # fmt: skip
     key_blocks = -(-sizes.kdim // sizes.bk_grads)
-    parts = sizes.empty(sizes.chunks, sizes.heads, key_blocks, 2, sizes.chunk_size)
+    parts = sizes.empty(sizes.chunks, sizes.heads, key_blocks, 3, sizes.chunk_size)
     triton_chunk.chunk_bwd_dqk[(*sizes.chunk_grid, key_blocks)](
         q, k, beta, g, cu, sizes.chunk_index, u, snaps, dsnaps, y, do, dq, dk, parts, *sizes.shape, sizes.scale,
         **sizes.constants(BK=sizes.bk_grads, BV=sizes.bv_grads, num_warps=sizes.warps_grads),
     )  # fmt: skip
     triton_chunk.chunk_bwd_dv[sizes.chunk_grid](
-        v, beta, cu, sizes.chunk_index, y, parts, dv, dbeta, dg, *sizes.shape, C=sizes.chunk_size,
-        BK=sizes.bk_grads, BV=sizes.bv, HAS_G=sizes.has_g, VARLEN=sizes.varlen, ACC=sizes.tl_acc, num_stages=1,
+        q, k, v, beta, g, cu, sizes.chunk_index, do, u, y, parts, dv, dbeta, dg, *sizes.shape, sizes.scale,
+        **sizes.constants(BK=sizes.bk_grads, num_warps=sizes.warps_grads),
     )  # fmt: skip
     return dq, dk, dv, dbeta, dg, dh0
 

@@ -18,8 +18,10 @@ sequential:
 * ``chunk_bwd_states`` — the same programs walking the chunks in reverse: the state gradient dS at every
   chunk end and y = Tᵀ du (du = ∂L/∂u).
 * ``chunk_bwd_dqk`` — one program per (chunk, head, block of key columns), in parallel: dq, dk and the
-  block's shares of dβ and dg, from the chunk's S₀, dS₁, u and y (dA = −y uᵀ needs no key block but its own).
-* ``chunk_bwd_dv`` — one program per (chunk, head): dv = β ⊙ y, dβ and dg.
+  block's shares of dβ and of dg's row weights, from the chunk's S₀, dS₁, u and y (dA = −y uᵀ needs no key
+  block but its own).
+* ``chunk_bwd_dv`` — one program per (chunk, head): dv = β ⊙ y, dβ and dg (whose C×C part needs the whole key
+  dimension, so it is formed once per chunk here).
 
 The kernels that need the C×C decays e^D (chunk_out, chunk_bwd_states, chunk_bwd_dqk) form them per chunk from
 the C gates: cheaper than storing and reading them (measured, bench/results/speed/README.md).
@@ -102,8 +104,8 @@ def chunk_fwd(
     S ← Γ_C S + (e_L ⊙ K)ᵀ u; the final state if STORE_HT. Only what depends on the state is here: the
     output, which does not feed the recurrence, is :func:`chunk_out`'s, in parallel over chunks. If CHECK, the
     values of v and the initial state are checked into ``flags``. If HALVES, the key dimension is two tiles of
-    BK rows, S = [S₁; S₂] and K S = K₁S₁ + K₂S₂ (the ``walk_halves`` tuning: tiles of 64 rows at K = 128, where
-    value blocks of 32 with 16-bit operands are not refused)."""
+    BK rows, S = [S₁; S₂] and K S = K₁S₁ + K₂S₂ (the launch's ``halves_fwd``: tiles of 64 rows at K = 128,
+    where value blocks of 32 with 16-bit operands are not refused)."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
     i_n, i_h = i_nh // H, i_nh % H
     i_b, bos, eos = sequence(cu, i_n, T, VARLEN)
@@ -271,15 +273,18 @@ def chunk_bwd_dqk(
     HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr, DOT: tl.constexpr,
 
 ):  # fmt: skip
-    """dq and dk of one chunk's block of BK key columns, and that block's share of dβ and dγ, from the
-    chunk's S₀, dS₁, u and y = Tᵀ du (M = scale·dO uᵀ):
+    """dq and dk of one chunk's block of BK key columns, and that block's shares of dβ and of dγ's row weights,
+    from the chunk's S₀, dS₁, u and y = Tᵀ du (M = scale·dO uᵀ):
     dQ = scale·Γ⊙(dO S₀ᵀ) + (M⊙E) K;  d(βΓK) = Tᵀ dW = −y S₀ᵀ (dW = −du S₀ᵀ);
     dA = −Tᵀ du uᵀ = −y uᵀ (strictly lower): dA = −Tᵀ dT Tᵀ with dT = du(βV)ᵀ + dW(βΓK)ᵀ = du((I + A)u)ᵀ,
     as (βΓK)S₀ = T⁻¹W S₀ = βV − (I + A)u, so that no key block needs another's;
     dK = (M⊙E)ᵀ Q + e_L ⊙ (u dS₁ᵀ) + βΓ ⊙ d(βΓK) + (dG + dGᵀ) K with dG = dA ⊙ β E.
-    dβ and dγ are sums over the key columns: each block stores its share in ``parts`` [chunks, H, NK, 2, C]
-    (dβ's without Σ V ⊙ y, which :func:`chunk_bwd_dv` adds): dβ ∋ Γ Σ K⊙d(βΓK) + Σ_s dA_rs(k_rᵀk_s)E_rs,
-    and dγ_t = Σ_{r≥t} dΓ_r Γ_r + Σ_{r≥t>s} dE_rs E_rs. The value columns are visited in blocks of BV."""
+    dβ and dγ are sums over the key columns: each block stores its shares in ``parts`` [chunks, H, NK, 3, C]
+    (:func:`parts_ptrs`): dβ's without Σ V ⊙ y, which :func:`chunk_bwd_dv` adds, dβ ∋ Γ Σ K⊙d(βΓK) +
+    Σ_s dA_rs(k_rᵀk_s)E_rs; and, gated, the row weights of dΓ_r Γ_r, w_r = scale·Σ Q⊙(dO S₀ᵀ) + β Σ K⊙d(βΓK)
+    (+ Σ S₀⊙dS₁ on the last row), and the last row's dE_{L,s} = Σ K⊙(u dS₁ᵀ), from which :func:`chunk_bwd_dv`
+    forms dγ (the C×C part of dγ needs the whole key dimension, so it is formed once per chunk there rather than
+    per key block here). The value columns are visited in blocks of BV."""
     i_c, i_h, i_k = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     scale = tl.load(scale_ptr)
     i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
@@ -311,30 +316,82 @@ def chunk_bwd_dqk(
         dbk -= dot(yc, tl.trans(s0), DOT, ACC, PRECISION)
     bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
     e, from_start, to_end = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
+    m_ = m_ * e  # M ⊙ E and dA ⊙ E: E is needed no further, so its tile is not held beside them
+    da_e = tl.where(ti[:, None] > ti[None, :], -y_u, 0.0) * e
     k_raw = load_row_block(k, flat, ck, valid, mk, K)
     q_raw = load_row_block(q, tok_flat, ck, is_query, mk, K)
     kc, qc = k_raw.to(ACC), q_raw.to(ACC)
     if HAS_G:
         q_dq = tl.sum(qc * dq_c, axis=1)  # Σ_v (Q S₀)_rv dO_rv = Σ_k Q_rk (dO S₀ᵀ)_rk over the block
-    dq_c = scale * from_start[:, None] * dq_c + dot(m_ * e, kc, DOT, ACC, PRECISION)
+    dq_c = scale * from_start[:, None] * dq_c + dot(m_, kc, DOT, ACC, PRECISION)
     store_row_block(dq, dq_c, tok_flat, ck, is_query, mk, K)
-    dk_c = dot(tl.trans(m_ * e), qc, DOT, ACC, PRECISION) + to_end[:, None] * u_ds
+    dk_c = dot(tl.trans(m_), qc, DOT, ACC, PRECISION) + to_end[:, None] * u_ds
     k_dbk = tl.sum(kc * dbk, axis=1)
     dk_c += (bc * from_start)[:, None] * dbk
-    da = tl.where(ti[:, None] > ti[None, :], -y_u, 0.0)
     gram = input_dot(k_raw, tl.trans(k_raw), ACC, PRECISION)
-    dgram = da * bc[:, None] * e
+    dgram = da_e * bc[:, None]
     dk_c += dot(dgram + tl.trans(dgram), kc, DOT, ACC, PRECISION)
     store_row_block(dk, dk_c, flat, ck, valid, mk, K)
     p_parts = parts_ptrs(parts, i_c, i_h, i_k, ti, H, K, BK, C)
-    tl.store(p_parts, from_start * k_dbk + tl.sum(da * gram * e, axis=1))
+    tl.store(p_parts, from_start * k_dbk + tl.sum(da_e * gram, axis=1))
+    if HAS_G:  # dγ's row weights (through Γ_r and the last row's E_{L,s}); chunk_bwd_dv forms dγ
+        tl.store(p_parts + C, scale * q_dq + bc * k_dbk + tl.where(ti == C - 1, s0_ds1, 0.0))
+        tl.store(p_parts + 2 * C, tl.sum(kc * u_ds, axis=1))
+
+
+@triton.jit
+def chunk_bwd_dv(
+    q, k, v, beta, g, cu, chunk_map, do, u, y, parts, dv, dbeta, dg,
+    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr, scale_ptr,
+    C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr, DOT: tl.constexpr,
+):  # fmt: skip
+    """dV = β ⊙ y (y = Tᵀ du = d(βV)) and dβ = Σ V ⊙ y + the key blocks' shares (:func:`chunk_bwd_dqk`); BK is
+    the key block those shares were computed over. Gated, dγ_t = Σ_{r≥t>s} F_rs + Σ_{r≥t} w_r Γ_r with
+    F = dE ⊙ E, dE = lower(M ⊙ QKᵀ) + dA ⊙ β (KKᵀ) (M = scale·dO uᵀ, dA = −lower_strict(y uᵀ)) plus the last row's
+    Σ K⊙(u dS₁ᵀ), and w the Γ-gradient row weights: both vectors summed from the key blocks' shares, the C×C
+    products formed here over the whole key and value dimensions, once per chunk."""
+    i_c, i_h = tl.program_id(0), tl.program_id(1)
+    i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
+    ti = tl.arange(0, C)
+    flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, end, T, ti, H, NH)
+    bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
+    dbeta_c = tl.zeros((C,), dtype=ACC)
+    weights = tl.zeros((C,), dtype=ACC)
+    last_row = tl.zeros((C,), dtype=ACC)
+    qk = tl.zeros((C, C), dtype=ACC)
+    gram = tl.zeros((C, C), dtype=ACC)
+    for i_k in range(0, tl.cdiv(K, BK)):
+        p_parts = parts_ptrs(parts, i_c, i_h, i_k, ti, H, K, BK, C)
+        dbeta_c += tl.load(p_parts)
+        if HAS_G:
+            weights += tl.load(p_parts + C)
+            last_row += tl.load(p_parts + 2 * C)
+            ck = i_k * BK + tl.arange(0, BK)
+            k_raw = load_row_block(k, flat, ck, valid, ck < K, K)
+            qk += input_dot(load_row_block(q, tok_flat, ck, is_query, ck < K, K), tl.trans(k_raw), ACC, PRECISION)
+            gram += input_dot(k_raw, tl.trans(k_raw), ACC, PRECISION)
+    m_ = tl.zeros((C, C), dtype=ACC)
+    y_u = tl.zeros((C, C), dtype=ACC)
+    for i_v in range(0, tl.cdiv(V, BV)):
+        cv = i_v * BV + tl.arange(0, BV)
+        mv = cv < V
+        yc = load_row_block(y, flat, cv, valid, mv, V).to(ACC)
+        store_row_block(dv, bc[:, None] * yc, flat, cv, valid, mv, V)
+        dbeta_c += tl.sum(load_row_block(v, flat, cv, valid, mv, V).to(ACC) * yc, axis=1)
+        if HAS_G:
+            uc = load_row_block(u, flat, cv, valid, mv, V).to(ACC)
+            m_ += dot(load_row_block(do, tok_flat, cv, is_query, mv, V).to(ACC), tl.trans(uc), DOT, ACC, PRECISION)
+            y_u += dot(yc, tl.trans(uc), DOT, ACC, PRECISION)
+    tl.store(dbeta + flat.to(tl.int64), dbeta_c.to(dbeta.dtype.element_ty), mask=valid)
     if HAS_G:  # through E_rs = e^{Σ_{s<t≤r} γ_t} and Γ_r = e^{Σ_{t≤r} γ_t}
-        qk = input_dot(q_raw, tl.trans(k_raw), ACC, PRECISION)
-        de = tl.where(ti[:, None] >= ti[None, :], m_ * qk, 0.0) + da * bc[:, None] * gram
-        de += tl.where((ti == C - 1)[:, None], tl.sum(kc * u_ds, axis=1)[None, :], 0.0)
-        dgam_from = scale * q_dq + bc * k_dbk + tl.where(ti == C - 1, s0_ds1, 0.0)
-        # dγ_t = Σ_{r≥t>s} F_rs + Σ_{r≥t} dΓ_r Γ_r with F = dE ⊙ E: the pairs straddling t, whose inner sums
-        # Σ_{s<t} F_rs are one product with the 0/1 matrix [s < t] (tensor cores, not a C×C scan)
+        scale = tl.load(scale_ptr)
+        e, from_start, _ = decays(g, tok_flat, is_gate, ti, C, HAS_G, ACC)
+        da = tl.where(ti[:, None] > ti[None, :], -y_u, 0.0)
+        de = tl.where(ti[:, None] >= ti[None, :], scale * m_ * qk, 0.0) + da * bc[:, None] * gram
+        de += tl.where((ti == C - 1)[:, None], last_row[None, :], 0.0)
+        # the pairs straddling t, whose inner sums Σ_{s<t} F_rs are one product with the 0/1 matrix [s < t]
+        # (tensor cores, not a C×C scan)
         f = tl.where(ti[:, None] >= ti[None, :], de * e, 0.0)
         later = tl.where(ti[:, None] < ti[None, :], 1.0, 0.0).to(ACC)
         if ACC == tl.float64:
@@ -346,38 +403,6 @@ def chunk_bwd_dqk(
             before = tl.dot(f_head, later, input_precision="tf32", out_dtype=ACC)
             before += tl.dot(tf32_round(f - f_head), later, input_precision="tf32", out_dtype=ACC)
         dgam = tl.sum(tl.where(ti[:, None] >= ti[None, :], before, 0.0), axis=0)
-        x = dgam_from * from_start
-        dgam += tl.sum(x, axis=0) - tl.cumsum(x, axis=0) + x  # Σ_{r≥t} dΓ_r Γ_r
-        tl.store(p_parts + C, dgam)
-
-
-@triton.jit
-def chunk_bwd_dv(
-    v, beta, cu, chunk_map, y, parts, dv, dbeta, dg,
-    T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr,
-    C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    HAS_G: tl.constexpr, VARLEN: tl.constexpr, ACC: tl.constexpr,
-):  # fmt: skip
-    """dV = β ⊙ y (y = Tᵀ du = d(βV)) and dβ = Σ V ⊙ y + the key blocks' shares (:func:`chunk_bwd_dqk`);
-    dγ is the sum of their shares. BK is the key block those shares were computed over."""
-    i_c, i_h = tl.program_id(0), tl.program_id(1)
-    i_b, start, end = chunk_of(chunk_map, cu, i_c, T, NH, C, VARLEN)
-    ti = tl.arange(0, C)
-    flat, tok_flat, valid, is_query, is_gate = rows(i_b, i_h, start, end, T, ti, H, NH)
-    bc = tl.load(beta + flat.to(tl.int64), mask=valid, other=0.0).to(ACC)
-    dbeta_c = tl.zeros((C,), dtype=ACC)
-    dgam = tl.zeros((C,), dtype=ACC)
-    for i_k in range(0, tl.cdiv(K, BK)):
-        p_parts = parts_ptrs(parts, i_c, i_h, i_k, ti, H, K, BK, C)
-        dbeta_c += tl.load(p_parts)
-        if HAS_G:
-            dgam += tl.load(p_parts + C)
-    for i_v in range(0, tl.cdiv(V, BV)):
-        cv = i_v * BV + tl.arange(0, BV)
-        mv = cv < V
-        yc = load_row_block(y, flat, cv, valid, mv, V).to(ACC)
-        store_row_block(dv, bc[:, None] * yc, flat, cv, valid, mv, V)
-        dbeta_c += tl.sum(load_row_block(v, flat, cv, valid, mv, V).to(ACC) * yc, axis=1)
-    tl.store(dbeta + flat.to(tl.int64), dbeta_c.to(dbeta.dtype.element_ty), mask=valid)
-    if HAS_G:
+        x = weights * from_start
+        dgam += tl.sum(x, axis=0) - tl.cumsum(x, axis=0) + x  # Σ_{r≥t} w_r Γ_r
         tl.store(dg + tok_flat.to(tl.int64), dgam.to(dg.dtype.element_ty), mask=is_gate)

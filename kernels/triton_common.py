@@ -182,9 +182,9 @@ def chunk_ptrs(ptr, i_c, i_h, ti, H: tl.constexpr, C: tl.constexpr):
 
 @triton.jit
 def parts_ptrs(parts, i_c, i_h, i_k, ti, H: tl.constexpr, K: tl.constexpr, BK: tl.constexpr, C: tl.constexpr):
-    """Pointers to key block i_k's share of dβ for chunk i_c and head i_h in ``parts`` [chunks, H, NK, 2, C]
-    (its share of dγ follows, C further)."""
-    return parts + (((i_c * H + i_h) * tl.cdiv(K, BK) + i_k) * 2).to(tl.int64) * C + ti
+    """Pointers to key block i_k's share of dβ for chunk i_c and head i_h in ``parts`` [chunks, H, NK, 3, C]
+    (its shares of dγ's row weights and last row follow, C and 2C further: ``chunk_bwd_dqk``)."""
+    return parts + (((i_c * H + i_h) * tl.cdiv(K, BK) + i_k) * 3).to(tl.int64) * C + ti
 
 
 @triton.jit

@@ -27,6 +27,7 @@ __all__ = [
     "operand_format",
     "chunk_layout",
     "fit_chunk_size",
+    "default_halves",
     "FITTED_CHUNK_SIZES",
 ]
 
@@ -42,7 +43,8 @@ _TUNABLE = (
     "warps_grads",
     "store_bits",
     "dot_bits",
-    "walk_halves",
+    "halves_fwd",
+    "halves_bwd",
 )
 
 
@@ -61,17 +63,19 @@ def tuning(**choices: int):
     sequential and gradient kernels to it (the triangular solve is not affected); the module's
     docstring says where they are the default. ``dot_bits=22`` makes those products from two fp16 terms per
     operand, scaled per tile (:func:`kernels.triton_common.precise_dot`'s ``fp16x2``; any input dtype but
-    float64), a candidate for fp16's speed, for measurement. ``walk_halves=1`` runs both walks (chunk_fwd,
-    chunk_bwd_states) on two key tiles of bk/2 rows with value blocks of bv/2: twice the programs per sequence,
-    and tiles of 64 rows at K = 128, where value blocks of 32 keep bf16's 16-bit operands (a single tile of 128
-    rows with them is miscompiled by Triton 3.6); a candidate for long sequences at small B·H, for measurement."""
+    float64), a candidate for fp16's speed, for measurement. ``halves_fwd=1`` runs the forward walk (chunk_fwd),
+    ``halves_bwd=1`` the backward one (chunk_bwd_states), on two key tiles of bk/2 rows with value blocks of
+    bv/2: twice the programs per sequence, and tiles of 64 rows at K = 128, where value blocks of 32 keep bf16's
+    16-bit operands (a single tile of 128 rows with them is miscompiled by Triton 3.6); :func:`default_halves`
+    says where they are the default."""
     unknown = set(choices) - set(_TUNABLE)
     if unknown:
         raise ValueError(f"tuning: expected some of {_TUNABLE}, got {sorted(unknown)}")
     bad = {name: value for name, value in choices.items() if not _allowed(name, value)}
     if bad:
-        raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits 16 or "
-                         f"32), dot_bits 16, 22 or 32, stages_walk 1 to 4, walk_halves 0 or 1, got {bad}")  # fmt: skip
+        raise ValueError("tuning: expected powers of two (key and value blocks at least 16, store_bits 16 or 32), "
+                         "dot_bits 16, 22 or 32, stages_walk 1 to 4, halves_fwd and halves_bwd 0 or 1, "
+                         f"got {bad}")  # fmt: skip
     saved = dict(_TUNING)
     _TUNING.update(choices)
     try:
@@ -83,10 +87,10 @@ def tuning(**choices: int):
 
 def _allowed(name: str, value) -> bool:
     """A tuning choice's range: powers of two; blocks at least 16 (tl.dot's minimum); store_bits 16 or 32,
-    dot_bits 16, 22 or 32; stages_walk 1 to 4; walk_halves 0 or 1."""
+    dot_bits 16, 22 or 32; stages_walk 1 to 4; halves_fwd and halves_bwd 0 or 1."""
     if isinstance(value, bool) or not isinstance(value, int):
         return False
-    if name == "walk_halves":
+    if name in ("halves_fwd", "halves_bwd"):
         return value in (0, 1)
     if name == "stages_walk":
         return 1 <= value <= 4
@@ -140,7 +144,8 @@ class Launch:
     warps_grads: int
     store_bits: int
     dot_bits: int
-    walk_halves: int
+    halves_fwd: int
+    halves_bwd: int
     accurate: bool
     has_g: bool
     varlen: bool
@@ -183,18 +188,16 @@ class Launch:
         """(value blocks, sequences × heads): the programs that walk a sequence."""
         return (-(-self.vdim // self.bv), self.sequences * self.heads)
 
-    @property
-    def walk_blocks(self) -> dict:
-        """BK, BV and HALVES of the walks (chunk_fwd, chunk_bwd_states): the launch's blocks, or two key tiles of
-        bk/2 rows and value blocks of bv/2 under ``walk_halves``."""
-        if self.walk_halves:
+    def walk_blocks(self, backward: bool) -> dict:
+        """BK, BV and HALVES of the forward walk (chunk_fwd) or the backward one (chunk_bwd_states): the launch's
+        blocks, or two key tiles of bk/2 rows and value blocks of bv/2 under ``halves_fwd`` / ``halves_bwd``."""
+        if self.halves_bwd if backward else self.halves_fwd:
             return dict(BK=self.bk // 2, BV=self.bv // 2, HALVES=True)
         return dict(BK=self.bk, BV=self.bv, HALVES=False)
 
-    @property
-    def walk_grid(self) -> tuple[int, int]:
-        """(value blocks, sequences × heads) of the walks."""
-        return (-(-self.vdim // self.walk_blocks["BV"]), self.sequences * self.heads)
+    def walk_grid(self, backward: bool) -> tuple[int, int]:
+        """(value blocks, sequences × heads) of the forward or the backward walk."""
+        return (-(-self.vdim // self.walk_blocks(backward)["BV"]), self.sequences * self.heads)
 
     @property
     def chunk_grid(self) -> tuple[int, int]:
@@ -280,6 +283,17 @@ def _blocks(kdim: int, vdim: int) -> tuple[int, int]:
     return bk, min(_block(vdim), 64 if bk <= 128 else 32)
 
 
+def default_halves(bk: int, bv: int, bits: int, programs: int, sms: int) -> tuple[int, int]:
+    """(halves_fwd, halves_bwd) of a launch by default. Halving the walks' tiles doubles their programs, which
+    pays where a walk's programs (sequences × heads × value blocks) do not fill the GPU's ``sms``
+    multiprocessors, and only on the 16-bit path (bf16, value blocks of 64: its halves keep 16-bit operands).
+    The forward walk is halved there; the backward walk, which carries dS and more tiles, only at key blocks of
+    128 or more (with K = 64 its 32×32 halves were slower: bench/results/speed/halved_walks/)."""
+    if bits != 16 or min(bk, bv) < 32 or programs > sms:
+        return 0, 0
+    return 1, int(bk >= 128)
+
+
 def _default_bits(dtype: torch.dtype, bv: int, accurate: bool) -> int:
     """16 (16-bit operands and storage, two pipeline stages in the walkers) for bf16 at a value block of 64
     unless ``accurate``; 32 otherwise, fp16 included (the module's docstring says why)."""
@@ -336,23 +350,26 @@ def _planned(shape, vdim, has_g, n_h, scale, chunk_size, accurate, dtype, device
 def _plan(shape, vdim, has_g, n_h, scale, cu_seqlens, chunk_size, accurate, dtype, device) -> Launch:
     """The launch of :func:`plan_launch` from q's shape, V and the rest (no tensor but cu_seqlens)."""
     batch, tokens, heads, kdim = shape
+    sequences = batch if cu_seqlens is None else cu_seqlens.numel() - 1
     bk, bv = _blocks(kdim, vdim)
     # chunk_bwd_dqk: five C×64 or C×C accumulators; value slices of 32 (16 in float64, shared memory)
     bv_grads = min(_block(vdim), 16 if dtype == torch.float64 else 32)
     bits = _default_bits(dtype, bv, accurate)
     scale_t = _scale_tensor(scale, reference.state_dtype(dtype), device)
+    sms = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 0
+    halves = default_halves(bk, bv, bits, sequences * heads * -(-vdim // bv), sms)
     launch = Launch(
         batch=batch, tokens=tokens, heads=heads, kdim=kdim, vdim=vdim, n_h=n_h, scale=scale_t,
-        sequences=batch if cu_seqlens is None else cu_seqlens.numel() - 1, chunk_size=chunk_size, bk=bk, bv=bv,
+        sequences=sequences, chunk_size=chunk_size, bk=bk, bv=bv,
         bk_prep=min(bk, 64), warps_prep=4, warps_walk=4, stages_walk=1 if bits == 32 else 2, bk_grads=min(bk, 64),
         bv_grads=bv_grads, warps_grads=4,
-        store_bits=bits, dot_bits=bits, walk_halves=0, accurate=accurate, has_g=has_g,
+        store_bits=bits, dot_bits=bits, halves_fwd=halves[0], halves_bwd=halves[1], accurate=accurate, has_g=has_g,
         varlen=cu_seqlens is not None, dtype=dtype, device=device, cu_seqlens=cu_seqlens,
     )  # fmt: skip
     launch = replace(launch, **_TUNING) if _TUNING else launch
-    if launch.walk_halves and min(launch.bk, launch.bv) < 32:
-        raise ValueError(f"tuning: walk_halves=1 needs key and value blocks of at least 32 (halves of at least 16, "
-                         f"tl.dot's minimum), got bk={launch.bk}, bv={launch.bv}")  # fmt: skip
+    if (launch.halves_fwd or launch.halves_bwd) and min(launch.bk, launch.bv) < 32:
+        raise ValueError("tuning: halved walks (halves_fwd, halves_bwd) need key and value blocks of at least 32 "
+                         f"(halves of at least 16, tl.dot's minimum), got bk={launch.bk}, bv={launch.bv}")  # fmt: skip
     if launch.tl_dot != launch.tl_acc and launch.bv < 64 and launch.bk >= 128:
         raise ValueError(
             f"tuning: dot_bits=16 with a value block bv={launch.bv} < 64 at a key block of {launch.bk} is refused: "

@@ -563,11 +563,11 @@ def test_tuning_changes_the_launch_not_the_result():
 
 
 @pytest.mark.parametrize("kdim, vdim, cu_seqlens", [(20, 40, None), (64, 64, [0, 5, 21])])
-def test_walk_halves_changes_the_launch_not_the_result(kdim, vdim, cu_seqlens):
-    """tuning(walk_halves=1) runs both walks (forward and backward) on two key tiles, K S = K₁S₁ + K₂S₂, with half
-    the value block (twice the programs): with an initial state, gates and packed sequences, o, the final state
-    and every gradient equal the default launch's to float64 rounding; the launch says so, and blocks too small
-    to halve are refused by name."""
+def test_halved_walks_change_the_launch_not_the_result(kdim, vdim, cu_seqlens):
+    """tuning(halves_fwd=1, halves_bwd=1) runs both walks (forward and backward) on two key tiles, K S = K₁S₁ +
+    K₂S₂, with half the value block (twice the programs): with an initial state, gates and packed sequences, o,
+    the final state and every gradient equal the default launch's to float64 rounding; the launch says so, and
+    blocks too small to halve are refused by name."""
     from kernels import triton_launch
 
     gen = torch.Generator().manual_seed(kdim)
@@ -593,20 +593,42 @@ def test_walk_halves_changes_the_launch_not_the_result(kdim, vdim, cu_seqlens):
         return [o, s] + [x.grad for x in leaves]
 
     default = run()
-    with triton_launch.tuning(walk_halves=1):
+    plain = triton_launch.plan_launch(inputs[0], inputs[2], inputs[4], n_h, 1.0, None, 16, False)
+    assert not plain.walk_blocks(False)["HALVES"] and not plain.walk_blocks(True)["HALVES"]  # CPU: never by default
+    with triton_launch.tuning(halves_fwd=1, halves_bwd=1):
         launch = triton_launch.plan_launch(inputs[0], inputs[2], inputs[4], n_h, 1.0, None, 16, False)
-        assert launch.walk_blocks == dict(BK=launch.bk // 2, BV=launch.bv // 2, HALVES=True)
-        assert launch.walk_grid[0] == 2 * launch.state_grid[0]
+        for backward in (False, True):
+            assert launch.walk_blocks(backward) == dict(BK=launch.bk // 2, BV=launch.bv // 2, HALVES=True)
+            assert launch.walk_grid(backward)[0] == 2 * launch.state_grid[0]
         halves = run()
     for a, b in zip(halves, default):
         assert _rel(a, b) <= 1e-13  # float64 (u = 1.1e-16): the same products, K S summed over two tiles (900 u)
     narrow = torch.zeros(1, 1, 1, 16, dtype=torch.float64)
-    with pytest.raises(ValueError, match="walk_halves=1 needs key and value blocks of at least 32"):
-        with triton_launch.tuning(walk_halves=1):
+    with pytest.raises(ValueError, match=r"halved walks \(halves_fwd, halves_bwd\) need key and value blocks"):
+        with triton_launch.tuning(halves_bwd=1):
             triton_launch.plan_launch(narrow, narrow, None, 1, 1.0, None, 16, False)
-    with pytest.raises(ValueError, match="walk_halves 0 or 1"):
-        with triton_launch.tuning(walk_halves=2):
+    with pytest.raises(ValueError, match="halves_fwd and halves_bwd 0 or 1"):
+        with triton_launch.tuning(halves_fwd=2):
             pass
+
+
+def test_default_halves_only_where_the_walks_leave_multiprocessors_idle():
+    """The default halves the forward walk on the 16-bit path when its programs fit the GPU's multiprocessors,
+    and the backward walk too at key blocks of 128 (bf16, B·H 32, D 128 on an H200's 132: 64 programs); not at
+    B·H 128 and D 128 (256 programs), not on 32-bit paths, not where a half would be under 16 wide, and never
+    without a GPU (0 multiprocessors)."""
+    from kernels.triton_launch import default_halves
+
+    assert default_halves(bk=128, bv=64, bits=16, programs=64, sms=132) == (1, 1)
+    assert default_halves(bk=64, bv=64, bits=16, programs=128, sms=132) == (1, 0)
+    assert default_halves(bk=64, bv=64, bits=16, programs=132, sms=132) == (1, 0)
+    assert default_halves(bk=128, bv=64, bits=16, programs=256, sms=132) == (0, 0)
+    assert default_halves(bk=128, bv=64, bits=32, programs=64, sms=132) == (0, 0)
+    assert default_halves(bk=128, bv=16, bits=16, programs=8, sms=132) == (0, 0)
+    assert default_halves(bk=128, bv=64, bits=16, programs=1, sms=0) == (0, 0)
+
+
+
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Every kernel launch a CPU run makes also compiles for the GPU (sm_90): the interpreter runs Python, so a
 kernel it accepts can still be refused by Triton's compiler (dot_bits=22's fp16x2 once reached a tl.dot
 as an input_precision only in compiled code). The launches of forward and backward are recorded in the
-interpreter — fp32 under walk_halves=1, fp16, fp16 under dot_bits=22; gated and not; chunked and recurrent;
+interpreter — fp32 with both walks halved, fp16, fp16 under dot_bits=22; gated and not; chunked and recurrent;
 and the GPU's asynchronous value checks (CHECK, never on in the interpreter; with fp16's defaults) — then
 compiled to TTGIR by sm90_compile.py in a process with the interpreter off."""
 
@@ -63,7 +63,8 @@ def _recorded_launches(monkeypatch) -> list[dict]:
 
     monkeypatch.setattr(interpreter.InterpretedFunction, "run", recording)
     B, T, H, D, n_h = 1, 33, 2, 32, 2
-    for dtype, spec in [(torch.float32, {"walk_halves": 1}), (torch.float16, {}), (torch.float16, {"dot_bits": 22})]:
+    halved = {"halves_fwd": 1, "halves_bwd": 1}
+    for dtype, spec in [(torch.float32, halved), (torch.float16, {}), (torch.float16, {"dot_bits": 22})]:
         checked_too = dtype == torch.float16 and not spec  # CHECK once per kernel: the GPU's 16-bit default
         for gated, mode in [(False, "chunk"), (True, "chunk"), (True, "recurrent")]:
             gen = torch.Generator().manual_seed(0)
