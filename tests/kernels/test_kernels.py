@@ -612,6 +612,33 @@ def test_halved_walks_change_the_launch_not_the_result(kdim, vdim, cu_seqlens):
             pass
 
 
+def test_each_walk_is_halved_by_its_own_knob(monkeypatch):
+    """halves_fwd reaches chunk_fwd alone and halves_bwd chunk_bwd_states alone (the HALVES each is launched
+    with, recorded at the interpreter's launch)."""
+    from triton.runtime import interpreter
+
+    from kernels import triton_launch
+
+    launched = {}
+    run = interpreter.InterpretedFunction.run
+
+    def recording(self, *args, **kwargs):
+        if "HALVES" in kwargs:
+            launched[self.fn.__name__] = kwargs["HALVES"]
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(interpreter.InterpretedFunction, "run", recording)
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(1, 5, 1, 32, generator=gen, dtype=torch.float64).requires_grad_()
+    k = torch.nn.functional.normalize(torch.randn(1, 5, 1, 32, generator=gen, dtype=torch.float64), dim=-1)
+    v = torch.randn(1, 5, 1, 32, generator=gen, dtype=torch.float64)
+    for spec, expected in [(dict(halves_fwd=1), (True, False)), (dict(halves_bwd=1), (False, True))]:
+        with triton_launch.tuning(**spec):
+            o, _ = delta_product(q, k, v, torch.ones(1, 5, 1, dtype=torch.float64), backend="triton")
+            o.sum().backward()
+        assert (launched["chunk_fwd"], launched["chunk_bwd_states"]) == expected, spec
+
+
 def test_default_halves_only_where_the_walks_leave_multiprocessors_idle():
     """The default halves the forward walk on the 16-bit path when its programs fit the GPU's multiprocessors,
     and the backward walk too at key blocks of 128 (bf16, B·H 32, D 128 on an H200's 132: 64 programs); not at
