@@ -9,7 +9,7 @@ table says where one forward+backward spends its time (the gradients are reset b
 training step's are). ``--variants`` profiles other launch choices,
 each ``name=value+name=value…`` over :func:`kernels.triton_launch.tuning` (``bv``, ``warps_walk``,
 ``stages_walk``, ``bk_prep``, ``warps_prep``, ``bk_grads``, ``bv_grads``, ``warps_grads``, ``store_bits``,
-``dot_bits``); ``default`` is the backend's own choice.
+``dot_bits``, ``halves_fwd``, ``halves_bwd``); ``default`` is the backend's own choice.
 ``--chunk-sizes`` profiles other chunk sizes.
 """
 
