@@ -612,31 +612,22 @@ def test_halved_walks_change_the_launch_not_the_result(kdim, vdim, cu_seqlens):
             pass
 
 
-def test_each_walk_is_halved_by_its_own_knob(monkeypatch):
+def test_each_walk_is_halved_by_its_own_knob(launched):
     """halves_fwd reaches chunk_fwd alone and halves_bwd chunk_bwd_states alone (the HALVES each is launched
-    with, recorded at the interpreter's launch)."""
-    from triton.runtime import interpreter
-
+    with)."""
     from kernels import triton_launch
 
-    launched = {}
-    run = interpreter.InterpretedFunction.run
-
-    def recording(self, *args, **kwargs):
-        if "HALVES" in kwargs:
-            launched[self.fn.__name__] = kwargs["HALVES"]
-        return run(self, *args, **kwargs)
-
-    monkeypatch.setattr(interpreter.InterpretedFunction, "run", recording)
     gen = torch.Generator().manual_seed(0)
     q = torch.randn(1, 5, 1, 32, generator=gen, dtype=torch.float64).requires_grad_()
     k = torch.nn.functional.normalize(torch.randn(1, 5, 1, 32, generator=gen, dtype=torch.float64), dim=-1)
     v = torch.randn(1, 5, 1, 32, generator=gen, dtype=torch.float64)
     for spec, expected in [(dict(halves_fwd=1), (True, False)), (dict(halves_bwd=1), (False, True))]:
+        launched.clear()
         with triton_launch.tuning(**spec):
             o, _ = delta_product(q, k, v, torch.ones(1, 5, 1, dtype=torch.float64), backend="triton")
             o.sum().backward()
-        assert (launched["chunk_fwd"], launched["chunk_bwd_states"]) == expected, spec
+        halves = {name: keywords["HALVES"] for name, _, keywords in launched if "HALVES" in keywords}
+        assert halves == dict(chunk_fwd=expected[0], chunk_bwd_states=expected[1]), spec
 
 
 def test_default_halves_only_where_the_walks_leave_multiprocessors_idle():
@@ -655,13 +646,10 @@ def test_default_halves_only_where_the_walks_leave_multiprocessors_idle():
     assert default_halves(bk=128, bv=64, bits=16, programs=1, sms=0) == (0, 0)
 
 
-
-
-
 @pytest.fixture
 def launched(monkeypatch):
     """Every launch of one of our Triton kernels, recorded as (kernel name, keywords that are not its
-    parameters) before it runs."""
+    parameters, every keyword) before it runs."""
     from kernels import triton_chunk
 
     record = []
@@ -673,7 +661,7 @@ def launched(monkeypatch):
 
         def checked(*args, **kwargs):
             options = {"num_warps", "num_stages"}
-            record.append((self.__name__, set(kwargs) - options - set(self.arg_names)))
+            record.append((self.__name__, set(kwargs) - options - set(self.arg_names), kwargs))
             return launch(*args, **kwargs)
 
         return checked
@@ -721,11 +709,11 @@ def test_every_launch_passes_only_the_kernels_parameters(launched):
         o, s = delta_product(q, k, v, beta, g=g, num_householder=2, initial_state=h0, output_final_state=True,
                              mode=mode, backend="triton")  # fmt: skip
         (o.sum() + s.sum()).backward()
-    names = [name for name, _ in launched]
+    names = [name for name, *_ in launched]
     chunk = ["chunk_prep", "chunk_fwd", "chunk_out", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
     recurrent = ["recurrent_fwd", "chunk_prep", "chunk_fwd", "chunk_bwd_states", "chunk_bwd_dqk", "chunk_bwd_dv"]
     assert names == chunk + recurrent
-    assert all(not unknown for _, unknown in launched), launched
+    assert all(not unknown for _, unknown, _ in launched), launched
 
 
 @pytest.mark.parametrize(
@@ -838,7 +826,7 @@ def test_value_flags_name_each_failure_in_one_launch(launched):
 
     good = dict(zip(SLOTS, _checked_inputs()))
     assert value_flags(good).tolist() == [0] * 6 and value_flags({"q": good["q"], "g": None}).tolist() == [0] * 6
-    assert [name for name, _ in launched] == ["_flags_kernel"] * 2
+    assert [name for name, *_ in launched] == ["_flags_kernel"] * 2
     for slot, value, bits in _bad_value_cases():
         tensors = {name: x.clone() for name, x in good.items()}
         tensors[SLOTS[slot]].view(-1)[-1] = value  # the last element: the end of the last block is checked
@@ -865,7 +853,7 @@ def test_our_kernels_check_every_input_they_load(mode, launched):
         return checks.flags.tolist()
 
     assert flags(_checked_inputs()) == [0] * 6
-    assert "_flags_kernel" not in {name for name, _ in launched}
+    assert "_flags_kernel" not in {name for name, *_ in launched}
     for slot, value, bits in _bad_value_cases():
         inputs = [x.clone() for x in _checked_inputs()]
         inputs[slot].view(-1)[-1] = value
