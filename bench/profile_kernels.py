@@ -10,7 +10,9 @@ training step's are). ``--variants`` profiles other launch choices,
 each ``name=value+name=value…`` over :func:`kernels.triton_launch.tuning` (``bv``, ``warps_walk``,
 ``stages_walk``, ``bk_prep``, ``warps_prep``, ``bk_grads``, ``bv_grads``, ``warps_grads``, ``store_bits``,
 ``dot_bits``, ``halves_fwd``, ``halves_bwd``); ``default`` is the backend's own choice.
-``--chunk-sizes`` profiles other chunk sizes.
+``--chunk-sizes`` profiles other chunk sizes. ``--peer fla`` profiles fla's
+``chunk_gated_delta_product(q, k, v, g, beta, num_householder=n_h)`` instead, called as its users call it, on the
+same inputs (its kernels' names say where its time goes; variants and chunk sizes do not apply to it).
 """
 
 from __future__ import annotations
@@ -27,13 +29,27 @@ from bench.speed import inputs
 from kernels import delta_product, triton_launch
 
 
-def profile(leaves, n_h, repeats, backward, chunk_size=64):
+def call(peer, n_h, chunk_size):
+    """The function timed: ours through :func:`kernels.delta_product`, or fla's own entry point."""
+    if peer == "fla":
+        from fla.ops.gated_delta_product import chunk_gated_delta_product
+
+        return lambda q, k, v, beta, g: chunk_gated_delta_product(q, k, v, g, beta, num_householder=n_h)
+    if peer != "ours":
+        raise ValueError(f"--peer: expected ours or fla, got {peer!r}")
+    return lambda q, k, v, beta, g: delta_product(
+        q, k, v, beta, g=g, num_householder=n_h, chunk_size=chunk_size, backend="triton"
+    )
+
+
+def profile(leaves, n_h, repeats, backward, chunk_size=64, peer="ours"):
     q, k, v, beta, g = leaves
     do = torch.randn(*q.shape[:-1], v.shape[-1], device=q.device, dtype=q.dtype)
+    forward = call(peer, n_h, chunk_size)
 
     def step():
         with torch.set_grad_enabled(backward):
-            o, _ = delta_product(q, k, v, beta, g=g, num_householder=n_h, chunk_size=chunk_size, backend="triton")
+            o, _ = forward(q, k, v, beta, g)
         if backward:
             for x in leaves:  # no accumulation into earlier steps' gradients: an add kernel no user step has
                 if x is not None:
@@ -66,6 +82,7 @@ def main():
     parser.add_argument("--chunk-sizes", default="64", help="comma-separated chunk sizes (sub-step rows)")
     parser.add_argument("--shape", default="8,2048,16,128", help="B,T,H,D")
     parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--peer", default="ours", choices=("ours", "fla"), help="whose kernels to profile")
     args = parser.parse_args()
     rows = []
     for spec in args.variants.split(","):
@@ -74,9 +91,9 @@ def main():
                 for gated in [bool(int(x)) for x in args.gated.split(",")]:
                     leaves = inputs(*map(int, args.shape.split(",")), n_h, gated, getattr(torch, args.dtype))
                     for pass_, size in itertools.product(args.passes.split(","), map(int, args.chunk_sizes.split(","))):
-                        times = profile(leaves, n_h, args.repeats, pass_ == "fwd+bwd", size)
-                        rows.append(dict(shape=args.shape, dtype=args.dtype, n_h=n_h, gated=gated, variant=spec,
-                                         pass_=pass_, chunk_size=size,
+                        times = profile(leaves, n_h, args.repeats, pass_ == "fwd+bwd", size, args.peer)
+                        rows.append(dict(peer=args.peer, shape=args.shape, dtype=args.dtype, n_h=n_h, gated=gated,
+                                         variant=spec, pass_=pass_, chunk_size=size,
                                          total_ms=round(sum(times.values()), 3),
                                          kernels_ms={k: round(t, 3) for k, t in times.items()}))  # fmt: skip
                         print(json.dumps(rows[-1])[:300], flush=True)
