@@ -16,7 +16,8 @@ Decoding (pass "decode", T = 1): a loop of 64 steps, one token per call with the
 ``delta_product(..., initial_state=S, output_final_state=True, mode="recurrent")``, fla's
 ``fused_recurrent_gated_delta_rule`` on the token's n_h interleaved rows (q zero but at the last, g zero but at
 the first, as fla's GatedDeltaProduct layer decodes; those rows are built before the clock starts) — timed
-by CUDA events around the loop, the median of five loops per step; B ∈ {1, 16, 64, 256}, H = 16, D = 128.
+by CUDA events around the loop; the two peers' loops alternate, DECODE_ROUNDS of each, and each reports the
+median loop per step (a drift of the host between rounds falls on both); B ∈ {1, 16, 64, 256}, H = 16, D = 128.
 
 Each row: B, T, H, D, n_h, gated, dtype, pass, ours_ms, fla_ms (or why fla did not run) and ratio = fla_ms /
 ours_ms (> 1: ours faster), with the GPU and the torch, Triton and fla versions. The rows are written after
@@ -38,6 +39,7 @@ GRID = dict(bh=(32, 128, 512), tokens=(1024, 4096, 16384), dim=(64, 128), n_h=(1
 HEADS = 16
 DECODE_BATCHES = (1, 16, 64, 256)
 DECODE_STEPS = 64
+DECODE_ROUNDS = 11
 DTYPES = ("bfloat16", "float16")
 
 
@@ -135,6 +137,23 @@ def decode_steps(batch: int, n_h: int, gated: bool, dtype, dim: int = 128) -> tu
     return steps, interleaved
 
 
+def in_turn(loops: dict, clock, rounds: int, steps: int) -> dict:
+    """Milliseconds per step of each loop: each run once (compilation, autotuning), then timed by ``clock(loop)``
+    (milliseconds) in turn, ``rounds`` times — ours, fla, ours, fla, … — and the median loop divided by
+    ``steps``. A loop that raises is reported as the error (a result to record) and left out of the rounds."""
+    results, timed = {}, {}
+    for name, loop in loops.items():
+        try:
+            loop()
+            timed[name] = []
+        except Exception as err:  # noqa: BLE001
+            results[name] = f"n/a: {type(err).__name__}: {str(err).splitlines()[0][:120]}"
+    for _ in range(rounds):
+        for name, times in timed.items():
+            times.append(clock(loops[name]))
+    return results | {name: round(statistics.median(times) / steps, 4) for name, times in timed.items()}
+
+
 def decode_row(dtype_name: str, gated: bool, n_h: int, batch: int, dim: int = 128) -> dict:
     """One decoding row: per-step time of a loop of DECODE_STEPS tokens with the state carried."""
     import torch
@@ -160,23 +179,17 @@ def decode_row(dtype_name: str, gated: bool, n_h: int, batch: int, dim: int = 12
                                                         output_final_state=True)  # fmt: skip
         return o[:, -1:], state
 
-    def per_step(loop):
-        try:
-            loop()
-            times = []
-            for _ in range(5):
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                loop()
-                end.record()
-                end.synchronize()
-                times.append(start.elapsed_time(end) / DECODE_STEPS)
-            return round(statistics.median(times), 4)
-        except Exception as err:  # noqa: BLE001
-            return f"n/a: {type(err).__name__}: {str(err).splitlines()[0][:120]}"
+    def cuda_ms(loop) -> float:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        loop()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end)
 
     with torch.no_grad():
-        ours_ms, fla_ms = per_step(ours), per_step(fla)
+        per_step = in_turn({"ours": ours, "fla": fla}, cuda_ms, DECODE_ROUNDS, DECODE_STEPS)
+        ours_ms, fla_ms = per_step["ours"], per_step["fla"]
         row = _row(batch, 1, dim, n_h, gated, dtype_name, "decode", ours_ms, fla_ms)
         if isinstance(fla_ms, float):  # the two agree (same inputs, same recurrence)
             (o1, s1), (o2, s2) = ours(), fla()

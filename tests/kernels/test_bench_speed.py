@@ -32,3 +32,29 @@ def test_merge_keeps_a_later_parts_row_and_reports_the_worst(tmp_path):
     assert len(rows) == 2 and {r["fla_ms"] for r in rows} == {2.0, 8.0}
     assert "| fwd | bfloat16 | False | 2 | 0.8 (B32 T16384 D128 n_h2) | 2.0 |" in done.stdout
     assert plot.stat().st_size > 0
+
+
+def test_decoding_loops_are_timed_in_turn_and_a_failing_peer_is_recorded():
+    """The decoding rows time the two peers' loops alternately (a drift of the host falls on both), each run once
+    untimed first, the median loop per step; a peer that raises is recorded as its error, the other still timed."""
+    from bench.speed import in_turn
+
+    calls, clocked = [], []
+    loops = {"ours": lambda: calls.append("ours"), "fla": lambda: calls.append("fla")}
+    times = {"ours": iter([5.0, 1.0, 3.0]), "fla": iter([8.0, 2.0, 4.0])}
+
+    def clock(loop):
+        loop()
+        clocked.append(calls[-1])
+        return next(times[calls[-1]])
+
+    per_step = in_turn(loops, clock, rounds=3, steps=2)
+    assert calls == ["ours", "fla"] + ["ours", "fla"] * 3  # one untimed run each, then the rounds in turn
+    assert clocked == ["ours", "fla"] * 3
+    assert per_step == {"ours": 1.5, "fla": 2.0}  # medians 3 and 4 ms over two steps
+
+    def broken():
+        raise RuntimeError("refused\nsecond line")
+
+    per_step = in_turn({"ours": lambda: None, "fla": broken}, lambda loop: 1.0, rounds=2, steps=1)
+    assert per_step == {"ours": 1.0, "fla": "n/a: RuntimeError: refused"}
