@@ -13,6 +13,11 @@ dynamic shared memory Triton asks for. Shape as bench/speed.py (B = 1 here: the 
 the compile-time constants): T = 2048, H = 16, D = 128, bf16, per n_h and gating. A large stack is the
 first suspect for a slow kernel: every spilled register is a round trip to local memory. ``--variants``
 compiles other launch choices too (:func:`kernels.triton_launch.tuning`, as bench/profile_kernels.py times them).
+``--check`` compiles the kernels with the GPU's default asynchronous value checks (CHECK, an int32 flags
+buffer) instead of none. Each row also counts the instructions of the kernel's longest loop (``cuobjdump
+-sass``; the walkers' loop over chunks): in all, and the barriers, tensor-core products (HGMMA: wgmma;
+HMMA: mma.sync), synchronous and asynchronous global loads and global stores among them — what one step of a
+sequential walk costs before any memory latency.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ TORCH_TYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "float6
                "int32": "i32"}  # fmt: skip
 
 
-def intercepted_launches(n_h: int, gated: bool, dtype: str, chunk_size: int = 64) -> list[tuple]:
+def intercepted_launches(n_h: int, gated: bool, dtype: str, chunk_size: int = 64, dim: int = 128) -> list[tuple]:
     """(kernel, args by name, launch options) of every kernel launch of one forward+backward call."""
     import torch
     import triton.runtime.jit as jit
@@ -54,7 +59,7 @@ def intercepted_launches(n_h: int, gated: bool, dtype: str, chunk_size: int = 64
     jit.JITFunction.__getitem__ = getitem
     try:
         low = getattr(torch, dtype)
-        tokens, heads, dim = 2048, 16, 128
+        tokens, heads = 2048, 16
         gen = torch.Generator().manual_seed(0)
         q = torch.randn(1, tokens, heads, dim, generator=gen).to(low).requires_grad_()
         k = torch.nn.functional.normalize(torch.randn(1, tokens * n_h, heads, dim, generator=gen), dim=-1)
@@ -75,8 +80,9 @@ def intercepted_launches(n_h: int, gated: bool, dtype: str, chunk_size: int = 64
     return launches
 
 
-def signature(fn, named: dict) -> tuple[dict, dict]:
-    """Triton's signature (type per runtime argument, "constexpr" for the others) and the constants."""
+def signature(fn, named: dict, check: bool = False) -> tuple[dict, dict]:
+    """Triton's signature (type per runtime argument, "constexpr" for the others) and the constants; with
+    ``check``, the asynchronous value checks on (CHECK, an int32 ``flags`` buffer) where a kernel has them."""
     import torch
 
     types, constants = {}, {}
@@ -92,15 +98,35 @@ def signature(fn, named: dict) -> tuple[dict, dict]:
             types[param.name] = "i32" if -(2**31) <= value < 2**31 else "i64"
         else:
             types[param.name] = "fp32"
+    if check and "CHECK" in constants:
+        constants["CHECK"], types["flags"] = True, "*i32"
     return types, constants
 
 
-def resources(fn, named: dict, options: dict) -> dict:
+LOOP_CLASSES = ("BAR", "HGMMA", "HMMA", "LDG", "LDGSTS", "STG", "LDS", "STS")
+
+
+def loop_mix(sass: str) -> dict:
+    """Instruction counts of the longest loop (the span of the longest backward branch) of a SASS listing: in
+    all, and per class of :data:`LOOP_CLASSES` (an instruction's opcode before its first dot, predicate
+    dropped)."""
+    listing = re.findall(r"/\*([0-9a-f]{4,})\*/\s+([^;]*);", sass)
+    branches = [(int(target, 16), int(at, 16)) for at, text in listing
+                for target in re.findall(r"BRA\s.*?0x([0-9a-f]+)", text) if int(target, 16) < int(at, 16)]  # fmt: skip
+    if not branches:
+        return {"instructions": 0}
+    first, last = max(branches, key=lambda span: span[1] - span[0])
+    opcodes = [re.sub(r"^@!?U?P\w+\s+", "", text).split()[0].split(".")[0] for at, text in listing
+               if first <= int(at, 16) <= last]  # fmt: skip
+    return {"instructions": len(opcodes), **{name: opcodes.count(name) for name in LOOP_CLASSES}}
+
+
+def resources(fn, named: dict, options: dict, check: bool = False) -> dict:
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    types, constants = signature(fn, named)
+    types, constants = signature(fn, named, check)
     options = {"num_warps": 4, "num_stages": 3} | options
     compiled = triton.compile(ASTSource(fn, types, constexprs=constants), target=GPUTarget("cuda", 90, 32),
                               options=options)  # fmt: skip
@@ -109,12 +135,14 @@ def resources(fn, named: dict, options: dict) -> dict:
         cubin.write(compiled.asm["cubin"])
         cubin.flush()
         usage = subprocess.run([str(tool), "-res-usage", cubin.name], capture_output=True, text=True, check=True)
+        sass = subprocess.run([str(tool), "-sass", cubin.name], capture_output=True, text=True, check=True).stdout
     fields = dict(re.findall(r"(REG|STACK|SHARED|LOCAL):(\d+)", usage.stdout))
     flags = {name: value for name, value in constants.items() if isinstance(value, (bool, str))}
     return {"kernel": fn.__name__, "registers": int(fields["REG"]), "stack_bytes": int(fields["STACK"]),
             "static_shared_bytes": int(fields["SHARED"]), "dynamic_shared_bytes": compiled.metadata.shared,
             "num_warps": options["num_warps"], "num_stages": options["num_stages"],
-            "blocks": {n: constants[n] for n in ("C", "BK", "BV") if n in constants}, "flags": flags}  # fmt: skip
+            "blocks": {n: constants[n] for n in ("C", "BK", "BV") if n in constants}, "flags": flags,
+            "loop": loop_mix(sass)}  # fmt: skip
 
 
 def main():
@@ -123,6 +151,8 @@ def main():
     parser.add_argument("--nh", default="1,2,3", help="comma-separated n_h")
     parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--chunk-size", type=int, default=64)
+    parser.add_argument("--dim", type=int, default=128, help="head dimension D = K = V")
+    parser.add_argument("--check", action="store_true", help="compile with the asynchronous value checks on")
     parser.add_argument("--variants", default="default",
                         help="comma-separated: default, or name=value+name=value (triton_launch.tuning)")  # fmt: skip
     args = parser.parse_args()
@@ -140,20 +170,20 @@ def main():
             seen = set()
             for spec in args.variants.split(","):
                 with triton_launch.tuning(**triton_launch.parse_tuning(spec)):
-                    launches = intercepted_launches(n_h, gated, args.dtype, args.chunk_size)
+                    launches = intercepted_launches(n_h, gated, args.dtype, args.chunk_size, args.dim)
                 for fn, named, options in launches:
-                    types, constants = signature(fn, named)
+                    types, constants = signature(fn, named, args.check)
                     key = (fn.__name__, tuple(types.items()), tuple(sorted(constants.items(), key=str)),
                            tuple(options.items()))  # fmt: skip
                     if key in seen:
                         continue
                     seen.add(key)
                     rows.append({"n_h": n_h, "gated": gated, "dtype": args.dtype, "variant": spec,
-                                 **resources(fn, named, options)})  # fmt: skip
+                                 **resources(fn, named, options, args.check)})  # fmt: skip
                     r = rows[-1]
                     print(f"n_h={n_h} gated={gated!s:5} {spec:12s} {r['kernel']:17s} regs {r['registers']:3d} stack "
                           f"{r['stack_bytes']:5d} B  shared {r['dynamic_shared_bytes']:6d} B  warps {r['num_warps']} "
-                          f"{r['blocks']} {r['flags']}", flush=True)  # fmt: skip
+                          f"{r['blocks']} {r['flags']} loop {r['loop']}", flush=True)  # fmt: skip
     args.out.write_text(json.dumps({"triton": triton.__version__, "target": "cuda sm_90", "rows": rows}, indent=1))
 
 
