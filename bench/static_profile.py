@@ -103,7 +103,7 @@ def signature(fn, named: dict, check: bool = False) -> tuple[dict, dict]:
     return types, constants
 
 
-LOOP_CLASSES = ("BAR", "HGMMA", "HMMA", "LDG", "LDGSTS", "STG", "LDS", "STS")
+LOOP_CLASSES = ("BAR", "HGMMA", "WARPGROUP", "HMMA", "LDG", "LDGSTS", "STG", "LDS", "STS")
 
 
 def loop_mix(sass: str) -> dict:
