@@ -10,7 +10,7 @@ constants, the kernel is compiled for GPUTarget("cuda", 90, 32) with the launch'
 ``cuobjdump -res-usage`` of the cubin reports registers per thread (255 is the ceiling), the stack frame
 (bytes per thread: spilled registers live there, in local memory) and the static shared memory, with the
 dynamic shared memory Triton asks for. Shape as bench/speed.py (B = 1 here: the shape only matters through
-the compile-time constants): T = 2048, H = 16, D = 128, bf16, per n_h and gating. A large stack is the
+the compile-time constants): T = 2048, H = 16, D = 128 (``--dim``), bf16, per n_h and gating. A large stack is the
 first suspect for a slow kernel: every spilled register is a round trip to local memory. ``--variants``
 compiles other launch choices too (:func:`kernels.triton_launch.tuning`, as bench/profile_kernels.py times them).
 ``--check`` compiles the kernels with the GPU's default asynchronous value checks (CHECK, an int32 flags
