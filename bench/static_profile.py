@@ -156,6 +156,8 @@ def main():
     parser.add_argument("--variants", default="default",
                         help="comma-separated: default, or name=value+name=value (triton_launch.tuning)")  # fmt: skip
     args = parser.parse_args()
+    if not 1 <= args.dim <= 256:
+        parser.error(f"--dim: expected a head dimension from 1 to 256, got {args.dim}")
     os.environ["TRITON_INTERPRET"] = "0"
     import kernels.runtime
 
