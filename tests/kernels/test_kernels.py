@@ -456,6 +456,45 @@ def test_triton_halves_the_chunk_where_shared_memory_is_short(monkeypatch):
     assert tried == [128, 64, 32]  # the forward has its own record, and 16 rows is the last try
 
 
+def test_kernels_read_only_what_they_wrote(monkeypatch):
+    """Every buffer our chunked kernels allocate (T, the chunk-start states, u, y, their gradients, the parts of dβ
+    and dg) is written before any kernel reads it: with every torch.empty and torch.empty_like filled with NaN,
+    o, the final state and every gradient are bit-for-bit those of a normal call — fp64, and fp16 with 16-bit
+    storage and operands (where T has a buffer of its own), gated, n_h 3, chunks of 32 rows (two 16×16 blocks a
+    side) and one that ends mid-token."""
+    from kernels import triton_launch
+
+    gen = torch.Generator().manual_seed(5)
+    n_h, tokens, heads, dim = 3, 13, 2, 32
+    q = torch.randn(1, tokens, heads, dim, generator=gen, dtype=torch.float64)
+    k = torch.nn.functional.normalize(
+        torch.randn(1, tokens * n_h, heads, dim, generator=gen, dtype=torch.float64), dim=-1
+    )
+    v = torch.randn(1, tokens * n_h, heads, dim, generator=gen, dtype=torch.float64)
+    beta = 2 * torch.rand(1, tokens * n_h, heads, generator=gen, dtype=torch.float64)
+    g = -torch.rand(1, tokens, heads, generator=gen, dtype=torch.float64)
+
+    def run(dtype):
+        leaves = [x.to(dtype if i < 3 else torch.float64).clone().requires_grad_(True)
+                  for i, x in enumerate((q, k, v, beta, g))]  # fmt: skip
+        o, s = delta_product(*leaves[:4], g=leaves[4], num_householder=n_h, output_final_state=True,
+                             chunk_size=32, backend="triton")  # fmt: skip
+        (o.double().sum() + s.sum()).backward()
+        return [o, s] + [x.grad for x in leaves]
+
+    def runs():
+        with triton_launch.tuning(store_bits=16, dot_bits=16):
+            return run(torch.float64) + run(torch.float16)
+
+    clean = runs()
+    empty, empty_like = torch.empty, torch.empty_like
+    monkeypatch.setattr(torch, "empty", lambda *a, **kw: empty(*a, **kw).fill_(math.nan))
+    monkeypatch.setattr(torch, "empty_like", lambda *a, **kw: empty_like(*a, **kw).fill_(math.nan))
+    assert torch.isnan(torch.empty(2)).all()  # the patch is in force
+    for a, b in zip(runs(), clean):
+        assert torch.equal(a, b)
+
+
 def test_tuning_changes_the_launch_not_the_result():
     """kernels.triton_launch.tuning (the profiling knobs: key and value blocks and warps of each kernel) splits the
     work differently, which leaves the arithmetic as it was up to reassociated sums: o, the final state and every
