@@ -460,8 +460,8 @@ def test_kernels_read_only_what_they_wrote(monkeypatch):
     """Every buffer our chunked kernels allocate (T, the chunk-start states, u, y, their gradients, the parts of dβ
     and dg) is written before any kernel reads it: with every torch.empty and torch.empty_like filled with NaN,
     o, the final state and every gradient are bit-for-bit those of a normal call — fp64, and fp16 with 16-bit
-    storage and operands (where T has a buffer of its own), gated, n_h 3, chunks of 32 rows (two 16×16 blocks a
-    side) and one that ends mid-token."""
+    storage and operands, gated, n_h 3, chunks of 32 rows (two 16×16 blocks of T a side) and one that ends
+    mid-token."""
     from kernels import triton_launch
 
     gen = torch.Generator().manual_seed(5)
