@@ -456,6 +456,29 @@ def test_triton_halves_the_chunk_where_shared_memory_is_short(monkeypatch):
     assert tried == [128, 64, 32]  # the forward has its own record, and 16 rows is the last try
 
 
+def _gated_inputs(seed, n_h, tokens, heads, kdim, vdim):
+    """(q, k, v, β, g) of one sequence in float64: unit keys, β ∈ [0, 2], log-gates in [−1, 0]."""
+    gen = torch.Generator().manual_seed(seed)
+    q = torch.randn(1, tokens, heads, kdim, generator=gen, dtype=torch.float64)
+    k = torch.nn.functional.normalize(
+        torch.randn(1, tokens * n_h, heads, kdim, generator=gen, dtype=torch.float64), dim=-1
+    )
+    v = torch.randn(1, tokens * n_h, heads, vdim, generator=gen, dtype=torch.float64)
+    beta = 2 * torch.rand(1, tokens * n_h, heads, generator=gen, dtype=torch.float64)
+    g = -torch.rand(1, tokens, heads, generator=gen, dtype=torch.float64)
+    return q, k, v, beta, g
+
+
+def _outputs_and_grads(inputs, n_h, dtype, chunk_size, mode="chunk"):
+    """[o, final state, dq, dk, dv, dβ, dg] in float64 of our triton backend on ``inputs`` (q, k and v cast to
+    ``dtype``), the loss o.sum() + state.sum()."""
+    leaves = [x.to(dtype if i < 3 else torch.float64).clone().requires_grad_(True) for i, x in enumerate(inputs)]
+    o, s = delta_product(*leaves[:4], g=leaves[4], num_householder=n_h, output_final_state=True,
+                         chunk_size=chunk_size, mode=mode, backend="triton")  # fmt: skip
+    (o.double().sum() + s.sum()).backward()
+    return [o.double(), s] + [x.grad.double() for x in leaves]
+
+
 def test_kernels_read_only_what_they_wrote(monkeypatch):
     """Every buffer our chunked kernels allocate (T, the chunk-start states, u, y, their gradients, the parts of dβ
     and dg) is written before any kernel reads it: with every torch.empty and torch.empty_like filled with NaN,
@@ -464,27 +487,12 @@ def test_kernels_read_only_what_they_wrote(monkeypatch):
     mid-token."""
     from kernels import triton_launch
 
-    gen = torch.Generator().manual_seed(5)
-    n_h, tokens, heads, dim = 3, 13, 2, 32
-    q = torch.randn(1, tokens, heads, dim, generator=gen, dtype=torch.float64)
-    k = torch.nn.functional.normalize(
-        torch.randn(1, tokens * n_h, heads, dim, generator=gen, dtype=torch.float64), dim=-1
-    )
-    v = torch.randn(1, tokens * n_h, heads, dim, generator=gen, dtype=torch.float64)
-    beta = 2 * torch.rand(1, tokens * n_h, heads, generator=gen, dtype=torch.float64)
-    g = -torch.rand(1, tokens, heads, generator=gen, dtype=torch.float64)
-
-    def run(dtype):
-        leaves = [x.to(dtype if i < 3 else torch.float64).clone().requires_grad_(True)
-                  for i, x in enumerate((q, k, v, beta, g))]  # fmt: skip
-        o, s = delta_product(*leaves[:4], g=leaves[4], num_householder=n_h, output_final_state=True,
-                             chunk_size=32, backend="triton")  # fmt: skip
-        (o.double().sum() + s.sum()).backward()
-        return [o, s] + [x.grad for x in leaves]
+    n_h = 3
+    inputs = _gated_inputs(5, n_h, tokens=13, heads=2, kdim=32, vdim=32)
 
     def runs():
         with triton_launch.tuning(store_bits=16, dot_bits=16):
-            return run(torch.float64) + run(torch.float16)
+            return [x for dtype in (torch.float64, torch.float16) for x in _outputs_and_grads(inputs, n_h, dtype, 32)]
 
     clean = runs()
     empty, empty_like = torch.empty, torch.empty_like
@@ -505,23 +513,12 @@ def test_tuning_changes_the_launch_not_the_result():
     and so is 16-bit operands at the value and key blocks that Triton 3.6.0 miscompiles."""
     from kernels import triton_launch
 
-    gen = torch.Generator().manual_seed(3)
-    n_h, tokens, heads, kdim, vdim = 2, 11, 2, 40, 40  # 40: one block by default, three of 16 tuned
-    q = torch.randn(1, tokens, heads, kdim, generator=gen, dtype=torch.float64)
-    k = torch.nn.functional.normalize(
-        torch.randn(1, tokens * n_h, heads, kdim, generator=gen, dtype=torch.float64), dim=-1
-    )
-    v = torch.randn(1, tokens * n_h, heads, vdim, generator=gen, dtype=torch.float64)
-    beta = 2 * torch.rand(1, tokens * n_h, heads, generator=gen, dtype=torch.float64)
-    g = -torch.rand(1, tokens, heads, generator=gen, dtype=torch.float64)
+    n_h, kdim, vdim = 2, 40, 40  # 40: one block by default, three of 16 tuned
+    inputs = _gated_inputs(3, n_h, tokens=11, heads=2, kdim=kdim, vdim=vdim)
+    q, v, g = inputs[0], inputs[2], inputs[4]
 
     def run(dtype=torch.float64, mode="chunk"):
-        leaves = [x.to(dtype if i < 3 else torch.float64).clone().requires_grad_(True)
-                  for i, x in enumerate((q, k, v, beta, g))]  # fmt: skip
-        o, s = delta_product(*leaves[:4], g=leaves[4], num_householder=n_h, output_final_state=True,
-                             chunk_size=16, mode=mode, backend="triton")  # fmt: skip
-        (o.double().sum() + s.sum()).backward()
-        return [o.double(), s] + [x.grad.double() for x in leaves]
+        return _outputs_and_grads(inputs, n_h, dtype, 16, mode)
 
     default = run()
     choices = dict(bv=16, bk_prep=16, warps_prep=2, warps_walk=8, stages_walk=2, bk_grads=16, bv_grads=16,
