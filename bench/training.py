@@ -6,27 +6,39 @@
 The configurations (:data:`RUNS`; one layer unless stated, train length 64, evaluation at 64, 256 and 1024):
 parity (Z2) with β ∈ [0, 1] and [0, 2] (Grazzi et al.: only negative eigenvalues extrapolate); S3 with
 n_h = 1 and 2, S4 and A5 with n_h = 2, 3, 4, S5 with n_h = 4 (Siems et al.); Z5 with a forget gate, one and
-two layers; and S3 with n_h = 2 under bfloat16 autocast through our Triton kernels and through fla's (which
-takes 16-bit inputs only): both kernels train the same model. Every run is
-:func:`models.train` into ``OUT/runs/<name>-s<seed>`` (config, weights, metrics, curves), ``--workers``
-runs at a time in spawned processes sharing the device. Runs already finished in ``OUT/runs`` are kept, not
-run again, so the grid can be spread over several GPU sessions (``--budget-s`` starts no run after that many
-seconds). The report: ``results.json`` (a row per run: its settings, seconds, the final accuracy at every
-length), ``table.md`` (mean and minimum over seeds per configuration) and ``accuracy.png`` (accuracy against
-the test length, a line per configuration).
+two layers; S3 with n_h = 2 under bfloat16 autocast through our Triton kernels and through fla's (which takes
+16-bit inputs only): both kernels train the same model; and S3, S4 and A5 at n_h = 2 without the short
+convolution (``-noconv``). These are ``recipe=ours`` (the output gate, ``--heads`` heads); ``recipe=paper``
+holds S3, S4 and A5 at n_h = 2 and S5 at n_h = 4 in the DeltaProduct paper's model (:data:`PAPER`), to be run
+with its recipe:
+
+    python bench/training.py --out OUT --only recipe=paper --train-length 128 --lengths 128,512 --lr 1e-3 ...
+
+Every run is :func:`models.train` into ``OUT/runs/<name>-s<seed>`` (config, weights, metrics, curves),
+``--workers`` runs at a time in spawned processes sharing the device. Runs already finished in ``OUT/runs`` are
+kept, not run again, so the grid can be spread over several GPU sessions (``--budget-s`` starts no run after
+that many seconds). The report: ``results.json`` (a row per run: its settings, seconds, the final accuracy at
+every length), ``table.md`` (mean and minimum over seeds per configuration) and ``accuracy.png`` (accuracy
+against the test length, a line per configuration).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
-BASE = dict(layers=1, n_h=2, beta_range="0,2", gate=False, backend="auto", autocast="none")
+BASE = dict(layers=1, n_h=2, beta_range="0,2", gate=False, backend="auto", autocast="none", short_conv=True,
+            output_gate=True, heads=None, recipe="ours")  # heads None: --heads
+PAPER = dict(short_conv=False, output_gate=False, heads=8, recipe="paper")
+"""The DeltaProduct paper's state-tracking model (github.com/automl/DeltaProduct, main.py and README): no short
+convolution, no output gate, 8 heads of 32 (12 for S5); its recipe trains on length 128 with lr 1e-3 and tests at
+512."""
 RUNS = {
     "parity-beta01": dict(task="Z2", n_h=1, beta_range="0,1"),
     "parity-beta02": dict(task="Z2", n_h=1),
@@ -39,6 +51,9 @@ RUNS = {
     "Z5-gated-2layers": dict(task="Z5", gate=True, layers=2),
     "S3-nh2-bf16": dict(task="S3", n_h=2, backend="triton", autocast="bfloat16"),
     "S3-nh2-fla": dict(task="S3", n_h=2, backend="fla", autocast="bfloat16"),
+    **{f"{group}-nh2-noconv": dict(task=group, n_h=2, short_conv=False) for group in ("S3", "S4", "A5")},
+    **{f"{group}-nh2-paper": dict(task=group, n_h=2, **PAPER) for group in ("S3", "S4", "A5")},
+    "S5-nh4-paper": dict(task="S5", n_h=4, **{**PAPER, "heads": 12}),
 }
 LENGTHS = (64, 256, 1024)
 
@@ -57,12 +72,15 @@ def train_one(run: dict, out: Path, hyper: dict) -> dict:
     from models import ModelConfig, TrainConfig, task, train
 
     problem = task(run["task"])
+    if hyper["device"] == "cpu":
+        torch.set_num_threads(hyper["threads"])
     if hyper["device"] == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda: no CUDA device here (use --device cpu)")
     model = ModelConfig(vocab_size=problem.vocab_size, num_classes=problem.num_classes, num_layers=run["layers"],
-                        num_heads=hyper["heads"], head_dim=hyper["head_dim"], num_householder=run["n_h"],
-                        allow_neg_eigval=run["beta_range"] == "0,2", use_forget_gate=run["gate"],
-                        use_short_conv=True)  # fmt: skip
+                        num_heads=run["heads"] or hyper["heads"], head_dim=hyper["head_dim"],
+                        num_householder=run["n_h"], allow_neg_eigval=run["beta_range"] == "0,2",
+                        use_forget_gate=run["gate"], use_short_conv=run["short_conv"],
+                        use_output_gate=run["output_gate"])  # fmt: skip
     config = TrainConfig(task=run["task"], steps=hyper["steps"], batch=hyper["batch"], lr=hyper["lr"],
                          schedule=hyper["schedule"], train_length=hyper["train_length"],
                          eval_lengths=tuple(hyper["lengths"]),
@@ -71,25 +89,33 @@ def train_one(run: dict, out: Path, hyper: dict) -> dict:
     began = time.perf_counter()
     rows = train(model, config, out)
     return {**run, "seconds": round(time.perf_counter() - began, 1), "steps": hyper["steps"], "batch": hyper["batch"],
-            "lr": hyper["lr"], "schedule": hyper["schedule"], "accuracy": rows[-1]["accuracy"],
-            "loss": rows[-1]["loss"]}  # fmt: skip
+            "lr": hyper["lr"], "schedule": hyper["schedule"], "train_length": hyper["train_length"],
+            "accuracy": rows[-1]["accuracy"], "loss": rows[-1]["loss"]}  # fmt: skip
 
 
 def report(root: Path) -> list[dict]:
-    """results.json, table.md and accuracy.png from every finished run's ``row.json`` under ``root/runs``."""
-    rows = [json.loads(p.read_text()) for p in sorted((root / "runs").glob("*/row.json"))]
+    """results.json, table.md and accuracy.png from every finished run's ``row.json`` under ``root/runs``; the
+    model's short convolution, output gate and heads are read from the ``config.json`` beside it (a config written
+    before the output gate was a choice has one)."""
+    from models import ModelConfig
+
+    rows = []
+    for path in sorted((root / "runs").glob("*/row.json")):
+        model = ModelConfig.from_dict(json.loads((path.parent / "config.json").read_text())["model"])
+        rows.append({**json.loads(path.read_text()), "short_conv": model.use_short_conv,
+                     "output_gate": model.use_output_gate, "heads": model.num_heads})  # fmt: skip
     (root / "results.json").write_text(json.dumps(rows, indent=1))
     groups: dict[str, list[dict]] = {}
     for row in rows:
         groups.setdefault(row["name"], []).append(row)
     lengths = sorted({int(n) for row in rows for n in row["accuracy"]})
-    head = "| configuration | task | n_h | β range | layers | gate | backend | autocast | seeds | " + " | ".join(
-        f"T = {n}: mean (min)" for n in lengths) + " | seconds per run |"  # fmt: skip
-    lines = [head, "|" + "---|" * (10 + len(lengths))]
+    head = ("| configuration | task | n_h | β range | layers | gate | short conv | output gate | heads | backend | "
+            "autocast | seeds | ") + " | ".join(f"T = {n}: mean (min)" for n in lengths) + " | seconds per run |"
+    lines = [head, "|" + "---|" * (13 + len(lengths))]
     for name, runs in groups.items():
         r = runs[0]
-        cells = [name, r["task"], r["n_h"], r["beta_range"], r["layers"], r["gate"], r["backend"], r["autocast"],
-                 len(runs)]  # fmt: skip
+        cells = [name, r["task"], r["n_h"], r["beta_range"], r["layers"], r["gate"], r["short_conv"],
+                 r["output_gate"], r["heads"], r["backend"], r["autocast"], len(runs)]  # fmt: skip
         for n in lengths:
             accs = [x["accuracy"][str(n)] for x in runs if str(n) in x["accuracy"]]
             cells.append(f"{statistics.mean(accs):.3f} ({min(accs):.3f})" if accs else "—")
@@ -118,11 +144,13 @@ def _plot(groups: dict, lengths: list[int], path: Path) -> None:
         for config, runs in groups.items():
             if runs[0]["task"] != name:
                 continue
-            accs = [[x["accuracy"][str(n)] for x in runs] for n in lengths]
-            ax.plot(lengths, [statistics.mean(a) for a in accs], marker="o", label=f"{config} ({len(runs)})")
-            ax.fill_between(lengths, [min(a) for a in accs], [max(a) for a in accs], alpha=0.15)
+            own = [n for n in lengths if all(str(n) in x["accuracy"] for x in runs)]
+            accs = [[x["accuracy"][str(n)] for x in runs] for n in own]
+            trained = f", train {runs[0]['train_length']}" if "train_length" in runs[0] else ""
+            ax.plot(own, [statistics.mean(a) for a in accs], marker="o", label=f"{config} ({len(runs)}{trained})")
+            ax.fill_between(own, [min(a) for a in accs], [max(a) for a in accs], alpha=0.15)
         ax.axhline(1 / task(name).num_classes, color="grey", linestyle="--", linewidth=0.8, label="chance")
-        ax.set(xscale="log", title=name, xlabel="test length (train 64)", ylabel="accuracy", ylim=(0, 1.02))
+        ax.set(xscale="log", title=name, xlabel="test length", ylabel="accuracy", ylim=(0, 1.02))
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")
@@ -167,7 +195,7 @@ def main():
                  heads=args.heads,
                  head_dim=args.head_dim, train_length=args.train_length,
                  lengths=[int(n) for n in args.lengths.split(",")], eval_every=args.eval_every,
-                 eval_batch=args.eval_batch)  # fmt: skip
+                 eval_batch=args.eval_batch, threads=max(1, (os.cpu_count() or 1) // args.workers))  # fmt: skip
     only = dict(item.split("=", 1) for item in args.only.split(",") if item)
     todo = [r for r in plan(only, args.seeds)
             if not (args.out / "runs" / f"{r['name']}-s{r['seed']}" / "row.json").exists()]  # fmt: skip

@@ -44,6 +44,7 @@ class ModelConfig:
     allow_neg_eigval: bool = True
     use_forget_gate: bool = True
     use_short_conv: bool = True
+    use_output_gate: bool = True
     expand_v: float = 1
     mlp_ratio: int = 4
     start_token: bool = False
@@ -75,7 +76,7 @@ class ModelConfig:
     def from_dict(cls, data: dict) -> ModelConfig:
         """A config from ``config.json``'s ``model`` object: every field checked, unknown ones refused."""
         data = config_object(data, cls, "model")
-        for name in ("allow_neg_eigval", "use_forget_gate", "use_short_conv", "start_token"):
+        for name in ("allow_neg_eigval", "use_forget_gate", "use_short_conv", "use_output_gate", "start_token"):
             if name in data and not isinstance(data[name], bool):
                 raise ValueError(f"model.{name}: expected true or false, got {data[name]!r}")
         if "expand_v" in data and (
@@ -92,7 +93,8 @@ class _Block(nn.Module):
         self.attn_norm = RMSNorm(hidden)
         self.attn = GatedDeltaProduct(
             hidden_size=hidden, expand_v=config.expand_v, head_dim=config.head_dim, num_heads=config.num_heads,
-            use_short_conv=config.use_short_conv, use_forget_gate=config.use_forget_gate,
+            use_short_conv=config.use_short_conv, use_output_gate=config.use_output_gate,
+            use_forget_gate=config.use_forget_gate,
             allow_neg_eigval=config.allow_neg_eigval, num_householder=config.num_householder, backend=backend,
         )  # fmt: skip
         self.mlp_norm = RMSNorm(hidden)

@@ -37,7 +37,8 @@ def _configs(args):
     model = ModelConfig(vocab_size=problem.vocab_size, num_classes=problem.num_classes, num_layers=args.layers,
                         num_heads=args.heads, head_dim=args.head_dim, hidden_size=args.hidden,
                         num_householder=args.nh, allow_neg_eigval=args.beta_range == "0,2",
-                        use_forget_gate=args.gate, use_short_conv=args.short_conv)  # fmt: skip
+                        use_forget_gate=args.gate, use_short_conv=args.short_conv,
+                        use_output_gate=args.output_gate)  # fmt: skip
     try:
         train = TrainConfig(task=args.task, steps=args.steps, batch=args.batch, lr=args.lr,
                             train_length=args.train_length, eval_lengths=tuple(args.eval_lengths),

@@ -25,7 +25,18 @@ def test_runs_report_and_resume(tmp_path):
     assert sorted((r["name"], r["seed"]) for r in rows) == [("parity-beta01", 0), ("parity-beta01", 1)]
     assert all(set(r["accuracy"]) == {"8", "16"} and r["beta_range"] == "0,1" for r in rows)
     table = (tmp_path / "table.md").read_text().splitlines()
-    assert len(table) == 3 and table[2].startswith("| parity-beta01 | Z2 | 1 | 0,1 | 1 | False | auto | none | 2 |")
+    assert len(table) == 3
+    assert table[2].startswith("| parity-beta01 | Z2 | 1 | 0,1 | 1 | False | True | True | 1 | auto | none | 2 |")
     assert (tmp_path / "accuracy.png").stat().st_size > 0
-    again = _run("--out", str(tmp_path), "--only", "name=parity-beta01", *TINY)  # both runs finished: none again
-    assert again.returncode == 0 and "parity-beta01 seed" not in again.stdout
+    # both parity runs finished: none again; the paper's model (no short convolution, no output gate, 8 heads)
+    # at other lengths: the table leaves the lengths a configuration lacks empty, the plot draws its own
+    again = _run("--out", str(tmp_path), "--only", "name=parity-beta01|S3-nh2-paper", *TINY, "--lengths", "8,12")
+    assert again.returncode == 0 and "parity-beta01 seed" not in again.stdout, again.stderr
+    assert again.stdout.count("S3-nh2-paper seed") == 2
+    model = json.loads((tmp_path / "runs" / "S3-nh2-paper-s1" / "config.json").read_text())["model"]
+    assert (model["use_short_conv"], model["use_output_gate"], model["num_heads"]) == (False, False, 8)
+    table = (tmp_path / "table.md").read_text().splitlines()
+    assert "| T = 8: mean (min) | T = 12: mean (min) | T = 16: mean (min) |" in table[0]
+    paper = next(line for line in table if line.startswith("| S3-nh2-paper |"))
+    assert paper.startswith("| S3-nh2-paper | S3 | 2 | 0,2 | 1 | False | False | False | 8 | auto | none | 2 |")
+    assert paper.split(" | ")[-2] == "—"  # T = 16: not evaluated

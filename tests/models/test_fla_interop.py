@@ -31,8 +31,9 @@ def _fla_layer_class():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: fla's layer runs Triton kernels")
-@pytest.mark.parametrize("gate, conv, n_h", [(True, True, 2), (False, True, 3), (True, False, 1)])
-def test_ours_and_fla_s_layer_agree_from_the_same_weights(gate, conv, n_h):
+@pytest.mark.parametrize("gate, conv, n_h, out_gate", [(True, True, 2, True), (False, True, 3, True),
+                                                      (True, False, 1, True), (False, False, 2, False)])  # fmt: skip
+def test_ours_and_fla_s_layer_agree_from_the_same_weights(gate, conv, n_h, out_gate):
     """Our state dict loads into fla's layer strictly (same names and shapes) and back; in bf16 the outputs
     of a forward (chunk mode, gradients on, T = 256) agree to 2e-2 relative: each layer's output is within
     about 6e-3 of float64 (bench/results/verify_kernels: o 5.3e-3 ours, 5.9e-3 fla's) and the projections,
@@ -42,7 +43,7 @@ def test_ours_and_fla_s_layer_agree_from_the_same_weights(gate, conv, n_h):
         pytest.skip("needs flash-linear-attention (fla.layers.gated_deltaproduct)")
     torch.manual_seed(0)
     kw = dict(hidden_size=256, expand_v=1, head_dim=64, num_heads=4, use_forget_gate=gate, use_short_conv=conv,
-              allow_neg_eigval=True, num_householder=n_h)  # fmt: skip
+              use_output_gate=out_gate, allow_neg_eigval=True, num_householder=n_h)  # fmt: skip
     ours = GatedDeltaProduct(**kw, backend="triton").cuda().bfloat16()
     theirs = fla_class(**kw).cuda().bfloat16()
     theirs.load_state_dict(ours.state_dict(), strict=True)

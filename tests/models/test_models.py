@@ -48,6 +48,38 @@ def test_parameters_have_fla_s_names_and_shapes():
         GatedDeltaProduct(hidden_size=12, head_dim=4, num_heads=3, expand_v=0.3)
 
 
+def test_the_output_gate_can_be_left_out(tmp_path):
+    """``use_output_gate=False`` (fla's ``use_gate=False``, the DeltaProduct paper's state-tracking models): no
+    g_proj, and the layer's output is o_proj of the per-head RMSNorm of the recurrence's output,
+    o / √(mean(o²) + 10⁻⁵) · weight (float64: equal to 1e-12 relative). The LM's config carries the choice
+    through config.json; a config.json written before the field existed loads with the gate (its default),
+    and a non-boolean is refused by name."""
+    from kernels import delta_product
+
+    torch.manual_seed(1)
+    layer = GatedDeltaProduct(hidden_size=12, expand_v=1, head_dim=4, num_heads=3, num_householder=2,
+                              use_output_gate=False, backend="reference").double()  # fmt: skip
+    assert "g_proj.weight" not in layer.state_dict() and "o_norm.weight" in layer.state_dict()
+    with torch.no_grad():
+        layer.o_norm.weight.uniform_(0.5, 1.5)
+    x = torch.randn(2, 5, 12, dtype=torch.float64)
+    f = layer.factors(x)
+    o, _ = delta_product(f.q, f.k.reshape(2, 10, 3, 4), f.v.reshape(2, 10, 3, 4), f.beta.reshape(2, 10, 3), g=f.g,
+                         num_householder=2, backend="reference")  # fmt: skip
+    normed = o / (o.pow(2).mean(-1, keepdim=True) + 1e-5).sqrt() * layer.o_norm.weight
+    want = normed.reshape(2, 5, 12) @ layer.o_proj.weight.T
+    assert float((layer(x)[0].detach() - want.detach()).norm() / want.norm()) <= 1e-12
+
+    model_config, _, _ = _tiny(2, tmp_path / "run", use_output_gate=False)
+    assert not any("g_proj" in name for name in load_run(tmp_path / "run")[0].state_dict())
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model"]["use_output_gate"] is False
+    del config["model"]["use_output_gate"]
+    assert ModelConfig.from_dict(config["model"]).use_output_gate is True
+    with pytest.raises(ValueError, match="model.use_output_gate: expected true or false, got 'no'"):
+        ModelConfig.from_dict({**config["model"], "use_output_gate": "no"})
+
+
 @pytest.mark.parametrize(
     "n_h, gate, conv, neg", [(1, True, True, True), (2, False, True, False), (3, True, False, True)]
 )

@@ -48,6 +48,17 @@ def test_train_resume_and_evaluate(tmp_path, capsys):
     assert "--task: task: S3 has 6 tokens and 6 classes, the model 2 and 2" in err and err.count("\n") == 1
 
 
+def test_train_leaves_out_the_short_convolution_and_the_output_gate(tmp_path):
+    """--no-short-conv --no-output-gate (the DeltaProduct paper's state-tracking model) reach config.json and
+    the weights: no convolution and no g_proj parameters."""
+    out = tmp_path / "run"
+    assert main(["train", *RUN, "--steps", "2", "--no-short-conv", "--no-output-gate", "--out", str(out)]) == 0
+    model = json.loads((out / "config.json").read_text())["model"]
+    assert (model["use_short_conv"], model["use_output_gate"]) == (False, False)
+    names = set(load_run(out)[0].state_dict())
+    assert not any("conv1d" in name or "g_proj" in name for name in names) and "layers.0.attn.o_norm.weight" in names
+
+
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
     cases = [
         (["train", "--task", "Q9", "--steps", "1", "--out", str(tmp_path / "a")], "--task: group: expected"),
