@@ -12,7 +12,12 @@ import argparse
 import cProfile
 import io
 import pstats
+import sys
 import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python bench/<script>.py`: bench.speed lies under the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 from fla.ops.gated_delta_rule import fused_recurrent_gated_delta_rule

@@ -22,8 +22,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 from collections import defaultdict
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python bench/<script>.py`: bench.speed lies under the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
