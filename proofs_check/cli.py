@@ -189,7 +189,7 @@ def _training_parsers(sub, kw) -> None:
     train.add_argument("--short-conv", action=argparse.BooleanOptionalAction, default=True,
                        help="short convolutions on q, k, v")  # fmt: skip
     train.add_argument("--output-gate", action=argparse.BooleanOptionalAction, default=True,
-                       help="the output norm's gate silu(W_g x) (fla's use_gate)")  # fmt: skip
+                       help="the output norm's gate silu(W_g x)")  # fmt: skip
     train.add_argument("--steps", type=_positive, required=True, help="optimizer steps (the total, with --resume)")
     train.add_argument("--batch", type=_positive, default=32, help="sequences per step")
     train.add_argument("--lr", type=_rate, default=3e-3, help="AdamW learning rate")

@@ -49,7 +49,7 @@ def test_parameters_have_fla_s_names_and_shapes():
 
 
 def test_the_output_gate_can_be_left_out(tmp_path):
-    """``use_output_gate=False`` (fla's ``use_gate=False``, the DeltaProduct paper's state-tracking models): no
+    """``use_output_gate=False`` (fla's argument; the DeltaProduct paper's state-tracking models): no
     g_proj, and the layer's output is o_proj of the per-head RMSNorm of the recurrence's output,
     o / √(mean(o²) + 10⁻⁵) · weight (float64: equal to 1e-12 relative). The LM's config carries the choice
     through config.json; a config.json written before the field existed loads with the gate (its default),
