@@ -33,6 +33,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
+from proofs_check.arguments import length_list, positive_int, positive_number, seconds
+
 BASE = dict(layers=1, n_h=2, beta_range="0,2", gate=False, backend="auto", autocast="none", short_conv=True,
             output_gate=True, heads=None, recipe="ours")  # heads None: --heads
 PAPER = dict(short_conv=False, output_gate=False, heads=8, recipe="paper")
@@ -170,20 +172,20 @@ def main():
     parser.add_argument("--out", type=Path, help="the results folder (runs/ under it)")
     parser.add_argument("--report", type=Path, help="only rebuild the report of this results folder")
     parser.add_argument("--only", default="", help="comma-separated key=value|value filters over a run's settings")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=1, help="runs at a time (processes sharing the device)")
-    parser.add_argument("--budget-s", type=float, default=float("inf"), help="start no run after this many seconds")
+    parser.add_argument("--seeds", type=positive_int, default=3)
+    parser.add_argument("--workers", type=positive_int, default=1, help="runs at a time (processes sharing the device)")
+    parser.add_argument("--budget-s", type=seconds, default=float("inf"), help="start no run after this many seconds")
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--steps", type=positive_int, default=3000)
+    parser.add_argument("--batch", type=positive_int, default=256)
+    parser.add_argument("--lr", type=positive_number, default=1e-3)
     parser.add_argument("--schedule", default="cosine", choices=("constant", "cosine"))
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--head-dim", type=int, default=32)
-    parser.add_argument("--train-length", type=int, default=64)
-    parser.add_argument("--lengths", default=",".join(map(str, LENGTHS)))
-    parser.add_argument("--eval-every", type=int, default=500)
-    parser.add_argument("--eval-batch", type=int, default=128)
+    parser.add_argument("--heads", type=positive_int, default=4)
+    parser.add_argument("--head-dim", type=positive_int, default=32)
+    parser.add_argument("--train-length", type=positive_int, default=64)
+    parser.add_argument("--lengths", type=length_list, default=",".join(map(str, LENGTHS)))
+    parser.add_argument("--eval-every", type=positive_int, default=500)
+    parser.add_argument("--eval-batch", type=positive_int, default=128)
     args = parser.parse_args()
     if args.report:
         rows = report(args.report)
@@ -194,7 +196,7 @@ def main():
     hyper = dict(device=args.device, steps=args.steps, batch=args.batch, lr=args.lr, schedule=args.schedule,
                  heads=args.heads,
                  head_dim=args.head_dim, train_length=args.train_length,
-                 lengths=[int(n) for n in args.lengths.split(",")], eval_every=args.eval_every,
+                 lengths=list(args.lengths), eval_every=args.eval_every,
                  eval_batch=args.eval_batch, threads=max(1, (os.cpu_count() or 1) // args.workers))  # fmt: skip
     only = dict(item.split("=", 1) for item in args.only.split(",") if item)
     todo = [r for r in plan(only, args.seeds)

@@ -43,6 +43,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from proofs_check.arguments import length_list, name_list, natural_int, positive_int, positive_number, seconds
 from proofs_check.command import (
     CommandError,
     check_memory,
@@ -83,41 +84,8 @@ class _Formatter(argparse.HelpFormatter):
         return text
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1 or len(text) > 12:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (at most 12 digits), got {text!r}")
-    return int(text)
-
-
-def _natural(text: str) -> int:
-    if not text.isdigit() or len(text) > 12:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer (at most 12 digits), got {text!r}")
-    return int(text)
-
-
 def _budget(text: str) -> int | str:
-    return text if text == "auto" else _positive(text)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds (inf allowed), got {text!r}")
-    return value
-
-
-def _names(allowed: tuple[str, ...]):
-    def parse(text: str) -> tuple[str, ...]:
-        names = tuple(n.strip() for n in text.split(","))
-        unknown = [n for n in names if n not in allowed]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(f"expected comma-separated names among {', '.join(allowed)}, got {text!r}")
-        return names
-
-    return parse
+    return text if text == "auto" else positive_int(text)
 
 
 def _version() -> str:
@@ -142,27 +110,7 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--backend", default="reference", choices=("auto", "reference", "triton", "fla"),
                          help="kernel backend (auto: triton on cuda, reference on cpu)")  # fmt: skip
     command.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the kernel runs")
-    command.add_argument("--seed", type=_natural, default=0, help="seed of the random words")
-
-
-def _lengths(text: str) -> tuple[int, ...]:
-    try:
-        lengths = tuple(int(x) for x in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}") from None
-    if not lengths or min(lengths) < 1:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
-    return lengths
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+    command.add_argument("--seed", type=natural_int, default=0, help="seed of the random words")
 
 
 def _training_parsers(sub, kw) -> None:
@@ -179,26 +127,26 @@ def _training_parsers(sub, kw) -> None:
     train.add_argument("--task", required=True, help=TASK_HELP)
     train.add_argument("--out", required=True, type=Path, help="the run directory (new, or the run to --resume)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    train.add_argument("--layers", type=_positive, default=1, help="Gated DeltaProduct blocks")
-    train.add_argument("--nh", type=_positive, default=2, help="Householder factors per token (n_h)")
-    train.add_argument("--heads", type=_positive, default=2, help="heads per layer")
-    train.add_argument("--head-dim", type=_positive, default=16, help="key and value dimension per head")
-    train.add_argument("--hidden", type=_positive, help="model width (default heads × head-dim)")
+    train.add_argument("--layers", type=positive_int, default=1, help="Gated DeltaProduct blocks")
+    train.add_argument("--nh", type=positive_int, default=2, help="Householder factors per token (n_h)")
+    train.add_argument("--heads", type=positive_int, default=2, help="heads per layer")
+    train.add_argument("--head-dim", type=positive_int, default=16, help="key and value dimension per head")
+    train.add_argument("--hidden", type=positive_int, help="model width (default heads × head-dim)")
     train.add_argument("--beta-range", choices=("0,1", "0,2"), default="0,2", help="β = σ(·) or 2σ(·)")
     train.add_argument("--gate", action=argparse.BooleanOptionalAction, default=True, help="the forget gate")
     train.add_argument("--short-conv", action=argparse.BooleanOptionalAction, default=True,
                        help="short convolutions on q, k, v")  # fmt: skip
     train.add_argument("--output-gate", action=argparse.BooleanOptionalAction, default=True,
                        help="the output norm's gate silu(W_g x)")  # fmt: skip
-    train.add_argument("--steps", type=_positive, required=True, help="optimizer steps (the total, with --resume)")
-    train.add_argument("--batch", type=_positive, default=32, help="sequences per step")
-    train.add_argument("--lr", type=_rate, default=3e-3, help="AdamW learning rate")
+    train.add_argument("--steps", type=positive_int, required=True, help="optimizer steps (the total, with --resume)")
+    train.add_argument("--batch", type=positive_int, default=32, help="sequences per step")
+    train.add_argument("--lr", type=positive_number, default=3e-3, help="AdamW learning rate")
     train.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                        help="learning rate: constant, or 10 %% linear warm-up then cosine to lr/100")  # fmt: skip
-    train.add_argument("--train-length", type=_positive, default=64, help="tokens per training sequence")
-    train.add_argument("--eval-lengths", type=_lengths, default="64,256,1024", help="comma-separated lengths")
-    train.add_argument("--eval-every", type=_positive, default=100, help="steps between evaluations")
-    train.add_argument("--seed", type=_natural, default=0, help="seed of the initialisation and the data")
+    train.add_argument("--train-length", type=positive_int, default=64, help="tokens per training sequence")
+    train.add_argument("--eval-lengths", type=length_list, default="64,256,1024", help="comma-separated lengths")
+    train.add_argument("--eval-every", type=positive_int, default=100, help="steps between evaluations")
+    train.add_argument("--seed", type=natural_int, default=0, help="seed of the initialisation and the data")
     train.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model trains")
     train.add_argument("--backend", choices=("auto", "reference", "triton", "fla"), default="auto",
                        help="kernel backend (auto: triton on cuda, reference on cpu)")  # fmt: skip
@@ -212,9 +160,9 @@ def _training_parsers(sub, kw) -> None:
         **kw,
     )
     evaluate.add_argument("run", type=Path, help="the run directory")
-    evaluate.add_argument("--lengths", type=_lengths, help="comma-separated lengths; the run's own if not given")
-    evaluate.add_argument("--batch", type=_positive, default=64, help="sequences per length")
-    evaluate.add_argument("--seed", type=_natural, default=1, help="seed of the evaluation words")
+    evaluate.add_argument("--lengths", type=length_list, help="comma-separated lengths; the run's own if not given")
+    evaluate.add_argument("--batch", type=positive_int, default=64, help="sequences per length")
+    evaluate.add_argument("--seed", type=natural_int, default=1, help="seed of the evaluation words")
     evaluate.add_argument("--backend", choices=("auto", "reference", "triton", "fla"), help="override the run's")
     evaluate.add_argument("--json", metavar="PATH", type=Path, help="write accuracy by length and position")
     analyze = sub.add_parser(
@@ -228,10 +176,11 @@ def _training_parsers(sub, kw) -> None:
     )
     analyze.add_argument("run", type=Path, help="the run directory")
     analyze.add_argument("--task", help="the task to analyse on; the run's own if not given")
-    analyze.add_argument("--lengths", type=_lengths, help="comma-separated evaluation lengths; the run's if not given")
-    analyze.add_argument("--words", type=_positive, default=64, help="words drawn for the transitions and the probe")
-    analyze.add_argument("--length", type=_positive, help="their length; the run's training length if not given")
-    analyze.add_argument("--seed", type=_natural, default=1, help="seed of the words")
+    analyze.add_argument("--lengths", type=length_list,
+                         help="comma-separated evaluation lengths; the run's if not given")  # fmt: skip
+    analyze.add_argument("--words", type=positive_int, default=64, help="words drawn for the transitions and the probe")
+    analyze.add_argument("--length", type=positive_int, help="their length; the run's training length if not given")
+    analyze.add_argument("--seed", type=natural_int, default=1, help="seed of the words")
     analyze.add_argument("--backend", choices=("auto", "reference", "triton", "fla"), help="override the run's")
     analyze.add_argument("--json", metavar="PATH", type=Path, help="write the whole analysis")
     analyze.add_argument("--plot", metavar="PREFIX", type=Path,
@@ -252,9 +201,9 @@ def _training_parsers(sub, kw) -> None:
     construct.add_argument("--layers", type=int, choices=(1, 2), default=1,
                            help="a group's layers: 1, or 2 for Z_m and D_m (Grazzi et al. Thm 6; Siems et al. "
                            "Thm 3)")  # fmt: skip
-    construct.add_argument("--check-words", type=_positive, default=8, help="random words decoded before writing")
-    construct.add_argument("--check-length", type=_positive, default=64, help="their length")
-    construct.add_argument("--seed", type=_natural, default=0, help="seed of those words")
+    construct.add_argument("--check-words", type=positive_int, default=8, help="random words decoded before writing")
+    construct.add_argument("--check-length", type=positive_int, default=64, help="their length")
+    construct.add_argument("--seed", type=natural_int, default=0, help="seed of those words")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,12 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--layers", type=int, default=1, choices=(1, 2, 3, 4),
                      help="1: one layer; 2: Z_m (Grazzi Thm 6) and D_m (Siems Thm 3); 3 (n_h ≥ 2) or 4: S_n "
                      "(Siems Thm 1(ii)/(iii))")  # fmt: skip
-    sim.add_argument("--length", type=_natural, required=True, help="tokens per word")
-    sim.add_argument("--words", type=_positive, default=1, help="number of random words")
+    sim.add_argument("--length", type=natural_int, required=True, help="tokens per word")
+    sim.add_argument("--words", type=positive_int, default=1, help="number of random words")
     sim.add_argument("--inputs", default="elements", choices=("elements", "generators"),
                      help="tokens drawn from all elements or from the generators")  # fmt: skip
     _run_options(sim)
-    sim.add_argument("--max-order", type=_positive, default=1000, help=MAX_ORDER_HELP)
+    sim.add_argument("--max-order", type=positive_int, default=1000, help=MAX_ORDER_HELP)
     sim.add_argument("--save", metavar="FILE", type=Path,
                      help="also write the program (.json, or .safetensors with float64 tensors)")  # fmt: skip
     sim.add_argument("--json", metavar="PATH", type=Path, help="write the result object to PATH")
@@ -323,8 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     language_source.add_argument("--regex", metavar="RE", help="a regular expression (automata-lib's syntax)")
     auto.add_argument("--alphabet", metavar="SYMBOLS", help="with --regex: the one-character symbols, e.g. 01")
     auto.add_argument("--nh", type=_budget, default="auto", help="per-layer budget n_h (an integer) or auto")
-    auto.add_argument("--length", type=_natural, default=1000, help="tokens per random word")
-    auto.add_argument("--words", type=_positive, default=4, help="number of random words")
+    auto.add_argument("--length", type=natural_int, default=1000, help="tokens per random word")
+    auto.add_argument("--words", type=positive_int, default=4, help="number of random words")
     _run_options(auto)
     auto.add_argument("--run", metavar="WORDS.txt", type=Path,
                       help="also decide the words of a file (one per line, symbols separated by spaces)")  # fmt: skip
@@ -341,11 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
         **kw,
     )
     export.add_argument("--group", required=True, help="S5, A5, D7, Z12, A4xZ3, or perm:(0 1 2);(0 1)")
-    export.add_argument("--length", type=_natural, required=True, help="tokens per word")
-    export.add_argument("--samples", type=_positive, required=True,
+    export.add_argument("--length", type=natural_int, required=True, help="tokens per word")
+    export.add_argument("--samples", type=positive_int, required=True,
                         help="number of distinct words (all words if there are fewer)")  # fmt: skip
-    export.add_argument("--seed", type=_natural, default=0, help="seed of the random words (written in each row)")
-    export.add_argument("--max-order", type=_positive, default=100_000, help=MAX_ORDER_HELP)
+    export.add_argument("--seed", type=natural_int, default=0, help="seed of the random words (written in each row)")
+    export.add_argument("--max-order", type=positive_int, default=100_000, help=MAX_ORDER_HELP)
     export.add_argument("--out", required=True, type=Path, help="the CSV file to write (folders are created)")
     stab = sub.add_parser(
         "stability",
@@ -356,21 +305,22 @@ def build_parser() -> argparse.ArgumentParser:
         **kw,
     )
     stab.add_argument("study", choices=("products", "kernels", "constructions"), help="what to measure")
-    stab.add_argument("--max-length", type=_positive, default=10_000,
+    stab.add_argument("--max-length", type=positive_int, default=10_000,
                       help="products: the largest number of factors; constructions: the word length")  # fmt: skip
-    stab.add_argument("--dim", type=_positive, default=8, help="products: the matrix size")
-    stab.add_argument("--batch", type=_positive, default=16, help="products: independent products per setting")
-    stab.add_argument("--formats", type=_names(("bfloat16", "float16", "float32")), default="bfloat16,float16,float32",
+    stab.add_argument("--dim", type=positive_int, default=8, help="products: the matrix size")
+    stab.add_argument("--batch", type=positive_int, default=16, help="products: independent products per setting")
+    stab.add_argument("--formats", type=name_list(("bfloat16", "float16", "float32")),
+                      default="bfloat16,float16,float32",
                       help="products and constructions: the formats, comma-separated")  # fmt: skip
-    stab.add_argument("--seed", type=_natural, default=0, help="random seed")
+    stab.add_argument("--seed", type=natural_int, default=0, help="random seed")
     stab.add_argument("--json", metavar="PATH", type=Path, help="write the rows as JSON")
     stab.add_argument("--plot", metavar="PATH.png", type=Path, help="write the plot (.png, .pdf or .svg)")
     stab.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                       help="kernels: cpu (every CPU backend, small) or cuda (the GPU verdict: ours and fla's at "
                       "T = 1024 – 8192, D = 128; proofs_check.studies.verdict)")  # fmt: skip
-    stab.add_argument("--sections", type=_names(("A", "B", "C", "D")), default="A,B,C,D",
+    stab.add_argument("--sections", type=name_list(("A", "B", "C", "D")), default="A,B,C,D",
                       help="kernels on cuda: the verdict's sections to measure")  # fmt: skip
-    stab.add_argument("--budget-s", type=_seconds, default=float("inf"),
+    stab.add_argument("--budget-s", type=seconds, default=float("inf"),
                       help="kernels on cuda: start no measurement after this many seconds")  # fmt: skip
     stab.add_argument("--report", metavar="PATH.md", type=Path, help="kernels on cuda: write the markdown report")
     _training_parsers(sub, kw)

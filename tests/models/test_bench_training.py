@@ -40,3 +40,15 @@ def test_runs_report_and_resume(tmp_path):
     paper = next(line for line in table if line.startswith("| S3-nh2-paper |"))
     assert paper.startswith("| S3-nh2-paper | S3 | 2 | 0,2 | 1 | False | False | False | 8 | auto | none | 2 |")
     assert paper.split(" | ")[-2] == "—"  # T = 16: not evaluated
+
+
+def test_bad_counts_are_refused_by_name(tmp_path):
+    # --workers 0 once reached a division by zero (each worker's torch threads) and a traceback
+    for option, value, expected in [("--workers", "0", "a positive integer (at most 12 digits)"),
+                                    ("--steps", "-3", "a positive integer (at most 12 digits)"),
+                                    ("--lengths", "64,x", "comma-separated positive integers"),
+                                    ("--lr", "nan", "a positive number")]:  # fmt: skip
+        done = _run("--out", str(tmp_path), option, value)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert f"argument {option}: expected {expected}, got '{value}'" in done.stderr.splitlines()[-1]
+    assert not (tmp_path / "runs").exists()
