@@ -17,7 +17,7 @@ sys.path.insert(0, os.getcwd())
 from bench.profile_kernels import profile  # noqa: E402  (the repository copy the diff was applied to)
 from bench.speed import inputs  # noqa: E402
 
-MASKS = [0, 1, 2, 3, 4, 16, 20, 32, 55]
+MASKS = [0, 1, 2, 4, 16, 20, 32]  # 1 and 2 together leave nothing live: the compiler removes the whole step
 
 
 def main(out: Path) -> None:
