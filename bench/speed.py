@@ -35,6 +35,8 @@ import statistics
 import time
 from pathlib import Path
 
+from proofs_check.arguments import filters, passes, seconds
+
 GRID = dict(bh=(32, 128, 512), tokens=(1024, 4096, 16384), dim=(64, 128), n_h=(1, 2, 3))
 HEADS = 16
 DECODE_BATCHES = (1, 16, 64, 256)
@@ -213,8 +215,7 @@ def plan(only: dict) -> list[tuple]:
             jobs.append(("grid", dict(dtype_name=dtype, gated=gated, dim=dim, n_h=n_h, bh=bh, tokens=tokens)))
     for dtype, gated, n_h, batch in itertools.product(DTYPES, (False, True), GRID["n_h"], DECODE_BATCHES):
         jobs.append(("decode", dict(dtype_name=dtype, gated=gated, n_h=n_h, batch=batch)))
-    return [(kind, a) for kind, a in jobs
-            if all(str({**a, "kind": kind}.get(key)) in values.split("|") for key, values in only.items())]  # fmt: skip
+    return [(kind, a) for kind, a in jobs if passes({**a, "kind": kind}, only)]
 
 
 def summary(rows: list[dict]) -> str:
@@ -286,9 +287,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
-        "--only", default="", help="comma-separated key=value filters, e.g. dtype_name=float16,kind=decode"
+        "--only", type=filters, default="", help="comma-separated key=value|value filters, e.g. kind=decode,n_h=1|3"
     )
-    parser.add_argument("--budget-s", type=float, default=float("inf"), help="start no row after this many seconds")
+    parser.add_argument("--budget-s", type=seconds, default=float("inf"), help="start no row after this many seconds")
     parser.add_argument(
         "--merge", type=Path, nargs="*", help="join these parts' rows into --out (a later part's row wins)"
     )
@@ -305,9 +306,12 @@ def main():
             plot(rows, args.plot)
         print(summary(rows))
         return
-    only = dict(item.split("=", 1) for item in args.only.split(",") if item)
+    jobs = plan(args.only)
+    if not jobs:
+        keys = sorted({key for kind, a in plan({}) for key in {**a, "kind": kind}})
+        parser.error(f"argument --only: no row passes these filters; a row's settings are {', '.join(keys)}")
     environment, rows, began = _environment(), [], time.perf_counter()
-    for kind, arguments in plan(only):
+    for kind, arguments in jobs:
         if time.perf_counter() - began > args.budget_s:
             print(f"budget of {args.budget_s} s spent: stopping before {kind} {arguments}", flush=True)
             break

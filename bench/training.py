@@ -33,7 +33,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
-from proofs_check.arguments import length_list, positive_int, positive_number, seconds
+from proofs_check.arguments import filters, length_list, passes, positive_int, positive_number, seconds
 
 BASE = dict(layers=1, n_h=2, beta_range="0,2", gate=False, backend="auto", autocast="none", short_conv=True,
             output_gate=True, heads=None, recipe="ours")  # heads None: --heads
@@ -61,9 +61,9 @@ LENGTHS = (64, 256, 1024)
 
 
 def plan(only: dict, seeds: int) -> list[dict]:
-    """Every run (configuration × seed) whose settings match ``only`` (key=value|value, as strings)."""
+    """Every run (configuration × seed) whose settings pass ``only`` (:func:`proofs_check.arguments.filters`)."""
     chosen = [{**BASE, **settings, "name": name} for name, settings in RUNS.items()]
-    chosen = [run for run in chosen if all(str(run.get(key)) in values.split("|") for key, values in only.items())]
+    chosen = [run for run in chosen if passes(run, only)]
     return [{**run, "seed": seed} for seed in range(seeds) for run in chosen]  # seed-major: every configuration early
 
 
@@ -171,7 +171,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="the results folder (runs/ under it)")
     parser.add_argument("--report", type=Path, help="only rebuild the report of this results folder")
-    parser.add_argument("--only", default="", help="comma-separated key=value|value filters over a run's settings")
+    parser.add_argument("--only", type=filters, default="",
+                        help="comma-separated key=value|value filters over a run's settings")  # fmt: skip
     parser.add_argument("--seeds", type=positive_int, default=3)
     parser.add_argument("--workers", type=positive_int, default=1, help="runs at a time (processes sharing the device)")
     parser.add_argument("--budget-s", type=seconds, default=float("inf"), help="start no run after this many seconds")
@@ -198,8 +199,11 @@ def main():
                  head_dim=args.head_dim, train_length=args.train_length,
                  lengths=list(args.lengths), eval_every=args.eval_every,
                  eval_batch=args.eval_batch, threads=max(1, (os.cpu_count() or 1) // args.workers))  # fmt: skip
-    only = dict(item.split("=", 1) for item in args.only.split(",") if item)
-    todo = [r for r in plan(only, args.seeds)
+    runs = plan(args.only, args.seeds)
+    if not runs:
+        keys = sorted({key for run in plan({}, 1) for key in run})
+        parser.error(f"argument --only: no run passes these filters; a run's settings are {', '.join(keys)}")
+    todo = [r for r in runs
             if not (args.out / "runs" / f"{r['name']}-s{r['seed']}" / "row.json").exists()]  # fmt: skip
     began = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool:

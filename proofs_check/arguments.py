@@ -65,3 +65,20 @@ def positive_number(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def filters(text: str) -> dict[str, tuple[str, ...]]:
+    """``--only``'s comma-separated ``key=value|value`` filters: {key: the accepted values, as strings}; "" is none.
+    A setting passes when its value, written with ``str``, is one of its key's (:func:`passes`)."""
+    chosen = {}
+    for item in filter(None, text.split(",")):
+        key, sep, values = item.partition("=")
+        if not (key and sep and values):
+            raise argparse.ArgumentTypeError(f"expected comma-separated key=value|value filters, got {text!r}")
+        chosen[key] = tuple(values.split("|"))
+    return chosen
+
+
+def passes(settings: dict, chosen: dict[str, tuple[str, ...]]) -> bool:
+    """Whether ``settings`` meets every filter of :func:`filters` (a key it lacks reads as "None")."""
+    return all(str(settings.get(key)) in values for key, values in chosen.items())

@@ -58,3 +58,16 @@ def test_decoding_loops_are_timed_in_turn_and_a_failing_peer_is_recorded():
 
     per_step = in_turn({"ours": lambda: None, "fla": broken}, lambda loop: 1.0, rounds=2, steps=1)
     assert per_step == {"ours": 1.0, "fla": "n/a: RuntimeError: refused"}
+
+
+def test_bad_filters_are_refused_by_name(tmp_path):
+    """A malformed ``--only`` and well-formed filters that select no row: one line naming ``--only``, exit 2,
+    before any timing (the selection is made on the CPU; a GPU would only be needed to time it)."""
+    nothing = "no row passes these filters; a row's settings are batch, bh, dim"
+    for only, expected in [("kind", "expected comma-separated key=value|value filters, got 'kind'"),
+                           ("kind=grid,dim=7", nothing)]:  # fmt: skip
+        done = subprocess.run([sys.executable, "bench/speed.py", "--out", str(tmp_path / "g.json"), "--only", only],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert f"argument --only: {expected}" in done.stderr.splitlines()[-1]
+    assert not (tmp_path / "g.json").exists()

@@ -47,8 +47,13 @@ def test_bad_counts_are_refused_by_name(tmp_path):
     for option, value, expected in [("--workers", "0", "a positive integer (at most 12 digits)"),
                                     ("--steps", "-3", "a positive integer (at most 12 digits)"),
                                     ("--lengths", "64,x", "comma-separated positive integers"),
-                                    ("--lr", "nan", "a positive number")]:  # fmt: skip
+                                    ("--lr", "nan", "a positive number"),
+                                    ("--only", "S3", "comma-separated key=value|value filters")]:  # fmt: skip
         done = _run("--out", str(tmp_path), option, value)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert f"argument {option}: expected {expected}, got '{value}'" in done.stderr.splitlines()[-1]
+    # well-formed filters that no run passes (once an empty report's FileNotFoundError traceback)
+    done = _run("--out", str(tmp_path), "--only", "task=S3,n_h=7")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "argument --only: no run passes these filters; a run's settings are" in done.stderr.splitlines()[-1]
     assert not (tmp_path / "runs").exists()
