@@ -21,7 +21,7 @@ import math
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 import sympy as sp
@@ -306,20 +306,25 @@ def planar_key(label: int, units: int) -> tuple:
 def planar_point_label(vector: tuple, units: int) -> int:
     """The label b (mod 2N) with ``planar_point(b, units) == vector``, located in float64 and confirmed by exact
     (structural) equality; ValueError if there is none."""
-    return _planar_label(vector, units, planar_point, 2 * units, lambda x, y: np.arctan2(y, x) / np.pi * units)
+    return _planar_label(tuple(vector), units, "point")
 
 
 def planar_key_label(vector: tuple, units: int) -> int:
     """The label a (mod 2N) with ``planar_key(a, units) == ±vector`` (k and −k give the same reflection),
     located in float64 and confirmed by exact equality; ValueError if there is none."""
-    return _planar_label(vector, units, planar_key, 4 * units, lambda x, y: np.arctan2(-x, y) / np.pi * 2 * units)
+    return _planar_label(tuple(vector), units, "key")
 
 
-def _planar_label(vector: tuple, units: int, maker, turn: int, angle) -> int:
+@lru_cache(maxsize=1 << 14)
+def _planar_label(vector: tuple, units: int, kind: str) -> int:
+    """Memoized (the provers ask for the same few labels many times; each costs sympy's evalf and a comparison)."""
     x, y = (float(e) for e in vector)
-    label = int(round(angle(x, y))) % turn
-    if tuple(maker(label, units)) != tuple(vector):
-        raise ValueError(f"planar layer: {tuple(vector)} is not {maker.__name__}({label}, {units})")
+    if kind == "point":
+        maker, label = planar_point, int(round(np.arctan2(y, x) / np.pi * units)) % (2 * units)
+    else:
+        maker, label = planar_key, int(round(np.arctan2(-x, y) / np.pi * 2 * units)) % (4 * units)
+    if tuple(maker(label, units)) != vector:
+        raise ValueError(f"planar layer: {vector} is not {maker.__name__}({label}, {units})")
     return label % (2 * units)
 
 

@@ -187,11 +187,12 @@ def thm2_regular() -> Evidence:
 def timing_gap() -> Evidence:
     from theory.programs.dfa_to_layers import roles
 
-    names = CASCADES + [n for n in RANDOM[:20] if len(compile_automaton(language(n)).layers) > 1]
+    archives = {name: compile_automaton(language(name)) for name in CASCADES + RANDOM[:20]}
+    names = CASCADES + [n for n in RANDOM[:20] if len(archives[n].layers) > 1]
     failures, archived, levels, textbook_holds, delayed, framed, blocked = [], 0, 0, [], 0, 0, 0
     for name in names:
         automaton = language(name)
-        fixed, textbook = compile_automaton(automaton), compile_automaton(automaton, textbook=True)
+        fixed, textbook = archives[name], compile_automaton(automaton, textbook=True)
         marks = [role == "archive" for role in roles(fixed)]
         budget = compile_automaton(automaton, n_h=1)
         kinds = roles(budget)

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import multiprocessing
+import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import kernels.runtime
@@ -62,16 +65,25 @@ def compile_to_ttgir(entry: dict) -> None:
         module = stages[stage](module, metadata)
 
 
+def compiled(entry: dict) -> str:
+    """One line for the launch: ``ok`` and its constants, or ``FAILED`` and the compiler's own message."""
+    constants = {n: a["value"] for n, a in entry["args"].items() if a["kind"] in ("dtype", "value", "bool")}
+    try:
+        compile_to_ttgir(entry)
+    except Exception as err:  # every failure is reported, with the compiler's own message
+        return f"FAILED {entry['name']} {constants}\n{err}"
+    return f"ok     {entry['name']} {constants}"
+
+
 def main(path: str) -> int:
+    """Compile every launch, one process per CPU core (the launches are independent), in the file's order."""
+    entries = json.loads(Path(path).read_text())
+    workers = max(1, min(len(os.sched_getaffinity(0)), len(entries)))
     failed = 0
-    for entry in json.loads(Path(path).read_text()):
-        constants = {n: a["value"] for n, a in entry["args"].items() if a["kind"] in ("dtype", "value", "bool")}
-        try:
-            compile_to_ttgir(entry)
-            print(f"ok     {entry['name']} {constants}", flush=True)
-        except Exception as err:  # every failure is reported, with the compiler's own message
-            failed += 1
-            print(f"FAILED {entry['name']} {constants}\n{err}", flush=True)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for line in pool.map(compiled, entries):
+            failed += line.startswith("FAILED")
+            print(line, flush=True)
     return 1 if failed else 0
 
 

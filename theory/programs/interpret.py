@@ -1,6 +1,7 @@
 """The exact interpreter of programs: symbol maps, decoders and layer transitions on exact readouts.
 
-:class:`Transitions` steps one layer exactly — in sympy for ``exact`` layers, on angle labels for
+:class:`Transitions` steps one layer exactly — in sympy for ``exact`` layers (in rational arithmetic where
+every readout and every factor's β k kᵀ and β v k are rational), on angle labels for
 ``planar`` layers (points (cos bπ/N, sin bπ/N), keys (−sin aπ/2N, cos aπ/2N), and the identity
 H(α)(cos φ, sin φ) = (cos(α − φ), sin(α − φ)) of :func:`theory.groups.planar_lemma`) — and names the
 readout it lands on. :class:`Context` holds the semantics between layers: each symbol map and the
@@ -11,10 +12,12 @@ and the kernel runs of :mod:`proofs_check.execute` share these definitions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import sympy as sp
 from sympy.combinatorics import Permutation
+from sympy.external.gmpy import MPQ
 
 from theory.factorize import permutation_swaps
 from theory.groups import parse_group, permutation_matrix, planar_key_label, planar_point_label
@@ -24,6 +27,8 @@ __all__ = [
     "SYMBOL_MAPS",
     "Context",
     "Transitions",
+    "rationals",
+    "rational_factor",
     "Run",
     "run",
     "check_words",
@@ -302,6 +307,11 @@ class Transitions:
                 raise ValueError("planar layer: two readouts are the same point")
         elif layer.kind != "exact":
             raise ValueError(f"layer kind: expected 'exact' or 'planar', got {layer.kind!r}")
+        self.rational = None  # readout → index, the readouts as rationals, where every one is rational
+        if layer.kind == "exact" and layer.decode == "nearest":
+            readouts = [rationals(r) for r in layer.readouts]
+            if all(r is not None for r in readouts):
+                self.rational = readouts, {r: i for i, r in enumerate(readouts)}
 
     def initial(self) -> int | tuple:
         """The decoded output of h_0 (which must be a readout)."""
@@ -346,6 +356,11 @@ class Transitions:
             if b not in self.index:
                 raise ValueError(f"planar layer: symbol {symbol} maps readout {r} off the readouts")
             return self.index[b]
+        if self.rational is not None:
+            factors = [rational_factor(key, beta, value) for key, beta, value in factors]
+            if all(f is not None for f in factors):
+                return self._step_rational(factors, r, bool(layer.resets and layer.resets[symbol]))
+            factors = zip(layer.keys[symbol], layer.betas[symbol], layer.values[symbol])
         h = tuple(self.state(r))
         if layer.resets and layer.resets[symbol]:  # the gate γ = 0 zeroes the state before the sub-steps
             h = (sp.Integer(0),) * layer.dim
@@ -354,6 +369,41 @@ class Transitions:
                 error = value - sum((a * b for a, b in zip(key, h)), sp.Integer(0))
                 h = tuple(sp.expand(e + beta * a * error) for e, a in zip(h, key))
         return self._find(h)
+
+    def _step_rational(self, factors: list, r: int, reset: bool) -> int:
+        """The step of :meth:`_step` on rationals: h ← h − (β k kᵀ) h + β v k per factor (from h = 0 after a
+        reset), exact, and the readout found by equality."""
+        readouts, index = self.rational
+        h = tuple(MPQ(0) for _ in readouts[r]) if reset else readouts[r]
+        for outer, shift in factors:
+            if outer is not None:
+                h = tuple(e - sum(a * b for a, b in zip(row, h)) + c for e, row, c in zip(h, outer, shift))
+        if h not in index:
+            raise ValueError(f"layer state {tuple(sp.Rational(e.numerator, e.denominator) for e in h)} is not one "
+                             "of the readouts")  # fmt: skip
+        return index[h]
+
+
+def rationals(entries) -> tuple | None:
+    """Exact sympy numbers as a tuple of rationals (sympy's ground type: gmpy2's mpq where installed), or None
+    where one is not rational."""
+    if not all(isinstance(e, sp.Rational) for e in entries):
+        return None
+    return tuple(MPQ(int(e.p), int(e.q)) for e in entries)
+
+
+@lru_cache(maxsize=1 << 16)
+def rational_factor(key: tuple, beta, value) -> tuple | None:
+    """One factor (key k, β, value v) as rationals: (β k kᵀ row by row, β v k), (None, None) for β = 0, or None
+    where an entry is not rational (k itself may be irrational: e.g. (e_i − e_j)/√2 gives rational k kᵀ).
+    Memoized: the compilers reuse few keys across symbols, layers and programs."""
+    if beta == 0:
+        return None, None
+    outer = [rationals([sp.expand(beta * a * b) for b in key]) for a in key]
+    shift = rationals([sp.expand(beta * value * a) for a in key])
+    if shift is None or any(row is None for row in outer):
+        return None
+    return tuple(outer), shift
 
 
 def check_words(words, tokens: int) -> np.ndarray:
