@@ -3,6 +3,6 @@
 Uses :mod:`theory` and :mod:`kernels`; neither of them imports this package.
 """
 
-from proofs_check.registry import Claim, Evidence, Result, Skip, claim, claims, run_claim, select
+from proofs_check.registry import Claim, Evidence, Result, Skip, claim, claims, run_claim, run_claims, select
 
-__all__ = ["Claim", "Evidence", "Result", "Skip", "claim", "claims", "run_claim", "select"]
+__all__ = ["Claim", "Evidence", "Result", "Skip", "claim", "claims", "run_claim", "run_claims", "select"]

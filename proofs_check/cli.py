@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from importlib import metadata
@@ -53,7 +54,7 @@ from proofs_check.command import (
     require_device,
     write_output,
 )
-from proofs_check.registry import Result, run_claim, select
+from proofs_check.registry import Result, run_claims, select
 
 COMMANDS = ("check", "simulate", "export", "automaton", "stability", "train", "evaluate", "analyze", "construct")
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta", "skipped": "yellow"}
@@ -84,7 +85,7 @@ class _Formatter(argparse.HelpFormatter):
         return text
 
 
-def _budget(text: str) -> int | str:
+def _auto_or_count(text: str) -> int | str:
     return text if text == "auto" else positive_int(text)
 
 
@@ -196,7 +197,7 @@ def _training_parsers(sub, kw) -> None:
     construct.add_argument("--task", required=True, help="a group spec (S3, Z5, D4, …) or lang:NAME / "
                            "regex:ALPHABET:RE (the DFA's state)")  # fmt: skip
     construct.add_argument("--out", required=True, type=Path, help="the run directory to write (new or empty)")
-    construct.add_argument("--nh", type=_budget, default="auto",
+    construct.add_argument("--nh", type=_auto_or_count, default="auto",
                            help="a language's budget of factors per token: auto (archive heads) or N")  # fmt: skip
     construct.add_argument("--layers", type=int, choices=(1, 2), default=1,
                            help="a group's layers: 1, or 2 for Z_m and D_m (Grazzi et al. Thm 6; Siems et al. "
@@ -224,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--full", action="store_true", help="also run the expensive tier")
     check.add_argument("--only", metavar="PATTERN", help="glob on claim ids, e.g. 'grazzi.prop1.*'")
     check.add_argument("--list", action="store_true", help="list the selected claims without running them")
+    check.add_argument("--jobs", metavar="N", type=_auto_or_count, default="auto",
+                       help="worker processes: N, or auto (a core each, at most one per 4 claims)")  # fmt: skip
     check.add_argument("--json", metavar="PATH", type=Path, help="write the results as a JSON list to PATH")
     check.add_argument("--report", metavar="PATH", type=Path,
                        help="write a report a reader can cite: PATH.md, or PATH.html (self-contained)")  # fmt: skip
@@ -241,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run a saved program (.json or .safetensors, as --save writes)")  # fmt: skip
     sim.add_argument("--rep", default="auto", choices=("auto", "permutation", "orthogonal", "scalar"),
                      help="one-layer representation (auto: the one needing the least n_h)")  # fmt: skip
-    sim.add_argument("--nh", type=_budget, default="auto", help="per-layer budget n_h (an integer) or auto")
+    sim.add_argument("--nh", type=_auto_or_count, default="auto", help="per-layer budget n_h (an integer) or auto")
     sim.add_argument("--layers", type=int, default=1, choices=(1, 2, 3, 4),
                      help="1: one layer; 2: Z_m (Grazzi Thm 6) and D_m (Siems Thm 3); 3 (n_h ≥ 2) or 4: S_n "
                      "(Siems Thm 1(ii)/(iii))")  # fmt: skip
@@ -271,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "final_states (automata-lib's names; missing moves go to a sink)")  # fmt: skip
     language_source.add_argument("--regex", metavar="RE", help="a regular expression (automata-lib's syntax)")
     auto.add_argument("--alphabet", metavar="SYMBOLS", help="with --regex: the one-character symbols, e.g. 01")
-    auto.add_argument("--nh", type=_budget, default="auto", help="per-layer budget n_h (an integer) or auto")
+    auto.add_argument("--nh", type=_auto_or_count, default="auto", help="per-layer budget n_h (an integer) or auto")
     auto.add_argument("--length", type=natural_int, default=1000, help="tokens per random word")
     auto.add_argument("--words", type=positive_int, default=4, help="number of random words")
     _run_options(auto)
@@ -370,13 +373,16 @@ def check(args: argparse.Namespace, console: Console, note, progress) -> int:
             write_output("--json", args.json, json_text(listing, indent=2), note)
             note(f"wrote {args.json}")
         return 0
-    results: list[Result] = []
+    jobs = args.jobs if args.jobs != "auto" else max(1, min(len(os.sched_getaffinity(0)), len(chosen) // 4))
     start = time.perf_counter()
-    with progress("checking", len(chosen)) as advance:
-        for done, c in enumerate(chosen):
-            advance(done, f"checking {c.id}")
-            results.append(run_claim(c))
-        advance(len(chosen))
+    with progress(f"checking in {jobs} process{'es' * (jobs > 1)}", len(chosen)) as advance:
+        finished: list[Result] = []
+
+        def done(result: Result) -> None:
+            finished.append(result)
+            advance(len(finished))
+
+        results = run_claims(chosen, jobs=jobs, on_result=done)
     elapsed = time.perf_counter() - start
     _report(console, results, elapsed)
     if args.json is not None:

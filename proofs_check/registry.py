@@ -9,12 +9,15 @@ found) and optional data. A check may raise :class:`Skip` when it cannot run her
 from __future__ import annotations
 
 import fnmatch
+import multiprocessing
+import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Evidence", "Skip", "Claim", "Result", "claim", "claims", "select", "run_claim"]
+__all__ = ["Evidence", "Skip", "Claim", "Result", "claim", "claims", "select", "run_claim", "run_claims"]
 
 Method = Literal["symbolic", "exhaustive", "numeric", "kernel", "trained", "cited"]
 Tier = Literal["fast", "full"]
@@ -143,3 +146,65 @@ def run_claim(c: Claim) -> Result:
         return Result(c, "error", f"check returned {type(evidence).__name__}, not Evidence", {}, seconds)
     status: Status = "passed" if evidence.holds else "failed"
     return Result(c, status, evidence.summary, evidence.data, seconds)
+
+
+def run_claims(
+    chosen: list[Claim], *, jobs: int = 1, on_result: Callable[[Result], None] | None = None
+) -> list[Result]:
+    """Run the checks of ``chosen`` and return their results in its order, calling ``on_result`` as each one
+    finishes. ``jobs`` = 1 runs them here one after the other; more runs them in that many worker processes:
+    the checks share no state (each seeds its own randomness), so the results are the same. Workers are fresh
+    interpreters (``spawn``: nothing inherited, safe with torch's threads) with one torch thread each, and find
+    each claim by its id, so only registered claims can go to them; a worker that dies makes its claim an
+    ``error`` that says so."""
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs: expected a positive integer, got {jobs!r}")
+    if jobs == 1 or len(chosen) < 2:
+        results = []
+        for c in chosen:
+            results.append(run_claim(c))
+            if on_result is not None:
+                on_result(results[-1])
+        return results
+    unknown = [c.id for c in chosen if _REGISTRY.get(c.id) is not c]
+    if unknown:
+        raise ValueError(f"chosen: worker processes run registered claims only, got {unknown}")
+    found: dict[str, Result] = {}
+    others = set(multiprocessing.active_children())
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(min(jobs, len(chosen)), mp_context=context, initializer=_start_worker)
+    try:
+        running = {pool.submit(_run_registered, c.id): c for c in chosen}
+        for future in as_completed(running):
+            c = running[future]
+            try:
+                status, evidence, data, seconds, reason = future.result()
+                found[c.id] = Result(c, status, evidence, data, seconds, reason)
+            except Exception as err:  # the worker died (BrokenProcessPool) or its result did not come back
+                found[c.id] = Result(c, "error", f"the worker process running it failed: {type(err).__name__}: "
+                                     f"{err}", {}, 0.0)  # fmt: skip
+            if on_result is not None:
+                on_result(found[c.id])
+    except BaseException:  # an interrupt: the workers stop now, not after the claims they are running
+        for child in set(multiprocessing.active_children()) - others:
+            child.terminate()
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return [found[c.id] for c in chosen]
+
+
+def _start_worker() -> None:
+    """A worker's start: Ctrl-C left to the parent (which stops the workers), one torch thread (the workers
+    share the cores), every claim registered."""
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+    claims()
+
+
+def _run_registered(claim_id: str) -> tuple:
+    """In a worker: the claim's result as plain fields (the Claim, whose check is a function, stays home)."""
+    r = run_claim(_REGISTRY[claim_id])
+    return r.status, r.evidence, r.data, r.seconds, r.reason

@@ -300,3 +300,32 @@ def test_evidence_names_the_sub_check_a_deliberate_bug_breaks(case, monkeypatch)
     monkeypatch.setattr(importlib.import_module(f"proofs_check.claims.{module}"), name, bug)
     broken = run_claim(claim_)
     assert broken.status == "failed" and broken.evidence.startswith("FAILED: ") and expected in broken.evidence
+
+
+def test_claims_run_in_worker_processes_as_they_run_here():
+    """Two worker processes give each claim the status and evidence it gets here, in the order asked, though the
+    first claim (the slowest) finishes last there; bad jobs and unregistered claims are refused by name."""
+    from proofs_check import run_claims
+
+    chosen = [c for c in claims() if c.id in ("grazzi.c1.2d_identities", "grazzi.prop1.1", "grazzi.prop1.3.real",
+                                               "grazzi.c2.two_reflections")]  # fmt: skip
+    chosen.sort(key=lambda c: c.id != "grazzi.c1.2d_identities")
+    here = run_claims(chosen)
+    finished = []
+    there = run_claims(chosen, jobs=2, on_result=lambda r: finished.append(r.claim.id))
+    assert [(r.claim.id, r.status, r.evidence) for r in there] == [(r.claim.id, r.status, r.evidence) for r in here]
+    assert all(r.status == "passed" for r in there) and sorted(finished) == sorted(c.id for c in chosen)
+    with pytest.raises(ValueError, match="jobs: expected a positive integer, got 0"):
+        run_claims(chosen, jobs=0)
+    with pytest.raises(ValueError, match="registered claims only"):
+        run_claims([_fake(lambda: Evidence(True, "x")), chosen[0]], jobs=2)
+
+
+def test_cli_jobs_is_checked_and_used(tmp_path, capsys):
+    assert main(["check", "--only", "grazzi.prop1.*", "--jobs", "2", "--json", str(tmp_path / "r.json")]) == 0
+    rows = json.loads((tmp_path / "r.json").read_text())
+    assert [r["id"] for r in rows] == [c.id for c in select(only="grazzi.prop1.*")]
+    assert all(r["status"] == "passed" for r in rows)
+    capsys.readouterr()
+    assert main(["check", "--jobs", "0"]) == 2
+    assert "--jobs" in capsys.readouterr().err
