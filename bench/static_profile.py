@@ -14,9 +14,12 @@ the compile-time constants): T = 2048, H = 16, D = 128 (``--dim``), bf16, per n_
 first suspect for a slow kernel: every spilled register is a round trip to local memory. ``--variants``
 compiles other launch choices too (:func:`kernels.triton_launch.tuning`, as bench/profile_kernels.py times them).
 ``--check`` compiles the kernels with the GPU's default asynchronous value checks (CHECK, an int32 flags
-buffer) instead of none. Each row also counts the instructions of the kernel's longest loop (``cuobjdump
--sass``; the walkers' loop over chunks): in all, and the barriers, tensor-core products (HGMMA: wgmma;
-HMMA: mma.sync), synchronous and asynchronous global loads and global stores among them — what one step of a
+buffer) instead of none. Pointers and integers that are multiples of 16 are compiled as Triton's launcher
+compiles them, known to be (``tt.divisibility`` 16, which vectorised loads need); ``--unaligned`` leaves
+that out, as this script did before, which makes loads scalar and the register counts those of code the GPU
+never runs. Each row also counts the instructions of the kernel's longest loop (``cuobjdump -sass``; the
+walkers' loop over chunks): in all, and the barriers, tensor-core products (HGMMA: wgmma; HMMA: mma.sync),
+synchronous and asynchronous global loads and global stores among them — what one step of a
 sequential walk costs before any memory latency.
 """
 
@@ -121,15 +124,35 @@ def loop_mix(sass: str) -> dict:
     return {"instructions": len(opcodes), **{name: opcodes.count(name) for name in LOOP_CLASSES}}
 
 
-def resources(fn, named: dict, options: dict, check: bool = False) -> dict:
+def aligned(fn, named: dict, types: dict) -> dict:
+    """The alignment facts Triton's launcher gives the compiler (its ``specialize_impl``): ``tt.divisibility``
+    16 for a pointer whose address and an integer whose value are multiples of 16 — what lets it vectorise loads.
+    The tensors here are CPU tensors: their addresses stand in for the GPU's (PyTorch's CUDA caching allocator
+    hands out 512-byte-aligned blocks)."""
+    import torch
+
+    attrs = {}
+    for i, param in enumerate(fn.params):
+        value = named[param.name]
+        if types[param.name] == "constexpr":
+            continue
+        if (isinstance(value, torch.Tensor) and value.data_ptr() % 16 == 0) or (
+            isinstance(value, int) and not isinstance(value, bool) and value % 16 == 0
+        ):
+            attrs[(i,)] = [["tt.divisibility", 16]]
+    return attrs
+
+
+def resources(fn, named: dict, options: dict, check: bool = False, align: bool = True) -> dict:
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
     types, constants = signature(fn, named, check)
     options = {"num_warps": 4, "num_stages": 3} | options
-    compiled = triton.compile(ASTSource(fn, types, constexprs=constants), target=GPUTarget("cuda", 90, 32),
-                              options=options)  # fmt: skip
+    attrs = aligned(fn, named, types) if align else {}
+    compiled = triton.compile(ASTSource(fn, types, constexprs=constants, attrs=attrs),
+                              target=GPUTarget("cuda", 90, 32), options=options)  # fmt: skip
     tool = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
     with tempfile.NamedTemporaryFile(suffix=".cubin") as cubin:
         cubin.write(compiled.asm["cubin"])
@@ -138,7 +161,8 @@ def resources(fn, named: dict, options: dict, check: bool = False) -> dict:
         sass = subprocess.run([str(tool), "-sass", cubin.name], capture_output=True, text=True, check=True).stdout
     fields = dict(re.findall(r"(REG|STACK|SHARED|LOCAL):(\d+)", usage.stdout))
     flags = {name: value for name, value in constants.items() if isinstance(value, (bool, str))}
-    return {"kernel": fn.__name__, "registers": int(fields["REG"]), "stack_bytes": int(fields["STACK"]),
+    return {"kernel": fn.__name__, "aligned": align, "registers": int(fields["REG"]),
+            "stack_bytes": int(fields["STACK"]),
             "static_shared_bytes": int(fields["SHARED"]), "dynamic_shared_bytes": compiled.metadata.shared,
             "num_warps": options["num_warps"], "num_stages": options["num_stages"],
             "blocks": {n: constants[n] for n in ("C", "BK", "BV") if n in constants}, "flags": flags,
@@ -153,6 +177,8 @@ def main():
     parser.add_argument("--chunk-size", type=int, default=64)
     parser.add_argument("--dim", type=int, default=128, help="head dimension D = K = V")
     parser.add_argument("--check", action="store_true", help="compile with the asynchronous value checks on")
+    parser.add_argument("--unaligned", action="store_true",
+                        help="compile without the launcher's alignment facts (no pointer known aligned)")  # fmt: skip
     parser.add_argument("--variants", default="default",
                         help="comma-separated: default, or name=value+name=value (triton_launch.tuning)")  # fmt: skip
     args = parser.parse_args()
@@ -181,7 +207,7 @@ def main():
                         continue
                     seen.add(key)
                     rows.append({"n_h": n_h, "gated": gated, "dtype": args.dtype, "variant": spec,
-                                 **resources(fn, named, options, args.check)})  # fmt: skip
+                                 **resources(fn, named, options, args.check, not args.unaligned)})  # fmt: skip
                     r = rows[-1]
                     print(f"n_h={n_h} gated={gated!s:5} {spec:12s} {r['kernel']:17s} regs {r['registers']:3d} stack "
                           f"{r['stack_bytes']:5d} B  shared {r['dynamic_shared_bytes']:6d} B  warps {r['num_warps']} "

@@ -1,7 +1,11 @@
 """bench/static_profile.py's count of a loop's instructions in a SASS listing (the compiling itself is
 tests/kernels/test_sm90_compile.py's)."""
 
-from bench.static_profile import loop_mix
+from types import SimpleNamespace
+
+import torch
+
+from bench.static_profile import aligned, loop_mix
 
 SASS = """
         /*0000*/                   MOV R1, c[0x0][0x28] ;                  /* 0x00000a0000017a02 */
@@ -24,3 +28,15 @@ def test_the_longest_loop_is_counted_by_opcode_with_predicates_dropped():
     assert mix["instructions"] == 6
     assert (mix["HGMMA"], mix["LDG"], mix["BAR"], mix["STG"], mix["HMMA"]) == (1, 1, 1, 1, 0)
     assert loop_mix(SASS.replace("BRA 0x20", "BRA 0x80"))["instructions"] == 3  # only the inner loop is left
+
+
+def test_alignment_facts_are_the_launcher_s():
+    """Triton's launcher tells the compiler which pointers and integers are multiples of 16 (tt.divisibility,
+    what vectorised loads need): an aligned tensor and 4096 are, a tensor one float past an aligned address, 17
+    and a bool are not, and constexprs get no attribute."""
+    base = torch.zeros(64)
+    assert base.data_ptr() % 16 == 0
+    named = {"a": base, "b": base[1:], "n": 4096, "m": 17, "flag": True, "C": 64}
+    fn = SimpleNamespace(params=[SimpleNamespace(name=n) for n in named])
+    types = {"a": "*fp32", "b": "*fp32", "n": "i32", "m": "i32", "flag": "i1", "C": "constexpr"}
+    assert aligned(fn, named, types) == {(0,): [["tt.divisibility", 16]], (2,): [["tt.divisibility", 16]]}
