@@ -1,5 +1,6 @@
-"""Compile recorded kernel launches for an H100/H200 (CUDA sm_90) without a GPU: Triton's front end and its
-TTIR and TTGIR passes, the stages where a call valid in the interpreter can still be refused (an
+"""Compile recorded kernel launches for an H100/H200 (CUDA sm_90) without a GPU, with the alignment facts a launch
+on the GPU gives (every pointer, and each integer that is a multiple of 16): Triton's front end and its TTIR and
+TTGIR passes, the stages where a call valid in the interpreter can still be refused (an
 ``input_precision`` tl.dot does not know, a branch the interpreter never reaches). Run by
 test_sm90_compile.py in a process of its own, Triton's interpreter off:
 
@@ -36,17 +37,20 @@ TARGET = GPUTarget("cuda", 90, 32)
 def source(entry: dict) -> ASTSource:
     """The kernel of one recorded launch with its argument types and compile-time constants."""
     fn = getattr(importlib.import_module(entry["module"]), entry["name"])
-    signature, constants = {}, {}
+    signature, constants, attrs = {}, {}, {}
     for i, (name, param) in enumerate(zip(fn.arg_names, fn.params)):
         arg = entry["args"][name]
         if param.is_constexpr or arg["kind"] == "none":
             signature[name] = "constexpr"
             constants[(i,)] = DTYPES[arg["value"]] if arg["kind"] == "dtype" else arg.get("value")
-        elif arg["kind"] == "pointer":
+            continue
+        if arg["kind"] == "pointer":
             signature[name] = POINTERS[arg["dtype"]]
         else:
             signature[name] = {"int": "i32", "float": "fp32", "bool": "i1"}[arg["kind"]]
-    return ASTSource(fn, signature, constants)
+        if arg["kind"] == "pointer" or (arg["kind"] == "int" and arg["value"] % 16 == 0):
+            attrs[(i,)] = [["tt.divisibility", 16]]  # as the launcher marks them: CUDA tensors are 512-byte aligned
+    return ASTSource(fn, signature, constants, attrs)
 
 
 def compile_to_ttgir(entry: dict) -> None:
