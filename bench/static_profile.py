@@ -143,6 +143,19 @@ def aligned(fn, named: dict, types: dict) -> dict:
     return attrs
 
 
+def cubin_usage(compiled) -> tuple[dict, str]:
+    """``cuobjdump`` of a compiled kernel's cubin: its resource fields (REG, STACK, SHARED, LOCAL) and its SASS."""
+    import triton
+
+    tool = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as cubin:
+        cubin.write(compiled.asm["cubin"])
+        cubin.flush()
+        usage = subprocess.run([str(tool), "-res-usage", cubin.name], capture_output=True, text=True, check=True)
+        sass = subprocess.run([str(tool), "-sass", cubin.name], capture_output=True, text=True, check=True).stdout
+    return {name: int(value) for name, value in re.findall(r"(REG|STACK|SHARED|LOCAL):(\d+)", usage.stdout)}, sass
+
+
 def resources(fn, named: dict, options: dict, check: bool = False, align: bool = True) -> dict:
     import triton
     from triton.backends.compiler import GPUTarget
@@ -153,17 +166,10 @@ def resources(fn, named: dict, options: dict, check: bool = False, align: bool =
     attrs = aligned(fn, named, types) if align else {}
     compiled = triton.compile(ASTSource(fn, types, constexprs=constants, attrs=attrs),
                               target=GPUTarget("cuda", 90, 32), options=options)  # fmt: skip
-    tool = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as cubin:
-        cubin.write(compiled.asm["cubin"])
-        cubin.flush()
-        usage = subprocess.run([str(tool), "-res-usage", cubin.name], capture_output=True, text=True, check=True)
-        sass = subprocess.run([str(tool), "-sass", cubin.name], capture_output=True, text=True, check=True).stdout
-    fields = dict(re.findall(r"(REG|STACK|SHARED|LOCAL):(\d+)", usage.stdout))
+    fields, sass = cubin_usage(compiled)
     flags = {name: value for name, value in constants.items() if isinstance(value, (bool, str))}
-    return {"kernel": fn.__name__, "aligned": align, "registers": int(fields["REG"]),
-            "stack_bytes": int(fields["STACK"]),
-            "static_shared_bytes": int(fields["SHARED"]), "dynamic_shared_bytes": compiled.metadata.shared,
+    return {"kernel": fn.__name__, "aligned": align, "registers": fields["REG"], "stack_bytes": fields["STACK"],
+            "static_shared_bytes": fields["SHARED"], "dynamic_shared_bytes": compiled.metadata.shared,
             "num_warps": options["num_warps"], "num_stages": options["num_stages"],
             "blocks": {n: constants[n] for n in ("C", "BK", "BV") if n in constants}, "flags": flags,
             "loop": loop_mix(sass)}  # fmt: skip

@@ -10,11 +10,7 @@ The ungated DeltaProduct call passes k, w, u (as v) and v_new; the gated one add
 
 import json
 import os
-import re
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 os.environ["TRITON_INTERPRET"] = "0"
 
@@ -23,7 +19,7 @@ import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
-from bench.static_profile import loop_mix  # noqa: E402
+from bench.static_profile import cubin_usage, loop_mix  # noqa: E402
 
 
 def main(dim: int, bv: int, gated: bool, warps: int = 4, stages: int = 2) -> dict:
@@ -46,15 +42,9 @@ def main(dim: int, bv: int, gated: bool, warps: int = 4, stages: int = 2) -> dic
     source = ASTSource(fn, types, constexprs=constants, attrs=attrs)
     compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32),
                               options={"num_warps": warps, "num_stages": stages})  # fmt: skip
-    tool = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as cubin:
-        cubin.write(compiled.asm["cubin"])
-        cubin.flush()
-        usage = subprocess.run([str(tool), "-res-usage", cubin.name], capture_output=True, text=True, check=True)
-        sass = subprocess.run([str(tool), "-sass", cubin.name], capture_output=True, text=True, check=True).stdout
-    fields = dict(re.findall(r"(REG|STACK):(\d+)", usage.stdout))
+    fields, sass = cubin_usage(compiled)
     return {"kernel": fn.__name__, "D": dim, "BV": bv, "gated": gated, "warps": warps, "stages": stages,
-            "registers": int(fields["REG"]), "stack_bytes": int(fields["STACK"]), "loop": loop_mix(sass)}  # fmt: skip
+            "registers": fields["REG"], "stack_bytes": fields["STACK"], "loop": loop_mix(sass)}  # fmt: skip
 
 
 if __name__ == "__main__":
